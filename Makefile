@@ -1,0 +1,33 @@
+# Two verbs: `make demo` runs the pipeline on the bundled sample, `make test` runs the tests.
+# Both create .venv (if missing) and install the locked dependency set first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean lock
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/svit demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_bench.py --images $(or $(IMAGES),2000)
+
+# Re-pin requirements.lock from pyproject.toml (needs PyPI).
+lock:
+	$(PYTHON) -m venv /tmp/svit-lock-venv
+	/tmp/svit-lock-venv/bin/pip install --quiet pip-tools
+	/tmp/svit-lock-venv/bin/pip-compile --quiet --strip-extras --extra test --generate-hashes --output-file requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) warehouse .pytest_cache

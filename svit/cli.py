@@ -1,0 +1,129 @@
+"""The `svit` command line: one subcommand per pipeline stage (DESIGN.md, CLI contract)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from svit import __version__
+from svit.errors import NotBuiltYet, SvitError
+from svit.warehouse import ENV_VAR, Warehouse
+
+BUNDLED_SAMPLE = Path(__file__).parent / "sample_corpus"
+
+warehouse_option = click.option(
+    "--warehouse",
+    "warehouse_dir",
+    envvar=ENV_VAR,
+    type=click.Path(file_okay=False),
+    default=None,
+    help=f"Warehouse directory (default ./warehouse, or ${ENV_VAR}).",
+)
+
+
+def _not_built(stage: str, issue: str) -> None:
+    raise NotBuiltYet(f"`svit {stage}` is not built yet ({issue}); nothing was done")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="svit")
+def cli() -> None:
+    """svit-warehouse: SVIT and LLaVA-1.5 instruction data as a queryable warehouse."""
+
+
+@cli.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write the corpus into.")
+@click.option("--images", default=300, show_default=True, type=click.IntRange(min=1), help="Number of Visual Genome images.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed; the same seed gives byte-identical files.")
+@click.option("--zip", "zip_data", is_flag=True, help="Ship data/*.json as data/*.zip, as BAAI does.")
+@warehouse_option
+def sample(out_dir: str, images: int, seed: int, zip_data: bool, warehouse_dir: str | None) -> None:
+    """Write a synthetic corpus laid out like the BAAI/SVIT download."""
+    from synth.corpus import generate_corpus
+
+    truth = generate_corpus(Path(out_dir), images=images, seed=seed, zip_data=zip_data, progress=True)
+    click.echo(
+        f"wrote {out_dir}: {truth['images']} images, "
+        + ", ".join(f"{task} {n} blocks" for task, n in truth["blocks_per_task"].items())
+    )
+
+
+@cli.command()
+@click.argument("source_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--llava", "llava_files", multiple=True, type=click.Path(exists=True, dir_okay=False), help="Extra LLaVA-format JSON file to ingest (repeatable).")
+@warehouse_option
+def ingest(source_dir: str, llava_files: tuple[str, ...], warehouse_dir: str | None) -> None:
+    """Read a BAAI/SVIT download (JSON or zips) into Parquet tables."""
+    _not_built("ingest", "issue 3")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+@warehouse_option
+def build(dbt_args: tuple[str, ...], warehouse_dir: str | None) -> None:
+    """Run `dbt build` on the warehouse (extra arguments go to dbt)."""
+    _not_built("build", "issue 4")
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["llava", "jsonl", "messages", "parquet"]), default="llava", show_default=True)
+@warehouse_option
+def export(model: str, out_file: str, fmt: str, warehouse_dir: str | None) -> None:
+    """Write a model back to LLaVA JSON or another training format."""
+    _not_built("export", "issue 6")
+
+
+@cli.command()
+@warehouse_option
+def verify(warehouse_dir: str | None) -> None:
+    """Compare the derived LLaVA records with the official format/llava-v1.5 files."""
+    _not_built("verify", "issue 4")
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="report", show_default=True)
+@warehouse_option
+def stats(out_dir: str, warehouse_dir: str | None) -> None:
+    """Distribution statistics and plots over the corpus."""
+    _not_built("stats", "issue 7")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@warehouse_option
+def sql(query: str, fmt: str, warehouse_dir: str | None) -> None:
+    """Run read-only SQL over the warehouse tables and models."""
+    _not_built("sql", "issue 4")
+
+
+@cli.command()
+@warehouse_option
+def demo(warehouse_dir: str | None) -> None:
+    """Run every stage that exists on the bundled sample corpus."""
+    from svit.demo import run_demo
+
+    run_demo(Warehouse.resolve(warehouse_dir), BUNDLED_SAMPLE)
+
+
+def main() -> None:
+    """Entry point: SvitError becomes one line on stderr and exit status 1."""
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("svit: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SvitError as exc:
+        click.echo(f"svit: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

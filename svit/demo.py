@@ -1,0 +1,46 @@
+"""`svit demo`: every stage that exists, run on the bundled sample corpus."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from svit.errors import NotBuiltYet, SvitError
+from svit.warehouse import Warehouse
+
+
+def _stages(warehouse: Warehouse, corpus: Path) -> list[tuple[str, Callable[[], str]]]:
+    """The pipeline in order; each stage returns a one-line summary."""
+
+    def ingest() -> str:
+        raise NotBuiltYet("ingest is not built yet (issue 3)")
+
+    def build() -> str:
+        raise NotBuiltYet("build is not built yet (issue 4)")
+
+    def export() -> str:
+        raise NotBuiltYet("export is not built yet (issue 6)")
+
+    def stats() -> str:
+        raise NotBuiltYet("stats is not built yet (issue 7)")
+
+    return [("ingest", ingest), ("build", build), ("export", export), ("stats", stats)]
+
+
+def run_demo(warehouse: Warehouse, corpus: Path) -> None:
+    """Run the stages in order; a stage not built yet is skipped with a message."""
+    if not (corpus / "data").is_dir():
+        raise SvitError(f"the bundled sample corpus is missing at {corpus}; reinstall the package")
+    click.echo(f"svit demo: sample corpus {corpus}")
+    click.echo(f"svit demo: warehouse {warehouse.root}")
+    for name, stage in _stages(warehouse, corpus):
+        started = time.perf_counter()
+        try:
+            summary = stage()
+        except NotBuiltYet as exc:
+            click.echo(f"  {name:<8} skipped: {exc}")
+            continue
+        click.echo(f"  {name:<8} {time.perf_counter() - started:6.1f}s  {summary}")
