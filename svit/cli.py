@@ -56,7 +56,19 @@ def sample(out_dir: str, images: int, seed: int, zip_data: bool, warehouse_dir: 
 @warehouse_option
 def ingest(source_dir: str, llava_files: tuple[str, ...], warehouse_dir: str | None) -> None:
     """Read a BAAI/SVIT download (JSON or zips) into Parquet tables."""
-    _not_built("ingest", "issue 3")
+    from ingest.pipeline import run_ingest
+
+    warehouse = Warehouse.resolve(warehouse_dir)
+    report = run_ingest(Path(source_dir), tuple(Path(f) for f in llava_files), warehouse)
+    if report.up_to_date:
+        click.echo(f"{warehouse.root}: up to date (every input unchanged since run {report.run_id})")
+        return
+    unchanged = sum(f.status == "unchanged" for f in report.files)
+    click.echo(
+        f"{warehouse.root}: snapshot {report.run_id}, {len(report.files)} files "
+        f"({unchanged} unchanged), {report.rejected:,} records rejected"
+        + (" (see the rejects table)" if report.rejected else "")
+    )
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})

@@ -1,0 +1,64 @@
+"""The DuckDB connection ingest runs on, and running a statement with a progress bar."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+from tqdm import tqdm
+
+# Peak RSS must stay well under 1.5 GiB at full scale: DuckDB spills past this to temp_directory.
+MEMORY_LIMIT = os.environ.get("SVIT_INGEST_MEMORY_LIMIT", "1GB")
+
+
+def connect(temp_dir: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the project's macros, a memory limit and a spill directory."""
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(temp_dir)})
+    # Record order is part of the data (LLaVA files, record_index): keep it.
+    con.execute("set preserve_insertion_order = true")
+    con.execute(resources.files("ingest").joinpath("sql/macros.sql").read_text())
+    return con
+
+
+def sql_str(value: str | os.PathLike) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_list(values) -> str:
+    return "[" + ", ".join(sql_str(v) for v in values) + "]"
+
+
+def execute(con: duckdb.DuckDBPyConnection, sql: str, desc: str, total_bytes: int, progress: bool) -> None:
+    """Run one statement; while it runs, show DuckDB's own progress as bytes read."""
+    if not progress:
+        con.execute(sql)
+        return
+    # disable=None: a bar only on a terminal, so logs stay readable.
+    bar = tqdm(total=total_bytes, desc=desc, unit="B", unit_scale=True, leave=False, dynamic_ncols=True, disable=None)
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.2):
+            share = con.query_progress()
+            if share >= 0:
+                bar.n = int(total_bytes * min(share, 100.0) / 100.0)
+                bar.refresh()
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    started = time.perf_counter()
+    try:
+        con.execute(sql)
+    finally:
+        done.set()
+        watcher.join()
+        bar.n = total_bytes
+        bar.close()
+    elapsed = time.perf_counter() - started
+    if elapsed >= 1.0:
+        tqdm.write(f"  {desc}: {total_bytes / 1e6:,.0f} MB in {elapsed:.1f}s ({total_bytes / 1e6 / elapsed:,.0f} MB/s)")

@@ -1,0 +1,249 @@
+"""`svit ingest`: every input of a download into one new warehouse snapshot, swapped in atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow
+from tqdm import tqdm
+
+import svit
+from ingest import coco, llava, snapshot, svit_original, visual_genome
+from ingest.duck import connect, sql_str
+from ingest.sources import (
+    COCO_CAPTIONS,
+    LLAVA,
+    SVIT_ALL,
+    SVIT_TASK,
+    VG_IMAGE_DATA,
+    VG_OBJECTS,
+    VG_REGIONS,
+    InputFile,
+    discover,
+    feeds_for,
+    model_name,
+)
+from svit.errors import SvitError
+from svit.warehouse import Warehouse
+
+
+@dataclass
+class FileReport:
+    """One manifest row: what one input file gave in this run."""
+
+    name: str
+    path: str
+    kind: str
+    bytes: int
+    sha256: str
+    status: str = "ingested"  # or "unchanged" when reused from the previous snapshot
+    records_read: int = 0
+    records_written: int = 0
+    records_rejected: int = 0
+    seconds: float = 0.0
+    cache_key: str = ""
+    outputs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    run_id: str
+    snapshot: Path | None
+    files: list[FileReport]
+    up_to_date: bool = False
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.records_rejected for f in self.files)
+
+
+def tool_versions() -> dict[str, str]:
+    return {
+        "svit": svit.__version__,
+        "duckdb": duckdb.__version__,
+        "pyarrow": pyarrow.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _outputs(item: InputFile) -> list[str]:
+    """The snapshot folders an input's rows live in, so an unchanged input can be reused."""
+    rejects = f"rejects/source={item.name}"
+    if item.kind == SVIT_TASK:
+        outs = [f"turns/task={item.task}", f"conversations/task={item.task}", rejects]
+        return outs + (["boxes/task=referring_qa"] if item.task == "referring_qa" else [])
+    if item.kind == SVIT_ALL:
+        return ["turns", "conversations", "boxes", rejects]
+    if item.kind == LLAVA:
+        source = model_name(item.name)
+        return [f"llava_records/source={source}", f"llava_turns/source={source}", rejects]
+    if item.kind == VG_IMAGE_DATA:
+        return ["images", rejects]
+    if item.kind == VG_OBJECTS:
+        return ["vg_objects"]
+    if item.kind == VG_REGIONS:
+        return ["vg_regions"]
+    split = item.path.stem.removeprefix("captions_")
+    return [f"coco_captions/split={split}"]
+
+
+def run_ingest(source_dir: Path, llava_files: tuple[Path, ...], warehouse: Warehouse, progress: bool = True) -> IngestReport:
+    """Ingest a BAAI/SVIT download (and extra LLaVA files) into a new snapshot of the warehouse."""
+    inputs = discover(Path(source_dir), tuple(Path(p) for p in llava_files))
+    if not inputs:
+        raise SvitError(
+            f"{source_dir}: no SVIT, LLaVA, Visual Genome or COCO files found "
+            "(expected data/<task>.json or .zip, format/llava-v1.5/*.json, raw/annotations/...)"
+        )
+    root = warehouse.root
+    with snapshot.ingest_lock(root):
+        return _ingest_locked(inputs, root, progress)
+
+
+def _ingest_locked(inputs: list[InputFile], root: Path, progress: bool) -> IngestReport:
+    run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    versions = tool_versions()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        hashes = dict(zip(inputs, pool.map(InputFile.sha256, inputs)))
+    image_data = next((i for i in inputs if i.kind == VG_IMAGE_DATA), None)
+    reports: dict[InputFile, FileReport] = {}
+    for item in inputs:
+        # SVIT rows are checked against image_data.json, so they depend on it too.
+        depends = hashes[image_data] if image_data and item.kind in (SVIT_TASK, SVIT_ALL) else ""
+        key = f"{hashes[item]}:{depends}:{versions['svit']}:{versions['duckdb']}"
+        reports[item] = FileReport(item.name, item.display, item.kind, item.size, hashes[item], cache_key=key, outputs=_outputs(item))
+
+    previous = snapshot.previous_manifest(root)
+    previous_dir = snapshot.current_snapshot(root)
+    before = {f["name"]: f for f in previous["files"]} if previous else {}
+    unchanged = {item for item in inputs if before.get(item.name, {}).get("cache_key") == reports[item].cache_key}
+    if previous and unchanged == set(inputs) and set(before) == {i.name for i in inputs}:
+        return IngestReport(previous["run_id"], previous_dir, [FileReport(**f) for f in previous["files"]], up_to_date=True)
+
+    staging = snapshot.new_staging(root, run_id)
+    try:
+        con = connect(staging / ".duckdb_tmp")
+        con.execute(
+            "create temp table rejects (source varchar, path varchar, record_index bigint, block integer, "
+            "reason varchar, raw_json varchar)"
+        )
+        with feeds_for(inputs) as feeds:
+            for item in inputs:
+                if item in unchanged:
+                    for relative in reports[item].outputs:
+                        snapshot.reuse(previous_dir, staging, relative)
+                    old = before[item.name]
+                    reports[item].status = "unchanged"
+                    for key in ("records_read", "records_written", "records_rejected", "seconds"):
+                        setattr(reports[item], key, old[key])
+            _ingest_changed(con, [i for i in inputs if i not in unchanged], feeds, staging, image_data, unchanged, reports, progress)
+        _write_rejects(con, staging, [i for i in inputs if i not in unchanged])
+        con.close()
+        _write_manifest(staging, run_id, versions, list(reports.values()))
+        shutil.rmtree(staging / ".duckdb_tmp", ignore_errors=True)
+        final = snapshot.publish(root, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return IngestReport(run_id, final, list(reports.values()))
+
+
+def _ingest_changed(con, todo, feeds, staging, image_data, unchanged, reports, progress) -> None:
+    def timed(item_list, work):
+        started = time.perf_counter()
+        result = work()
+        elapsed = time.perf_counter() - started
+        for item in item_list:
+            reports[item].seconds = round(elapsed, 3)
+        return result, elapsed
+
+    # image_data first: SVIT rows are checked against it. Reused or not, load the known ids.
+    check_images = image_data is not None
+    if image_data is not None:
+        if image_data in todo:
+            counts, _ = timed([image_data], lambda: visual_genome.ingest_image_data(con, image_data, feeds, staging, progress))
+            _set_counts(reports[image_data], counts)
+        else:
+            con.execute(
+                f"create or replace temp table images_known as select image_id from read_parquet({sql_str(staging / 'images' / '*.parquet')})"
+            )
+    svit_files = [i for i in todo if i.kind in (SVIT_TASK, SVIT_ALL)]
+    if svit_files:
+        counts, elapsed = timed(
+            svit_files, lambda: svit_original.ingest_svit_files(con, svit_files, feeds, staging, check_images, progress)
+        )
+        for item, c in counts.items():
+            # For SVIT files: records read are image items, records written are blocks.
+            _set_counts(reports[item], (c.records_read, c.blocks_written, c.rejected))
+            _say(progress, f"{item.name}: {c.records_read:,} records, {c.blocks_written:,} blocks, "
+                           f"{c.turns_written:,} turns, {c.boxes_written:,} boxes, {c.rejected:,} rejected "
+                           f"({c.records_read / max(elapsed, 1e-9):,.0f} records/s together)")
+    readers = {
+        LLAVA: llava.ingest_llava_file,
+        VG_OBJECTS: visual_genome.ingest_objects,
+        VG_REGIONS: visual_genome.ingest_regions,
+        COCO_CAPTIONS: coco.ingest_captions,
+    }
+    for item in todo:
+        if item.kind not in readers:
+            continue
+        counts, elapsed = timed([item], lambda: readers[item.kind](con, item, feeds, staging, progress))
+        _set_counts(reports[item], counts)
+        _say(progress, f"{item.name}: {counts[0]:,} records, {counts[1]:,} written, {counts[2]:,} rejected "
+                       f"({counts[0] / max(elapsed, 1e-9):,.0f} records/s)")
+
+
+def _set_counts(report: FileReport, counts: tuple[int, int, int]) -> None:
+    report.records_read, report.records_written, report.records_rejected = counts
+
+
+def _say(progress: bool, line: str) -> None:
+    if progress:
+        tqdm.write(f"  {line}")
+
+
+def _write_rejects(con, staging: Path, changed: list[InputFile]) -> None:
+    """Rejected records of the files read in this run, one folder per source file."""
+    sources = [row[0] for row in con.execute("select distinct source from rejects").fetchall()]
+    for source in sources:
+        out = staging / "rejects" / f"source={source}"
+        out.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"""copy (select path, record_index, block, reason, raw_json from rejects where source = ?
+                order by record_index, block nulls first)
+            to {sql_str(out / 'rejects_0.parquet')} (format parquet, compression zstd)""",
+            [source],
+        )
+
+
+def _write_manifest(staging: Path, run_id: str, versions: dict[str, str], files: list[FileReport]) -> None:
+    manifest = {
+        "run_id": run_id,
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "tool_versions": versions,
+        "files": [asdict(f) for f in files],
+    }
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    out = staging / "manifest"
+    out.mkdir()
+    con = duckdb.connect()
+    rows = [
+        (run_id, f.name, f.path, f.kind, f.bytes, f.sha256, f.status, f.records_read, f.records_written,
+         f.records_rejected, f.seconds, json.dumps(versions))
+        for f in files
+    ]
+    con.execute(
+        "create table manifest (run_id varchar, name varchar, path varchar, kind varchar, bytes bigint, sha256 varchar, "
+        "status varchar, records_read bigint, records_written bigint, records_rejected bigint, seconds double, tool_versions json)"
+    )
+    con.executemany("insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.execute(f"copy manifest to {sql_str(out / 'manifest_0.parquet')} (format parquet, compression zstd)")
+    con.close()
