@@ -18,6 +18,7 @@ from tqdm import tqdm
 import svit
 from ingest import coco, llava, snapshot, svit_original, visual_genome
 from ingest.duck import connect, sql_str
+from ingest.tables import TABLES
 from ingest.sources import (
     COCO_CAPTIONS,
     LLAVA,
@@ -76,17 +77,16 @@ def tool_versions() -> dict[str, str]:
 
 def _outputs(item: InputFile) -> list[str]:
     """The snapshot folders an input's rows live in, so an unchanged input can be reused."""
-    rejects = f"rejects/source={item.name}"
     if item.kind == SVIT_TASK:
-        outs = [f"turns/task={item.task}", f"conversations/task={item.task}", rejects]
+        outs = [f"turns/task={item.task}", f"conversations/task={item.task}"]
         return outs + (["boxes/task=referring_qa"] if item.task == "referring_qa" else [])
     if item.kind == SVIT_ALL:
-        return ["turns", "conversations", "boxes", rejects]
+        return ["turns", "conversations", "boxes"]
     if item.kind == LLAVA:
         source = model_name(item.name)
-        return [f"llava_records/source={source}", f"llava_turns/source={source}", rejects]
+        return [f"llava_records/source={source}", f"llava_turns/source={source}"]
     if item.kind == VG_IMAGE_DATA:
-        return ["images", rejects]
+        return ["images"]
     if item.kind == VG_OBJECTS:
         return ["vg_objects"]
     if item.kind == VG_REGIONS:
@@ -131,10 +131,16 @@ def _ingest_locked(inputs: list[InputFile], root: Path, progress: bool) -> Inges
     staging = snapshot.new_staging(root, run_id)
     try:
         con = connect(staging / ".duckdb_tmp")
-        con.execute(
-            "create temp table rejects (source varchar, path varchar, record_index bigint, block integer, "
-            "reason varchar, raw_json varchar)"
-        )
+        con.execute(f"create temp table rejects ({TABLES['rejects'][0]})")
+        if previous_dir is not None and (previous_dir / "rejects").is_dir():
+            # Rejects of unchanged files carry over; the files read now add their own.
+            kept = [i.name for i in inputs if i in unchanged]
+            if kept:
+                con.execute(
+                    f"insert into rejects select * from read_parquet({sql_str(previous_dir / 'rejects' / '*.parquet')}) "
+                    f"where source in (select unnest(?::varchar[]))",
+                    [kept],
+                )
         with feeds_for(inputs) as feeds:
             for item in inputs:
                 if item in unchanged:
@@ -145,9 +151,10 @@ def _ingest_locked(inputs: list[InputFile], root: Path, progress: bool) -> Inges
                     for key in ("records_read", "records_written", "records_rejected", "seconds"):
                         setattr(reports[item], key, old[key])
             _ingest_changed(con, [i for i in inputs if i not in unchanged], feeds, staging, image_data, unchanged, reports, progress)
-        _write_rejects(con, staging, [i for i in inputs if i not in unchanged])
+        _write_rejects(con, staging)
+        _write_manifest(con, staging, run_id, versions, list(reports.values()))
+        _write_empty_tables(con, staging)
         con.close()
-        _write_manifest(staging, run_id, versions, list(reports.values()))
         shutil.rmtree(staging / ".duckdb_tmp", ignore_errors=True)
         final = snapshot.publish(root, staging)
     except BaseException:
@@ -210,21 +217,16 @@ def _say(progress: bool, line: str) -> None:
         tqdm.write(f"  {line}")
 
 
-def _write_rejects(con, staging: Path, changed: list[InputFile]) -> None:
-    """Rejected records of the files read in this run, one folder per source file."""
-    sources = [row[0] for row in con.execute("select distinct source from rejects").fetchall()]
-    for source in sources:
-        out = staging / "rejects" / f"source={source}"
-        out.mkdir(parents=True, exist_ok=True)
-        con.execute(
-            f"""copy (select path, record_index, block, reason, raw_json from rejects where source = ?
-                order by record_index, block nulls first)
-            to {sql_str(out / 'rejects_0.parquet')} (format parquet, compression zstd)""",
-            [source],
-        )
+def _write_rejects(con, staging: Path) -> None:
+    """Every rejected record, with its file, record index, reason and JSON."""
+    (staging / "rejects").mkdir()
+    con.execute(
+        f"""copy (select * from rejects order by source, record_index, block nulls first)
+        to {sql_str(staging / 'rejects' / 'rejects_0.parquet')} (format parquet, compression zstd)"""
+    )
 
 
-def _write_manifest(staging: Path, run_id: str, versions: dict[str, str], files: list[FileReport]) -> None:
+def _write_manifest(con, staging: Path, run_id: str, versions: dict[str, str], files: list[FileReport]) -> None:
     manifest = {
         "run_id": run_id,
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
@@ -232,18 +234,25 @@ def _write_manifest(staging: Path, run_id: str, versions: dict[str, str], files:
         "files": [asdict(f) for f in files],
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    out = staging / "manifest"
-    out.mkdir()
-    con = duckdb.connect()
-    rows = [
-        (run_id, f.name, f.path, f.kind, f.bytes, f.sha256, f.status, f.records_read, f.records_written,
-         f.records_rejected, f.seconds, json.dumps(versions))
-        for f in files
-    ]
-    con.execute(
-        "create table manifest (run_id varchar, name varchar, path varchar, kind varchar, bytes bigint, sha256 varchar, "
-        "status varchar, records_read bigint, records_written bigint, records_rejected bigint, seconds double, tool_versions json)"
+    (staging / "manifest").mkdir()
+    con.execute(f"create temp table manifest ({TABLES['manifest'][0]})")
+    con.executemany(
+        "insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (run_id, f.name, f.path, f.kind, f.bytes, f.sha256, f.status, f.records_read, f.records_written,
+             f.records_rejected, f.seconds, json.dumps(versions))
+            for f in files
+        ],
     )
-    con.executemany("insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    con.execute(f"copy manifest to {sql_str(out / 'manifest_0.parquet')} (format parquet, compression zstd)")
-    con.close()
+    con.execute(f"copy manifest to {sql_str(staging / 'manifest' / 'manifest_0.parquet')} (format parquet, compression zstd)")
+
+
+def _write_empty_tables(con, staging: Path) -> None:
+    """A table no input fed still exists, empty, with its columns."""
+    for name, (columns, _) in TABLES.items():
+        folder = staging / name
+        if folder.is_dir() and any(folder.rglob("*.parquet")):
+            continue
+        folder.mkdir(exist_ok=True)
+        con.execute(f"create or replace temp table empty_table ({columns})")
+        con.execute(f"copy empty_table to {sql_str(folder / f'{name}_empty.parquet')} (format parquet)")

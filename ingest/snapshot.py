@@ -25,19 +25,7 @@ from svit.errors import SvitError
 SNAPSHOTS = ".snapshots"
 CURRENT = "current"
 PARTIAL = ".partial"
-TABLES = (
-    "images",
-    "conversations",
-    "turns",
-    "boxes",
-    "llava_records",
-    "llava_turns",
-    "vg_objects",
-    "vg_regions",
-    "coco_captions",
-    "rejects",
-    "manifest",
-)
+from ingest.tables import TABLES  # noqa: E402  (the table names, in one place)
 
 
 @contextlib.contextmanager
