@@ -180,7 +180,7 @@ def _ingest_changed(con, todo, feeds, staging, image_data, unchanged, reports, p
             _set_counts(reports[image_data], counts)
         else:
             con.execute(
-                f"create or replace temp table images_known as select image_id from read_parquet({sql_str(staging / 'images' / '*.parquet')})"
+                f"create or replace table images_known as select image_id from read_parquet({sql_str(staging / 'images' / '*.parquet')})"
             )
     svit_files = [i for i in todo if i.kind in (SVIT_TASK, SVIT_ALL)]
     if svit_files:

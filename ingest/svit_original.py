@@ -1,61 +1,52 @@
-"""SVIT's original files (`data/<task>.json`, `data/svit.json`) into conversations, turns, boxes.
+"""SVIT's original files (`data/<task>.json`, `data/svit.json`) into conversations, turns and boxes.
 
-The four task files are read together in each pass, so DuckDB parses them on all cores.
-Pass 1 (`_scan_blocks`) reads every image item and block into a small table: keys, turn
-counts, extra keys and item- or block-level problems. Pass 2 (`_write_turns`) streams the
-turns straight into Parquet, leaving out what pass 1 rejected and checking each turn.
-Boxes are then parsed from the referring turns just written. A problem found after a
-table is written (a bad turn or box) sends that file through pass 2 again without the
-rejected blocks, so the published tables never hold part of a rejected block.
+Each file is parsed once, by one DuckDB scan; the two cores each take a file. The scan
+yields the turns plus one small row per block (record index, turn count, extra keys,
+problems); Python routes them into Parquet (`parquet_writer`). Checks that need a whole
+block (a bad turn, a bad box, a repeated image) run afterwards on the small rows, and a
+task whose turns file holds part of a rejected block is rewritten without it, so a
+published table never holds part of a rejected block. Those rewrites only happen on bad
+input.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+from tqdm import tqdm
 
-from ingest.duck import execute, sql_list, sql_str
+from ingest.duck import sql_str
+from ingest.parquet_writer import ParquetSink, route_batches, split_by
 from ingest.sources import SVIT_ALL, Feeds, InputFile
 from svit.errors import InputError
 from svit.facts import DETAIL_QUESTIONS, TASKS
 
-# The task of each block of svit.json, whose grouping is unverified: inferred from the
-# content. Marks mean referring; a detail instruction with one QA means detail; several
-# QA pairs mean conversation; one plain QA means complex reasoning.
-_INFER_TASK = """
+# svit.json's grouping is unverified, so there each block's task is inferred from its
+# content: marks mean referring; a detail instruction with one QA means detail; several QA
+# pairs mean conversation; one plain QA means complex reasoning.
+_INFERRED_TASK = """
     case
-        when contains(blk_json, '<st>') then 'referring_qa'
-        when json_array_length(blk_json, '$.content') = 2
-             and (json_extract_string(blk_json, '$.content[0].value')) in {detail_questions} then 'detail_description'
-        when json_array_length(blk_json, '$.content') > 2 then 'conversation'
+        when contains(blk::varchar, '<st>') then 'referring_qa'
+        when len(content) = 2 and json_extract_string(content[1]."value", '$') in {questions} then 'detail_description'
+        when len(content) > 2 then 'conversation'
         else 'complex_reasoning'
     end
 """
 
-
-@dataclass
-class _Inputs:
-    """The SVIT files of one run and how to read them; every read goes through `read`."""
-
-    con: duckdb.DuckDBPyConnection
-    files: list[InputFile]
-    feeds: Feeds
-    progress: bool
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(item.size for item in self.files)
-
-    def read(self, sql: str, desc: str) -> None:
-        with self.feeds.feeding(self.files):
-            execute(self.con, sql, desc, self.total_bytes, self.progress)
+_TURN_TYPE = 'struct("from" json, "value" json)'
 
 
 @dataclass
 class SvitCounts:
-    """What one SVIT file gave: image items read, blocks and turns written, rejects."""
+    """What one SVIT file gave: image items read, blocks, turns and boxes written, rejects."""
 
     records_read: int = 0
     blocks_written: int = 0
@@ -73,507 +64,458 @@ def ingest_svit_files(
     progress: bool,
 ) -> dict[InputFile, SvitCounts]:
     """Write conversations, turns and boxes for `files`; rejected blocks go into `rejects`."""
-    src = _Inputs(con, files, feeds, progress)
-    con.execute(
-        "create or replace temp table svit_inputs (path varchar, file_name varchar, task varchar, source_file varchar)"
-    )
-    for item in files:
+    work = stage / ".work" / "svit"
+    lock = threading.Lock()
+    step = _Steps(progress)
+
+    def scan(item: InputFile) -> None:
+        _scan_file(con.cursor(), item, feeds, stage, work, check_images, progress, lock)
+
+    # Largest first, so the two workers finish close together.
+    with step("scan + turns"), ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(scan, sorted(files, key=lambda i: -i.size)))
+    with step("block checks"):
         con.execute(
-            "insert into svit_inputs values (?, ?, ?, ?)",
-            [feeds.path(item), item.name, item.task, item.display],
+            f"create or replace temp table svit_rows as select * from read_parquet({sql_str(work / '*.parquet')}, union_by_name = true)"
         )
-    _scan_blocks(src, any(i.kind == SVIT_ALL for i in files), check_images)
-    _mark_repeated_images(con)
-    _refresh_bad(con)
-    tasks = _tasks_present(con)
-    _write_turns(src, tasks, stage)
-    # A turn pass 1 could not judge (a role out of order, a value that is not a string) shows
-    # up as a shortfall of written turns: find those blocks, then write the task again.
-    short = _turn_shortfall(con, stage)
-    if short:
-        _diagnose_turns(src)
-        _refresh_bad(con)
-        _write_turns(src, short, stage)
-    if "referring_qa" in tasks:
-        if _scan_boxes(con, stage):
-            _refresh_bad(con)
-            _write_turns(src, ["referring_qa"], stage)
-        _write_boxes(con, stage)
-    _fill_raw(src)
-    _write_conversations(con, stage)
-    _collect_rejects(con)
-    return _counts(con, files)
+        _reject_whole_blocks(con)
+        _reject_repeated_images(con)
+    if "referring_qa" in _tasks_written(stage):
+        with step("boxes"):
+            _write_boxes(con, stage)
+            _check_boxes(con, stage)
+    with step("rewrites (bad input only)"):
+        _rewrite_turns_without_rejected(con, stage)
+    with step("conversations + rejects"):
+        _fill_raw(con, files, feeds)
+        _write_conversations(con, stage)
+    con.execute(
+        """
+        insert into rejects
+        select file_name, path, record_index, block, problem, raw from svit_rows
+        where turn is null and problem is not null
+        order by file_name, record_index, block nulls first
+        """
+    )
+    return _counts(con, files, stage)
 
 
-def _scan_blocks(src: _Inputs, infer_task: bool, check_images: bool) -> None:
-    """Pass 1: one row per block (or per image item that cannot be used), no text kept."""
-    con = src.con
-    paths = [src.feeds.path(item) for item in src.files]
-    task_expr = _INFER_TASK.format(detail_questions="(" + ", ".join(sql_str(q) for q in DETAIL_QUESTIONS) + ")") if infer_task else "i.task"
+class _Steps:
+    """Times each step and says how long it took (when progress is on)."""
+
+    def __init__(self, progress: bool) -> None:
+        self.progress = progress
+
+    @contextlib.contextmanager
+    def __call__(self, label: str):
+        started = time.perf_counter()
+        yield
+        if self.progress:
+            tqdm.write(f"  svit {label}: {time.perf_counter() - started:.1f}s")
+
+
+def _scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: bool) -> str:
+    """One row per turn (`is_turn`) and one per block or unusable image item."""
+    if tolerant:
+        # Any shape: each item whole as JSON, typed afterwards (slower; only for odd files).
+        items = f"""
+            select ordinality - 1 as record_index,
+                case when json_type(json) = 'OBJECT' then json_extract(json, '$.image_id') end as image_id_json,
+                case when json_type(json, '$.conversations') = 'ARRAY'
+                    then json_transform(json_extract(json, '$.conversations'), '["JSON"]') end as conversations,
+                case when json_type(json) <> 'OBJECT' then 'record is a ' || json_type(json) || ', not an object'
+                     when json_type(json, '$.conversations') <> 'ARRAY' then '"conversations" is not a list' end as shape_problem,
+                json as item_json
+            from read_json({path}, format = 'array', records = false, columns = {{json: 'JSON'}}) with ordinality
+        """
+    else:
+        items = f"""
+            select ordinality - 1 as record_index, image_id as image_id_json, conversations,
+                null::varchar as shape_problem, null::json as item_json
+            from read_json({path}, format = 'array', columns = {{image_id: 'JSON', conversations: 'JSON[]'}}) with ordinality
+        """
     image_check = (
-        "when not exists (select 1 from images_known k where k.image_id = items.image_id_json::bigint) "
-        "then 'image_id ' || (items.image_id_json) || ' is not in image_data.json'"
+        "when try_cast(image_id_json as bigint) not in (select image_id from images_known) "
+        "then 'image_id ' || image_id_json || ' is not in image_data.json'"
         if check_images
         else ""
     )
-    sql = f"""
-    create or replace temp table svit_blocks as
-    with raw_items as (
-        -- records=false keeps each image item whole, whatever its shape, so nothing is lost.
-        select filename as path, ordinality as g, json as item_json
-        from read_json({sql_list(paths)}, format = 'array', records = false, filename = true,
-                       columns = {{json: 'JSON'}}) with ordinality
-    ),
-    items as (
-        select
-            path, g, item_json,
-            case when json_type(item_json) = 'OBJECT' then json_extract(item_json, '$.image_id') end as image_id_json,
-            case when json_type(item_json) = 'OBJECT' then json_extract(item_json, '$.conversations') end as conversations_json,
-            case when json_type(item_json) = 'OBJECT' and len(json_keys(item_json)) > 2
-                then json_merge_patch(item_json, '{{"image_id": null, "conversations": null}}') end as item_extra
-        from raw_items
-    ),
+    task = (
+        _INFERRED_TASK.format(questions="(" + ", ".join(sql_str(q) for q in DETAIL_QUESTIONS) + ")")
+        if infer_task is None
+        else sql_str(infer_task)
+    )
+    return f"""
+    with items as ({items}),
     judged_items as (
-        select
-            items.*,
-            case
-                when json_type(item_json) <> 'OBJECT' then 'record is a ' || json_type(item_json) || ', not an object'
-                when image_id_json is null then 'missing "image_id"'
-                when json_type(image_id_json) not in ('UBIGINT', 'BIGINT') then '"image_id" is not an integer'
-                when conversations_json is null then 'missing "conversations"'
-                when json_type(conversations_json) <> 'ARRAY' then '"conversations" is not a list'
-                {image_check}
-            end as item_problem
-        from items
+        select record_index, image_id_json, conversations, item_problem,
+            case when item_problem is not null
+                then coalesce(item_json, json_object('image_id', image_id_json, 'conversations', conversations))::varchar
+            end as item_raw
+        from (
+            select *,
+                case
+                    when shape_problem is not null then shape_problem
+                    when image_id_json is null then 'missing "image_id"'
+                    when json_type(image_id_json) not in ('UBIGINT', 'BIGINT') then '"image_id" is not an integer'
+                    when conversations is null then 'missing "conversations"'
+                    {image_check}
+                end as item_problem
+            from items
+        )
     ),
     blocks as (
-        select path, g, image_id_json, item_extra, item_problem,
-            unnest(json_transform(conversations_json, '["JSON"]')) as blk_json,
-            generate_subscripts(json_transform(conversations_json, '["JSON"]'), 1) - 1 as block
+        -- An unusable item stays as one row without a block, so it is reported, not dropped.
+        select record_index, image_id_json, item_problem, item_raw,
+            unnest(case when item_problem is null then conversations else [null::json] end) as blk,
+            generate_subscripts(case when item_problem is null then conversations else [null::json] end, 1) - 1 as block
         from judged_items
-        where item_problem is null
+    ),
+    typed as (
+        select *,
+            json_transform(blk, '{{"content": [{{"from": "JSON", "value": "JSON"}}]}}').content as content,
+            case when json_type(blk) = 'OBJECT' and len(json_keys(blk)) > 1
+                then json_merge_patch(blk, '{{"content": null}}') end as extra
+        from blocks
     ),
     judged_blocks as (
-        select
-            blocks.*,
-            case
-                when json_type(blk_json) <> 'OBJECT' then 'block is a ' || json_type(blk_json) || ', not an object'
-                when json_extract(blk_json, '$.content') is null then 'missing "content"'
-                when json_type(blk_json, '$.content') <> 'ARRAY' then '"content" is not a list'
-                when json_array_length(blk_json, '$.content') = 0 then 'empty "content"'
-            end as block_problem
-        from blocks
+        select record_index, image_id_json, block, item_problem, extra, content, problem as block_problem,
+            {task} as task,
+            case when problem is not null then coalesce(item_raw, blk::varchar) end as raw
+        from (
+            select *,
+                case
+                    when item_problem is not null then item_problem
+                    when content is null or len(content) = 0 then case
+                        when json_type(blk) <> 'OBJECT' then 'block is a ' || json_type(blk) || ', not an object'
+                        when json_type(blk, '$.content') is null then 'missing "content"'
+                        when json_type(blk, '$.content') <> 'ARRAY' then '"content" is not a list'
+                        else 'empty "content"' end
+                end as problem
+            from typed
+        )
+    ),
+    rows as (
+        -- Each block's turns, then one more row (t null) that stands for the block itself.
+        select record_index, image_id_json, block, block_problem, extra, item_problem, task, raw,
+            case when block_problem is null then len(content) else 0 end as n,
+            unnest(list_append(case when block_problem is null then content end, null::{_TURN_TYPE})) as t,
+            generate_subscripts(list_append(case when block_problem is null then content end, null::{_TURN_TYPE}), 1) - 1 as k
+        from judged_blocks
     )
     select
-        i.file_name,
-        {task_expr} as task,
-        b.g,
-        b.image_id_json::bigint as image_id,
-        b.block::integer as block,
-        case when b.block_problem is null then json_array_length(b.blk_json, '$.content')::integer end as n_turns,
-        case when json_type(b.blk_json) = 'OBJECT' and len(json_keys(b.blk_json)) > 1
-            then json_merge_patch(b.blk_json, '{{"content": null}}') end as extra,
-        b.item_extra,
-        b.block_problem as problem,
-        case when b.block_problem is not null then b.blk_json end as raw
-    from judged_blocks b join svit_inputs i on i.path = b.path
-    union all
-    select i.file_name, i.task, j.g, try_cast(j.image_id_json as bigint), null, null, null, j.item_extra,
-        j.item_problem, j.item_json
-    from judged_items j join svit_inputs i on i.path = j.path
-    where j.item_problem is not null
+        k < n as is_turn,
+        task,
+        record_index::bigint as record_index,
+        try_cast(image_id_json as bigint) as image_id,
+        case when item_problem is null then block::integer end as block,
+        case when k < n then k::integer end as turn,
+        case when k < n then json_extract_string(t."from", '$') end as role,
+        case when k < n then json_extract_string(t."value", '$') end as text,
+        case when k < n then case
+                when t is null or t."from" is null then 'turn ' || k || ': missing "from"'
+                when json_type(t."from") <> 'VARCHAR' then 'turn ' || k || ': "from" is not a string'
+                when json_extract_string(t."from", '$') not in ('user', 'gpt')
+                    then 'turn ' || k || ': "from" is ' || json_extract_string(t."from", '$') || ', not user/gpt'
+                when json_extract_string(t."from", '$') <> case when k % 2 = 0 then 'user' else 'gpt' end
+                    then 'turn ' || k || ': turns do not alternate user/gpt'
+                when t."value" is null then 'turn ' || k || ': missing "value"'
+                when json_type(t."value") <> 'VARCHAR' then 'turn ' || k || ': "value" is not a string'
+            end
+            else block_problem
+        end as problem,
+        case when k = n then n::integer end as n_turns,
+        case when k = n then extra::varchar end as extra,
+        case when k = n then raw end as raw
+    from rows
     """
+
+
+def _scan_file(con, item: InputFile, feeds: Feeds, stage: Path, work: Path, check_images: bool, progress: bool, lock) -> None:
+    """Parse one SVIT file once: turns into turns/task=<task>/, everything else into the work folder."""
+    infer = None if item.kind == SVIT_ALL else item.task
+    stem = Path(item.name).stem
+    bar = tqdm(desc=item.name, unit=" records", unit_scale=True, disable=None if progress else True, leave=False)
+    started = time.perf_counter()
+    read = 0
+
+    def route(batch: pa.RecordBatch):
+        is_turn = batch.column("is_turn")
+        good = pc.and_(is_turn, pc.is_null(batch.column("problem")))
+        turns = batch.filter(good).select(["task", "image_id", "block", "turn", "role", "text"])
+        for task, part in split_by(turns, "task"):
+            yield stage / "turns" / f"task={task}" / f"{stem}.parquet", part.drop_columns(["task"])
+        rest = pa.Table.from_batches([batch.filter(pc.invert(good))]).drop_columns(["is_turn", "role", "text"])
+        yield work / f"{stem}.parquet", rest.append_column("file_name", pa.array([item.name] * rest.num_rows, pa.string())).append_column(
+            "path", pa.array([item.display] * rest.num_rows, pa.string())
+        )
+
+    def advance(batch: pa.RecordBatch) -> None:
+        nonlocal read
+        records = batch.column("record_index")
+        if len(records):
+            read = max(read, pc.max(records).as_py() + 1)
+            bar.n = read
+            bar.refresh()
+
     try:
-        src.read(sql, "scan blocks")
-    except (duckdb.InvalidInputException, duckdb.IOException) as exc:
-        raise InputError(f"cannot read {_which_file(con, exc)} as a JSON array: {_first_line(exc)}") from exc
-    # ordinality runs on across files; make it a 0-based index within each file.
+        for tolerant in (False, True):
+            try:
+                with feeds.feeding([item]), ParquetSink() as sink:
+                    reader = con.sql(_scan_sql(sql_str(feeds.path(item)), check_images, infer, tolerant)).to_arrow_reader(65_536)
+                    route_batches(reader, sink, route, advance)
+                break
+            except duckdb.InvalidInputException as exc:
+                _remove_outputs(stage, work, stem)
+                # A record or list of the wrong shape fails the typed reader: read it whole instead.
+                if not tolerant and "transform error" in str(exc).lower():
+                    continue
+                raise InputError(f"{item.display}: not a readable JSON array ({_first_line(exc)}); is the file complete?") from exc
+            except duckdb.IOException as exc:
+                raise InputError(f"{item.display}: cannot be read ({_first_line(exc)})") from exc
+    finally:
+        bar.close()
+    if progress:
+        elapsed = time.perf_counter() - started
+        with lock:
+            tqdm.write(f"  {item.name}: {read:,} records, {item.size / 1e6:,.0f} MB in {elapsed:.1f}s "
+                       f"({read / elapsed:,.0f} records/s, {item.size / 1e6 / elapsed:,.0f} MB/s)")
+
+
+def _remove_outputs(stage: Path, work: Path, stem: str) -> None:
+    for path in list(stage.glob(f"turns/task=*/{stem}.parquet")) + [work / f"{stem}.parquet"]:
+        path.unlink(missing_ok=True)
+
+
+def _tasks_written(stage: Path) -> list[str]:
+    return [task for task in TASKS if any((stage / "turns" / f"task={task}").glob("*.parquet"))]
+
+
+def _reject_whole_blocks(con) -> None:
+    """A block with a bad turn is rejected whole: its block row takes the first turn's problem."""
     con.execute(
         """
-        create or replace temp table svit_file_start as
-        select file_name, min(g) as first_g, max(g) as last_g, count(distinct g) as n_items from svit_blocks group by file_name
+        update svit_rows b set problem = t.problem
+        from (select file_name, record_index, block, arg_min(problem, turn) as problem
+              from svit_rows where turn is not null and problem is not null group by all) t
+        where b.turn is null and b.problem is null
+          and b.file_name = t.file_name and b.record_index = t.record_index and b.block = t.block
         """
     )
-    gaps = con.execute("select file_name from svit_file_start where last_g - first_g + 1 <> n_items").fetchall()
-    if gaps:  # an item without blocks is fine; only a count that overlaps another file is not
-        overlap = con.execute(
-            "select a.file_name from svit_file_start a join svit_file_start b on a.file_name < b.file_name "
-            "and a.first_g <= b.last_g and b.first_g <= a.last_g"
-        ).fetchall()
-        if overlap:
-            raise RuntimeError("DuckDB interleaved the records of two files; record indexes would be wrong")
 
 
-def _mark_repeated_images(con) -> None:
-    """A second image item with the same image_id in one file is rejected whole."""
+def _reject_repeated_images(con) -> None:
+    """A second image item with the same image_id in one file is rejected (each of its blocks)."""
     con.execute(
         """
-        create or replace temp table svit_repeats as
-        with firsts as (
-            select file_name, image_id, min(g) as first_g from svit_blocks where image_id is not null group by all
-        )
-        select s.file_name, s.g, any_value(s.task) as task, s.image_id, any_value(s.item_extra) as item_extra,
-            'image_id ' || s.image_id || ' repeats record ' || (f.first_g - fs.first_g) as problem
-        from svit_blocks s
-        join firsts f on f.file_name = s.file_name and f.image_id = s.image_id and s.g > f.first_g
-        join svit_file_start fs on fs.file_name = s.file_name
-        group by s.file_name, s.g, s.image_id, f.first_g, fs.first_g
-        """
-    )
-    con.execute("delete from svit_blocks s using svit_repeats r where s.file_name = r.file_name and s.g = r.g")
-    con.execute(
-        "insert into svit_blocks (file_name, task, g, image_id, item_extra, problem) "
-        "select file_name, task, g, image_id, item_extra, problem from svit_repeats"
-    )
-
-
-def _tasks_present(con) -> list[str]:
-    found = {row[0] for row in con.execute("select distinct task from svit_blocks where problem is null").fetchall()}
-    return [task for task in TASKS if task in found]
-
-
-# Problems that make the typed reader fail: such files are read whole-item-as-JSON instead.
-_SHAPE_PROBLEMS = ("record is a %", '"conversations" is not a list', "block is a %", '"content" is not a list')
-
-
-# How each later pass reads the image items: read_json columns, and the same as a
-# json_transform structure for files pass 1 saw odd shapes in.
-_TURNS_READ = (
-    """{image_id: 'JSON', conversations: 'STRUCT(content STRUCT("from" JSON, "value" JSON)[])[]'}""",
-    '{"image_id": "JSON", "conversations": [{"content": [{"from": "JSON", "value": "JSON"}]}]}',
-)
-_BLOCKS_READ = ("{image_id: 'JSON', conversations: 'JSON'}", '{"image_id": "JSON", "conversations": "JSON"}')
-
-
-def _items_sql(con, read: tuple[str, str]) -> str:
-    """The image items, typed as `read` says; tolerant of any shape when pass 1 saw odd ones."""
-    columns, structure = read
-    paths = sql_list(row[0] for row in con.execute("select path from svit_inputs").fetchall())
-    odd = con.execute(
-        "select count(*) from svit_blocks where " + " or ".join("problem like ?" for _ in _SHAPE_PROBLEMS),
-        list(_SHAPE_PROBLEMS),
-    ).fetchall()[0][0]
-    if not odd:
-        return (
-            f"select filename as path, ordinality as g, image_id, conversations from read_json({paths}, "
-            f"format = 'array', filename = true, columns = {columns}) with ordinality"
-        )
-    return (
-        f"select path, g, j.image_id, j.conversations from (select filename as path, ordinality as g, "
-        f"json_transform(json, {sql_str(structure)}) as j from read_json({paths}, format = 'array', "
-        f"records = false, filename = true, columns = {{json: 'JSON'}}) with ordinality)"
-    )
-
-
-def _write_turns(src: _Inputs, tasks: list[str], stage: Path) -> None:
-    """Pass 2: one Parquet row per turn of every block pass 1 accepted, per task folder."""
-    con = src.con
-    for task in tasks:
-        out = stage / "turns" / f"task={task}"
-        out.mkdir(parents=True, exist_ok=True)
-        for old in out.glob("*.parquet"):
-            old.unlink()
-    # svit.json mixes tasks in one file, so there the task comes from pass 1, by block.
-    mixed = con.execute("select count(*) from svit_inputs where task is null").fetchall()[0][0] > 0
-    task_of = "s.task" if mixed else "i.task"
-    task_join = (
-        "join svit_blocks s on s.file_name = i.file_name and s.g = b.g and s.block = b.block" if mixed else ""
-    )
-    has_bad = con.execute("select count(*) from svit_bad").fetchall()[0][0] > 0
-    exclude = (
-        "where not exists (select 1 from svit_bad x where x.file_name = i.file_name and x.g = b.g "
-        "and (x.block is null or x.block = b.block))"
-        if has_bad
-        else ""
-    )
-    task_list = "(" + ", ".join(sql_str(t) for t in tasks) + ")"
-    sql = f"""
-    copy (
-        with items as ({_items_sql(con, _TURNS_READ)}),
-        blocks as (
-            select path, g, image_id,
-                unnest(conversations).content as content,
-                generate_subscripts(conversations, 1) - 1 as block
-            from items
-        ),
-        kept as (
-            select {task_of} as task, b.*
-            from blocks b join svit_inputs i on i.path = b.path {task_join}
-            {exclude}
-        ),
-        turns as (
-            select task, image_id::bigint as image_id, block::integer as block,
-                unnest(content) as t, (generate_subscripts(content, 1) - 1)::integer as turn
-            from kept
-            where task in {task_list}
-        )
-        select task, image_id, block, turn, json_extract_string(t."from", '$') as role, json_extract_string(t."value", '$') as text
-        from turns
-        where json_type(t."value") = 'VARCHAR'
-          and json_type(t."from") = 'VARCHAR'
-          and json_extract_string(t."from", '$') = case when turn % 2 = 0 then 'user' else 'gpt' end
-    ) to {sql_str(stage / "turns")} (format parquet, compression zstd, compression_level 1,
-        partition_by (task), overwrite_or_ignore, filename_pattern 'turns_{{i}}', row_group_size 262144)
-    """
-    src.read(sql, "write turns")
-
-
-def _turn_shortfall(con, stage: Path) -> list[str]:
-    """Tasks where fewer turns were written than the accepted blocks hold."""
-    rows = con.execute(
-        f"""
-        with expected as (
-            select task, sum(n_turns) as n from svit_blocks where problem is null group by task
-        ),
-        written as (
-            select task, count(*) as n from read_parquet({sql_str(stage / 'turns' / '*' / '*.parquet')}, hive_partitioning = true)
-            group by task
-        )
-        select e.task from expected e left join written w using (task) where coalesce(w.n, 0) <> e.n
-        """
-    ).fetchall()
-    return [task for task in TASKS if (task,) in rows]
-
-
-def _diagnose_turns(src: _Inputs) -> None:
-    """Find the blocks with a bad turn and reject them; slow, and only run on bad input."""
-    con = src.con
-    src.read(
-        f"""
-        create or replace temp table svit_turn_problems as
-        with items as ({_items_sql(con, _BLOCKS_READ)}),
-        blocks as (
-            select path, g,
-                unnest(json_transform(conversations, '["JSON"]')) as blk_json,
-                generate_subscripts(json_transform(conversations, '["JSON"]'), 1) - 1 as block
-            from items where json_type(conversations) = 'ARRAY'
-        )
-        select i.file_name, b.g, b.block::integer as block,
-            svit_turns_problem(json_transform(json_extract(b.blk_json, '$.content'), '[{{"from": "JSON", "value": "JSON"}}]'), 'user', 'gpt') as problem
-        from blocks b join svit_inputs i on i.path = b.path
-        """,
-        "find bad turns",
-    )
-    con.execute(
-        """
-        update svit_blocks s set problem = p.problem
-        from svit_turn_problems p
-        where s.file_name = p.file_name and s.g = p.g and s.block = p.block
-          and p.problem is not null and s.problem is null
+        update svit_rows b set problem = 'image_id ' || b.image_id || ' repeats record ' || f.first_record
+        from (select file_name, image_id, min(record_index) as first_record from svit_rows
+              where turn is null and image_id is not null group by all) f
+        where b.turn is null and b.problem is null and b.file_name = f.file_name
+          and b.image_id = f.image_id and b.record_index > f.first_record
         """
     )
 
 
-def _refresh_bad(con) -> None:
-    con.execute(
-        "create or replace temp table svit_bad as "
-        "select file_name, g, block, problem from svit_blocks where problem is not null"
-    )
-
-
-def _scan_boxes(con, stage: Path) -> bool:
-    """Every box after a `<st>phrase<ed>` mark in the referring turns; True if a block was rejected."""
-    turns = sql_str(stage / "turns" / "task=referring_qa" / "*.parquet")
-    con.execute(
-        f"""
-        create or replace temp table svit_box_rows as
-        with t as (
-            select image_id, block, turn, text from read_parquet({turns})
-        ),
-        pieces as (
-            select image_id, block, turn, text,
-                unnest(string_split(text, '<st>')) as piece,
-                generate_subscripts(string_split(text, '<st>'), 1) as i
-            from t where contains(text, '<st>') or contains(text, '<ed>')
-        ),
-        placed as (
-            -- '<st>' k starts after the k pieces before it and the k-1 '<st>' between them.
-            select *, coalesce(sum(length(piece) + 4) over (
-                partition by image_id, block, turn order by i rows between unbounded preceding and 1 preceding), 0)::integer - 4 as mark_offset
-            from pieces
-        ),
-        marks as (
-            select image_id, block, turn, i - 2 as mark_index, mark_offset, strpos(piece, '<ed>') as ed, piece,
-                length(text) - length(replace(text, '<ed>', '')) > length(text) - length(replace(text, '<st>', '')) as stray_ed
-            from placed where i > 1 or (i = 1 and contains(piece, '<ed>'))
-        ),
-        runs as (
-            select *,
-                case when ed > 0 then piece[1:ed - 1] end as phrase,
-                regexp_extract(piece[ed + 4:], '^( ?)((?:\\[[^\\]\\[]*\\])(?:, \\[[^\\]\\[]*\\])*)', ['lead', 'run']) as r
-            from marks
-        ),
-        boxes as (
-            select image_id, block, turn, mark_index, mark_offset, phrase, ed, stray_ed,
-                mark_offset + 8 + length(phrase) + length(r.lead) as run_offset,
-                unnest(case when r.run = '' then [null] else string_split(r.run, '], [') end) as part,
-                generate_subscripts(case when r.run = '' then [null] else string_split(r.run, '], [') end, 1) as k,
-                len(string_split(r.run, '], [')) as n_parts
-            from runs
-        ),
-        texts as (
-            select *, case when part is not null then
-                (case when k > 1 then '[' else '' end) || part || (case when k < n_parts then ']' else '' end) end as box_text
-            from boxes
-        ),
-        placed_boxes as (
-            select *,
-                run_offset + coalesce(sum(length(box_text) + 2) over (
-                    partition by image_id, block, turn, mark_index order by k rows between unbounded preceding and 1 preceding), 0)::integer as box_offset,
-                regexp_extract(box_text, '^\\[([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)\\]$', ['x1', 'y1', 'x2', 'y2']) as v
-            from texts
-        )
-        select image_id, block, turn, mark_index::integer as mark_index, mark_offset, phrase, (k - 1)::integer as box_index,
-            box_text, box_offset,
-            try_cast(nullif(v.x1, '') as double) as x1, try_cast(nullif(v.y1, '') as double) as y1,
-            try_cast(nullif(v.x2, '') as double) as x2, try_cast(nullif(v.y2, '') as double) as y2,
-            case
-                when mark_index < 0 or stray_ed then '<ed> without <st>'
-                when ed = 0 then 'unclosed <st> at offset ' || mark_offset
-                when box_text is null then null
-            end as mark_problem
-        from placed_boxes
-        """
-    )
-    con.execute(
-        """
-        create or replace temp table svit_box_problems as
-        with judged as (
-            select *, coalesce(mark_problem, case
-                when box_text is null then null
-                when x1 is null or y1 is null or x2 is null or y2 is null then 'malformed box ' || box_text
-                when least(x1, y1, x2, y2) < 0 or greatest(x1, y1, x2, y2) > 1 then 'box ' || box_text || ' outside 0..1'
-                when x2 < x1 then 'box ' || box_text || ' has x2 < x1'
-                when y2 < y1 then 'box ' || box_text || ' has y2 < y1'
-            end) as problem
-            from svit_box_rows
-        )
-        select s.file_name, s.g, j.block, j.turn, j.mark_index,
-            'turn ' || j.turn || ': ' || j.problem as problem
-        from judged j
-        join svit_blocks s on s.task = 'referring_qa' and s.image_id = j.image_id and s.block = j.block and s.problem is null
-        where j.problem is not null
-        """
-    )
-    con.execute(
-        """
-        update svit_blocks s set problem = p.problem
-        from (select distinct on (file_name, g, block) * from svit_box_problems order by file_name, g, block, turn, mark_index) p
-        where s.file_name = p.file_name and s.g = p.g and s.block = p.block and s.problem is null
-        """
-    )
-    return con.execute("select count(*) from svit_box_problems").fetchall()[0][0] > 0
+_BOX_LIST = "\\[[^\\]\\[]*\\]"  # one `[...]` box as written, whatever is inside
 
 
 def _write_boxes(con, stage: Path) -> None:
+    """Every box after a `<st>phrase<ed>` mark in the referring turns, with character offsets.
+
+    Offsets come from running sums over `string_split` pieces (list slices, no window),
+    which keeps this one streaming pass over the turns just written.
+    """
+    turns = sql_str(stage / "turns" / "task=referring_qa" / "*.parquet")
     out = stage / "boxes" / "task=referring_qa"
     out.mkdir(parents=True, exist_ok=True)
     con.execute(
         f"""
         copy (
-            select b.image_id, b.block, b.turn, b.mark_index, b.phrase, b.box_index,
-                b.x1, b.y1, b.x2, b.y2, b.box_text, b.mark_offset, b.box_offset
-            from svit_box_rows b
-            where b.box_text is not null
-              and not exists (select 1 from svit_blocks s where s.task = 'referring_qa'
-                              and s.image_id = b.image_id and s.block = b.block and s.problem is not null)
-            order by b.image_id, b.block, b.turn, b.mark_index, b.box_index
-        ) to {sql_str(out / 'boxes_0.parquet')} (format parquet, compression zstd, compression_level 1)
+            with t as (
+                select image_id, block, turn, string_split(text, '<st>') as p
+                from read_parquet({turns}) where contains(text, '<st>')
+            ),
+            pieces as (
+                -- '<st>' number i starts after pieces 1..i and the i-1 '<st>' between them.
+                select image_id, block, turn,
+                    unnest(p[2:]) as piece,
+                    generate_subscripts(p[2:], 1) as i,
+                    list_transform(p, lambda s: length(s) + 4) as lens
+                from t
+            ),
+            marks as (
+                select image_id, block, turn, (i - 1)::integer as mark_index,
+                    (list_sum(lens[1:i]) - 4)::integer as mark_offset, strpos(piece, '<ed>') as ed, piece
+                from pieces
+            ),
+            runs as (
+                select image_id, block, turn, mark_index, mark_offset, piece[1:ed - 1] as phrase,
+                    regexp_extract(piece[ed + 4:], '^( ?)((?:{_BOX_LIST})(?:, {_BOX_LIST})*)', ['lead', 'run']) as r
+                from marks where ed > 0
+            ),
+            boxes as (
+                select image_id, block, turn, mark_index, mark_offset, phrase,
+                    mark_offset + 8 + length(phrase) + length(r.lead) as run_offset,
+                    regexp_extract_all(r.run, '{_BOX_LIST}') as texts
+                from runs
+            ),
+            each_box as (
+                select image_id, block, turn, mark_index, mark_offset, phrase, run_offset,
+                    list_transform(texts, lambda b: length(b) + 2) as box_lens,
+                    unnest(texts) as box_text, generate_subscripts(texts, 1) as k
+                from boxes
+            ),
+            parsed as (
+                select *, regexp_extract(box_text, '^\\[([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)\\]$', ['x1', 'y1', 'x2', 'y2']) as v
+                from each_box
+            )
+            select image_id, block, turn, mark_index, phrase, (k - 1)::integer as box_index,
+                try_cast(nullif(v.x1, '') as double) as x1, try_cast(nullif(v.y1, '') as double) as y1,
+                try_cast(nullif(v.x2, '') as double) as x2, try_cast(nullif(v.y2, '') as double) as y2,
+                box_text, mark_offset, (run_offset + coalesce(list_sum(box_lens[1:k - 1]), 0))::integer as box_offset
+            from parsed
+        ) to {sql_str(out / 'boxes.parquet')} (format parquet, compression zstd, compression_level 1, row_group_size 262144)
         """
     )
 
 
-def _fill_raw(src: _Inputs) -> None:
-    """Put the JSON of each rejected block (or image item) that pass 1 did not keep into its reject."""
-    con = src.con
-    if not con.execute("select count(*) from svit_blocks where problem is not null and raw is null").fetchall()[0][0]:
-        return
-    src.read(
+def _check_boxes(con, stage: Path) -> bool:
+    """Reject referring blocks whose marks or boxes are unusable; True if any was."""
+    turns = sql_str(stage / "turns" / "task=referring_qa" / "*.parquet")
+    boxes = sql_str(stage / "boxes" / "task=referring_qa" / "*.parquet")
+    con.execute(
         f"""
-        update svit_blocks s set raw = r.raw
-        from (
-            with items as ({_items_sql(con, _BLOCKS_READ)})
-            select i.file_name, items.g, s.block,
-                case when s.block is null
-                    then json_merge_patch(json_object('image_id', items.image_id, 'conversations', items.conversations),
-                                          coalesce(s.item_extra, '{{}}'))
-                    else json_extract(items.conversations, '$[' || s.block || ']') end as raw
-            from items
-            join svit_inputs i on i.path = items.path
-            join svit_blocks s on s.file_name = i.file_name and s.g = items.g and s.problem is not null and s.raw is null
-        ) r
-        where s.file_name = r.file_name and s.g = r.g and s.block is not distinct from r.block and s.problem is not null
-        """,
-        "keep rejected JSON",
+        create or replace temp table svit_box_problems as
+        with marks as (
+            select image_id, block, turn,
+                case
+                    when length(text) - length(replace(text, '<ed>', '')) <> length(text) - length(replace(text, '<st>', ''))
+                        then 'turn ' || turn || ': <st> and <ed> do not pair up'
+                    when regexp_matches(text, '<st>(?:[^<]|<[^e]|<e[^d]|<ed[^>])*(?:<st>|$)')
+                        then 'turn ' || turn || ': unclosed <st>'
+                end as problem
+            from read_parquet({turns})
+            where contains(text, '<st>') or contains(text, '<ed>')
+        ),
+        bad_boxes as (
+            select image_id, block, arg_min('turn ' || turn || ': ' || case
+                    when x1 is null or y1 is null or x2 is null or y2 is null then 'malformed box ' || box_text
+                    when least(x1, y1, x2, y2) < 0 or greatest(x1, y1, x2, y2) > 1 then 'box ' || box_text || ' outside 0..1'
+                    when x2 < x1 then 'box ' || box_text || ' has x2 < x1'
+                    else 'box ' || box_text || ' has y2 < y1'
+                end, (turn, mark_index, box_index)) as problem
+            from read_parquet({boxes})
+            where x1 is null or y1 is null or x2 is null or y2 is null
+               or least(x1, y1, x2, y2) < 0 or greatest(x1, y1, x2, y2) > 1 or x2 < x1 or y2 < y1
+            group by all
+        )
+        select image_id, block, arg_min(problem, turn) as problem from marks where problem is not null group by all
+        union all
+        select image_id, block, problem from bad_boxes
+        """
     )
+    con.execute(
+        """
+        update svit_rows b set problem = p.problem
+        from (select image_id, block, min(problem) as problem from svit_box_problems group by all) p
+        where b.task = 'referring_qa' and b.turn is null and b.problem is null
+          and b.image_id = p.image_id and b.block = p.block
+        """
+    )
+    return con.execute("select count(*) from svit_box_problems").fetchall()[0][0] > 0
+
+
+def _rejected_blocks_sql(task: str) -> str:
+    return (
+        "select image_id, block from svit_rows "
+        f"where task = {sql_str(task)} and turn is null and block is not null and problem is not null"
+    )
+
+
+def _rewrite_turns_without_rejected(con, stage: Path) -> None:
+    """Remove the turns and boxes of blocks rejected after they were written (bad input only)."""
+    for task in _tasks_written(stage):
+        if not con.execute(f"select count(*) from ({_rejected_blocks_sql(task)})").fetchall()[0][0]:
+            continue
+        for part in sorted((stage / "turns" / f"task={task}").glob("*.parquet")) + sorted(
+            (stage / "boxes" / f"task={task}").glob("*.parquet")
+        ):
+            kept = part.with_suffix(".kept")
+            con.execute(
+                f"""
+                copy (
+                    select * from read_parquet({sql_str(part)}) t
+                    where not exists (select 1 from ({_rejected_blocks_sql(task)}) r
+                                      where r.image_id = t.image_id and r.block = t.block)
+                ) to {sql_str(kept)} (format parquet, compression zstd, compression_level 1, row_group_size 262144)
+                """
+            )
+            kept.replace(part)
+
+
+def _fill_raw(con, files: list[InputFile], feeds: Feeds) -> None:
+    """Give each block rejected after the scan (bad turn, box, repeat) its JSON; bad input only."""
+    missing = con.execute(
+        "select distinct file_name from svit_rows where turn is null and problem is not null and raw is null"
+    ).fetchall()
+    for (file_name,) in missing:
+        item = next(i for i in files if i.name == file_name)
+        with feeds.feeding([item]):
+            con.execute(
+                f"""
+                update svit_rows b set raw = r.blk::varchar
+                from (
+                    select ordinality - 1 as record_index, unnest(conversations) as blk,
+                        generate_subscripts(conversations, 1) - 1 as block
+                    from read_json({sql_str(feeds.path(item))}, format = 'array', records = false,
+                                   columns = {{json: 'JSON'}}) with ordinality,
+                         lateral (select json_transform(json_extract(json, '$.conversations'), '["JSON"]') as conversations)
+                ) r
+                where b.file_name = {sql_str(file_name)} and b.turn is null and b.problem is not null and b.raw is null
+                  and b.record_index = r.record_index and b.block = r.block
+                """
+            )
 
 
 def _write_conversations(con, stage: Path) -> None:
     con.execute(
         f"""
         copy (
-            select s.task, s.image_id, s.block, s.n_turns, i.file_name as source_file,
-                (s.g - f.first_g)::bigint as record_index, s.extra, s.item_extra
-            from svit_blocks s
-            join svit_inputs i using (file_name)
-            join svit_file_start f using (file_name)
-            where s.problem is null
-            order by i.file_name, s.g, s.block
+            select task, image_id, block, n_turns, file_name as source_file, record_index, extra::json as extra
+            from svit_rows
+            where turn is null and problem is null
+            order by file_name, record_index, block
         ) to {sql_str(stage / 'conversations')} (format parquet, compression zstd, compression_level 1,
             partition_by (task), overwrite_or_ignore, filename_pattern 'conversations_{{i}}')
         """
     )
 
 
-def _collect_rejects(con) -> None:
-    con.execute(
-        """
-        insert into rejects
-        select i.file_name, i.source_file, (s.g - f.first_g)::bigint, s.block, s.problem, s.raw::varchar
-        from svit_blocks s
-        join svit_inputs i using (file_name)
-        join svit_file_start f using (file_name)
-        where s.problem is not null
-        order by i.file_name, s.g, s.block
-        """
-    )
-
-
-def _counts(con, files: list[InputFile]) -> dict[InputFile, SvitCounts]:
+def _counts(con, files: list[InputFile], stage: Path) -> dict[InputFile, SvitCounts]:
     rows = con.execute(
         """
-        select s.file_name,
-            count(distinct s.g),
-            count(*) filter (where s.problem is null),
-            coalesce(sum(s.n_turns) filter (where s.problem is null), 0),
-            count(*) filter (where s.problem is not null)
-        from svit_blocks s group by s.file_name
+        select file_name,
+            count(distinct record_index),
+            count(*) filter (where turn is null and problem is null),
+            coalesce(sum(n_turns) filter (where turn is null and problem is null), 0),
+            count(*) filter (where turn is null and problem is not null)
+        from svit_rows group by file_name
         """
     ).fetchall()
-    boxes = dict(
-        con.execute(
-            "select 'referring_qa', count(*) from svit_box_rows b where b.box_text is not null and not exists "
-            "(select 1 from svit_blocks s where s.task = 'referring_qa' and s.image_id = b.image_id "
-            "and s.block = b.block and s.problem is not null)"
-        ).fetchall()
-        if con.execute("select count(*) from duckdb_tables() where table_name = 'svit_box_rows'").fetchall()[0][0]
-        else []
+    box_files = list(stage.glob("boxes/task=referring_qa/*.parquet"))
+    boxes = (
+        con.execute(f"select count(*) from read_parquet({sql_str(stage / 'boxes' / 'task=referring_qa' / '*.parquet')})").fetchall()[0][0]
+        if box_files
+        else 0
     )
     by_name = {row[0]: row[1:] for row in rows}
     counts = {}
     for item in files:
         read, blocks, turns, rejected = by_name.get(item.name, (0, 0, 0, 0))
-        counts[item] = SvitCounts(read, blocks, turns, boxes.get(item.task, 0), rejected)
+        counts[item] = SvitCounts(read, blocks, turns, boxes if item.task == "referring_qa" else 0, rejected)
     return counts
 
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0]
-
-
-def _which_file(con, exc: BaseException) -> str:
-    text = str(exc)
-    for path, display in con.execute("select path, source_file from svit_inputs").fetchall():
-        if path in text:
-            return display
-    return ", ".join(row[0] for row in con.execute("select source_file from svit_inputs").fetchall())

@@ -59,7 +59,7 @@ def ingest_image_data(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Fe
         """
     )
     con.execute(
-        "create or replace temp table images_known as "
+        "create or replace table images_known as "
         "select image_id from vg_image_rows r join vg_image_problems p using (record_index) where p.problem is null"
     )
     con.execute(
