@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from importlib import resources
 from pathlib import Path
 
 import duckdb
@@ -16,11 +15,10 @@ MEMORY_LIMIT = os.environ.get("SVIT_INGEST_MEMORY_LIMIT", "1GB")
 
 
 def connect(temp_dir: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the project's macros, a memory limit and a spill directory."""
+    """An in-memory DuckDB with a memory limit and a spill directory."""
     con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(temp_dir)})
     # Record order is part of the data (LLaVA files, record_index): keep it.
     con.execute("set preserve_insertion_order = true")
-    con.execute(resources.files("ingest").joinpath("sql/macros.sql").read_text())
     return con
 
 

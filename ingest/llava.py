@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.checks import turn_problem
 from ingest.duck import execute, sql_str
 from ingest.sources import Feeds, InputFile, model_name
 from svit.errors import InputError
@@ -137,17 +138,26 @@ def _write_turns(con, item: InputFile, feeds: Feeds, path: str, out: Path, progr
 
 
 def _diagnose_turns(con, item: InputFile, feeds: Feeds, path: str) -> None:
-    """Reject the records holding a bad turn; slow, and only run on bad input."""
+    """Reject the records holding a bad turn; a second parse, so only run on bad input."""
     with feeds.feeding([item]):
         con.execute(
             f"""
             update llava_scan s set problem = p.problem, raw = p.rec::varchar
             from (
-                select ordinality - 1 as record_index, json as rec,
-                    svit_turns_problem(json_transform(json_extract(json, '$.conversations'), '[{{"from": "JSON", "value": "JSON"}}]'), 'human', 'gpt') as problem
-                from read_json({path}, format = 'array', records = false, columns = {{json: 'JSON'}}) with ordinality
+                select record_index, any_value(rec) as rec, arg_min(problem, k) as problem
+                from (
+                    select record_index, rec, k, {turn_problem("t", "k", "human", "gpt")} as problem
+                    from (
+                        select ordinality - 1 as record_index, json as rec,
+                            unnest(json_transform(json_extract(json, '$.conversations'), '[{{"from": "JSON", "value": "JSON"}}]')) as t,
+                            generate_subscripts(json_transform(json_extract(json, '$.conversations'), '["JSON"]'), 1) - 1 as k
+                        from read_json({path}, format = 'array', records = false, columns = {{json: 'JSON'}}) with ordinality
+                    )
+                )
+                where problem is not null
+                group by record_index
             ) p
-            where s.record_index = p.record_index and s.problem is null and p.problem is not null
+            where s.record_index = p.record_index and s.problem is null
             """
         )
     con.execute("create or replace temp table llava_bad as select record_index from llava_scan where problem is not null")

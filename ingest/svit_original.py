@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
+from ingest.checks import turn_problem
 from ingest.duck import sql_str
 from ingest.parquet_writer import ParquetSink, route_batches, split_by
 from ingest.sources import SVIT_ALL, Feeds, InputFile
@@ -84,8 +85,8 @@ def ingest_svit_files(
         with step("boxes"):
             _write_boxes(con, stage)
             _check_boxes(con, stage)
-    with step("rewrites (bad input only)"):
-        _rewrite_turns_without_rejected(con, stage)
+    with step("rescans (bad input only)"):
+        _rescan_without_rejected(con, files, feeds, stage, work, check_images, progress, lock)
     with step("conversations + rejects"):
         _fill_raw(con, files, feeds)
         _write_conversations(con, stage)
@@ -114,8 +115,11 @@ class _Steps:
             tqdm.write(f"  svit {label}: {time.perf_counter() - started:.1f}s")
 
 
-def _scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: bool) -> str:
-    """One row per turn (`is_turn`) and one per block or unusable image item."""
+def _scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: bool, turns_only: bool = False) -> str:
+    """One row per turn (`is_turn`) and one per block or unusable image item.
+
+    `turns_only`: just the turns, without the blocks listed in `svit_exclude` (a rescan).
+    """
     if tolerant:
         # Any shape: each item whole as JSON, typed afterwards (slower; only for odd files).
         items = f"""
@@ -149,9 +153,8 @@ def _scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: b
     with items as ({items}),
     judged_items as (
         select record_index, image_id_json, conversations, item_problem,
-            case when item_problem is not null
-                then coalesce(item_json, json_object('image_id', image_id_json, 'conversations', conversations))::varchar
-            end as item_raw
+            -- The typed reader has no whole item; _fill_raw reads it again for the reject.
+            case when item_problem is not null then item_json::varchar end as item_raw
         from (
             select *,
                 case
@@ -181,7 +184,7 @@ def _scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: b
     judged_blocks as (
         select record_index, image_id_json, block, item_problem, extra, content, problem as block_problem,
             {task} as task,
-            case when problem is not null then coalesce(item_raw, blk::varchar) end as raw
+            case when item_problem is not null then item_raw when problem is not null then blk::varchar end as raw
         from (
             select *,
                 case
@@ -212,26 +215,20 @@ def _scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: b
         case when k < n then k::integer end as turn,
         case when k < n then json_extract_string(t."from", '$') end as role,
         case when k < n then json_extract_string(t."value", '$') end as text,
-        case when k < n then case
-                when t is null or t."from" is null then 'turn ' || k || ': missing "from"'
-                when json_type(t."from") <> 'VARCHAR' then 'turn ' || k || ': "from" is not a string'
-                when json_extract_string(t."from", '$') not in ('user', 'gpt')
-                    then 'turn ' || k || ': "from" is ' || json_extract_string(t."from", '$') || ', not user/gpt'
-                when json_extract_string(t."from", '$') <> case when k % 2 = 0 then 'user' else 'gpt' end
-                    then 'turn ' || k || ': turns do not alternate user/gpt'
-                when t."value" is null then 'turn ' || k || ': missing "value"'
-                when json_type(t."value") <> 'VARCHAR' then 'turn ' || k || ': "value" is not a string'
-            end
+        case when k < n then {turn_problem("t", "k", "user", "gpt")}
             else block_problem
         end as problem,
         case when k = n then n::integer end as n_turns,
         case when k = n then extra::varchar end as extra,
         case when k = n then raw end as raw
     from rows
+    {"where k < n and (record_index, block) not in (select (record_index, block) from svit_exclude)" if turns_only else ""}
     """
 
 
-def _scan_file(con, item: InputFile, feeds: Feeds, stage: Path, work: Path, check_images: bool, progress: bool, lock) -> None:
+def _scan_file(
+    con, item: InputFile, feeds: Feeds, stage: Path, work: Path, check_images: bool, progress: bool, lock, turns_only: bool = False
+) -> None:
     """Parse one SVIT file once: turns into turns/task=<task>/, everything else into the work folder."""
     infer = None if item.kind == SVIT_ALL else item.task
     stem = Path(item.name).stem
@@ -245,6 +242,8 @@ def _scan_file(con, item: InputFile, feeds: Feeds, stage: Path, work: Path, chec
         turns = batch.filter(good).select(["task", "image_id", "block", "turn", "role", "text"])
         for task, part in split_by(turns, "task"):
             yield stage / "turns" / f"task={task}" / f"{stem}.parquet", part.drop_columns(["task"])
+        if turns_only:
+            return
         rest = pa.Table.from_batches([batch.filter(pc.invert(good))]).drop_columns(["is_turn", "role", "text"])
         yield work / f"{stem}.parquet", rest.append_column("file_name", pa.array([item.name] * rest.num_rows, pa.string())).append_column(
             "path", pa.array([item.display] * rest.num_rows, pa.string())
@@ -262,17 +261,19 @@ def _scan_file(con, item: InputFile, feeds: Feeds, stage: Path, work: Path, chec
         for tolerant in (False, True):
             try:
                 with feeds.feeding([item]), ParquetSink() as sink:
-                    reader = con.sql(_scan_sql(sql_str(feeds.path(item)), check_images, infer, tolerant)).to_arrow_reader(65_536)
-                    route_batches(reader, sink, route, advance)
+                    sql = _scan_sql(sql_str(feeds.path(item)), check_images, infer, tolerant, turns_only)
+                    route_batches(con.sql(sql).to_arrow_reader(65_536), sink, route, advance)
                 break
-            except duckdb.InvalidInputException as exc:
+            except (duckdb.Error, pa.ArrowException, OSError) as exc:
+                # Errors met while streaming arrive through Arrow as OSError with DuckDB's text.
                 _remove_outputs(stage, work, stem)
+                message = _first_line(exc)
+                if not isinstance(exc, (duckdb.InvalidInputException, duckdb.IOException)) and "Input Error" not in message:
+                    raise
                 # A record or list of the wrong shape fails the typed reader: read it whole instead.
-                if not tolerant and "transform error" in str(exc).lower():
+                if not tolerant and "transform error" in message.lower():
                     continue
-                raise InputError(f"{item.display}: not a readable JSON array ({_first_line(exc)}); is the file complete?") from exc
-            except duckdb.IOException as exc:
-                raise InputError(f"{item.display}: cannot be read ({_first_line(exc)})") from exc
+                raise InputError(f"{item.display}: not a readable JSON array ({message}); is the file complete?") from exc
     finally:
         bar.close()
     if progress:
@@ -282,8 +283,8 @@ def _scan_file(con, item: InputFile, feeds: Feeds, stage: Path, work: Path, chec
                        f"({read / elapsed:,.0f} records/s, {item.size / 1e6 / elapsed:,.0f} MB/s)")
 
 
-def _remove_outputs(stage: Path, work: Path, stem: str) -> None:
-    for path in list(stage.glob(f"turns/task=*/{stem}.parquet")) + [work / f"{stem}.parquet"]:
+def _remove_outputs(stage: Path, work: Path, stem: str, keep_work: bool = False) -> None:
+    for path in list(stage.glob(f"turns/task=*/{stem}.parquet")) + ([] if keep_work else [work / f"{stem}.parquet"]):
         path.unlink(missing_ok=True)
 
 
@@ -426,36 +427,30 @@ def _check_boxes(con, stage: Path) -> bool:
     return con.execute("select count(*) from svit_box_problems").fetchall()[0][0] > 0
 
 
-def _rejected_blocks_sql(task: str) -> str:
-    return (
-        "select image_id, block from svit_rows "
-        f"where task = {sql_str(task)} and turn is null and block is not null and problem is not null"
-    )
+def _rescan_without_rejected(con, files, feeds, stage, work, check_images, progress, lock) -> None:
+    """Write the turns again for files with a block rejected after its turns were written.
 
-
-def _rewrite_turns_without_rejected(con, stage: Path) -> None:
-    """Remove the turns and boxes of blocks rejected after they were written (bad input only)."""
-    for task in _tasks_written(stage):
-        if not con.execute(f"select count(*) from ({_rejected_blocks_sql(task)})").fetchall()[0][0]:
+    Such blocks (a bad turn, a bad box, a repeated image) have no JSON kept yet; a rescan is
+    a full parse of the file, so it only happens on bad input.
+    """
+    rescanned = False
+    for item in files:
+        late = f"""
+            select record_index, block from svit_rows
+            where file_name = {sql_str(item.name)} and turn is null and block is not null and problem is not null and raw is null
+        """
+        if not con.execute(f"select count(*) from ({late})").fetchall()[0][0]:
             continue
-        for part in sorted((stage / "turns" / f"task={task}").glob("*.parquet")) + sorted(
-            (stage / "boxes" / f"task={task}").glob("*.parquet")
-        ):
-            kept = part.with_suffix(".kept")
-            con.execute(
-                f"""
-                copy (
-                    select * from read_parquet({sql_str(part)}) t
-                    where not exists (select 1 from ({_rejected_blocks_sql(task)}) r
-                                      where r.image_id = t.image_id and r.block = t.block)
-                ) to {sql_str(kept)} (format parquet, compression zstd, compression_level 1, row_group_size 262144)
-                """
-            )
-            kept.replace(part)
+        con.execute(f"create or replace table svit_exclude as {late}")
+        _remove_outputs(stage, work, Path(item.name).stem, keep_work=True)
+        _scan_file(con, item, feeds, stage, work, check_images, progress, lock, turns_only=True)
+        rescanned = True
+    if rescanned and "referring_qa" in _tasks_written(stage):
+        _write_boxes(con, stage)
 
 
 def _fill_raw(con, files: list[InputFile], feeds: Feeds) -> None:
-    """Give each block rejected after the scan (bad turn, box, repeat) its JSON; bad input only."""
+    """Give each reject that has no JSON yet (found after the scan) its item or block; bad input only."""
     missing = con.execute(
         "select distinct file_name from svit_rows where turn is null and problem is not null and raw is null"
     ).fetchall()
@@ -464,16 +459,16 @@ def _fill_raw(con, files: list[InputFile], feeds: Feeds) -> None:
         with feeds.feeding([item]):
             con.execute(
                 f"""
-                update svit_rows b set raw = r.blk::varchar
+                update svit_rows b
+                set raw = case when b.block is null then r.json
+                               else json_extract(r.json, '$.conversations[' || b.block || ']') end::varchar
                 from (
-                    select ordinality - 1 as record_index, unnest(conversations) as blk,
-                        generate_subscripts(conversations, 1) - 1 as block
+                    select ordinality - 1 as record_index, json
                     from read_json({sql_str(feeds.path(item))}, format = 'array', records = false,
-                                   columns = {{json: 'JSON'}}) with ordinality,
-                         lateral (select json_transform(json_extract(json, '$.conversations'), '["JSON"]') as conversations)
+                                   columns = {{json: 'JSON'}}) with ordinality
                 ) r
                 where b.file_name = {sql_str(file_name)} and b.turn is null and b.problem is not null and b.raw is null
-                  and b.record_index = r.record_index and b.block = r.block
+                  and b.record_index = r.record_index
                 """
             )
 
