@@ -1,0 +1,429 @@
+"""Benchmark the pipeline stages against a naive json.load baseline (see bench/README.md).
+
+Each stage runs as its own child process, reaped with os.wait4, so its wall time, CPU
+time and peak RSS are that child's alone. Stages:
+
+    sample      svit sample (only when this run generates the corpus)
+    ingest      svit ingest on data/<task>.json|zip + raw/annotations/vg/image_data.json
+                (a staging folder of symlinks): every SVIT table, boxes included
+    ingest-all  svit ingest on the whole download + --llava llava/*.json   (--with-llava)
+    naive       bench/naive_ingest.py on the same data/<task> files
+    build, export, stats
+                timed when the svit subcommand exits 0; "not built yet" is shown as skipped
+
+    python bench/run_bench.py --images 2000 [--seed 0] [--corpus DIR] [--workdir DIR]
+                              [--with-llava] [--skip-naive] [--keep] [--results FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+TASKS = ("conversation", "complex_reasoning", "detail_description", "referring_qa")
+NOT_BUILT = "not built yet"
+# Folders this script makes inside the workdir; removed at the start so every run is fresh.
+OWNED = ("corpus", "ingest-src", "wh-ingest", "wh-all", "naive-out", "export", "report", "logs")
+
+
+@dataclass
+class Stage:
+    name: str
+    status: str = "ok"  # ok | skipped | failed
+    seconds: float | None = None
+    cpu_seconds: float | None = None
+    input_bytes: int | None = None
+    peak_rss_mib: float | None = None
+    returncode: int | None = None
+    note: str = ""
+    command: list[str] = field(default_factory=list)
+
+    @property
+    def mb_per_s(self) -> float | None:
+        if self.status != "ok" or not self.input_bytes or not self.seconds:
+            return None
+        return self.input_bytes / 1e6 / self.seconds
+
+
+def svit_exe() -> str:
+    """The svit next to this interpreter (the venv's), else the one on PATH."""
+    beside = Path(sys.executable).parent / "svit"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("svit")
+    if not found:
+        sys.exit("run_bench: no `svit` executable next to this python or on PATH; pip install -e . first")
+    return found
+
+
+def run_child(name: str, cmd: list[str], logs: Path, input_bytes: int | None = None) -> Stage:
+    """Run one stage as a child; stdout/stderr go to logs/<name>.out|.err; wait4 gives its rusage."""
+    logs.mkdir(parents=True, exist_ok=True)
+    print(f"  running {name}: {' '.join(cmd)}", file=sys.stderr, flush=True)
+    with open(logs / f"{name}.out", "wb") as out, open(logs / f"{name}.err", "wb") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code  # reaped here; tell Popen so it does not wait again
+    stage = Stage(
+        name,
+        seconds=round(seconds, 3),
+        cpu_seconds=round(usage.ru_utime + usage.ru_stime, 3),
+        input_bytes=input_bytes,
+        peak_rss_mib=round(usage.ru_maxrss / 1024, 1),  # ru_maxrss is KiB on Linux
+        returncode=code,
+        command=cmd,
+    )
+    if code != 0:
+        err_text = (logs / f"{name}.err").read_text(errors="replace")
+        lines = [line.strip() for line in err_text.splitlines() if line.strip()]
+        last = lines[-1] if lines else f"exit status {code}"
+        if code == 1 and NOT_BUILT in err_text:
+            reason = next((line for line in lines if NOT_BUILT in line), last)
+            stage.status, stage.note = "skipped", reason.removeprefix("svit: ")
+        else:
+            stage.status, stage.note = "failed", f"exit {code}: {last[:160]}"
+        stage.seconds = stage.cpu_seconds = stage.peak_rss_mib = stage.input_bytes = None
+    return stage
+
+
+def json_size(path: Path) -> int:
+    """Bytes of JSON text: the file, or the uncompressed members of a zip."""
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            return sum(i.file_size for i in zf.infolist() if i.filename.endswith(".json"))
+    return path.stat().st_size
+
+
+def svit_data_files(corpus: Path) -> list[Path]:
+    """The SVIT files ingest reads: data/<task>.json (or .zip), else data/svit.json (or .zip)."""
+    data = corpus / "data"
+    found = []
+    for task in TASKS:
+        for candidate in (data / f"{task}.json", data / f"{task}.zip"):
+            if candidate.is_file():
+                found.append(candidate)
+                break
+    if not found:
+        found = [c for c in (data / "svit.json", data / "svit.zip") if c.is_file()][:1]
+    return found
+
+
+def all_input_files(corpus: Path) -> tuple[list[Path], list[Path]]:
+    """(files read from the download folder, extra --llava files) for ingest-all."""
+    files = svit_data_files(corpus)
+    files += sorted((corpus / "format" / "llava-v1.5").glob("*.json"))
+    vg = corpus / "raw" / "annotations" / "vg"
+    files += [vg / n for n in ("image_data.json", "objects.json", "region_descriptions.json") if (vg / n).is_file()]
+    files += sorted((corpus / "raw" / "annotations" / "coco").glob("captions_*.json"))
+    return files, sorted((corpus / "llava").glob("*.json"))
+
+
+def make_ingest_staging(corpus: Path, staging: Path) -> list[Path]:
+    """A download folder of symlinks: the SVIT data files and VG image_data.json only."""
+    data_files = svit_data_files(corpus)
+    if not data_files:
+        sys.exit(f"run_bench: no data/<task>.json or .zip in {corpus}")
+    (staging / "data").mkdir(parents=True)
+    linked = []
+    for f in data_files:
+        (staging / "data" / f.name).symlink_to(f.resolve())
+        linked.append(f)
+    image_data = corpus / "raw" / "annotations" / "vg" / "image_data.json"
+    if image_data.is_file():
+        (staging / "raw" / "annotations" / "vg").mkdir(parents=True)
+        (staging / "raw" / "annotations" / "vg" / "image_data.json").symlink_to(image_data.resolve())
+        linked.append(image_data)
+    return linked
+
+
+def warm_cache(files: list[Path]) -> float:
+    """Read the inputs once so no stage pays the cold-cache read for the others."""
+    started = time.perf_counter()
+    for f in files:
+        with open(f, "rb") as fh:
+            while fh.read(1 << 24):
+                pass
+    return time.perf_counter() - started
+
+
+def tree_bytes(root: Path) -> int:
+    total = 0
+    for dirpath, _, names in os.walk(root):  # does not follow the table symlinks
+        for n in names:
+            p = Path(dirpath) / n
+            if not p.is_symlink():
+                total += p.stat().st_size
+    return total
+
+
+def warehouse_counts(warehouse: Path) -> dict | None:
+    """blocks/turns per task and boxes from the warehouse's Parquet tables."""
+    import duckdb
+
+    con = duckdb.connect()
+
+    def per_task(table: str) -> dict[str, int]:
+        if not any((warehouse / table).glob("**/*.parquet")):
+            return {}
+        rows = con.execute(
+            f"select task, count(*) from read_parquet('{warehouse / table}/**/*.parquet', hive_partitioning = true, "
+            "union_by_name = true) where task is not null group by task"
+        ).fetchall()
+        return {t: n for t, n in sorted(rows, key=lambda r: TASKS.index(r[0]) if r[0] in TASKS else 99)}
+
+    try:
+        boxes = per_task("boxes")
+        return {
+            "blocks_per_task": per_task("conversations"),
+            "turns_per_task": per_task("turns"),
+            "boxes_total": sum(boxes.values()),
+        }
+    except Exception as exc:  # the warehouse layout is another module's business; report, do not crash
+        print(f"  could not count the warehouse tables: {exc}", file=sys.stderr)
+        return None
+
+
+def machine_facts() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    try:
+        import duckdb
+
+        duck = duckdb.__version__
+    except ImportError:
+        duck = None
+    try:
+        import pyarrow
+
+        arrow = pyarrow.__version__
+    except ImportError:
+        arrow = None
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu,
+        "ram_gib": ram,
+        "python": platform.python_version(),
+        "duckdb": duck,
+        "pyarrow": arrow,
+        "platform": platform.platform(),
+    }
+
+
+def fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def print_table(stages: list[Stage]) -> None:
+    header = f"{'stage':<11} {'seconds':>9} {'input MB':>10} {'MB/s':>8} {'peak RSS MiB':>13} {'CPU s':>9}  note"
+    print(header)
+    print("-" * len(header))
+    for s in stages:
+        print(
+            f"{s.name:<11} {fmt(s.seconds, '9.2f')} {fmt(s.input_bytes and s.input_bytes / 1e6, '10.1f')} "
+            f"{fmt(s.mb_per_s, '8.1f')} {fmt(s.peak_rss_mib, '13.1f')} {fmt(s.cpu_seconds, '9.2f')}  {s.note}"
+        )
+
+
+def compare_counts(truth: dict | None, warehouse: dict | None, naive: dict | None) -> tuple[bool | None, list[str]]:
+    """Rows of `count | ground truth | warehouse | naive`; True when every present source agrees
+    (None when fewer than two are present, so there is nothing to compare)."""
+    sources = {"ground truth": truth, "warehouse": warehouse, "naive": naive}
+    present = {k: v for k, v in sources.items() if v}
+    keys = [("blocks", "blocks_per_task", t) for t in TASKS] + [("turns", "turns_per_task", t) for t in TASKS]
+    lines = [f"{'count':<28} " + " ".join(f"{k:>13}" for k in sources)]
+    agree = True
+    for label, key, task in keys + [("boxes", "boxes_total", None)]:
+        values = []
+        for src in sources.values():
+            if not src:
+                values.append(None)
+            elif task is None:
+                values.append(src.get(key))
+            else:
+                values.append(src.get(key, {}).get(task, 0))
+        seen = {v for v, src in zip(values, sources.values()) if src}
+        ok = len(seen) <= 1
+        agree &= ok
+        name = f"{label} {task}" if task else label
+        lines.append(f"{name:<28} " + " ".join(f"{fmt(v, ',d'):>13}" for v in values) + ("" if ok else "   MISMATCH"))
+    return (agree if len(present) >= 2 else None), lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Time each svit stage and a naive json.load baseline.")
+    parser.add_argument("--images", type=int, default=2000, help="images in the generated corpus (default 2000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--corpus", type=Path, help="reuse this corpus instead of generating one")
+    parser.add_argument("--workdir", type=Path, help="where warehouses and outputs go (kept); default a temp dir")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary workdir")
+    parser.add_argument("--with-llava", action="store_true", help="also time ingest of everything, LLaVA files included")
+    parser.add_argument("--skip-naive", action="store_true", help="do not run the naive baseline")
+    parser.add_argument("--results", type=Path, help="results JSON (default bench/results/<timestamp>.json)")
+    args = parser.parse_args(argv)
+
+    svit = svit_exe()
+    temp = args.workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="svit-bench-")) if temp else args.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name in OWNED:
+        shutil.rmtree(workdir / name, ignore_errors=True)
+    logs = workdir / "logs"
+    started_at = dt.datetime.now()
+    stages: list[Stage] = []
+    try:
+        # 1. The corpus.
+        if args.corpus is not None:
+            corpus = args.corpus.resolve()
+            if not (corpus / "data").is_dir():
+                sys.exit(f"run_bench: {corpus} has no data/ folder; is it a BAAI/SVIT download?")
+        else:
+            corpus = workdir / "corpus"
+            stage = run_child("sample", [svit, "sample", "--out", str(corpus), "--images", str(args.images),
+                                         "--seed", str(args.seed)], logs)
+            if stage.status != "ok":
+                print_table([stage])
+                return 1
+            stage.input_bytes = tree_bytes(corpus)
+            stage.note = "input MB = bytes written"
+            stages.append(stage)
+        truth_file = corpus / "GROUND_TRUTH.json"
+        truth = json.loads(truth_file.read_text()) if truth_file.is_file() else None
+
+        # 2. ingest: SVIT data files + VG image_data.json.
+        ingest_files = make_ingest_staging(corpus, workdir / "ingest-src")
+        ingest_bytes = sum(json_size(f) for f in ingest_files)
+        naive_files = svit_data_files(corpus)
+        naive_bytes = sum(json_size(f) for f in naive_files)
+        all_files, llava_files = all_input_files(corpus)
+        to_warm = sorted(set(ingest_files + naive_files + ((all_files + llava_files) if args.with_llava else [])))
+        warm_seconds = warm_cache(to_warm)
+
+        wh_ingest = workdir / "wh-ingest"
+        ingest = run_child("ingest", [svit, "ingest", str(workdir / "ingest-src"), "--warehouse", str(wh_ingest)],
+                           logs, ingest_bytes)
+        stages.append(ingest)
+        counts_wh = warehouse_counts(wh_ingest) if ingest.status == "ok" else None
+        if ingest.status == "ok":
+            ingest.note = f"{len(ingest_files)} files; warehouse {tree_bytes(wh_ingest) / 1e6:,.0f} MB"
+
+        # 3. ingest-all (optional): the whole download and the LLaVA files.
+        wh_last = wh_ingest if ingest.status == "ok" else None
+        if args.with_llava:
+            wh_all = workdir / "wh-all"
+            cmd = [svit, "ingest", str(corpus), "--warehouse", str(wh_all)]
+            for f in llava_files:
+                cmd += ["--llava", str(f)]
+            everything = all_files + llava_files
+            stage = run_child("ingest-all", cmd, logs, sum(json_size(f) for f in everything))
+            if stage.status == "ok":
+                stage.note = f"{len(everything)} files; warehouse {tree_bytes(wh_all) / 1e6:,.0f} MB"
+                wh_last = wh_all
+            stages.append(stage)
+
+        # 4. The naive baseline on the same data files.
+        counts_naive = None
+        naive = None
+        if not args.skip_naive:
+            naive_out = workdir / "naive-out"
+            naive = run_child("naive", [sys.executable, str(BENCH / "naive_ingest.py"), str(corpus), "--out", str(naive_out)],
+                              logs, naive_bytes)
+            if naive.status == "ok":
+                counts_naive = json.loads((naive_out / "counts.json").read_text())
+                naive.note = f"json.load + loops; output {tree_bytes(naive_out) / 1e6:,.0f} MB"
+            stages.append(naive)
+
+        # 5. Later stages, on the most complete warehouse.
+        later = [
+            ("build", ["build"]),
+            ("export", ["export", "llava_svit_all", "--out", str(workdir / "export" / "llava_svit_all.json")]),
+            ("stats", ["stats", "--out", str(workdir / "report")]),
+        ]
+        for name, sub in later:
+            if wh_last is None:
+                stages.append(Stage(name, status="skipped", note="no warehouse (ingest failed)"))
+                continue
+            (workdir / "export").mkdir(exist_ok=True)
+            size = tree_bytes(wh_last)
+            stage = run_child(name, [svit, *sub, "--warehouse", str(wh_last)], logs, size)
+            if stage.status == "ok":
+                stage.note = "input MB = warehouse size"
+            stages.append(stage)
+
+        # 6. Report.
+        print()
+        corpus_desc = f"{corpus}"
+        if truth:
+            gen = truth.get("generator", {})
+            corpus_desc += f" ({truth.get('images', '?'):,} images, seed {gen.get('seed', '?')})"
+        print(f"corpus: {corpus_desc}; page cache warmed in {warm_seconds:.1f}s")
+        print_table(stages)
+        speedup = None
+        if naive is not None and naive.status == "ok" and ingest.status == "ok":
+            speedup = naive.seconds / ingest.seconds
+            print(f"\ningest speedup over naive: {speedup:.2f}x  (naive {naive.seconds:.1f}s / ingest {ingest.seconds:.1f}s; "
+                  f"peak RSS {naive.peak_rss_mib:,.0f} vs {ingest.peak_rss_mib:,.0f} MiB)")
+        agree, count_lines = compare_counts(truth, counts_wh, counts_naive)
+        print()
+        print("\n".join(count_lines))
+        print(f"counts agree: {'n/a (fewer than two sources)' if agree is None else 'yes' if agree else 'NO'}")
+
+        facts = machine_facts()
+        print("\nmachine: " + ", ".join(f"{k} {v}" for k, v in facts.items()))
+        results = {
+            "started_at": started_at.isoformat(timespec="seconds"),
+            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "corpus": str(corpus),
+            "corpus_images": truth.get("images") if truth else None,
+            "corpus_seed": truth.get("generator", {}).get("seed") if truth else None,
+            "workdir": str(workdir),
+            "warm_cache_seconds": round(warm_seconds, 3),
+            "machine": facts,
+            "stages": [dict(asdict(s), mb_per_s=s.mb_per_s and round(s.mb_per_s, 2)) for s in stages],
+            "speedup_ingest_over_naive": speedup and round(speedup, 3),
+            "counts": {"ground_truth": truth and {k: truth.get(k) for k in ("blocks_per_task", "turns_per_task", "boxes_total")},
+                       "warehouse": counts_wh, "naive": counts_naive},
+            "counts_agree": agree,
+        }
+        out = args.results or BENCH / "results" / f"{started_at.strftime('%Y%m%dT%H%M%S')}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2))
+        print(f"results: {out}")
+        if temp and args.keep:
+            print(f"workdir kept: {workdir}")
+        failed = [s.name for s in stages if s.status == "failed"]
+        return 1 if failed or agree is False else 0
+    finally:
+        if temp and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
