@@ -238,7 +238,11 @@ def machine_facts() -> dict:
 
 
 def fmt(value, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+    """`value` formatted by `spec`; a missing value is `-`, padded to the spec's width."""
+    if value is None:
+        width = "".join(ch for ch in spec.split(".")[0] if ch.isdigit())
+        return "-".rjust(int(width or 0))
+    return format(value, spec)
 
 
 def print_table(stages: list[Stage]) -> None:
@@ -248,7 +252,8 @@ def print_table(stages: list[Stage]) -> None:
     for s in stages:
         print(
             f"{s.name:<11} {fmt(s.seconds, '9.2f')} {fmt(s.input_bytes and s.input_bytes / 1e6, '10.1f')} "
-            f"{fmt(s.mb_per_s, '8.1f')} {fmt(s.peak_rss_mib, '13.1f')} {fmt(s.cpu_seconds, '9.2f')}  {s.note}"
+            f"{fmt(s.mb_per_s, '8.1f')} {fmt(s.peak_rss_mib, '13.1f')} {fmt(s.cpu_seconds, '9.2f')}  "
+            + (s.note if s.status == "ok" else f"{s.status.upper()}: {s.note}")
         )
 
 
@@ -332,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         stages.append(ingest)
         counts_wh = warehouse_counts(wh_ingest) if ingest.status == "ok" else None
         if ingest.status == "ok":
-            ingest.note = f"{len(ingest_files)} files; warehouse {tree_bytes(wh_ingest) / 1e6:,.0f} MB"
+            ingest.note = f"{len(ingest_files)} files; warehouse {tree_bytes(wh_ingest) / 1e6:,.1f} MB"
 
         # 3. ingest-all (optional): the whole download and the LLaVA files.
         wh_last = wh_ingest if ingest.status == "ok" else None
@@ -344,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             everything = all_files + llava_files
             stage = run_child("ingest-all", cmd, logs, sum(json_size(f) for f in everything))
             if stage.status == "ok":
-                stage.note = f"{len(everything)} files; warehouse {tree_bytes(wh_all) / 1e6:,.0f} MB"
+                stage.note = f"{len(everything)} files; warehouse {tree_bytes(wh_all) / 1e6:,.1f} MB"
                 wh_last = wh_all
             stages.append(stage)
 
@@ -357,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
                               logs, naive_bytes)
             if naive.status == "ok":
                 counts_naive = json.loads((naive_out / "counts.json").read_text())
-                naive.note = f"json.load + loops; output {tree_bytes(naive_out) / 1e6:,.0f} MB"
+                naive.note = f"json.load + loops; output {tree_bytes(naive_out) / 1e6:,.1f} MB"
             stages.append(naive)
 
         # 5. Later stages, on the most complete warehouse.

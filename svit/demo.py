@@ -16,7 +16,11 @@ def _stages(warehouse: Warehouse, corpus: Path) -> list[tuple[str, Callable[[], 
     """The pipeline in order; each stage returns a one-line summary."""
 
     def ingest() -> str:
-        raise NotBuiltYet("ingest is not built yet (issue 3)")
+        from ingest.pipeline import run_ingest
+
+        llava = tuple(sorted((corpus / "llava").glob("*.json")))
+        report = run_ingest(corpus, llava, warehouse, progress=False)
+        return _table_summary(warehouse) + (" (up to date)" if report.up_to_date else "")
 
     def build() -> str:
         raise NotBuiltYet("build is not built yet (issue 4)")
@@ -28,6 +32,20 @@ def _stages(warehouse: Warehouse, corpus: Path) -> list[tuple[str, Callable[[], 
         raise NotBuiltYet("stats is not built yet (issue 7)")
 
     return [("ingest", ingest), ("build", build), ("export", export), ("stats", stats)]
+
+
+def _table_summary(warehouse: Warehouse) -> str:
+    """Row counts of the main tables, in one line."""
+    import duckdb
+
+    con = duckdb.connect()
+    parts = []
+    for name in ("images", "conversations", "turns", "boxes", "llava_records", "rejects"):
+        rows = con.sql(
+            f"select count(*) from read_parquet('{warehouse.root / name}/**/*.parquet', union_by_name = true)"
+        ).fetchall()[0][0]
+        parts.append(f"{rows:,} {name}")
+    return ", ".join(parts)
 
 
 def run_demo(warehouse: Warehouse, corpus: Path) -> None:
