@@ -177,7 +177,11 @@ def _scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: b
     typed as (
         select *,
             json_transform(blk, '{{"content": [{{"from": "JSON", "value": "JSON"}}]}}').content as content,
-            case when json_type(blk) = 'OBJECT' and len(json_keys(blk)) > 1
+            -- Most blocks are just {{"content":[...]}}: in DuckDB's compact JSON text another key
+            -- either comes first or follows the list as `],"`, which cannot occur inside a
+            -- string. Only blocks that fail this cheap test have their keys parsed.
+            case when not (starts_with(blk::varchar, '{{"content":[') and not contains(blk::varchar, '],"'))
+                and json_type(blk) = 'OBJECT' and len(json_keys(blk)) > 1
                 then json_merge_patch(blk, '{{"content": null}}') end as extra
         from blocks
     ),

@@ -26,6 +26,18 @@ def bench_run(tmp_path_factory):
     return proc, json.loads(results.read_text()) if results.is_file() else None, work
 
 
+def table_rows(stdout: str) -> dict[str, str]:
+    """The stage table's rows by stage name: the lines after the header's rule, up to a blank line."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("stage ")) + 2
+    rows = {}
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        rows[line.split()[0]] = line
+    return rows
+
+
 def test_exits_zero(bench_run):
     proc, _, _ = bench_run
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -33,7 +45,7 @@ def test_exits_zero(bench_run):
 
 def test_table_has_ingest_and_naive_rows(bench_run):
     proc, _, _ = bench_run
-    rows = {line.split()[0]: line for line in proc.stdout.splitlines() if line.strip()}
+    rows = table_rows(proc.stdout)
     for stage in ("sample", "ingest", "naive"):
         assert stage in rows, proc.stdout
         # stage, seconds, input MB, MB/s, peak RSS: all numbers for a stage that ran
