@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 
-def turn_problem(turn: str, index: str, first_role: str, second_role: str) -> str:
+def turn_problem(turn: str, index: str, first_role: str, second_role: str, json_leaves: bool = True) -> str:
     """SQL: why one turn is unusable, or NULL.
 
     `turn` is a struct of JSON `from` / `value` (NULL when the turn is not an object),
     `index` its 0-based position; turns must alternate first_role / second_role. A JSON
     value is a string exactly when its text starts with a quote, which is cheaper to test
-    than json_type on every answer.
+    than json_type on every answer. With `json_leaves=False` the struct holds VARCHAR
+    `from` / `value` and the caller has ruled out non-string values another way.
     """
     at = f"'turn ' || {index} || ': '"
-    role = f'json_extract_string({turn}."from", \'$\')'
+    role = f'json_extract_string({turn}."from", \'$\')' if json_leaves else f'{turn}."from"'
+    not_string = (lambda v: f"not starts_with({v}::varchar, '\"')") if json_leaves else (lambda v: "false")
     return f"""
         case
             when {turn} is null or {turn}."from" is null then {at} || 'missing "from"'
-            when not starts_with({turn}."from"::varchar, '"') then {at} || '"from" is not a string'
+            when {not_string(f'{turn}."from"')} then {at} || '"from" is not a string'
             when {role} not in ('{first_role}', '{second_role}')
                 then {at} || '"from" is ' || {role} || ', not {first_role}/{second_role}'
             when {role} <> case when {index} % 2 = 0 then '{first_role}' else '{second_role}' end
                 then {at} || 'turns do not alternate {first_role}/{second_role}'
             when {turn}."value" is null then {at} || 'missing "value"'
-            when not starts_with({turn}."value"::varchar, '"') then {at} || '"value" is not a string'
+            when {not_string(f'{turn}."value"')} then {at} || '"value" is not a string'
         end
     """

@@ -108,25 +108,37 @@ def run_ingest(source_dir: Path, llava_files: tuple[Path, ...], warehouse: Wareh
         return _ingest_locked(inputs, root, progress)
 
 
-def _ingest_locked(inputs: list[InputFile], root: Path, progress: bool) -> IngestReport:
-    run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    versions = tool_versions()
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        hashes = dict(zip(inputs, pool.map(InputFile.sha256, inputs)))
+def _file_reports(inputs: list[InputFile], hashes: dict[InputFile, str], versions: dict[str, str]) -> dict[InputFile, FileReport]:
     image_data = next((i for i in inputs if i.kind == VG_IMAGE_DATA), None)
-    reports: dict[InputFile, FileReport] = {}
+    reports = {}
     for item in inputs:
         # SVIT rows are checked against image_data.json, so they depend on it too.
         depends = hashes[image_data] if image_data and item.kind in (SVIT_TASK, SVIT_ALL) else ""
         key = f"{hashes[item]}:{depends}:{versions['svit']}:{versions['duckdb']}"
         reports[item] = FileReport(item.name, item.display, item.kind, item.size, hashes[item], cache_key=key, outputs=_outputs(item))
+    return reports
 
+
+def _ingest_locked(inputs: list[InputFile], root: Path, progress: bool) -> IngestReport:
+    run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    versions = tool_versions()
     previous = snapshot.previous_manifest(root)
     previous_dir = snapshot.current_snapshot(root)
     before = {f["name"]: f for f in previous["files"]} if previous else {}
-    unchanged = {item for item in inputs if before.get(item.name, {}).get("cache_key") == reports[item].cache_key}
-    if previous and unchanged == set(inputs) and set(before) == {i.name for i in inputs}:
-        return IngestReport(previous["run_id"], previous_dir, [FileReport(**f) for f in previous["files"]], up_to_date=True)
+    # Hashes decide what a rerun may skip; on a first run nothing can be skipped, so they
+    # are computed in the background while the files are read.
+    hasher = ThreadPoolExecutor(max_workers=1)
+    pending = {item: hasher.submit(item.sha256) for item in inputs}
+    unchanged: set[InputFile] = set()
+    reports: dict[InputFile, FileReport] = {}
+    if previous:
+        reports = _file_reports(inputs, {i: f.result() for i, f in pending.items()}, versions)
+        unchanged = {item for item in inputs if before.get(item.name, {}).get("cache_key") == reports[item].cache_key}
+        if unchanged == set(inputs) and set(before) == {i.name for i in inputs}:
+            hasher.shutdown()
+            return IngestReport(previous["run_id"], previous_dir, [FileReport(**f) for f in previous["files"]], up_to_date=True)
+    else:
+        reports = {item: FileReport(item.name, item.display, item.kind, item.size, "", outputs=_outputs(item)) for item in inputs}
 
     staging = snapshot.new_staging(root, run_id)
     try:
@@ -150,14 +162,20 @@ def _ingest_locked(inputs: list[InputFile], root: Path, progress: bool) -> Inges
                     reports[item].status = "unchanged"
                     for key in ("records_read", "records_written", "records_rejected", "seconds"):
                         setattr(reports[item], key, old[key])
+            image_data = next((i for i in inputs if i.kind == VG_IMAGE_DATA), None)
             _ingest_changed(con, [i for i in inputs if i not in unchanged], feeds, staging, image_data, unchanged, reports, progress)
         _write_rejects(con, staging)
+        if not previous:
+            for item, fresh in _file_reports(inputs, {i: f.result() for i, f in pending.items()}, versions).items():
+                reports[item].sha256, reports[item].cache_key = fresh.sha256, fresh.cache_key
+        hasher.shutdown()
         _write_manifest(con, staging, run_id, versions, list(reports.values()))
         _write_empty_tables(con, staging)
         con.close()
         shutil.rmtree(staging / ".duckdb_tmp", ignore_errors=True)
         final = snapshot.publish(root, staging)
     except BaseException:
+        hasher.shutdown(cancel_futures=True)
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return IngestReport(run_id, final, list(reports.values()))

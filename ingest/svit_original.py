@@ -36,13 +36,13 @@ from svit.facts import DETAIL_QUESTIONS, TASKS
 _INFERRED_TASK = """
     case
         when contains(blk::varchar, '<st>') then 'referring_qa'
-        when len(content) = 2 and json_extract_string(content[1]."value", '$') in {questions} then 'detail_description'
+        when len(content) = 2 and content[1]."value" in {questions} then 'detail_description'
         when len(content) > 2 then 'conversation'
         else 'complex_reasoning'
     end
 """
 
-_TURN_TYPE = 'struct("from" json, "value" json)'
+_TURN_TYPE = 'struct("from" varchar, "value" varchar)'
 
 
 @dataclass
@@ -176,7 +176,7 @@ def _scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: b
     ),
     typed as (
         select *,
-            json_transform(blk, '{{"content": [{{"from": "JSON", "value": "JSON"}}]}}').content as content,
+            json_transform(blk, '{{"content": [{{"from": "VARCHAR", "value": "VARCHAR"}}]}}').content as content,
             -- Most blocks are just {{"content":[...]}}: in DuckDB's compact JSON text another key
             -- either comes first or follows the list as `],"`, which cannot occur inside a
             -- string. Only blocks that fail this cheap test have their keys parsed.
@@ -198,6 +198,14 @@ def _scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: b
                         when json_type(blk, '$.content') is null then 'missing "content"'
                         when json_type(blk, '$.content') <> 'ARRAY' then '"content" is not a list'
                         else 'empty "content"' end
+                    -- The turns were read as text, which would turn 5 into '5'. In compact JSON a
+                    -- key followed by anything but a quote has a non-string value; only such
+                    -- blocks get the exact check on JSON-typed turns.
+                    when regexp_matches(blk::varchar, '"(?:from|value)":[^"]') then list_filter(
+                        list_transform(
+                            json_transform(blk, '{{"content": [{{"from": "JSON", "value": "JSON"}}]}}').content,
+                            lambda jt, i: {turn_problem("jt", "(i - 1)", "user", "gpt")}),
+                        lambda p: p is not null)[1]
                 end as problem
             from typed
         )
@@ -217,9 +225,9 @@ def _scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: b
         try_cast(image_id_json as bigint) as image_id,
         case when item_problem is null then block::integer end as block,
         case when k < n then k::integer end as turn,
-        case when k < n then json_extract_string(t."from", '$') end as role,
-        case when k < n then json_extract_string(t."value", '$') end as text,
-        case when k < n then {turn_problem("t", "k", "user", "gpt")}
+        case when k < n then t."from" end as role,
+        case when k < n then t."value" end as text,
+        case when k < n then {turn_problem("t", "k", "user", "gpt", json_leaves=False)}
             else block_problem
         end as problem,
         case when k = n then n::integer end as n_turns,
