@@ -163,7 +163,7 @@ def _ingest_locked(inputs: list[InputFile], root: Path, progress: bool) -> Inges
                     for key in ("records_read", "records_written", "records_rejected", "seconds"):
                         setattr(reports[item], key, old[key])
             image_data = next((i for i in inputs if i.kind == VG_IMAGE_DATA), None)
-            _ingest_changed(con, [i for i in inputs if i not in unchanged], feeds, staging, image_data, unchanged, reports, progress)
+            _ingest_changed(con, [i for i in inputs if i not in unchanged], feeds, staging, image_data, reports, progress)
         _write_rejects(con, staging)
         if not previous:
             for item, fresh in _file_reports(inputs, {i: f.result() for i, f in pending.items()}, versions).items():
@@ -181,7 +181,8 @@ def _ingest_locked(inputs: list[InputFile], root: Path, progress: bool) -> Inges
     return IngestReport(run_id, final, list(reports.values()))
 
 
-def _ingest_changed(con, todo, feeds, staging, image_data, unchanged, reports, progress) -> None:
+def _ingest_changed(con, todo, feeds, staging, image_data, reports, progress) -> None:
+    """Read the inputs that changed (all of them on a first run) into the staging snapshot."""
     def timed(item_list, work):
         started = time.perf_counter()
         result = work()
