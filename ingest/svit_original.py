@@ -3,10 +3,9 @@
 Each file is parsed once, by one DuckDB scan; the two cores each take a file. The scan
 yields the turns plus one small row per block (record index, turn count, extra keys,
 problems); Python routes them into Parquet (`parquet_writer`). Checks that need a whole
-block (a bad turn, a bad box, a repeated image) run afterwards on the small rows, and a
-task whose turns file holds part of a rejected block is rewritten without it, so a
-published table never holds part of a rejected block. Those rewrites only happen on bad
-input.
+block (a bad turn, a bad box, a repeated image) run afterwards on the small rows; a file
+with a block rejected that way is scanned again without it, so a published table never
+holds part of a rejected block. Rescans only happen on bad input.
 """
 
 from __future__ import annotations
