@@ -76,7 +76,15 @@ def ingest(source_dir: str, llava_files: tuple[str, ...], warehouse_dir: str | N
 @warehouse_option
 def build(dbt_args: tuple[str, ...], warehouse_dir: str | None) -> None:
     """Run `dbt build` on the warehouse (extra arguments go to dbt)."""
-    _not_built("build", "issue 4")
+    from svit.build import run_dbt
+
+    timings = run_dbt(Warehouse.resolve(warehouse_dir), "build", dbt_args)
+    models = sorted((t for t in timings if t.kind == "model"), key=lambda t: -t.seconds)
+    click.echo("model seconds:")
+    for t in models:
+        click.echo(f"  {t.name:<40} {t.seconds:7.2f}")
+    tests = [t for t in timings if t.kind in ("test", "unit_test")]
+    click.echo(f"{len(models)} models, {len(tests)} tests passed in {sum(t.seconds for t in timings):.1f}s")
 
 
 @cli.command()
@@ -107,10 +115,27 @@ def stats(out_dir: str, warehouse_dir: str | None) -> None:
 @cli.command()
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--no-models", is_flag=True, help="Do not attach svit.duckdb (the dbt models): query the Parquet tables only, e.g. while a build holds its lock.")
 @warehouse_option
-def sql(query: str, fmt: str, warehouse_dir: str | None) -> None:
-    """Run read-only SQL over the warehouse tables and models."""
-    _not_built("sql", "issue 4")
+def sql(query: str, fmt: str, warehouse_dir: str | None, no_models: bool = False) -> None:
+    """Run read-only SQL over the warehouse tables and models.
+
+    Tables (images, turns, boxes, ...) and dbt models are queried by bare name; partition
+    columns (task, source, split) are ordinary columns. Several statements may be given
+    (e.g. `select setseed(0.5); select ...`); the last one's result is printed.
+    """
+    import os
+
+    from svit.query import run_sql
+
+    out = sys.stdout
+    if hasattr(out, "reconfigure"):
+        out.reconfigure(encoding="utf-8")
+    try:
+        run_sql(Warehouse.resolve(warehouse_dir), query, fmt, out, models=not no_models)
+        out.flush()
+    except BrokenPipeError:  # `svit sql ... | head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
 
 
 @cli.command()

@@ -1,0 +1,25 @@
+{#-
+    Python's arithmetic as BAAI's tools/expand_to_square.py uses it, in SQL.
+
+    round(x) on a float rounds ties to even on the exact binary value: round_even(x, 0).
+    round(p / side, 3) with integers p, side: the nearest thousandth to the double p / side.
+    Away from a tie the double and the exact quotient round the same way; at an exact tie
+    (p / side == (2k + 1) / 2000) the answer depends on which side of the tie the double
+    fell, which the seed python_round3_ties records for every k (made by Python itself).
+-#}
+
+{% macro python_round_to_thousandths(p, side, ties_up) -%}
+    case
+        when ({{ p }} * 1000) % {{ side }} * 2 <> {{ side }}
+            then ({{ p }} * 2000 + {{ side }}) // (2 * {{ side }})
+        else ({{ p }} * 1000) // {{ side }} + {{ ties_up }}[({{ p }} * 1000) // {{ side }} + 1]
+    end
+{%- endmacro %}
+
+{#- repr() of the float k / 1000: `0.0`, `0.5`, `0.662`, `1.0`. -#}
+{% macro python_repr_thousandths(k) -%}
+    (({{ k }}) // 1000)::varchar || '.' || case
+        when ({{ k }}) % 1000 = 0 then '0'
+        else rtrim(printf('%03d', ({{ k }}) % 1000), '0')
+    end
+{%- endmacro %}

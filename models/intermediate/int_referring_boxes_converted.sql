@@ -1,0 +1,100 @@
+{#- One row per box in a referring turn, found as BAAI's converter finds them (its regex, on
+    the text with <st>/<ed> removed), written as var('box_format') asks. -#}
+{%- set baai_box = '\\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\\]' -%}
+{%- set box_format = var('box_format') -%}
+{%- if box_format not in ('padded', 'original', 'pixels', 'qwen') -%}
+    {{ exceptions.raise_compiler_error("var box_format must be padded, original, pixels or qwen, not " ~ box_format) }}
+{%- endif -%}
+
+with turns as (
+    select
+        image_id,
+        block,
+        turn,
+        replace(replace(text, '<st>', ''), '<ed>', '') as stripped
+    from {{ ref('stg_svit__turns') }}
+    where task = 'referring_qa'
+),
+
+images as (
+    select image_id, width, height from {{ ref('stg_svit__images') }}
+),
+
+ties as (
+    select list(rounds_up order by k) as up from {{ ref('python_round3_ties') }}
+),
+
+boxes as (
+    select
+        image_id,
+        block,
+        turn,
+        unnest(regexp_extract_all(stripped, '{{ baai_box }}')) as box_text,
+        generate_subscripts(regexp_extract_all(stripped, '{{ baai_box }}'), 1) as box_number
+    from turns
+),
+
+numbers as (
+    -- The JSON parser reads `[0.526, 0.152, ...]` several times faster than casting each
+    -- number; Python's float() also takes `.5`, which JSON does not: cast those.
+    select
+        boxes.*,
+        images.width,
+        images.height,
+        coalesce(
+            try(json_transform(box_text, '["DOUBLE"]')),
+            list_transform(string_split(box_text[2:-2], ', '), lambda s: s::double)
+        ) as v
+    from boxes
+    inner join images using (image_id)
+),
+
+pixels as (
+    -- Python's round(v * W): ties to even on the exact double.
+    select
+        *,
+        round_even(v[1] * width, 0)::bigint as px1,
+        round_even(v[2] * height, 0)::bigint as py1,
+        round_even(v[3] * width, 0)::bigint as px2,
+        round_even(v[4] * height, 0)::bigint as py2
+    from numbers
+),
+
+converted as (
+    select
+        image_id,
+        block,
+        turn,
+        box_number,
+        box_text,
+        {% if box_format == 'padded' -%}
+        '[' || {{ python_repr_thousandths(python_round_to_thousandths('(px1 + pad_x)', 'side', 'ties.up')) }}
+            || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('(py1 + pad_y)', 'side', 'ties.up')) }}
+            || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('(px2 + pad_x)', 'side', 'ties.up')) }}
+            || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('(py2 + pad_y)', 'side', 'ties.up')) }}
+            || ']'
+        {%- elif box_format == 'original' -%}
+        box_text
+        {%- elif box_format == 'pixels' -%}
+        '[' || px1 || ', ' || py1 || ', ' || px2 || ', ' || py2 || ']'
+        {%- else -%}
+        '[' || round_even(v[1] * 1000, 0)::bigint || ', ' || round_even(v[2] * 1000, 0)::bigint
+            || ', ' || round_even(v[3] * 1000, 0)::bigint || ', ' || round_even(v[4] * 1000, 0)::bigint || ']'
+        {%- endif %} as converted_text
+    from (
+        select
+            *,
+            -- expand2square pads the shorter side equally: shift by half the difference.
+            greatest(width, height) as side,
+            case when height > width then (height - width) // 2 else 0 end as pad_x,
+            case when width > height then (width - height) // 2 else 0 end as pad_y
+        from pixels
+    )
+    cross join ties
+),
+
+final as (
+    select image_id, block, turn, box_number, box_text, converted_text from converted
+)
+
+select * from final

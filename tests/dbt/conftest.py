@@ -1,0 +1,41 @@
+"""A warehouse of the bundled sample, ingested and built with dbt once per session."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import duckdb
+import pytest
+
+from ingest.pipeline import run_ingest
+from svit.build import run_dbt
+from svit.cli import BUNDLED_SAMPLE
+from svit.warehouse import Warehouse
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Warehouse:
+    warehouse = Warehouse(tmp_path_factory.mktemp("built"))
+    run_ingest(BUNDLED_SAMPLE, tuple(sorted((BUNDLED_SAMPLE / "llava").glob("*.json"))), warehouse, progress=False)
+    run_dbt(warehouse, "build", quiet=True)
+    return warehouse
+
+
+def models(warehouse: Warehouse, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(warehouse.duckdb_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def source_items(task: str) -> list[dict]:
+    """data/<task>.json of the bundled sample, read from its zip."""
+    with zipfile.ZipFile(BUNDLED_SAMPLE / "data" / f"{task}.zip") as zf:
+        return json.loads(zf.read(f"{task}.json"))
+
+
+def image_sizes() -> dict[int, dict]:
+    rows = json.loads((BUNDLED_SAMPLE / "raw" / "annotations" / "vg" / "image_data.json").read_text())
+    return {r["image_id"]: r for r in rows}
