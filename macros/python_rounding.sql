@@ -5,14 +5,15 @@
     round(p / side, 3) with integers p, side: the nearest thousandth to the double p / side.
     Away from a tie the double and the exact quotient round the same way; at an exact tie
     (p / side == (2k + 1) / 2000) the answer depends on which side of the tie the double
-    fell, which the seed python_round3_ties records for every k (made by Python itself).
+    fell, which the seed python_round3_ties records for every k (made by Python itself);
+    `ties_up` is that seed as a map k -> 0/1.
 -#}
 
 {% macro python_round_to_thousandths(p, side, ties_up) -%}
     case
         when ({{ p }} * 1000) % {{ side }} * 2 <> {{ side }}
             then ({{ p }} * 2000 + {{ side }}) // (2 * {{ side }})
-        else ({{ p }} * 1000) // {{ side }} + {{ ties_up }}[({{ p }} * 1000) // {{ side }} + 1]
+        else ({{ p }} * 1000) // {{ side }} + {{ ties_up }}[({{ p }} * 1000) // {{ side }}]
     end
 {%- endmacro %}
 

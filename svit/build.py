@@ -60,8 +60,9 @@ def run_dbt(warehouse: Warehouse, command: str, extra: tuple[str, ...] = (), qui
     timings = []
     if results_file.is_file():
         for node in json.loads(results_file.read_text())["results"]:
-            kind, _, rest = node["unique_id"].partition(".")
-            timings.append(NodeTiming(rest.rsplit(".", 1)[-1], kind, node["status"], float(node["execution_time"] or 0.0)))
+            # unique_id: <kind>.<project>.<name>[.<hash>]
+            kind, _project, name = node["unique_id"].split(".")[:3]
+            timings.append(NodeTiming(name, kind, node["status"], float(node["execution_time"] or 0.0)))
     if proc.returncode != 0:
         failed = [t.name for t in timings if t.status not in ("success", "pass", "skipped")]
         raise SvitError(

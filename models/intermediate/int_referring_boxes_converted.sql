@@ -21,7 +21,7 @@ images as (
 ),
 
 ties as (
-    select list(rounds_up order by k) as up from {{ ref('python_round3_ties') }}
+    select map_from_entries(list((k, rounds_up))) as up from {{ ref('python_round3_ties') }}
 ),
 
 boxes as (

@@ -1,48 +1,30 @@
-{#- SVIT in LLaVA-1.5 format, all four tasks: one row per record, in the order of the
-    published files (task, then source record, then block). -#}
+{#- SVIT in LLaVA-1.5 format, all four tasks, in the order of the published files (task,
+    then source record, then block): the four task models one after the other. -#}
 
-with conversations as (
-    select * from {{ ref('stg_svit__conversations') }}
+with conversation as (
+    select * from {{ ref('llava_svit_conversation') }}
 ),
 
-images as (
-    select image_id, image_path from {{ ref('stg_svit__images') }}
+complex_reasoning as (
+    select * from {{ ref('llava_svit_complex_reasoning') }}
 ),
 
-turns as (
-    select * from {{ ref('int_turns_rendered') }}
+detail_description as (
+    select * from {{ ref('llava_svit_detail_description') }}
 ),
 
-records as (
-    select
-        task,
-        image_id,
-        block,
-        list({'from': "from", 'value': value} order by turn) as conversations
-    from turns
-    group by task, image_id, block
+referring_qa as (
+    select * from {{ ref('llava_svit_referring_qa') }}
 ),
 
 final as (
-    select
-        {{ svit_record_id('conversations.task', 'conversations.image_id', 'conversations.block') }} as id,
-        images.image_path as image,
-        records.conversations,
-        conversations.task,
-        conversations.image_id,
-        conversations.block,
-        conversations.source_file,
-        conversations.record_index,
-        -- The published order; exports sort by it (a table's row order is not a contract).
-        row_number() over (
-            order by
-                list_position(['conversation', 'complex_reasoning', 'detail_description', 'referring_qa'], conversations.task),
-                conversations.record_index,
-                conversations.block
-        ) as record_order
-    from conversations
-    inner join records using (task, image_id, block)
-    left join images using (image_id)
+    select * from conversation
+    union all
+    select * from complex_reasoning
+    union all
+    select * from detail_description
+    union all
+    select * from referring_qa
 )
 
 select * from final

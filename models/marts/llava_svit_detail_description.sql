@@ -1,14 +1,2 @@
-{#- SVIT's detail_description records in LLaVA-1.5 format: llava_svit_all for one task. -#}
-
-with records as (
-    select * from {{ ref('llava_svit_all') }}
-),
-
-final as (
-    select id, image, conversations, task, image_id, block, source_file, record_index, record_order
-    from records
-    where task = 'detail_description'
-)
-
-select * from final
-order by record_order
+{#- SVIT's detail_description records in LLaVA-1.5 format, in the published order. -#}
+{{ llava_records_of_task('detail_description') }}

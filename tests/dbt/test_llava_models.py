@@ -47,6 +47,6 @@ def test_per_task_models_hold_their_task_in_order(built):
 
 
 def test_record_order_survives_in_the_stored_table(built):
-    """The table itself keeps the published order (the preserve_insertion_order trap)."""
-    stored = [r[0] for r in models(built, "select record_order from llava_svit_all")]
+    """The tables keep the published order as stored (the preserve_insertion_order trap)."""
+    stored = [r[0] for r in models(built, "select record_order from llava_svit_referring_qa")]
     assert stored == sorted(stored)
