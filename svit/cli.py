@@ -121,8 +121,8 @@ def sql(query: str, fmt: str, warehouse_dir: str | None, no_models: bool = False
     """Run read-only SQL over the warehouse tables and models.
 
     Tables (images, turns, boxes, ...) and dbt models are queried by bare name; partition
-    columns (task, source, split) are ordinary columns. Several statements may be given
-    (e.g. `select setseed(0.5); select ...`); the last one's result is printed.
+    columns (task, source, split) are ordinary columns. Only queries run (SELECT, WITH,
+    DESCRIBE, SHOW, EXPLAIN); of several statements, the last one's result is printed.
     """
     import os
 

@@ -1,0 +1,307 @@
+"""`svit sql`: read-only SQL over a real warehouse (the bundled sample) and a real svit.duckdb."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.pipeline import run_ingest
+from ingest.tables import TABLES
+from svit.cli import BUNDLED_SAMPLE
+from svit.errors import SvitError
+from svit.query import query, run_sql
+from svit.warehouse import Warehouse
+
+READ_ONLY = "svit sql runs read-only queries"
+
+
+@pytest.fixture(scope="session")
+def wh(tmp_path_factory) -> Warehouse:
+    """The bundled sample corpus, ingested with its LLaVA files."""
+    warehouse = Warehouse(tmp_path_factory.mktemp("sql") / "warehouse")
+    llava = tuple(sorted((BUNDLED_SAMPLE / "llava").glob("*.json")))
+    run_ingest(BUNDLED_SAMPLE, llava, warehouse, progress=False)
+    return warehouse
+
+
+@pytest.fixture
+def own_wh(wh, tmp_path) -> Warehouse:
+    """A warehouse of its own for tests that add svit.duckdb: the session tables, linked in."""
+    root = tmp_path / "project" / "warehouse"
+    root.mkdir(parents=True)
+    for table in TABLES:
+        (root / table).symlink_to((wh.root / table).resolve())
+    return Warehouse(root)
+
+
+def direct(warehouse: Warehouse, sql_over_t: str, table: str) -> list[tuple]:
+    """`sql_over_t` with `t` read straight from the Parquet files."""
+    con = duckdb.connect()
+    source = f"read_parquet('{warehouse.root / table}/**/*.parquet', hive_partitioning = true, union_by_name = true)"
+    return con.sql(sql_over_t.replace("{t}", source)).fetchall()
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "svit.cli", "sql", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def output(warehouse: Warehouse, sql: str, fmt: str, models: bool = True) -> str:
+    buffer = io.StringIO()
+    run_sql(warehouse, sql, fmt, buffer, models=models)
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- values
+
+
+def test_every_table_counts_what_its_parquet_files_hold(wh):
+    for table in TABLES:
+        got = query(wh, f"select count(*) from {table}").rows
+        assert got == direct(wh, "select count(*) from {t}", table), table
+    assert query(wh, "select count(*) from turns").rows[0][0] > 20_000
+
+
+def test_partition_columns_are_columns(wh):
+    per_task = query(wh, "select task, count(*) from turns group by task order by task").rows
+    assert per_task == direct(wh, "select task, count(*) from {t} group by task order by task", "turns")
+    assert [task for task, _ in per_task] == ["complex_reasoning", "conversation", "detail_description", "referring_qa"]
+    referring = query(wh, "select count(*) from boxes where task = 'referring_qa'").rows[0][0]
+    assert referring == direct(wh, "select count(*) from {t}", "boxes")[0][0] > 0
+    mix = query(wh, "select count(*) from llava_records where source = 'llava_v1_5_mix665k'").rows[0][0]
+    assert mix == direct(wh, "select count(*) from {t} where source = 'llava_v1_5_mix665k'", "llava_records")[0][0] > 0
+    assert query(wh, "select distinct split from coco_captions").rows == [("train2017",)]
+
+
+def test_json_output_parses_back_to_the_same_values(wh):
+    sql = "select image_id, block, turn, role, text, task from turns where task = 'referring_qa' order by all limit 200"
+    got = json.loads(output(wh, sql, "json"))
+    expected = query(wh, sql)
+    assert got == [dict(zip(expected.columns, row)) for row in expected.rows]
+    assert got[0]["task"] == "referring_qa" and "<st>" in "".join(r["text"] for r in got)
+    unicode_rows = json.loads(output(wh, "select text from llava_turns where not text ~ '^[ -~\\n]*$' limit 5", "json"))
+    assert unicode_rows and all(not r["text"].isascii() for r in unicode_rows)
+
+
+def test_json_output_converts_duckdb_types(wh):
+    sql = (
+        "select [1, 2] as l, {'a': 1, 'b': [true]} as s, 1.50::decimal(4, 2) as d, date '2020-01-02' as day, "
+        "null as n, 'nan'::double as f, 2.5::double as x, 2.5 as dec, 'ü' as u, '{\"k\": 1}'::json as j"
+    )
+    text = output(wh, sql, "json")
+    assert "ü" in text  # UTF-8, not \u escapes
+    assert json.loads(text) == [
+        {"l": [1, 2], "s": {"a": 1, "b": [True]}, "d": "1.50", "day": "2020-01-02", "n": None, "f": "nan", "x": 2.5, "dec": "2.5", "u": "ü", "j": {"k": 1}}
+    ]
+    assert output(wh, "select 1 as a where false", "json").strip() == "[]"
+
+
+def test_csv_output_parses_back_to_the_same_values(wh):
+    sql = "select image_id, block, n_turns, source_file, task from conversations order by all limit 300"
+    rows = list(csv.reader(io.StringIO(output(wh, sql, "csv"))))
+    expected = query(wh, sql)
+    assert rows[0] == expected.columns
+    assert rows[1:] == [[str(v) for v in row] for row in expected.rows]
+    texts = list(csv.DictReader(io.StringIO(output(wh, "select text from turns where task = 'detail_description' order by all limit 20", "csv"))))
+    assert [r["text"] for r in texts] == [r[0] for r in query(wh, "select text from turns where task = 'detail_description' order by all limit 20").rows]
+
+
+def test_table_output_has_header_aligned_rows_and_row_count(wh):
+    text = output(wh, "select task, count(*) as n from turns group by task order by task", "table")
+    lines = text.splitlines()
+    assert lines[0].split() == ["task", "n"]
+    assert set(lines[1].replace(" ", "")) == {"-"}
+    assert lines[2].startswith("complex_reasoning")
+    assert lines[-1] == "(4 rows)"
+    assert len({len(line) for line in lines[:-1]}) == 1  # aligned: numbers right-aligned to the same edge
+    one = output(wh, "select text from turns where task = 'detail_description' and role = 'gpt' limit 1", "table").splitlines()
+    assert one[-1] == "(1 row)" and one[2].endswith("…") and len(one[2]) == 60
+
+
+def test_table_output_caps_rows_but_counts_all(wh):
+    total = query(wh, "select count(*) from turns").rows[0][0]
+    lines = output(wh, "select image_id from turns", "table").splitlines()
+    assert len(lines) == 2 + 1000 + 1
+    assert lines[-1].startswith(f"({total:,} rows; the first 1,000 shown")
+
+
+def test_several_statements_print_the_last_result(wh):
+    assert query(wh, "select setseed(0.5); select 41 + 1 as answer").rows == [(42,)]
+
+
+# --------------------------------------------------------------------------- read-only
+
+
+WRITES = {
+    "create": "create table t as select 1",
+    "insert": "insert into images select * from images",
+    "copy": "copy (select * from images) to '{out}'",
+    "drop": "drop view turns",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(WRITES))
+def test_write_statement_exits_nonzero_and_creates_nothing(wh, tmp_path, kind):
+    before = sorted(str(p) for p in wh.root.rglob("*"))
+    out = tmp_path / "copied.csv"
+    proc = cli("--warehouse", str(wh.root), "select 1; " + WRITES[kind].format(out=out), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"svit: {READ_ONLY}") and len(proc.stderr.splitlines()) == 1
+    assert proc.stdout == ""
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert sorted(str(p) for p in wh.root.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "explain analyze copy (select 1) to '{out}'",
+        "explain create table t as select 1",
+        "attach '{out}' as other",
+        "set threads = 1",
+        "pragma show_tables",
+        "install httpfs",
+        "export database '{out}'",
+        "update images set width = 0",
+    ],
+)
+def test_other_non_queries_are_refused(wh, tmp_path, sql):
+    out = tmp_path / "x"
+    with pytest.raises(SvitError, match=READ_ONLY):
+        query(wh, sql.format(out=out))
+    assert not out.exists()
+
+
+def test_queries_of_every_kind_are_allowed(wh):
+    assert query(wh, "with a as (select count(*) as n from images) select n from a").rows == [(300,)]
+    assert query(wh, "from images select count(*)").rows == [(300,)]
+    assert "image_id" in [r[0] for r in query(wh, "describe images").rows]
+    assert ("turns",) in query(wh, "show tables").rows
+    assert query(wh, "explain select * from turns").rows
+    assert query(wh, "-- a comment\nexplain analyze select count(*) from boxes").rows
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_sql_errors_give_duckdb_first_line_and_table_names(wh):
+    proc = cli("--warehouse", str(wh.root), "select * from turn")
+    assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1
+    assert "Table with name turn does not exist" in proc.stderr
+    assert "Tables: images, conversations, turns, boxes" in proc.stderr
+    assert "svit build" in proc.stderr  # no models yet, and why
+    with pytest.raises(SvitError, match=r'^Parser Error: syntax error at or near "selec"$'):
+        query(wh, "selec 1")
+    with pytest.raises(SvitError, match="Binder Error"):
+        query(wh, "select no_such_column from images")
+
+
+def test_missing_warehouse_says_to_ingest_first(tmp_path):
+    proc = cli("--warehouse", str(tmp_path / "nothing"), "select 1")
+    assert proc.returncode == 1
+    assert "svit ingest" in proc.stderr and "svit demo" in proc.stderr
+
+
+# --------------------------------------------------------------------------- dbt models
+
+
+def _models_db(warehouse: Warehouse) -> None:
+    con = duckdb.connect(str(warehouse.duckdb_path))
+    con.execute("create table llava_svit_demo as select * from (values ('svit_referring_qa_1_0', 2), ('svit_conversation_1_0', 4)) v(id, n_turns)")
+    con.execute("create schema main_staging")
+    con.execute("create view main_staging.stg_demo as select id from llava_svit_demo")
+    con.close()
+
+
+def test_models_are_queryable_by_name(own_wh):
+    _models_db(own_wh)
+    assert query(own_wh, "select id, n_turns from llava_svit_demo order by id").rows == [
+        ("svit_conversation_1_0", 4),
+        ("svit_referring_qa_1_0", 2),
+    ]
+    assert query(own_wh, "select count(*) from stg_demo join llava_svit_demo using (id)").rows == [(2,)]
+    assert query(own_wh, "select count(*) from images").rows == [(300,)]
+    with pytest.raises(SvitError, match="models: llava_svit_demo, stg_demo"):
+        query(own_wh, "select * from llava_svit_nope")
+    with pytest.raises(SvitError, match=READ_ONLY):
+        query(own_wh, "delete from llava_svit_demo")
+    with pytest.raises(SvitError, match="does not exist"):
+        query(own_wh, "select * from llava_svit_demo", models=False)
+
+
+def test_relative_paths_in_external_models_work_from_any_cwd(own_wh, tmp_path, monkeypatch):
+    """dbt-duckdb `external` models are views over Parquet at paths relative to where dbt ran."""
+    project = own_wh.root.parent
+    (own_wh.root / "marts").mkdir()
+    monkeypatch.chdir(project)  # as dbt run from the project, with the warehouse at ./warehouse
+    con = duckdb.connect(str(own_wh.duckdb_path))
+    con.execute("copy (select 7 as n) to 'warehouse/marts/llava_svit_ext.parquet'")
+    con.execute("create view llava_svit_ext as select * from read_parquet('warehouse/marts/llava_svit_ext.parquet')")
+    con.close()
+    monkeypatch.chdir(own_wh.root)  # as dbt run from inside the warehouse
+    con = duckdb.connect(str(own_wh.duckdb_path))
+    con.execute("copy (select 8 as n) to 'marts/mix_rel.parquet'")
+    con.execute("create view mix_rel as select * from read_parquet('marts/mix_rel.parquet')")
+    con.close()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert query(own_wh, "select n from llava_svit_ext union all select n from mix_rel order by n").rows == [(7,), (8,)]
+    proc = cli("--warehouse", str(own_wh.root), "--format", "csv", "select n from llava_svit_ext", cwd=Path("/"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "n\n7\n"
+
+
+def test_model_views_may_call_the_dbt_plugin_functions(own_wh):
+    """int_* views call Python functions dbt-duckdb registers from profiles.yml's plugins."""
+    from svit.baai_procedure import expand_box_text_to_square
+    from svit.dbt_plugin import Plugin
+
+    con = duckdb.connect(str(own_wh.duckdb_path))
+    Plugin("svit.dbt_plugin", {}).configure_connection(con)
+    con.execute("create view int_demo as select svit_expand_boxes_baai('a <st>cat<ed> [0.1, 0.2, 0.3, 0.4]', 100, 50) as t")
+    con.close()
+    assert query(own_wh, "select t from int_demo").rows == [(expand_box_text_to_square("a <st>cat<ed> [0.1, 0.2, 0.3, 0.4]", 100, 50),)]
+    with pytest.raises(SvitError, match="Function with name no_such_function does not exist"):
+        query(own_wh, "select no_such_function(1)")
+
+
+def test_locked_models_file_names_the_writer_and_no_models_still_works(own_wh):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time\n"
+            f"con = duckdb.connect({str(own_wh.duckdb_path)!r})\n"
+            "con.execute('create table llava_svit_demo as select 1 as n')\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        started = time.monotonic()
+        proc = cli("--warehouse", str(own_wh.root), "select count(*) from turns")
+        assert proc.returncode == 1
+        message = proc.stderr.strip()
+        assert len(message.splitlines()) == 1
+        assert str(own_wh.duckdb_path) in message and "is locked" in message
+        assert f"process {holder.pid}" in message
+        assert "build" in message and "wait for it to finish" in message.lower() and "--no-models" in message
+        assert time.monotonic() - started < 10  # fails at once, does not wait for the lock
+        proc = cli("--warehouse", str(own_wh.root), "--no-models", "--format", "csv", "select count(*) as n from images")
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == "n\n300\n"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert query(own_wh, "select n from llava_svit_demo").rows == [(1,)]  # the writer gone, models are back
