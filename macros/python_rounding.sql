@@ -5,16 +5,21 @@
     round(p / side, 3) with integers p, side: the nearest thousandth to the double p / side.
     Away from a tie the double and the exact quotient round the same way; at an exact tie
     (p / side == (2k + 1) / 2000) the answer depends on which side of the tie the double
-    fell, which the seed python_round3_ties records for every k (made by Python itself);
-    `ties_up` is that seed as a map k -> 0/1.
+    fell, which the seed python_round3_ties records for every k (made by Python itself):
+    `tie_up` is the seed's rounds_up for python_tie_below(p, side), null away from ties.
 -#}
 
-{% macro python_round_to_thousandths(p, side, ties_up) -%}
+{% macro python_round_to_thousandths(p, side, tie_up) -%}
     case
         when ({{ p }} * 1000) % {{ side }} * 2 <> {{ side }}
             then ({{ p }} * 2000 + {{ side }}) // (2 * {{ side }})
-        else ({{ p }} * 1000) // {{ side }} + {{ ties_up }}[({{ p }} * 1000) // {{ side }}]
+        else ({{ p }} * 1000) // {{ side }} + {{ tie_up }}
     end
+{%- endmacro %}
+
+{#- The thousandth k when p / side lies exactly on the tie between k/1000 and (k+1)/1000; else null. -#}
+{% macro python_tie_below(p, side) -%}
+    case when ({{ p }} * 1000) % {{ side }} * 2 = {{ side }} then ({{ p }} * 1000) // {{ side }} end
 {%- endmacro %}
 
 {#- repr() of the float k / 1000: `0.0`, `0.5`, `0.662`, `1.0`. -#}

@@ -23,7 +23,12 @@ def _stages(warehouse: Warehouse, corpus: Path) -> list[tuple[str, Callable[[], 
         return _table_summary(warehouse) + (" (up to date)" if report.up_to_date else "")
 
     def build() -> str:
-        raise NotBuiltYet("build is not built yet (issue 4)")
+        from svit.build import run_dbt
+
+        timings = run_dbt(warehouse, "build", quiet=True)
+        models = sum(t.kind == "model" for t in timings)
+        tests = sum(t.kind in ("test", "unit_test") for t in timings)
+        return f"{models} dbt models built, {tests} tests passed ({warehouse.duckdb_path.name})"
 
     def export() -> str:
         raise NotBuiltYet("export is not built yet (issue 6)")

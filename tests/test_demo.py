@@ -24,7 +24,7 @@ def test_bundled_sample_is_what_the_generator_makes(tmp_path):
     assert 200 <= params["images"] <= 500 and params["zip"]
 
 
-def test_demo_ingests_the_bundled_sample_and_skips_what_is_not_built(tmp_path):
+def test_demo_ingests_and_builds_the_bundled_sample_and_skips_what_is_not_built(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "svit.cli", "demo", "--warehouse", str(tmp_path / "wh")],
         capture_output=True, text=True,
@@ -35,5 +35,6 @@ def test_demo_ingests_the_bundled_sample_and_skips_what_is_not_built(tmp_path):
     assert f"{turns:,} turns" in proc.stdout
     assert f"{truth['boxes_total']:,} boxes" in proc.stdout
     assert "0 rejects" in proc.stdout
+    assert "dbt models built" in proc.stdout
     assert "export   skipped" in proc.stdout
     assert (tmp_path / "wh" / "turns").is_dir()

@@ -21,7 +21,7 @@ images as (
 ),
 
 ties as (
-    select map_from_entries(list((k, rounds_up))) as up from {{ ref('python_round3_ties') }}
+    select k, rounds_up from {{ ref('python_round3_ties') }}
 ),
 
 boxes as (
@@ -60,6 +60,32 @@ pixels as (
     from numbers
 ),
 
+padded as (
+    -- expand2square pads the shorter side equally: shift by half the difference.
+    select
+        *,
+        greatest(width, height) as side,
+        px1 + case when height > width then (height - width) // 2 else 0 end as p1,
+        py1 + case when width > height then (width - height) // 2 else 0 end as p2,
+        px2 + case when height > width then (height - width) // 2 else 0 end as p3,
+        py2 + case when width > height then (width - height) // 2 else 0 end as p4
+    from pixels
+),
+
+padded_with_ties as (
+    -- Only a coordinate exactly on a tie looks up the seed (join keys are null otherwise).
+    select
+        padded.*,
+        t1.rounds_up as up1,
+        t2.rounds_up as up2,
+        t3.rounds_up as up3,
+        t4.rounds_up as up4
+    from padded
+    {%- for i in range(1, 5) %}
+    left join ties as t{{ i }} on t{{ i }}.k = {{ python_tie_below('p' ~ i, 'side') }}
+    {%- endfor %}
+),
+
 converted as (
     select
         image_id,
@@ -68,10 +94,10 @@ converted as (
         box_number,
         box_text,
         {% if box_format == 'padded' -%}
-        '[' || {{ python_repr_thousandths(python_round_to_thousandths('(px1 + pad_x)', 'side', 'ties.up')) }}
-            || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('(py1 + pad_y)', 'side', 'ties.up')) }}
-            || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('(px2 + pad_x)', 'side', 'ties.up')) }}
-            || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('(py2 + pad_y)', 'side', 'ties.up')) }}
+        '[' || {{ python_repr_thousandths(python_round_to_thousandths('p1', 'side', 'up1')) }}
+            || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('p2', 'side', 'up2')) }}
+            || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('p3', 'side', 'up3')) }}
+            || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('p4', 'side', 'up4')) }}
             || ']'
         {%- elif box_format == 'original' -%}
         box_text
@@ -81,16 +107,7 @@ converted as (
         '[' || round_even(v[1] * 1000, 0)::bigint || ', ' || round_even(v[2] * 1000, 0)::bigint
             || ', ' || round_even(v[3] * 1000, 0)::bigint || ', ' || round_even(v[4] * 1000, 0)::bigint || ']'
         {%- endif %} as converted_text
-    from (
-        select
-            *,
-            -- expand2square pads the shorter side equally: shift by half the difference.
-            greatest(width, height) as side,
-            case when height > width then (height - width) // 2 else 0 end as pad_x,
-            case when width > height then (width - height) // 2 else 0 end as pad_y
-        from pixels
-    )
-    cross join ties
+    from {{ 'padded_with_ties' if box_format == 'padded' else 'pixels' }}
 ),
 
 final as (

@@ -25,9 +25,11 @@ boxes_by_turn as (
 
 referring as (
     select
+        turns.task,
         turns.image_id,
         turns.block,
         turns.turn,
+        turns.role,
         replace(replace(turns.text, '<st>', ''), '<ed>', '') as stripped,
         boxes_by_turn.originals,
         boxes_by_turn.converted,
@@ -41,9 +43,11 @@ referring as (
 
 referring_rewritten as (
     select
+        task,
         image_id,
         block,
         turn,
+        role,
         case
             when converted is null then stripped
             {% if var('box_format') == 'padded' -%}
@@ -65,19 +69,13 @@ referring_rewritten as (
 ),
 
 rendered as (
-    select
-        turns.task,
-        turns.image_id,
-        turns.block,
-        turns.turn,
-        case turns.role when 'user' then 'human' else turns.role end as speaker,
-        coalesce(referring_rewritten.body, turns.text) as body
+    -- Two branches, so a filter on another task never computes the referring rewrite.
+    select task, image_id, block, turn, role, text as body
     from turns
-    left join referring_rewritten
-        on turns.task = 'referring_qa'
-        and referring_rewritten.image_id = turns.image_id
-        and referring_rewritten.block = turns.block
-        and referring_rewritten.turn = turns.turn
+    where task <> 'referring_qa'
+    union all
+    select task, image_id, block, turn, role, body
+    from referring_rewritten
 ),
 
 final as (
@@ -86,11 +84,11 @@ final as (
         image_id,
         block,
         turn,
-        speaker as "from",
+        case role when 'user' then 'human' else role end as "from",
         case when turn = 0 then '<image>' || chr(10) else '' end
             || body
             || case
-                when task = 'referring_qa' and speaker = 'human'
+                when task = 'referring_qa' and role = 'user'
                     then coalesce(' ' || {{ referring_instruction(svit_record_id('task', 'image_id', 'block')) }}, '')
                 else ''
             end as value

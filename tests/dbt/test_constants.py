@@ -1,0 +1,39 @@
+"""Facts the dbt project carries in SQL agree with their Python sources."""
+
+from __future__ import annotations
+
+import csv
+import re
+
+from svit.build import PROJECT_DIR
+from svit.facts import REFERRING_INSTRUCTIONS
+from svit.referring import choose_instruction
+from tests.dbt.conftest import models
+
+
+def test_round3_ties_seed_is_what_python_does():
+    with open(PROJECT_DIR / "seeds" / "python_round3_ties.csv") as fh:
+        rows = {int(r["k"]): int(r["rounds_up"]) for r in csv.DictReader(fh)}
+    assert sorted(rows) == list(range(1000))
+    for k, up in rows.items():
+        tie = (2 * k + 1) / 2000  # the double Python divides to, as p / side does at a tie
+        assert round(tie, 3) == (k + up) / 1000, k
+
+
+def test_instruction_macro_lists_the_published_sentences_in_order():
+    text = (PROJECT_DIR / "macros" / "referring_instructions.sql").read_text()
+    body = text[text.index("macro referring_instructions()"):text.index("endmacro")]
+    assert tuple(re.findall(r"'([^']+)'", body)) == REFERRING_INSTRUCTIONS
+
+
+def test_instruction_choice_in_sql_equals_python(built):
+    rows = models(built, """
+        select id, conversations[1].value from llava_svit_referring_qa
+    """)
+    assert rows
+    used = set()
+    for record_id, question in rows:
+        chosen = choose_instruction(record_id, 0)
+        assert question.endswith(" " + chosen), record_id
+        used.add(chosen)
+    assert used == set(REFERRING_INSTRUCTIONS)  # all three in use, as a random choice would
