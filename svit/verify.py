@@ -1,0 +1,156 @@
+"""`svit verify`: the official LLaVA-1.5 files against the records derived from data/.
+
+The official files' ids are in a format of their own, so records are matched by content:
+the image, and the text of every turn with what the conversion changes taken out (the
+`<image>` token, `<st>`/`<ed>`, the numbers inside boxes, the instruction after a
+referring question). A matched record is then compared string for string with the derived
+one (`llava_svit_all`), the official instruction put in place of ours, since BAAI's random
+choice cannot be regenerated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from svit.errors import SvitError
+from svit.facts import REFERRING_INSTRUCTIONS
+from svit.query import open_session
+from svit.warehouse import Warehouse
+
+_BOX = r"\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\]"
+# The turn text with what the conversion changes taken out: the matching key's parts.
+_NORMALIZE = """
+    regexp_replace(
+        regexp_replace(
+            replace(replace(replace({text}, '<image>' || chr(10), ''), '<st>', ''), '<ed>', ''),
+            '{box}', '[]', 'g'),
+        ' ({instructions})$', '')
+"""
+
+
+@dataclass
+class FileReport:
+    source: str
+    records: int = 0
+    matched: int = 0
+    differing: int = 0
+    unmatched: int = 0
+    instructions: dict[str, int] = field(default_factory=dict)
+    differences: list[dict] = field(default_factory=list)
+
+
+def _normalize(text: str) -> str:
+    instructions = "|".join(s.replace(".", "\\.") for s in REFERRING_INSTRUCTIONS)
+    return _NORMALIZE.format(text=text, box=_BOX, instructions=instructions)
+
+
+def official_sources(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(model name, file name) of the ingested files that came from format/llava-v1.5/."""
+    return con.execute(
+        """
+        select distinct r.source, r.source_file from llava_records r
+        join manifest m on m.name = r.source_file
+        where m.path like '%format/llava-v1.5/%'
+        order by 1
+        """
+    ).fetchall()
+
+
+def verify(warehouse: Warehouse, show: int = 5) -> list[FileReport]:
+    """Match and compare every record of the official files; one report per file."""
+    session = open_session(warehouse)
+    try:
+        con = session.con
+        if "llava_svit_all" not in session.models:
+            raise SvitError(f"no llava_svit_all in {warehouse.duckdb_path}: run `svit build` first")
+        sources = official_sources(con)
+        if not sources:
+            raise SvitError(
+                "no official LLaVA files in the warehouse: ingest a download that has format/llava-v1.5/*.json"
+            )
+        _derived_keys(con)
+        return [_verify_file(con, source, file_name, show) for source, file_name in sources]
+    finally:
+        session.close()
+
+
+def _derived_keys(con) -> None:
+    con.execute(
+        f"""
+        create temp table derived as
+        with turns as (
+            select id, image, task, unnest(conversations) as t, generate_subscripts(conversations, 1) as turn
+            from llava_svit_all
+        )
+        select id, any_value(task) as task,
+            md5(any_value(image) || chr(31) || string_agg({_normalize('t.value')}, chr(31) order by turn)) as match_key
+        from turns group by id
+        """
+    )
+
+
+def _verify_file(con, source: str, file_name: str, show: int) -> FileReport:
+    report = FileReport(file_name)
+    con.execute(
+        f"""
+        create or replace temp table official as
+        select r.record_index, r.id, r.image,
+            list({{'from': t.role, 'value': t.text}} order by t.turn) as conversations,
+            md5(coalesce(r.image, '') || chr(31) || string_agg({_normalize('t.text')}, chr(31) order by t.turn)) as match_key
+        from llava_records r join llava_turns t on t.source = r.source and t.record_index = r.record_index
+        where r.source = ?
+        group by r.record_index, r.id, r.image
+        """,
+        [source],
+    )
+    # A key can belong to more than one derived record only when two blocks read the same;
+    # then any of them is as good a match.
+    con.execute(
+        """
+        create or replace temp table matched as
+        select o.record_index, o.id as official_id, o.conversations as official,
+            d.id as derived_id, d.task,
+            (select conversations from llava_svit_all a where a.id = d.id) as derived
+        from official o
+        join (select match_key, min(id) as id, any_value(task) as task from derived group by match_key) d using (match_key)
+        """
+    )
+    report.records = con.execute("select count(*) from official").fetchall()[0][0]
+    report.matched = con.execute("select count(*) from matched").fetchall()[0][0]
+    report.unmatched = report.records - report.matched
+    rows = con.execute("select record_index, official_id, derived_id, task, official, derived from matched order by record_index").fetchall()
+    for record_index, official_id, derived_id, task, official, derived in rows:
+        if task == "referring_qa":
+            used = _instruction_of(official[0]["value"])
+            report.instructions[used or "none"] = report.instructions.get(used or "none", 0) + 1
+            derived = [_with_instruction(turn, used) for turn in derived]
+        if [dict(t) for t in official] != [dict(t) for t in derived]:
+            report.differing += 1
+            if len(report.differences) < show:
+                report.differences.append(_first_difference(record_index, official_id, derived_id, official, derived))
+    report.matched -= report.differing
+    return report
+
+
+def _instruction_of(question: str) -> str | None:
+    return next((s for s in REFERRING_INSTRUCTIONS if question.endswith(" " + s)), None)
+
+
+def _with_instruction(turn: dict, used: str | None) -> dict:
+    """A derived referring turn with the official record's instruction in place of ours."""
+    if turn["from"] != "human":
+        return dict(turn)
+    ours = _instruction_of(turn["value"])
+    value = turn["value"][: -len(" " + ours)] if ours else turn["value"]
+    return {"from": "human", "value": value + (" " + used if used else "")}
+
+
+def _first_difference(record_index, official_id, derived_id, official, derived) -> dict:
+    for turn, (a, b) in enumerate(zip(official, derived)):
+        if dict(a) != dict(b):
+            return {"record_index": record_index, "official_id": official_id, "derived_id": derived_id, "turn": turn,
+                    "official": dict(a), "derived": dict(b)}
+    return {"record_index": record_index, "official_id": official_id, "derived_id": derived_id, "turn": None,
+            "official": f"{len(official)} turns", "derived": f"{len(derived)} turns"}
