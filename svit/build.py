@@ -26,7 +26,7 @@ class NodeTiming:
 def dbt_args(warehouse: Warehouse, command: str, extra: tuple[str, ...] = ()) -> list[str]:
     """dbt's command line for this project on `warehouse`; targets and logs stay inside it."""
     return [
-        command,
+        *command.split(),  # e.g. "build", or "docs generate"
         "--project-dir", str(PROJECT_DIR),
         "--profiles-dir", str(PROJECT_DIR),
         "--target-path", str(warehouse.root / "dbt" / "target"),

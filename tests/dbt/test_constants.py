@@ -37,3 +37,14 @@ def test_instruction_choice_in_sql_equals_python(built):
         assert question.endswith(" " + chosen), record_id
         used.add(chosen)
     assert used == set(REFERRING_INSTRUCTIONS)  # all three in use, as a random choice would
+
+
+def test_dbt_docs_generate_works(built):
+    from svit.build import run_dbt
+
+    run_dbt(built, "docs generate", quiet=True)
+    catalog = (built.root / "dbt" / "target" / "catalog.json")
+    import json
+
+    nodes = json.loads(catalog.read_text())["nodes"]
+    assert "model.svit_warehouse.llava_svit_referring_qa" in nodes

@@ -1,0 +1,64 @@
+"""The box_format and instruction vars change the referring records, and only them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ingest.pipeline import run_ingest
+from svit.build import run_dbt
+from svit.cli import BUNDLED_SAMPLE
+from svit.warehouse import Warehouse
+from tests.dbt.conftest import image_sizes, models, source_items
+
+
+@pytest.fixture(scope="module")
+def qwen_no_instruction(tmp_path_factory) -> Warehouse:
+    warehouse = Warehouse(tmp_path_factory.mktemp("qwen"))
+    run_ingest(BUNDLED_SAMPLE, (), warehouse, progress=False)
+    run_dbt(warehouse, "build", ("--vars", "{box_format: qwen, instruction: none}"), quiet=True)
+    return warehouse
+
+
+def test_qwen_boxes_are_thousandths_of_the_original_image_without_instruction(qwen_no_instruction):
+    first = source_items("referring_qa")[0]
+    question = first["conversations"][0]["content"][0]["value"]
+    expected = re.sub(
+        r"\[([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)\]",
+        lambda m: "[" + ", ".join(str(round(float(v) * 1000)) for v in m.groups()) + "]",
+        question.replace("<st>", "").replace("<ed>", ""),
+    )
+    [(value,)] = models(
+        qwen_no_instruction,
+        f"select conversations[1].value from llava_svit_referring_qa where image_id = {first['image_id']} and block = 0",
+    )
+    assert value == "<image>\n" + expected  # and no instruction appended
+
+
+def test_other_tasks_do_not_change_with_the_vars(qwen_no_instruction, built):
+    sql = "select id, conversations from llava_svit_complex_reasoning order by record_order"
+    assert models(qwen_no_instruction, sql) == models(built, sql)
+
+
+def test_pixels_are_rounded_on_the_original_size(tmp_path):
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(BUNDLED_SAMPLE, (), warehouse, progress=False)
+    run_dbt(warehouse, "build", ("--vars", "{box_format: pixels, instruction: 'Find them.'}"), quiet=True)
+    sizes = image_sizes()
+    first = source_items("referring_qa")[0]
+    meta = sizes[first["image_id"]]
+    answer = first["conversations"][0]["content"][1]["value"]
+    scale = (meta["width"], meta["height"]) * 2
+    expected = re.sub(
+        r"\[([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)\]",
+        lambda m: "[" + ", ".join(str(round(float(v) * s)) for v, s in zip(m.groups(), scale)) + "]",
+        answer.replace("<st>", "").replace("<ed>", ""),
+    )
+    [(question, value)] = models(
+        warehouse,
+        f"select conversations[1].value, conversations[2].value from llava_svit_referring_qa "
+        f"where image_id = {first['image_id']} and block = 0",
+    )
+    assert value == expected
+    assert question.endswith(" Find them.")
