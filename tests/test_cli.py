@@ -22,12 +22,12 @@ def test_every_subcommand_takes_warehouse_option(name):
 
 def test_unbuilt_stage_exits_nonzero_with_one_line_reason(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "svit.cli", "verify", "--warehouse", str(tmp_path)],
+        [sys.executable, "-m", "svit.cli", "stats", "--warehouse", str(tmp_path)],
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 1
-    assert proc.stderr.strip().startswith("svit: `svit verify` is not built yet")
+    assert proc.stderr.strip().startswith("svit: `svit stats` is not built yet")
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
