@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.duck import execute, sql_str
+from ingest.duck import copy_input_to_parquet, sql_str
 from ingest.sources import Feeds, InputFile
 
 _COLUMNS = (
@@ -21,25 +21,19 @@ def ingest_captions(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feed
     out = stage / "coco_captions" / f"split={split}"
     out.mkdir(parents=True, exist_ok=True)
     target = out / "coco_captions_0.parquet"
-    with feeds.feeding([item]):
-        execute(
-            con,
-            f"""
-            copy (
-                with doc as (
-                    select images, annotations
-                    from read_json({sql_str(feeds.path(item))}, format = 'unstructured', columns = {_COLUMNS})
-                ),
-                images as (select unnest(images, recursive := true) from doc),
-                captions as (select unnest(annotations, recursive := true) from doc)
-                select c.image_id as coco_id, c.id as caption_id, c.caption, i.file_name, i.width, i.height
-                from captions c left join images i on i.id = c.image_id
-                order by c.image_id, c.id
-            ) to {sql_str(target)} (format parquet, compression zstd)
-            """,
-            f"read {item.name}",
-            item.size,
-            progress,
-        )
-    written = con.execute(f"select count(*) from read_parquet({sql_str(target)})").fetchall()[0][0]
+    written = copy_input_to_parquet(
+        con, item, feeds,
+        f"""
+        with doc as (
+            select images, annotations
+            from read_json({sql_str(feeds.path(item))}, format = 'unstructured', columns = {_COLUMNS})
+        ),
+        images as (select unnest(images, recursive := true) from doc),
+        captions as (select unnest(annotations, recursive := true) from doc)
+        select c.image_id as coco_id, c.id as caption_id, c.caption, i.file_name, i.width, i.height
+        from captions c left join images i on i.id = c.image_id
+        order by c.image_id, c.id
+        """,
+        target, progress,
+    )
     return written, written, 0

@@ -60,3 +60,10 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, desc: str, total_bytes: in
     elapsed = time.perf_counter() - started
     if elapsed >= 1.0:
         tqdm.write(f"  {desc}: {total_bytes / 1e6:,.0f} MB in {elapsed:.1f}s ({total_bytes / 1e6 / elapsed:,.0f} MB/s)")
+
+
+def copy_input_to_parquet(con, item, feeds, query: str, target: Path, progress: bool) -> int:
+    """Write `query` (which reads `item`) to one Parquet file; the number of rows written."""
+    with feeds.feeding([item]):
+        execute(con, f"copy ({query}) to {sql_str(target)} (format parquet, compression zstd)", f"read {item.name}", item.size, progress)
+    return con.execute(f"select count(*) from read_parquet({sql_str(target)})").fetchall()[0][0]

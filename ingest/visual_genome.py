@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.duck import execute, sql_str
+from ingest.duck import copy_input_to_parquet, execute, sql_str
 from ingest.sources import Feeds, InputFile
 
 # image_data.json names the key `image_id` in VG 1.2 and `id` in VG 1.0: take either.
@@ -97,22 +97,16 @@ def ingest_regions(con, item: InputFile, feeds: Feeds, stage: Path, progress: bo
 def _copy_nested(con, item: InputFile, feeds: Feeds, out: Path, progress: bool, columns: str, nested: str, select: str) -> tuple[int, int, int]:
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{out.name}_0.parquet"
-    with feeds.feeding([item]):
-        execute(
-            con,
-            f"""
-            copy (
-                select {select} from (
-                    select *, unnest({nested}) as o
-                    from read_json({sql_str(feeds.path(item))}, format = 'array', columns = {columns})
-                )
-            ) to {sql_str(target)} (format parquet, compression zstd)
-            """,
-            f"read {item.name}",
-            item.size,
-            progress,
+    written = copy_input_to_parquet(
+        con, item, feeds,
+        f"""
+        select {select} from (
+            select *, unnest({nested}) as o
+            from read_json({sql_str(feeds.path(item))}, format = 'array', columns = {columns})
         )
-    written = con.execute(f"select count(*) from read_parquet({sql_str(target)})").fetchall()[0][0]
+        """,
+        target, progress,
+    )
     return written, written, 0
 
 
