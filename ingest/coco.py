@@ -16,7 +16,11 @@ _COLUMNS = (
 
 
 def ingest_captions(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feeds, stage: Path, progress: bool) -> tuple[int, int, int]:
-    """One row per caption with its COCO image's file name and size; the split comes from the file name."""
+    """One row per caption with its COCO image's file name and size; the split comes from the file name.
+
+    A COCO file is one JSON object (about 90 MB for train2017), so DuckDB may read an
+    object as large as the file.
+    """
     split = item.path.stem.removeprefix("captions_")
     out = stage / "coco_captions" / f"split={split}"
     out.mkdir(parents=True, exist_ok=True)
@@ -26,7 +30,8 @@ def ingest_captions(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feed
         f"""
         with doc as (
             select images, annotations
-            from read_json({sql_str(feeds.path(item))}, format = 'unstructured', columns = {_COLUMNS})
+            from read_json({sql_str(feeds.path(item))}, format = 'unstructured', columns = {_COLUMNS},
+                           maximum_object_size = {max(item.size + (1 << 20), 1 << 24)})
         ),
         images as (select unnest(images, recursive := true) from doc),
         captions as (select unnest(annotations, recursive := true) from doc)

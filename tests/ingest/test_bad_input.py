@@ -190,3 +190,19 @@ def test_damaged_zip_member_stops_with_the_zip_named(tmp_path):
     target.write_bytes(bytes(data))
     with pytest.raises(InputError, match="conversation.zip"):
         run_ingest(tmp_path / "src", (), Warehouse(tmp_path / "wh"), progress=False)
+
+
+def test_coco_caption_file_larger_than_duckdbs_default_object_size(tmp_path):
+    """A COCO captions file is one object; train2017's is ~90 MB, past DuckDB's 16 MB default."""
+    source = tmp_path / "src"
+    coco = source / "raw" / "annotations" / "coco"
+    coco.mkdir(parents=True)
+    images = [{"id": i, "file_name": f"{i:012d}.jpg", "width": 640, "height": 480} for i in range(20_000)]
+    annotations = [{"image_id": i % 20_000, "id": i, "caption": f"A caption number {i} " + "x" * 120} for i in range(120_000)]
+    (coco / "captions_train2017.json").write_text(json.dumps({"images": images, "annotations": annotations}))
+    assert (coco / "captions_train2017.json").stat().st_size > 16 * 2**20
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(source, (), warehouse, progress=False)
+    assert count(warehouse, "coco_captions") == 120_000
+    [row] = table(warehouse, "coco_captions", "caption_id = 12345")
+    assert (row["coco_id"], row["file_name"], row["split"]) == (12345 % 20_000, f"{12345 % 20_000:012d}.jpg", "train2017")
