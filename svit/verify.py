@@ -41,9 +41,11 @@ class FileReport:
     differences: list[dict] = field(default_factory=list)
 
 
+_INSTRUCTIONS = "|".join(s.replace(".", "\\.") for s in REFERRING_INSTRUCTIONS)
+
+
 def _normalize(text: str) -> str:
-    instructions = "|".join(s.replace(".", "\\.") for s in REFERRING_INSTRUCTIONS)
-    return _NORMALIZE.format(text=text, box=_BOX, instructions=instructions)
+    return _NORMALIZE.format(text=text, box=_BOX, instructions=_INSTRUCTIONS)
 
 
 def official_sources(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
@@ -106,31 +108,53 @@ def _verify_file(con, source: str, file_name: str, show: int) -> FileReport:
         [source],
     )
     # A key can belong to more than one derived record only when two blocks read the same;
-    # then any of them is as good a match.
+    # then any of them is as good a match. The comparison runs in SQL: only the records
+    # that differ (and the first few of them) come back to Python.
     con.execute(
-        """
+        f"""
         create or replace temp table matched as
-        select o.record_index, o.id as official_id, o.conversations as official,
-            d.id as derived_id, d.task,
-            (select conversations from llava_svit_all a where a.id = d.id) as derived
-        from official o
-        join (select match_key, min(id) as id, any_value(task) as task from derived group by match_key) d using (match_key)
+        with pairs as (
+            select o.record_index, o.id as official_id, o.conversations as official,
+                d.id as derived_id, d.task, a.conversations as derived,
+                case when d.task = 'referring_qa'
+                    then nullif(regexp_extract(o.conversations[1].value, ' ({_INSTRUCTIONS})$', 1), '') end as instruction
+            from official o
+            join (select match_key, min(id) as id, any_value(task) as task from derived group by match_key) d using (match_key)
+            join llava_svit_all a on a.id = d.id
+        )
+        select record_index, official_id, derived_id, task, instruction,
+            -- Referring questions: ours with the official instruction in place of our own.
+            official <> case when task = 'referring_qa' then list_transform(derived, lambda t: {{
+                'from': t."from",
+                'value': case when t."from" = 'human'
+                    then regexp_replace(t.value, ' ({_INSTRUCTIONS})$', '') || coalesce(' ' || instruction, '')
+                    else t.value end}})
+                else derived end as differs
+        from pairs
         """
     )
     report.records = con.execute("select count(*) from official").fetchall()[0][0]
-    report.matched = con.execute("select count(*) from matched").fetchall()[0][0]
+    report.matched, report.differing = con.execute("select count(*), count(*) filter (where differs) from matched").fetchall()[0]
     report.unmatched = report.records - report.matched
-    rows = con.execute("select record_index, official_id, derived_id, task, official, derived from matched order by record_index").fetchall()
-    for record_index, official_id, derived_id, task, official, derived in rows:
-        if task == "referring_qa":
-            used = _instruction_of(official[0]["value"])
-            report.instructions[used or "none"] = report.instructions.get(used or "none", 0) + 1
-            derived = [_with_instruction(turn, used) for turn in derived]
-        if [dict(t) for t in official] != [dict(t) for t in derived]:
-            report.differing += 1
-            if len(report.differences) < show:
-                report.differences.append(_first_difference(record_index, official_id, derived_id, official, derived))
     report.matched -= report.differing
+    report.instructions = dict(
+        con.execute(
+            "select coalesce(instruction, 'none'), count(*) from matched where task = 'referring_qa' group by 1 order by 2 desc"
+        ).fetchall()
+    )
+    rows = con.execute(
+        f"""
+        select m.record_index, m.official_id, m.derived_id, m.instruction, o.conversations, a.conversations
+        from (select * from matched where differs order by record_index limit {int(show)}) m
+        join official o using (record_index)
+        join llava_svit_all a on a.id = m.derived_id
+        order by m.record_index
+        """
+    ).fetchall()
+    for record_index, official_id, derived_id, instruction, official, derived in rows:
+        if instruction is not None or _instruction_of(derived[0]["value"]):
+            derived = [_with_instruction(turn, instruction) for turn in derived]
+        report.differences.append(_first_difference(record_index, official_id, derived_id, official, derived))
     return report
 
 
