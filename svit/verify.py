@@ -87,7 +87,8 @@ def _derived_keys(con) -> None:
             from llava_svit_all
         )
         select id, any_value(task) as task,
-            md5(any_value(image) || chr(31) || string_agg({_normalize('t.value')}, chr(31) order by turn)) as match_key
+            -- Hash each turn first, so the grouping holds 32 bytes a turn, not the text.
+            md5(any_value(image) || chr(31) || string_agg(md5({_normalize('t.value')}), chr(31) order by turn)) as match_key
         from turns group by id
         """
     )
@@ -100,7 +101,7 @@ def _verify_file(con, source: str, file_name: str, show: int) -> FileReport:
         create or replace temp table official as
         select r.record_index, r.id, r.image,
             list({{'from': t.role, 'value': t.text}} order by t.turn) as conversations,
-            md5(coalesce(r.image, '') || chr(31) || string_agg({_normalize('t.text')}, chr(31) order by t.turn)) as match_key
+            md5(coalesce(r.image, '') || chr(31) || string_agg(md5({_normalize('t.text')}), chr(31) order by t.turn)) as match_key
         from llava_records r join llava_turns t on t.source = r.source and t.record_index = r.record_index
         where r.source = ?
         group by r.record_index, r.id, r.image
