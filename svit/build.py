@@ -46,7 +46,7 @@ def run_dbt(warehouse: Warehouse, command: str, extra: tuple[str, ...] = (), qui
     if not (warehouse.root / "current").exists():
         raise SvitError(f"{warehouse.root} has no ingested tables; run `svit ingest SOURCE_DIR` (or `svit demo`) first")
     # Absolute, so the views dbt writes into svit.duckdb find the Parquet from any directory.
-    env = {**os.environ, "SVIT_WAREHOUSE": str(warehouse.root)}
+    env = {**os.environ, "SVIT_WAREHOUSE": str(warehouse.root), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     dbt = Path(sys.executable).with_name("dbt")
     argv = [str(dbt)] if dbt.exists() else [sys.executable, "-c", "from dbt.cli.main import cli; cli()"]
     results_file = warehouse.root / "dbt" / "target" / "run_results.json"
