@@ -89,12 +89,28 @@ def build(dbt_args: tuple[str, ...], warehouse_dir: str | None) -> None:
 
 @cli.command()
 @click.argument("model")
-@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False))
+@click.option("--out", "out_file", required=True, type=click.Path(), help="File to write (a folder for --format parquet).")
 @click.option("--format", "fmt", type=click.Choice(["llava", "jsonl", "messages", "parquet"]), default="llava", show_default=True)
+@click.option("--indent", type=click.IntRange(min=0), default=None, help="Indent the llava JSON like json.dump(indent=N) (default: one line, as json.dump).")
+@click.option("--ascii", "ensure_ascii", is_flag=True, help="Escape non-ASCII characters as \\uXXXX (json.dump's ensure_ascii=True).")
+@click.option("--no-progress", is_flag=True, help="No progress bar (it is hidden anyway when stderr is not a terminal).")
 @warehouse_option
-def export(model: str, out_file: str, fmt: str, warehouse_dir: str | None) -> None:
-    """Write a model back to LLaVA JSON or another training format."""
-    _not_built("export", "issue 6")
+def export(model: str, out_file: str, fmt: str, indent: int | None, ensure_ascii: bool, no_progress: bool, warehouse_dir: str | None) -> None:
+    """Write a model back to LLaVA JSON or another training format.
+
+    MODEL is a dbt model (llava_svit_all, ...) or an ingested LLaVA file by its model name
+    (llava_v1_5_mix665k, ...). For --format parquet, --out is a folder of shards.
+    """
+    import time
+
+    from svit.export import export as run_export
+
+    started = time.perf_counter()
+    result = run_export(Warehouse.resolve(warehouse_dir), model, Path(out_file), fmt, indent=indent,
+                        ensure_ascii=ensure_ascii, progress=not no_progress)
+    seconds = time.perf_counter() - started
+    click.echo(f"wrote {result.out}: {result.records:,} records of {result.model} as {fmt}, "
+               f"{result.bytes / 1e6:,.1f} MB in {seconds:.1f}s")
 
 
 @cli.command()
@@ -111,6 +127,7 @@ def verify(show: int, warehouse_dir: str | None) -> None:
                    f"{r.unmatched:,} unmatched (no SVIT block reads the same)")
         for instruction, n in sorted(r.instructions.items(), key=lambda kv: -kv[1]):
             click.echo(f"  instruction {n:>9,}  {instruction}")
+        click.echo(f"  per record: {r.per_record}")
         for d in r.differences:
             click.echo(f"  differs: record {d['record_index']} (official id {d['official_id']!r}, ours {d['derived_id']}), "
                        f"turn {d['turn']}:\n    official: {d['official']!r}\n    derived:  {d['derived']!r}")

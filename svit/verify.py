@@ -33,6 +33,7 @@ _NORMALIZE = """
 @dataclass
 class FileReport:
     source: str
+    per_record: str = ""  # Parquet file: one row per official record, its match and instruction
     records: int = 0
     matched: int = 0
     differing: int = 0
@@ -61,7 +62,11 @@ def official_sources(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
 
 def verify(warehouse: Warehouse, show: int = 5) -> list[FileReport]:
-    """Match and compare every record of the official files; one report per file."""
+    """Match and compare every record of the official files; one report per file.
+
+    Each file's per-record result goes to <warehouse>/verify/<file>.parquet: record_index,
+    official id, the derived id it matched (or null), whether it differs, its instruction.
+    """
     session = open_session(warehouse)
     try:
         con = session.con
@@ -73,7 +78,9 @@ def verify(warehouse: Warehouse, show: int = 5) -> list[FileReport]:
                 "no official LLaVA files in the warehouse: ingest a download that has format/llava-v1.5/*.json"
             )
         _derived_keys(con)
-        return [_verify_file(con, source, file_name, show) for source, file_name in sources]
+        out = warehouse.root / "verify"
+        out.mkdir(exist_ok=True)
+        return [_verify_file(con, source, file_name, show, out) for source, file_name in sources]
     finally:
         session.close()
 
@@ -94,7 +101,7 @@ def _derived_keys(con) -> None:
     )
 
 
-def _verify_file(con, source: str, file_name: str, show: int) -> FileReport:
+def _verify_file(con, source: str, file_name: str, show: int, out) -> FileReport:
     report = FileReport(file_name)
     con.execute(
         f"""
@@ -143,6 +150,19 @@ def _verify_file(con, source: str, file_name: str, show: int) -> FileReport:
             "select coalesce(instruction, 'none'), count(*) from matched where task = 'referring_qa' group by 1 order by 2 desc"
         ).fetchall()
     )
+    target = out / f"{source}.parquet"
+    con.execute(
+        f"""
+        copy (
+            select o.record_index, o.id as official_id, m.derived_id, m.task,
+                case when m.record_index is null then 'unmatched' when m.differs then 'differs' else 'matched' end as status,
+                m.instruction
+            from official o left join matched m using (record_index)
+            order by o.record_index
+        ) to '{str(target).replace("'", "''")}' (format parquet)
+        """
+    )
+    report.per_record = str(target)
     rows = con.execute(
         f"""
         select m.record_index, m.official_id, m.derived_id, m.instruction, o.conversations, a.conversations

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+
+import duckdb
 import shutil
 import subprocess
 import sys
@@ -26,6 +28,12 @@ def test_bundled_sample_official_files_match_the_derived_records(built):
     mix = reports["SVIT_mix_665K.json"]
     assert mix.records == truth["svit_mix_665k"]["records"]
     assert (mix.matched, mix.differing) == (truth["core"]["records"], 0)
+    per_record = duckdb.connect().sql(f"select status, instruction, count(*) from '{core.per_record}' group by all order by all").fetchall()
+    assert per_record == sorted(
+        [("matched", None, truth["core"]["records"] - sum(truth["core"]["referring_instructions"].values()))]
+        + [("matched", s, n) for s, n in truth["core"]["referring_instructions"].items()],
+        key=lambda r: (r[0], r[1] is None, r[1] or ""),
+    )
 
 
 def test_a_changed_official_record_is_reported_and_fails(tmp_path):
