@@ -27,10 +27,6 @@ def sql_str(value: str | os.PathLike) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def sql_list(values) -> str:
-    return "[" + ", ".join(sql_str(v) for v in values) + "]"
-
-
 def execute(con: duckdb.DuckDBPyConnection, sql: str, desc: str, total_bytes: int, progress: bool) -> None:
     """Run one statement; while it runs, show DuckDB's own progress as bytes read."""
     if not progress:
