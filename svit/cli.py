@@ -96,8 +96,21 @@ def build(dbt_args: tuple[str, ...], warehouse_dir: str | None) -> None:
 @click.option("--no-progress", is_flag=True, help="No progress bar (it is hidden anyway when stderr is not a terminal).")
 @warehouse_option
 def export(model: str, out_file: str, fmt: str, indent: int | None, ensure_ascii: bool, no_progress: bool, warehouse_dir: str | None) -> None:
-    """Write a model back to LLaVA JSON or another training format."""
-    _not_built("export", "issue 6")
+    """Write a model back to LLaVA JSON or another training format.
+
+    MODEL is a dbt model (llava_svit_all, ...) or an ingested LLaVA file by its model name
+    (llava_v1_5_mix665k, ...). For --format parquet, --out is a folder of shards.
+    """
+    import time
+
+    from svit.export import export as run_export
+
+    started = time.perf_counter()
+    result = run_export(Warehouse.resolve(warehouse_dir), model, Path(out_file), fmt, indent=indent,
+                        ensure_ascii=ensure_ascii, progress=not no_progress)
+    seconds = time.perf_counter() - started
+    click.echo(f"wrote {result.out}: {result.records:,} records of {result.model} as {fmt}, "
+               f"{result.bytes / 1e6:,.1f} MB in {seconds:.1f}s")
 
 
 @cli.command()

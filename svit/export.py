@@ -1,0 +1,573 @@
+"""`svit export`: a model back to LLaVA JSON, JSONL, chat messages or Parquet shards.
+
+Where the records come from:
+
+- a dbt mart in `<warehouse>/svit.duckdb` with the LLaVA columns (`id`, `image`,
+  `conversations`, `record_order`), in `record_order`;
+- an ingested LLaVA file, by its model name (the `source` partition of `llava_records` /
+  `llava_turns`), in `record_index` order, with the id's JSON type, image absent vs present
+  and the extra keys of records and turns.
+
+How the JSON is made: DuckDB renders every record to its final text (strings escaped by
+`to_json`, the layout of `json.dumps` spelled out in SQL, each record already carrying the
+separator that goes before it) and hands it over in Arrow batches; Python writes each
+batch's string buffer to the file as it is. Python touches the text only for what DuckDB
+writes differently from `json.dumps`: control characters escaped with upper-case hex
+(`\\u001F`, fixed on the few batches that hold one), extra keys (rendered by `json.dumps`
+through a UDF, so numbers and nesting print as Python prints them), and `--ascii`.
+
+Output is written to a temporary file (or folder) beside `--out` and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from ingest.snapshot import current_snapshot
+from svit.errors import SvitError
+from svit.warehouse import Warehouse
+
+FORMATS = ("llava", "jsonl", "messages", "parquet")
+BATCH_ROWS = 50_000
+MODELS_CATALOG = "svit"  # dbt-duckdb names the database after the file stem
+# A model that is a view concatenating other models, in this order (DESIGN.md, model names).
+# Scanning the parts one after the other avoids sorting ~2.5 GB; the record_order check below
+# falls back to a sorted scan of the model should the parts ever not line up.
+MODEL_PARTS = {
+    "llava_svit_all": (
+        "llava_svit_conversation",
+        "llava_svit_complex_reasoning",
+        "llava_svit_detail_description",
+        "llava_svit_referring_qa",
+    ),
+}
+LLAVA_COLUMNS = {"id", "image", "conversations", "record_order"}
+PARQUET_SHARD_BYTES = "500MB"
+PARQUET_ROW_GROUP_BYTES = 200_000_000
+ROLE_TO_MESSAGES = {"human": "user", "gpt": "assistant"}
+
+_CONTROL_UPPER = rb"u00[01][0-9A-F]"
+_FIX_CONTROL = re.compile(rb"\\(\\|" + _CONTROL_UPPER + rb")")
+_FIX_ASCII = re.compile(rb"\\(\\|x[0-9a-f]{2}|U[0-9a-f]{8}|" + _CONTROL_UPPER + rb")")
+
+
+@dataclass
+class ExportResult:
+    model: str
+    fmt: str
+    out: Path
+    records: int
+    bytes: int
+
+
+class _OutOfOrder(Exception):
+    """The storage order of a model did not follow record_order: export again, sorted."""
+
+
+# --------------------------------------------------------------------------- JSON layout
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What `json.dumps(records, indent=indent, ensure_ascii=ensure_ascii)` puts between tokens."""
+
+    indent: int | None
+    ensure_ascii: bool = False
+
+    def open(self, level: int) -> str:
+        """After `{` or `[` whose items stand at `level`."""
+        return "" if self.indent is None else "\n" + " " * (self.indent * level)
+
+    def sep(self, level: int) -> str:
+        """Between two items standing at `level`."""
+        return ", " if self.indent is None else ",\n" + " " * (self.indent * level)
+
+    def close(self, level: int) -> str:
+        """Before the `}` or `]` standing at `level`."""
+        return self.open(level)
+
+    def value(self, obj, level: int) -> str:
+        """`obj` as json.dumps writes it when its key (or the value itself) stands at `level`."""
+        text = json.dumps(obj, indent=self.indent, ensure_ascii=False)
+        return text if self.indent is None else text.replace("\n", "\n" + " " * (self.indent * level))
+
+    def members(self, extra_json: str, level: int) -> str:
+        """The members of a JSON object (extra keys), each preceded by the separator at `level`."""
+        extra = json.loads(extra_json)
+        return "".join(
+            f"{self.sep(level)}{json.dumps(k, ensure_ascii=False)}: {self.value(v, level)}" for k, v in extra.items()
+        )
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def record_sql(layout: Layout, prefix: str, record_extras: bool = True, turn_extras: bool = True) -> str:
+    """SQL rendering one LLaVA record (columns id_text, has_image, image, extra, turns) as JSON text.
+
+    Keys in LLaVA's order: id, image (only when the record has one), the extra keys (where
+    LLaVA's own mix has its `model` key), conversations; turn keys: from, value, extra keys.
+    """
+    L = layout
+    # The UDF costs a Python round trip per vector even on NULLs: only called where extras exist.
+    turn_members = "coalesce(svit_extra_members(t.extra, 4), '')" if turn_extras else "''"
+    record_members = "coalesce(svit_extra_members(extra, 2), '')" if record_extras else "''"
+    turn = (
+        f"'{{' || {_lit(L.open(4))} || '\"from\": ' || to_json(t.\"from\")::varchar || {_lit(L.sep(4))}"
+        f" || '\"value\": ' || to_json(t.\"value\")::varchar"
+        f" || {turn_members} || {_lit(L.close(3))} || '}}'"
+    )
+    conversations = (
+        "case when coalesce(len(turns), 0) = 0 then '[]' else "
+        f"'[' || {_lit(L.open(3))} || array_to_string(list_transform(turns, lambda t: {turn}), {_lit(L.sep(3))})"
+        f" || {_lit(L.close(2))} || ']' end"
+    )
+    return (
+        f"{_lit(prefix)} || '{{' || {_lit(L.open(2))} || '\"id\": ' || id_text"
+        f" || case when has_image then {_lit(L.sep(2))} || '\"image\": ' || to_json(image)::varchar else '' end"
+        f" || {record_members}"
+        f" || {_lit(L.sep(2))} || '\"conversations\": ' || {conversations}"
+        f" || {_lit(L.close(1))} || '}}'"
+    )
+
+
+def messages_sql() -> str:
+    """SQL rendering one record as an OpenAI-style chat record (one JSON line).
+
+    A turn's text is split at each `<image>`; an image part stands where the token stood,
+    and the newline that joined the token to the text goes with it.
+    """
+    pieces = "string_split(t.\"value\", '<image>')"
+    n = f"len({pieces})"
+    lead = f"case when i > 1 and starts_with(p, chr(10)) then p[2:] else p end"
+    piece = f"case when i < {n} and ends_with({lead}, chr(10)) then ({lead})[:-2] else {lead} end"
+    parts = (
+        f"flatten(list_transform({pieces}, lambda p, i: "
+        "(case when i > 1 then ['{\"type\": \"image\"}'::json] else []::json[] end) || "
+        f"(case when {piece} <> '' or {n} = 1 then [json_object('type', 'text', 'text', {piece})] else []::json[] end)))"
+    )
+    message = (
+        "json_object('role', case t.\"from\" when 'human' then 'user' when 'gpt' then 'assistant' else t.\"from\" end, "
+        f"'content', to_json({parts}))"
+    )
+    return (
+        "json_object('id', id_text::json, 'images', to_json(case when has_image then [image] else []::varchar[] end), "
+        f"'messages', to_json(coalesce(list_transform(turns, lambda t: {message}), []::json[])))::varchar || chr(10)"
+    )
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@dataclass
+class Source:
+    """Where a model's records come from: SQL relations giving the uniform record columns."""
+
+    name: str
+    kind: str  # "mart" or "llava_file"
+    parts: list[str]  # SQL relations, exported one after the other (already in order, checked)
+    sorted_sql: str  # the whole model, sorted: the fallback
+    count_sql: str
+    record_extras: bool = False  # any record has keys besides id, image, conversations
+    turn_extras: bool = False  # any turn has keys besides from, value
+
+
+def open_connection(warehouse: Warehouse, layout: Layout) -> tuple[duckdb.DuckDBPyConnection, Path]:
+    temp_dir = Path(tempfile.mkdtemp(prefix="svit-export-"))
+    con = duckdb.connect(
+        config={
+            "threads": int(os.environ.get("SVIT_DUCKDB_THREADS", os.cpu_count() or 2)),
+            "memory_limit": os.environ.get("SVIT_EXPORT_MEMORY", "1GB"),
+            "temp_directory": str(temp_dir),
+            "preserve_insertion_order": True,
+        }
+    )
+    con.execute("set enable_progress_bar = false")  # DuckDB's bar writes to stdout; ours is on stderr
+    con.create_function(
+        "svit_extra_members",
+        _cached(layout.members),
+        ["VARCHAR", "INTEGER"],
+        "VARCHAR",
+        side_effects=False,
+    )
+    if warehouse.duckdb_path.is_file():
+        try:
+            con.execute(f"attach {_lit(str(warehouse.duckdb_path))} as {MODELS_CATALOG} (read_only)")
+        except duckdb.Error as exc:
+            con.close()
+            shutil.rmtree(temp_dir, ignore_errors=True)
+            lock = " (a `svit build` may be running: wait for it)" if "lock" in str(exc).lower() else ""
+            raise SvitError(f"cannot open {warehouse.duckdb_path}{lock}: {str(exc).splitlines()[0]}") from exc
+    return con, temp_dir
+
+
+def _cached(fn: Callable[[str, int], str]) -> Callable[[str, int], str]:
+    cache: dict[tuple[str, int], str] = {}
+
+    def wrapped(text: str, level: int) -> str:
+        key = (text, level)
+        if key not in cache:
+            if len(cache) > 100_000:
+                cache.clear()
+            cache[key] = fn(text, level)
+        return cache[key]
+
+    return wrapped
+
+
+def _mart_models(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """LLaVA-shaped models in svit.duckdb: name -> qualified name."""
+    rows = con.execute(
+        "select schema_name, table_name, list(column_name) from duckdb_columns() "
+        "where database_name = ? group by all",
+        [MODELS_CATALOG],
+    ).fetchall() if _attached(con) else []
+    return {
+        table: f"{MODELS_CATALOG}.{_ident(schema)}.{_ident(table)}"
+        for schema, table, columns in sorted(rows)
+        if LLAVA_COLUMNS <= set(columns)
+    }
+
+
+def _attached(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("select 1 from duckdb_databases() where database_name = ?", [MODELS_CATALOG]).fetchall())
+
+
+def _llava_files(warehouse: Warehouse) -> dict[str, Path]:
+    """Ingested LLaVA files: model name -> snapshot folder holding llava_records / llava_turns."""
+    snapshot = current_snapshot(warehouse.root) or warehouse.root
+    records = snapshot / "llava_records"
+    if not records.is_dir():
+        return {}
+    return {
+        d.name.split("=", 1)[1]: snapshot
+        for d in sorted(records.iterdir())
+        if d.is_dir() and d.name.startswith("source=") and any(d.glob("*.parquet"))
+    }
+
+
+def available_models(warehouse: Warehouse, con: duckdb.DuckDBPyConnection) -> list[str]:
+    return sorted(set(_mart_models(con)) | set(_llava_files(warehouse)))
+
+
+def resolve_source(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, model: str) -> Source:
+    """The Source of `model`; SvitError listing the models when there is none by that name."""
+    marts = _mart_models(con)
+    if model in marts:
+        columns = "to_json(id)::varchar as id_text, image is not null as has_image, image, null::varchar as extra, " \
+                  "conversations as turns, " \
+                  "record_order as ord"
+        parts = [p for p in MODEL_PARTS.get(model, ()) if p in marts] if model in MODEL_PARTS else [model]
+        if len(parts) != len(MODEL_PARTS.get(model, parts)):
+            parts = [model]
+        return Source(
+            model,
+            "mart",
+            [f"select {columns} from {marts[p]}" for p in parts],
+            f"select {columns} from {marts[model]} order by record_order",
+            "select " + " + ".join(f"(select count(*) from {marts[p]})" for p in parts),
+        )
+    files = _llava_files(warehouse)
+    if model in files:
+        snap = files[model]
+        recs = _lit(str(snap / "llava_records" / f"source={model}" / "*.parquet"))
+        turns_dir = snap / "llava_turns" / f"source={model}"
+        turns = (
+            f"(select record_index, list({{'from': role, 'value': text, 'extra': extra}} order by turn) as turns "
+            f"from read_parquet({_lit(str(turns_dir / '*.parquet'))}) group by record_index)"
+            if any(turns_dir.glob("*.parquet"))
+            else "(select null::bigint as record_index, null as turns where false)"
+        )
+        select = (
+            "select case when r.id_type = 'integer' then r.id_json else to_json(r.id)::varchar end as id_text, "
+            "r.has_image, r.image, r.extra, t.turns, r.record_index as ord "
+            f"from read_parquet({recs}) r left join {turns} t using (record_index) order by r.record_index"
+        )
+        record_extras = con.execute(f"select count(extra) > 0 from read_parquet({recs})").fetchall()[0][0]
+        turn_extras = bool(any(turns_dir.glob("*.parquet")) and con.execute(
+            f"select count(extra) > 0 from read_parquet({_lit(str(turns_dir / '*.parquet'))})").fetchall()[0][0])
+        return Source(model, "llava_file", [select], select, f"select count(*) from read_parquet({recs})",
+                      record_extras, turn_extras)
+    known = available_models(warehouse, con)
+    hint = ", ".join(known) if known else "none: run `svit ingest` and `svit build` first"
+    raise SvitError(f"no model named {model!r} in {warehouse.root}; models: {hint}")
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _string_buffer(arr: pa.Array) -> memoryview:
+    """The bytes of all strings of a string array, back to back (no copy)."""
+    if arr.null_count:
+        raise SvitError("a record rendered as NULL (an unexpected NULL in the model)")
+    bufs = arr.buffers()
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(bufs[1], dtype=width, count=len(arr) + 1, offset=arr.offset * np.dtype(width).itemsize)
+    return memoryview(bufs[2])[int(offsets[0]) : int(offsets[-1])] if bufs[2] is not None else memoryview(b"")
+
+
+def _fix_bytes(data: memoryview | bytes, ensure_ascii: bool) -> memoryview | bytes:
+    """Make DuckDB's escaping read as json.dumps writes it (lower-case hex; --ascii escapes)."""
+    raw = bytes(data) if not isinstance(data, bytes) else data
+    if ensure_ascii and not raw.isascii():
+        text = raw.decode("utf-8").encode("ascii", "backslashreplace").replace(b"\x7f", b"\\u007f")
+        return _FIX_ASCII.sub(_ascii_escape, text)
+    if ensure_ascii and b"\x7f" in raw:
+        raw = raw.replace(b"\x7f", b"\\u007f")
+    if b"\\u00" in raw:
+        return _FIX_CONTROL.sub(_ascii_escape, raw)
+    return data
+
+
+def _ascii_escape(m: re.Match) -> bytes:
+    token = m.group(1)
+    if token == b"\\":
+        return b"\\\\"
+    kind = token[:1]
+    if kind == b"x":
+        return b"\\u00" + token[1:]
+    if kind == b"U":
+        cp = int(token[1:], 16) - 0x10000
+        return b"\\u%04x\\u%04x" % (0xD800 | (cp >> 10), 0xDC00 | (cp & 0x3FF))
+    return b"\\" + token.lower()
+
+
+def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from con.sql(sql).to_arrow_reader(BATCH_ROWS)
+    except duckdb.Error as exc:
+        raise SvitError(f"export query failed: {str(exc).splitlines()[0]}") from exc
+
+
+def _write_records(
+    con: duckdb.DuckDBPyConnection, source: Source, render: str, out: BinaryIO, layout: Layout,
+    first_skip: int, on_batch: Callable[[int], None], sorted_scan: bool,
+) -> tuple[int, bool]:
+    """Write every rendered record; returns (records, wrote any). Raises _OutOfOrder."""
+    relations = [source.sorted_sql] if sorted_scan else source.parts
+    n, last = 0, None
+    for relation in relations:
+        for batch in _batches(con, f"select {render} as text, ord from ({relation})"):
+            if not batch.num_rows:
+                continue
+            order = batch.column(1).to_numpy(zero_copy_only=False)
+            if not sorted_scan and ((last is not None and order[0] <= last) or (np.diff(order) <= 0).any()):
+                raise _OutOfOrder
+            last = order[-1]
+            data = _fix_bytes(_string_buffer(batch.column(0)), layout.ensure_ascii)
+            if n == 0 and first_skip:
+                data = data[first_skip:]
+            out.write(data)
+            n += batch.num_rows
+            on_batch(batch.num_rows)
+    return n, n > 0
+
+
+def _progress(total: int | None, progress: bool, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=" rec", unit_scale=True, dynamic_ncols=True, leave=False,
+                disable=None if progress else True)
+
+
+@dataclass
+class _Plan:
+    render: str
+    head: bytes  # before the first record
+    tail: bytes  # after the last record
+    empty: bytes  # the whole file when there is no record
+    first_skip: int  # bytes of the first record's separator to drop
+
+
+def _plan(fmt: str, layout: Layout, source: Source) -> _Plan:
+    extras = (source.record_extras, source.turn_extras)
+    if fmt == "llava":
+        prefix = "," + layout.open(1) if layout.indent is not None else ", "
+        tail = (layout.close(0) + "]").encode()
+        return _Plan(record_sql(layout, prefix, *extras), b"[" + layout.open(1).encode(), tail, b"[]", len(prefix.encode()))
+    if fmt == "jsonl":
+        return _Plan(record_sql(layout, "", *extras) + " || chr(10)", b"", b"", b"", 0)
+    if fmt == "messages":
+        return _Plan(messages_sql(), b"", b"", b"", 0)
+    raise AssertionError(fmt)
+
+
+def export(
+    warehouse: Warehouse, model: str, out: Path, fmt: str = "llava", indent: int | None = None,
+    ensure_ascii: bool = False, progress: bool = True,
+) -> ExportResult:
+    """Write `model` to `out` in `fmt`; the file (or folder, for parquet) appears only when complete."""
+    if fmt not in FORMATS:
+        raise SvitError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    if indent is not None and indent < 0:
+        raise SvitError("--indent must be 0 or more")
+    if not warehouse.root.is_dir():
+        raise SvitError(f"no warehouse at {warehouse.root}: run `svit ingest` (or `svit demo`) first")
+    out = Path(out).absolute()
+    layout = Layout(indent if fmt == "llava" else None, ensure_ascii)  # JSONL: one record per line
+    con, temp_dir = open_connection(warehouse, layout)
+    try:
+        source = resolve_source(warehouse, con, model)
+        if fmt == "parquet":
+            return _export_parquet(con, source, out, progress)
+        return _export_json(con, source, out, fmt, layout, progress)
+    finally:
+        con.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _export_json(con, source: Source, out: Path, fmt: str, layout: Layout, progress: bool) -> ExportResult:
+    if out.is_dir():
+        raise SvitError(f"--out {out} is a directory; give a file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plan = _plan(fmt, layout, source)
+    total = con.execute(source.count_sql).fetchall()[0][0]
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    tmp = Path(tmp_name)
+    try:
+        for sorted_scan in (False, True):
+            with os.fdopen(os.dup(fd), "wb", buffering=0) as f, _progress(total, progress, source.name) as bar:
+                f.seek(0)
+                f.truncate()
+                f.write(plan.head)
+                try:
+                    n, _ = _write_records(con, source, plan.render, f, layout, plan.first_skip, bar.update, sorted_scan)
+                except _OutOfOrder:
+                    continue
+                if n == 0:
+                    f.seek(0)
+                    f.truncate()
+                    f.write(plan.empty)
+                else:
+                    f.write(plan.tail)
+                size = f.tell()
+            break
+        os.close(fd)
+        fd = -1
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    return ExportResult(source.name, fmt, out, n, size)
+
+
+# --------------------------------------------------------------------------- parquet
+
+
+PARQUET_COLUMNS = (
+    "case when id_text like '\"%' then json_extract_string(id_text, '$') else id_text end as id, "
+    "id_text not like '\"%' as id_is_int, "
+    "case when has_image then image end as image, "
+    "coalesce(list_transform(turns, lambda t: {'from': t.\"from\", 'value': t.\"value\"}), []) as conversations, "
+    "extra, "
+    "ord"
+)
+
+DATASET_CARD = """\
+---
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: "train-*.parquet"
+dataset_info:
+  features:
+  - name: id
+    dtype: string
+  - name: id_is_int
+    dtype: bool
+  - name: image
+    dtype: string
+  - name: conversations
+    list:
+    - name: from
+      dtype: string
+    - name: value
+      dtype: string
+  - name: extra
+    dtype: string
+  splits:
+  - name: train
+    num_bytes: {num_bytes}
+    num_examples: {num_examples}
+  download_size: {download_size}
+  dataset_size: {num_bytes}
+---
+
+# {model}
+
+Exported by `svit export {model} --format parquet` from svit-warehouse: one row per LLaVA
+record, in the model's order.
+
+- `id`: the record id as text; `id_is_int` is true where the source JSON had an integer id
+  (LLaVA-1.5's mix has both, which Arrow cannot hold in one column).
+- `image`: the image path, null for a text-only record (LLaVA: leave out the `image` key).
+- `conversations`: the turns, `from` (`human` / `gpt`) and `value`.
+- `extra`: the record's other keys as a JSON object (e.g. `{{"model": ""}}`), or null.
+"""
+
+
+def _export_parquet(con, source: Source, out: Path, progress: bool) -> ExportResult:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SvitError(f"--out {out} exists and is not an empty folder; parquet export writes a folder of shards")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        total, avg = con.execute(
+            "select count(*), coalesce(avg(strlen(id_text) + coalesce(strlen(image), 0) + coalesce(strlen(extra), 0) "
+            "+ coalesce(list_sum(list_transform(turns, lambda t: strlen(t.\"value\") + 8)), 0)), 1) "
+            f"from ({source.parts[0] if len(source.parts) == 1 else source.sorted_sql})"
+        ).fetchall()[0]
+        rows_per_group = max(1_000, int(PARQUET_ROW_GROUP_BYTES // max(avg, 1)))
+        query = f"select {PARQUET_COLUMNS} from ({source.sorted_sql})"
+        with _progress(total, progress, f"{source.name} (parquet)") as bar:
+            try:
+                con.execute(
+                    f"copy (select * exclude (ord) from ({query})) to {_lit(str(tmp / 'shards'))} "
+                    f"(format parquet, compression zstd, row_group_size {rows_per_group}, "
+                    f"file_size_bytes '{PARQUET_SHARD_BYTES}', filename_pattern 'train_{{i}}', preserve_order true)"
+                )
+            except duckdb.Error as exc:
+                raise SvitError(f"parquet export failed: {str(exc).splitlines()[0]}") from exc
+            bar.update(total)
+        shards = sorted((tmp / "shards").glob("*.parquet"), key=lambda p: int(re.findall(r"\d+", p.stem)[-1]))
+        for i, shard in enumerate(shards):
+            shard.rename(tmp / f"train-{i:05d}-of-{len(shards):05d}.parquet")
+        if (tmp / "shards").exists():
+            (tmp / "shards").rmdir()
+        if not shards:  # no records: one empty shard that still has the schema
+            con.execute(
+                f"copy (select * exclude (ord) from ({query}) limit 0) "
+                f"to {_lit(str(tmp / 'train-00000-of-00001.parquet'))} (format parquet)"
+            )
+        size = sum(p.stat().st_size for p in tmp.glob("*.parquet"))
+        (tmp / "README.md").write_text(
+            DATASET_CARD.format(model=source.name, num_examples=total, num_bytes=int(avg * total), download_size=size)
+        )
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ExportResult(source.name, "parquet", out, total, size)

@@ -1,0 +1,87 @@
+"""`svit export` is all or nothing, and says which models exist."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import svit.export as export_module
+from svit.cli import cli
+from svit.errors import SvitError
+from svit.export import export
+
+
+def _fail_after(monkeypatch, batches: int) -> None:
+    real = export_module._fix_bytes
+    seen = {"n": 0}
+
+    def failing(data, ensure_ascii):
+        seen["n"] += 1
+        if seen["n"] > batches:
+            raise OSError("disk full (simulated)")
+        return real(data, ensure_ascii)
+
+    monkeypatch.setattr(export_module, "_fix_bytes", failing)
+    monkeypatch.setattr(export_module, "BATCH_ROWS", 100)
+
+
+@pytest.mark.parametrize("fmt", ["llava", "jsonl", "messages"])
+def test_failure_mid_write_leaves_nothing(built, tmp_path, monkeypatch, fmt):
+    _fail_after(monkeypatch, 3)
+    out = tmp_path / "out.json"
+    with pytest.raises(OSError, match="simulated"):
+        export(built, "llava_svit_all", out, fmt, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_keeps_the_previous_file(built, tmp_path, monkeypatch):
+    out = tmp_path / "out.json"
+    out.write_text("previous")
+    _fail_after(monkeypatch, 2)
+    with pytest.raises(OSError):
+        export(built, "llava_v1_5_mix665k", out, progress=False)
+    assert out.read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_parquet_failure_leaves_nothing(built, tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise OSError("killed (simulated)")
+
+    monkeypatch.setattr(export_module.os, "replace", boom)
+    with pytest.raises(OSError):
+        export(built, "svit_core_150k", tmp_path / "pq", "parquet", progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_of_order_storage_falls_back_to_sorted(built, tmp_path, monkeypatch):
+    reversed_parts = tuple(reversed(export_module.MODEL_PARTS["llava_svit_all"]))
+    monkeypatch.setitem(export_module.MODEL_PARTS, "llava_svit_all", reversed_parts)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    export(built, "llava_svit_all", a, progress=False)
+    monkeypatch.undo()
+    export(built, "llava_svit_all", b, progress=False)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_unknown_model_lists_models(built, tmp_path):
+    with pytest.raises(SvitError) as info:
+        export(built, "llava_svit_everything", tmp_path / "x.json", progress=False)
+    message = str(info.value)
+    for name in ("llava_svit_all", "llava_svit_referring_qa", "llava_v1_5_mix665k", "svit_core_150k", "svit_mix_665k"):
+        assert name in message
+    assert "stg_llava__records" not in message and "llava_records" not in message.split("models:")[1]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_export(built, tmp_path):
+    out = tmp_path / "core.json"
+    result = CliRunner().invoke(cli, ["export", "svit_core_150k", "--out", str(out), "--indent", "4", "--ascii",
+                                      "--warehouse", str(built.root)])
+    assert result.exit_code == 0, result.output
+    assert "438 records" in result.output
+    assert out.read_bytes() == json.dumps(json.loads(out.read_text()), indent=4).encode()
+    bad = CliRunner().invoke(cli, ["export", "nope", "--out", str(tmp_path / "n.json"), "--warehouse", str(built.root)])
+    assert bad.exit_code != 0 and "models:" in str(bad.exception)
