@@ -268,10 +268,11 @@ def _write_manifest(con, staging: Path, run_id: str, versions: dict[str, str], f
 
 def _write_empty_tables(con, staging: Path) -> None:
     """A table no input fed still exists, empty, with its columns."""
-    for name, (columns, _) in TABLES.items():
+    for name, (columns, partition) in TABLES.items():
         folder = staging / name
         if folder.is_dir() and any(folder.rglob("*.parquet")):
             continue
         folder.mkdir(exist_ok=True)
-        con.execute(f"create or replace temp table empty_table ({columns})")
+        # With no partition folders, the partition column must be in the file itself.
+        con.execute(f"create or replace temp table empty_table ({columns}{f', {partition} varchar' if partition else ''})")
         con.execute(f"copy empty_table to {sql_str(folder / f'{name}_empty.parquet')} (format parquet)")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from svit import __version__
-from svit.errors import NotBuiltYet, SvitError
+from svit.errors import SvitError
 from svit.warehouse import ENV_VAR, Warehouse
 
 BUNDLED_SAMPLE = Path(__file__).parent / "sample_corpus"
@@ -21,10 +21,6 @@ warehouse_option = click.option(
     default=None,
     help=f"Warehouse directory (default ./warehouse, or ${ENV_VAR}).",
 )
-
-
-def _not_built(stage: str, issue: str) -> None:
-    raise NotBuiltYet(f"`svit {stage}` is not built yet ({issue}); nothing was done")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -137,11 +133,19 @@ def verify(show: int, warehouse_dir: str | None) -> None:
 
 
 @cli.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="report", show_default=True)
+@click.option("--model", "models", multiple=True, metavar="M", help="LLaVA model or mix to profile (repeatable; default llava_svit_all and every ingested LLaVA file).")
+@click.option("--compare", nargs=2, metavar="A B", default=None, help="Put two models or mixes side by side.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="report", show_default=True, help="Report directory.")
 @warehouse_option
-def stats(out_dir: str, warehouse_dir: str | None) -> None:
-    """Distribution statistics and plots over the corpus."""
-    _not_built("stats", "issue 7")
+def stats(models: tuple[str, ...], compare: tuple[str, str] | None, out_dir: str, warehouse_dir: str | None) -> None:
+    """Distribution statistics and plots: report.md, report.html, CSV tables, PNGs."""
+    from svit.stats import run_stats
+
+    report = run_stats(Warehouse.resolve(warehouse_dir), Path(out_dir), models, compare or None)
+    for line in report.summary_lines():
+        click.echo(line)
+    click.echo(f"wrote {report.out_dir / 'report.md'}, report.html and {len(report.files) - 2} CSV/PNG files "
+               f"in {report.seconds:.1f}s")
 
 
 @cli.command()

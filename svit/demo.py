@@ -31,10 +31,16 @@ def _stages(warehouse: Warehouse, corpus: Path) -> list[tuple[str, Callable[[], 
         return f"{models} dbt models built, {tests} tests passed ({warehouse.duckdb_path.name})"
 
     def export() -> str:
-        raise NotBuiltYet("export is not built yet (issue 6)")
+        from svit.export import export as run_export
+
+        result = run_export(warehouse, "llava_svit_all", warehouse.root / "exports" / "llava_svit_all.json", "llava", progress=False)
+        return f"{result.records:,} records of llava_svit_all -> {result.out} ({result.bytes / 1e6:,.1f} MB, LLaVA JSON)"
 
     def stats() -> str:
-        raise NotBuiltYet("stats is not built yet (issue 7)")
+        from svit.stats import run_stats
+
+        report = run_stats(warehouse, warehouse.root / "report")
+        return f"report in {report.out_dir / 'report.html'} ({len(report.files)} files)"
 
     return [("ingest", ingest), ("build", build), ("export", export), ("stats", stats)]
 

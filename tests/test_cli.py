@@ -1,4 +1,4 @@
-"""The CLI contract: every subcommand exists, takes --warehouse, and never fakes success."""
+"""The CLI contract: every subcommand exists, takes --warehouse, and fails with one line."""
 
 from __future__ import annotations
 
@@ -20,14 +20,14 @@ def test_every_subcommand_takes_warehouse_option(name):
     assert "--warehouse" in result.output
 
 
-def test_unbuilt_stage_exits_nonzero_with_one_line_reason(tmp_path):
+def test_failure_is_one_line_and_nonzero(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "svit.cli", "stats", "--warehouse", str(tmp_path)],
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 1
-    assert proc.stderr.strip().startswith("svit: `svit stats` is not built yet")
+    assert proc.stderr.strip().startswith("svit: no warehouse tables in")
     assert len(proc.stderr.strip().splitlines()) == 1
 
 

@@ -24,7 +24,7 @@ def test_bundled_sample_is_what_the_generator_makes(tmp_path):
     assert 200 <= params["images"] <= 500 and params["zip"]
 
 
-def test_demo_ingests_and_builds_the_bundled_sample_and_skips_what_is_not_built(tmp_path):
+def test_demo_runs_every_built_stage_on_the_bundled_sample(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "svit.cli", "demo", "--warehouse", str(tmp_path / "wh")],
         capture_output=True, text=True,
@@ -36,5 +36,9 @@ def test_demo_ingests_and_builds_the_bundled_sample_and_skips_what_is_not_built(
     assert f"{truth['boxes_total']:,} boxes" in proc.stdout
     assert "0 rejects" in proc.stdout
     assert "dbt models built" in proc.stdout
-    assert "export   skipped" in proc.stdout
+    assert f"{sum(truth['blocks_per_task'].values()):,} records of llava_svit_all" in proc.stdout
+    exported = json.loads((tmp_path / "wh" / "exports" / "llava_svit_all.json").read_text())
+    assert len(exported) == sum(truth["blocks_per_task"].values())
     assert (tmp_path / "wh" / "turns").is_dir()
+    assert "stats " in proc.stdout and (tmp_path / "wh" / "report" / "report.html").is_file()
+    assert "skipped" not in proc.stdout

@@ -144,6 +144,13 @@ def test_every_table_exists_even_without_its_input(tmp_path, corpus):
     run_ingest(source, (), warehouse, progress=False)
     for name in ("images", "llava_records", "llava_turns", "vg_objects", "vg_regions", "coco_captions", "rejects"):
         assert count(warehouse, name) == 0, name
+    # An empty partitioned table still has its partition column.
+    import duckdb
+
+    columns = duckdb.connect().sql(
+        f"select * from read_parquet('{warehouse.root}/llava_records/**/*.parquet', hive_partitioning = true, union_by_name = true)"
+    ).columns
+    assert "source" in columns
     assert count(warehouse, "turns") > 0
 
 

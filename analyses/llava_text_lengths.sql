@@ -1,0 +1,194 @@
+{#- Per LLaVA model or mix: words and characters per question (human turn) and per answer
+    (gpt turn), and words per record split by modality as LLaVA's `modality_lengths`
+    does (the sum over a record's turns; records with an image vs text-only). Same columns
+    and word definition as svit_text_lengths.
+    Models: var `stats_models` (dbt models in LLaVA shape: image, conversations; default
+    llava_svit_all) and var `stats_llava_files` (ingested LLaVA files by model name, from
+    stg_llava__records / stg_llava__turns; default every file). -#}
+{%- set llava_models = var('stats_models', ['llava_svit_all']) %}
+{%- set llava_files = var('stats_llava_files', none) %}
+{#- A model that is a sorted union of other models (llava_svit_all: the four task models)
+    is read from its parts: statistics do not need the order, and the sort is the costly part. -#}
+{%- set model_parts = var('stats_model_parts', {}) %}
+{#- Words of the text `__T__` (the same rule as svit_text_lengths); a newline between two
+    words counts as a space (LLaVA's `<image>\n` opens most first turns). -#}
+{%- set words -%}
+    case
+        when __T__ = '' then 0
+        when not (contains(__T__, '  ') or contains(__T__, chr(10)) or contains(__T__, chr(9))
+                  or contains(__T__, chr(13)) or contains(__T__, chr(11)) or contains(__T__, chr(12))
+                  or starts_with(__T__, ' ') or ends_with(__T__, ' '))
+            then strlen(__T__) - strlen(replace(__T__, ' ', '')) + 1
+        when not (contains(__T__, '  ') or contains(__T__, chr(9)) or contains(__T__, chr(13))
+                  or contains(__T__, chr(11)) or contains(__T__, chr(12))
+                  or contains(__T__, ' ' || chr(10)) or contains(__T__, chr(10) || ' ') or contains(__T__, chr(10) || chr(10))
+                  or starts_with(__T__, ' ') or ends_with(__T__, ' ') or starts_with(__T__, chr(10)) or ends_with(__T__, chr(10)))
+            then strlen(__T__) - strlen(replace(__T__, ' ', '')) + strlen(__T__) - strlen(replace(__T__, chr(10), '')) + 1
+        else len(regexp_extract_all(__T__, '[^ \t\n\r\x0b\x0c]+'))
+    end
+{%- endset %}
+
+{#- One row per record with its turns measured (kind, words, chars): the dbt models keep a
+    record's turns in `conversations`, measured in place; ingested files are grouped back. -#}
+with measured_records as materialized (
+    {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) %}
+    select
+        '{{ m }}' as scope,
+        image is not null as has_image,
+        list_transform(conversations, lambda c: {
+            'kind': case c."from" when 'human' then 'question' else 'answer' end,
+            'words': {{ words | replace('__T__', 'c.value') }},
+            'chars': length(c.value)
+        }) as turns
+    from {{ ref(part) }}
+    union all
+    {%- endfor %}{% endfor %}
+    {%- if llava_files is none or llava_files %}
+    select
+        t.llava_file as scope,
+        any_value(r.has_image) as has_image,
+        list({
+            'kind': case t.role when 'human' then 'question' else 'answer' end,
+            'words': {{ words | replace('__T__', 't.text') }},
+            'chars': length(t.text)
+        } order by t.turn) as turns
+    from {{ ref('stg_llava__turns') }} as t
+    inner join {{ ref('stg_llava__records') }} as r using (llava_file, record_index)
+    {%- if llava_files is not none %}
+    where t.llava_file in ({% for f in llava_files %}'{{ f }}', {% endfor %}null)
+    {%- endif %}
+    group by t.llava_file, t.record_index
+    {%- else %}
+    select null::varchar as scope, null::boolean as has_image,
+           null::struct(kind varchar, words bigint, chars bigint)[] as turns
+    where false
+    {%- endif %}
+),
+
+measured as (
+    select scope, t.kind, t.words, t.chars
+    from (select scope, unnest(turns) as t from measured_records)
+),
+
+records as (
+    select scope, has_image, coalesce(list_sum(list_transform(turns, lambda t: t.words)), 0) as words
+    from measured_records
+),
+
+frequencies as (
+    select scope, kind || ' words' as measure, words::double as v, count(*) as n
+    from measured
+    group by all
+    union all
+    select scope, kind || ' chars' as measure, chars::double as v, count(*) as n
+    from measured
+    group by all
+    union all
+    select scope, case when has_image then 'record words (image)' else 'record words (text-only)' end as measure,
+           words::double as v, count(*) as n
+    from records
+    group by all
+),
+
+{#- From here on the same in every distribution analysis: `frequencies` (scope, measure,
+    v, n) holds how many observations have each value, so the statistics below read a few
+    thousand rows, not one per turn. Percentiles interpolate linearly between the two
+    nearest ranks (numpy's default, DuckDB's quantile_cont); std is the sample std. -#}
+
+totals as (
+    select
+        scope,
+        measure,
+        sum(n) as n,
+        sum(v * n) / sum(n) as mean,
+        case when sum(n) > 1
+             then sqrt(greatest(sum(n * v * v) - sum(v * n) * sum(v * n) / sum(n), 0) / (sum(n) - 1)) end as std,
+        min(v) as min,
+        max(v) as max
+    from frequencies
+    group by scope, measure
+),
+
+ranked as (
+    select
+        scope,
+        measure,
+        v,
+        sum(n) over (partition by scope, measure order by v rows unbounded preceding) - n as first_rank,
+        n
+    from frequencies
+),
+
+wanted as (
+    select
+        t.scope,
+        t.measure,
+        p.p,
+        (t.n - 1) * p.p as h
+    from totals as t
+    cross join (select unnest([0.05, 0.25, 0.5, 0.75, 0.95]) as p) as p
+),
+
+percentiles as (
+    select
+        w.scope,
+        w.measure,
+        w.p,
+        lo.v + (w.h - floor(w.h)) * (hi.v - lo.v) as value
+    from wanted as w
+    inner join ranked as lo
+        on lo.scope = w.scope and lo.measure = w.measure
+        and floor(w.h) >= lo.first_rank and floor(w.h) < lo.first_rank + lo.n
+    inner join ranked as hi
+        on hi.scope = w.scope and hi.measure = w.measure
+        and ceil(w.h) >= hi.first_rank and ceil(w.h) < hi.first_rank + hi.n
+),
+
+binned as (
+    select
+        f.scope,
+        f.measure,
+        case when t.max = t.min then 0
+             else least(floor(10 * (f.v - t.min) / (t.max - t.min)), 9)::integer end as bin,
+        sum(f.n) as n
+    from frequencies as f
+    inner join totals as t using (scope, measure)
+    group by all
+),
+
+histograms as (
+    select
+        t.scope,
+        t.measure,
+        list(t.min + k.bin * (t.max - t.min) / 10.0 order by k.bin) as hist_lower,
+        list(coalesce(b.n, 0)::bigint order by k.bin) as hist_counts
+    from totals as t
+    cross join (select range::integer as bin from range(10)) as k
+    left join binned as b on b.scope = t.scope and b.measure = t.measure and b.bin = k.bin
+    group by t.scope, t.measure
+),
+
+final as (
+    select
+        t.scope,
+        t.measure,
+        t.n::bigint as n,
+        t.mean,
+        t.std,
+        t.min,
+        max(p.value) filter (where p.p = 0.05) as p5,
+        max(p.value) filter (where p.p = 0.25) as p25,
+        max(p.value) filter (where p.p = 0.5) as p50,
+        max(p.value) filter (where p.p = 0.75) as p75,
+        max(p.value) filter (where p.p = 0.95) as p95,
+        t.max,
+        any_value(h.hist_lower) as hist_lower,
+        any_value(h.hist_counts) as hist_counts
+    from totals as t
+    inner join percentiles as p using (scope, measure)
+    inner join histograms as h using (scope, measure)
+    group by all
+)
+
+select * from final
+order by scope, measure

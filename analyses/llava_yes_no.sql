@@ -1,0 +1,57 @@
+{#- Per LLaVA model or mix: Yes/No balance of short answers (gpt turns whose first word is
+    "yes" or "no", any case, as in svit_yes_no), and the yes share among them.
+    Models: var `stats_models` (dbt models in LLaVA shape; default llava_svit_all) and var
+    `stats_llava_files` (ingested LLaVA files by model name; default every file). -#}
+{%- set llava_models = var('stats_models', ['llava_svit_all']) %}
+{%- set llava_files = var('stats_llava_files', none) %}
+{#- A model that is a sorted union of other models (llava_svit_all: the four task models)
+    is read from its parts: statistics do not need the order, and the sort is the costly part. -#}
+{%- set model_parts = var('stats_model_parts', {}) %}
+
+with model_turns as (
+    {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) %}
+    select '{{ m }}' as model, c."from" as role, c.value as text
+    from (select unnest(conversations) as c from {{ ref(part) }})
+    union all
+    {%- endfor %}{% endfor %}
+    {%- if llava_files is none or llava_files %}
+    select llava_file as model, role, text
+    from {{ ref('stg_llava__turns') }}
+    {%- if llava_files is not none %}
+    where llava_file in ({% for f in llava_files %}'{{ f }}', {% endfor %}null)
+    {%- endif %}
+    {%- else %}
+    select null::varchar as model, null::varchar as role, null::varchar as text
+    where false
+    {%- endif %}
+),
+
+answers as (
+    select model, lower(left(text, 4)) as head
+    from model_turns
+    where role = 'gpt'
+),
+
+classified as (
+    select
+        model,
+        case when head = 'yes' or (starts_with(head, 'yes') and not regexp_matches(substr(head, 4, 1), '[a-z]')) then 'yes'
+             when head = 'no' or (starts_with(head, 'no') and not regexp_matches(substr(head, 3, 1), '[a-z]')) then 'no'
+        end as starts
+    from answers
+),
+
+final as (
+    select
+        model,
+        count(*) as answers,
+        count(*) filter (where starts = 'yes') as starting_yes,
+        count(*) filter (where starts = 'no') as starting_no,
+        count(starts) / count(*) as yes_no_share,
+        count(*) filter (where starts = 'yes') / nullif(count(starts), 0) as yes_share
+    from classified
+    group by model
+)
+
+select * from final
+order by model

@@ -1,0 +1,30 @@
+{#- Duplicate questions and answers, per SVIT task: turns, distinct texts, texts that occur
+    more than once, and the turns that repeat an earlier text (turns - distinct texts).
+    Texts are compared by their 64-bit hash, which keeps the grouping small at full scale
+    (a collision among millions of texts has a probability of about 1e-6). -#}
+
+with turns as (
+    select task, case role when 'user' then 'question' else 'answer' end as kind, text
+    from {{ ref('stg_svit__turns') }}
+),
+
+texts as (
+    select task, kind, hash(text) as text_hash, count(*) as n from turns group by all
+),
+
+final as (
+    select
+        task,
+        kind,
+        sum(n)::bigint as turns,
+        count(*) as distinct_texts,
+        count(*) filter (where n > 1) as repeated_texts,
+        (sum(n) - count(*))::bigint as repeats,
+        (sum(n) - count(*)) / sum(n) as repeat_share,
+        max(n) as max_occurrences
+    from texts
+    group by task, kind
+)
+
+select * from final
+order by list_position(['conversation', 'complex_reasoning', 'detail_description', 'referring_qa'], task), task, kind desc

@@ -1,0 +1,581 @@
+"""`svit stats`: run the dbt analyses in analyses/ over the warehouse and write a report.
+
+The analyses are dbt analyses (Jinja + SQL, `{{ ref() }}` to the staging views and the
+LLaVA models). `dbt compile` compiles them; here they are rendered with Jinja directly,
+`ref('x')` becoming the relation's bare name in the read-only session of `svit sql`
+(`open_session`: the Parquet tables plus svit.duckdb attached read-only), which avoids
+starting dbt (seconds) and never writes to the warehouse. `var()` carries the models to
+profile and the published constants the SQL needs.
+
+Output in the report folder: report.md (tables + PNG plots), report.html (the same, self
+contained: images inlined as base64), csv/<table>.csv, and the PNGs.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import jinja2
+
+from svit.build import PROJECT_DIR
+from svit.errors import SvitError
+from svit.facts import DETAIL_QUESTIONS, TASKS
+from svit.warehouse import Warehouse
+
+ANALYSES_DIR = PROJECT_DIR / "analyses"
+DEFAULT_MODEL = "llava_svit_all"
+# llava_svit_all is the four task models sorted into the published order (models/marts); the
+# analyses read the parts instead (var stats_model_parts), which skips a sort of every record.
+MODEL_PARTS = {DEFAULT_MODEL: tuple(f"llava_svit_{task}" for task in TASKS)}
+SVIT_ANALYSES = (
+    "svit_task_sizes", "svit_text_lengths", "svit_yes_no", "svit_duplicates", "svit_detail_instructions",
+    "svit_boxes", "svit_box_border", "svit_top_phrases", "svit_images",
+)
+MODEL_ANALYSES = ("llava_model_sizes", "llava_image_prefixes", "llava_text_lengths", "llava_yes_no", "llava_duplicates")
+DIST_COLUMNS = ("n", "mean", "std", "min", "p5", "p25", "p50", "p75", "p95", "max")
+
+
+# --------------------------------------------------------------------------- analyses
+
+
+def render_analysis(name: str, variables: dict[str, Any] | None = None) -> str:
+    """The SQL of analyses/<name>.sql with ref()/source() as bare relation names and var() from `variables`."""
+    path = ANALYSES_DIR / f"{name}.sql"
+    if not path.is_file():
+        raise SvitError(f"analysis {name} not found in {ANALYSES_DIR}")
+    values = dict(variables or {})
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    context = {
+        "ref": lambda model, *_: _ident(model),
+        "source": lambda _source, table: _ident(table),
+        "var": lambda key, default=None: values.get(key, default),
+    }
+    return env.from_string(path.read_text()).render(**context)
+
+
+@dataclass
+class Table:
+    """One analysis result: column names and rows (Python values)."""
+
+    name: str
+    columns: list[str]
+    rows: list[tuple]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+def _run(con, name: str, variables: dict[str, Any]) -> Table:
+    import duckdb
+
+    sql = render_analysis(name, variables)
+    try:
+        cursor = con.execute(sql)
+        rows = cursor.fetchall()
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SvitError(f"analysis {name} failed: {first}") from exc
+    return Table(name, [d[0] for d in cursor.description], rows)
+
+
+# --------------------------------------------------------------------------- models
+
+
+@dataclass
+class ModelChoice:
+    """The models to profile: dbt models in LLaVA shape and ingested LLaVA files, by name."""
+
+    dbt_models: list[str]
+    llava_files: list[str]
+
+    @property
+    def names(self) -> list[str]:
+        return self.dbt_models + self.llava_files
+
+
+def model_name(file_name: str) -> str:
+    """An ingested file's model name: its stem, lower-cased, other characters as `_` (DESIGN.md)."""
+    stem = file_name.rsplit("/", 1)[-1]
+    stem = stem[: -len(".json")] if stem.lower().endswith(".json") else stem.rsplit(".", 1)[0]
+    return re.sub(r"[^a-z0-9_]", "_", stem.lower())
+
+
+def available_models(session) -> tuple[list[str], list[str]]:
+    """(dbt models with `image` and `conversations` columns, ingested LLaVA files incl. empty ones)."""
+    con = session.con
+    shaped = []
+    if session.models:
+        rows = con.execute(
+            "select table_name from duckdb_columns() where database_name = 'svit' "
+            "group by table_name having count(*) filter (where column_name in ('image', 'conversations')) = 2 "
+            "order by table_name"
+        ).fetchall()
+        shaped = [r[0] for r in rows]
+    files: set[str] = set()
+    if "llava_records" in session.tables:
+        # An ingest without LLaVA files leaves an empty Parquet file without the `source` partition.
+        columns = {r[0] for r in con.execute("select column_name from (describe llava_records)").fetchall()}
+        if "source" in columns:
+            files |= {r[0] for r in con.execute("select distinct source from llava_records where source is not null").fetchall()}
+    if "manifest" in session.tables:
+        files |= {model_name(r[0]) for r in con.execute("select name from manifest where kind = 'llava'").fetchall()}
+    return shaped, sorted(files)
+
+
+def choose_models(session, requested: Sequence[str]) -> ModelChoice:
+    """Split the requested names into dbt models and ingested files; default: llava_svit_all and every file."""
+    shaped, files = available_models(session)
+    if not requested:
+        return ModelChoice([DEFAULT_MODEL] if DEFAULT_MODEL in shaped else [], files)
+    dbt_models, llava_files = [], []
+    for name in dict.fromkeys(requested):
+        if name in shaped:
+            dbt_models.append(name)
+        elif name in files:
+            llava_files.append(name)
+        else:
+            known = ", ".join(shaped + files) or "none (run `svit build`, or ingest a LLaVA file)"
+            raise SvitError(f"unknown model {name!r}; models to profile: {known}")
+    return ModelChoice(dbt_models, llava_files)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class StatsReport:
+    """What `run_stats` computed and wrote."""
+
+    out_dir: Path
+    models: list[str]
+    compare: tuple[str, str] | None
+    tables: dict[str, Table]
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per analysis
+    files: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary_lines(self) -> list[str]:
+        """A short summary for the terminal: records, turns, images per task and per model; words."""
+        lines = []
+        words = _dist_index(self.tables.get("svit_text_lengths"))
+        sizes = self.tables.get("svit_task_sizes")
+        if sizes is not None:
+            lines.append(f"{'task':<20} {'records':>10} {'turns':>11} {'images':>8} {'q words':>8} {'a words':>8}")
+            for row in sizes.dicts():
+                q = words.get((row["task"], "question words"), {}).get("mean")
+                a = words.get((row["task"], "answer words"), {}).get("mean")
+                lines.append(f"{row['task']:<20} {row['records']:>10,} {row['turns']:>11,} {row['images']:>8,} "
+                             f"{_num(q):>8} {_num(a):>8}")
+            if not sizes.rows:
+                lines.append("(no SVIT records)")
+        model_sizes = {r["model"]: r for r in self.tables["llava_model_sizes"].dicts()}
+        mwords = _dist_index(self.tables.get("llava_text_lengths"))
+        if self.models:
+            lines.append(f"{'model':<28} {'records':>10} {'turns':>11} {'images':>8} {'q words':>8} {'a words':>8}")
+            for m in self.models:
+                row = model_sizes.get(m)
+                if row is None:
+                    lines.append(f"{m:<28} {'no records':>10}")
+                    continue
+                q = mwords.get((m, "question words"), {}).get("mean")
+                a = mwords.get((m, "answer words"), {}).get("mean")
+                lines.append(f"{m:<28} {row['records']:>10,} {row['turns']:>11,} {row['images']:>8,} {_num(q):>8} {_num(a):>8}")
+        return lines
+
+
+def run_stats(
+    warehouse: Warehouse,
+    out_dir: Path | str = "report",
+    models: Sequence[str] = (),
+    compare: tuple[str, str] | None = None,
+) -> StatsReport:
+    """Run the analyses over the warehouse and write report.md, report.html, csv/ and PNGs into `out_dir`."""
+    from svit.query import open_session
+
+    started = time.perf_counter()
+    out = Path(out_dir)
+    session = open_session(warehouse, models=True)
+    try:
+        if not session.models:
+            raise SvitError(f"the statistics read the dbt models: {session.models_note}")
+        requested = list(models) + (list(compare) if compare else [])
+        choice = choose_models(session, requested)
+        shaped = set(available_models(session)[0])
+        variables = {
+            "stats_models": choice.dbt_models,
+            "stats_model_parts": {m: list(p) for m, p in MODEL_PARTS.items() if m in choice.dbt_models and shaped.issuperset(p)},
+            "stats_llava_files": choice.llava_files,
+            "stats_detail_questions": list(DETAIL_QUESTIONS),
+            "stats_top_phrases": 20,
+        }
+        names = MODEL_ANALYSES if compare else SVIT_ANALYSES + MODEL_ANALYSES
+        tables, timings = {}, {}
+        for name in names:
+            t0 = time.perf_counter()
+            tables[name] = _run(session.con, name, variables)
+            timings[name] = time.perf_counter() - t0
+    finally:
+        session.close()
+    shown = list(compare) if compare else list(dict.fromkeys(list(models) or choice.names))
+    report = StatsReport(out, shown, tuple(compare) if compare else None, tables, timings=timings)
+    report.files = write_report(report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _dist_index(table: Table | None) -> dict[tuple[str, str], dict[str, Any]]:
+    if table is None:
+        return {}
+    return {(r["scope"], r["measure"]): r for r in table.dicts()}
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def _ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+# --------------------------------------------------------------------------- the report
+
+# Columns shown in the Markdown/HTML tables (the CSV files have every column).
+_SHOWN = {
+    "svit_task_sizes": ("task", "records", "qa_pairs", "turns", "images", "mean_turns_per_record",
+                        "min_turns_per_record", "max_turns_per_record"),
+    "llava_model_sizes": ("model", "records", "turns", "qa_pairs", "images", "text_only", "text_only_share",
+                          "mean_turns_per_record", "min_turns_per_record", "max_turns_per_record"),
+}
+_TITLES = {
+    "svit_task_sizes": ("SVIT: records, QA pairs, turns and images per task",
+                        "A record is one original conversation block (one LLaVA record)."),
+    "svit_text_lengths": ("SVIT: words and characters per question and answer",
+                          "Words: runs of non-whitespace characters; characters: Unicode code points. "
+                          "Percentiles interpolate linearly; the histograms (10 equal-width bins from min to max) "
+                          "are in the plots and in csv/svit_text_lengths.csv."),
+    "svit_yes_no": ("SVIT: Yes/No balance of short answers", "Answers whose first word is yes or no."),
+    "svit_duplicates": ("SVIT: duplicate questions and answers",
+                        "repeats = turns whose text occurred before (turns - distinct texts)."),
+    "svit_detail_instructions": ("SVIT: detail-instruction usage",
+                                 "How many detail_description records ask each of the 34 published instructions."),
+    "svit_boxes": ("SVIT: boxes per turn, record and image; box area and aspect ratio",
+                   "Referring turns; area as a share of the image, aspect ratio width/height in pixels."),
+    "svit_box_border": ("SVIT: boxes touching the image border", "A coordinate equal to 0 or 1."),
+    "svit_top_phrases": ("SVIT: top object phrases", "Marked phrases, lower-cased."),
+    "svit_images": ("Images by Visual Genome folder and COCO overlap", "in_coco: the image has a COCO id."),
+    "llava_model_sizes": ("Models: records, turns, QA pairs, images",
+                          "text_only: records without an image."),
+    "llava_image_prefixes": ("Models: records by image prefix",
+                             "The first folder of `image` (coco, vg, gqa, ocr_vqa, textvqa); none = text-only."),
+    "llava_text_lengths": ("Models: words and characters per question and answer; words per modality",
+                           "record words (image / text-only): the sum over a record's turns, as LLaVA's "
+                           "modality_lengths groups them."),
+    "llava_yes_no": ("Models: Yes/No balance of short answers", "Answers whose first word is yes or no."),
+    "llava_duplicates": ("Models: duplicate questions and answers", "The <image> token is removed before comparing."),
+}
+
+
+@dataclass
+class _Block:
+    kind: str  # h1, h2, p, table, img
+    text: str = ""
+    columns: Sequence[str] = ()
+    rows: Sequence[Sequence[Any]] = ()
+    path: Path | None = None
+
+
+def write_report(report: StatsReport) -> list[Path]:
+    """Write CSVs, PNGs, report.md and report.html; return the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    out = report.out_dir
+    (out / "csv").mkdir(parents=True, exist_ok=True)
+    files = [_write_csv(out / "csv" / f"{t.name}.csv", t.columns, t.rows) for t in report.tables.values()]
+    blocks = _compare_blocks(report) if report.compare else _blocks(report)
+    for block in blocks:
+        if block.kind == "table" and block.text:
+            files.append(_write_csv(out / "csv" / f"{block.text}.csv", block.columns, block.rows))
+        if block.path is not None:
+            files.append(block.path)
+    files.append(_write_markdown(out / "report.md", blocks))
+    files.append(_write_html(out / "report.html", blocks))
+    return files
+
+
+def _blocks(report: StatsReport) -> list[_Block]:
+    out, t = report.out_dir, report.tables
+    blocks = [_Block("h1", "SVIT warehouse statistics"),
+              _Block("p", "Computed by `svit stats` from the SQL in analyses/ (dbt analyses).")]
+    sizes = t["svit_task_sizes"]
+    blocks.append(_Block("h2", "SVIT by task"))
+    if not sizes.rows:
+        blocks.append(_Block("p", "SVIT: no records (nothing ingested from data/)."))
+    else:
+        for name in ("svit_task_sizes",):
+            blocks += _table_blocks(t[name])
+        blocks.append(_Block("img", "Records and QA pairs per task", path=_plot_bars(
+            out / "svit_records_per_task.png", "Records and QA pairs per task",
+            [r["task"] for r in sizes.dicts()],
+            {"records": [r["records"] for r in sizes.dicts()], "QA pairs": [r["qa_pairs"] for r in sizes.dicts()]})))
+        blocks += _table_blocks(t["svit_text_lengths"])
+        blocks.append(_Block("img", "Words per question and answer, per task", path=_plot_histograms(
+            out / "svit_words_histograms.png", t["svit_text_lengths"], ("question words", "answer words"))))
+        for name in ("svit_yes_no", "svit_duplicates", "svit_detail_instructions", "svit_boxes"):
+            blocks += _table_blocks(t[name])
+        if t["svit_boxes"].rows:
+            blocks.append(_Block("img", "Boxes per turn", path=_plot_histograms(
+                out / "svit_boxes_per_turn.png", t["svit_boxes"], ("boxes per turn", "boxes per image"))))
+        for name in ("svit_box_border", "svit_top_phrases"):
+            blocks += _table_blocks(t[name])
+    blocks += _table_blocks(t["svit_images"])
+    blocks += _model_blocks(report, report.models)
+    return blocks
+
+
+def _model_blocks(report: StatsReport, models: list[str]) -> list[_Block]:
+    out, t = report.out_dir, report.tables
+    blocks = [_Block("h2", "LLaVA models and mixes")]
+    if not models:
+        blocks.append(_Block("p", "No LLaVA models to profile (run `svit build`, or ingest a LLaVA file)."))
+        return blocks
+    sizes = {r["model"]: r for r in t["llava_model_sizes"].dicts()}
+    empty = [m for m in models if m not in sizes]
+    if empty:
+        blocks.append(_Block("p", "; ".join(f"{m}: no records" for m in empty) + "."))
+    present = [m for m in models if m in sizes]
+    if not present:
+        return blocks
+    for name in MODEL_ANALYSES:
+        blocks += _table_blocks(_only(t[name], present))
+        if name == "llava_image_prefixes":
+            prefixes = sorted({r["image_prefix"] for r in t[name].dicts()})
+            counts = {(r["model"], r["image_prefix"]): r["records"] for r in t[name].dicts()}
+            blocks.append(_Block("img", "Records by image prefix", path=_plot_bars(
+                out / "models_image_prefixes.png", "Records by image prefix", prefixes,
+                {m: [counts.get((m, p), 0) for p in prefixes] for m in present})))
+        if name == "llava_text_lengths":
+            blocks.append(_Block("img", "Words per question and answer, per model", path=_plot_histograms(
+                out / "models_words_histograms.png", _only(t[name], present), ("question words", "answer words"))))
+    return blocks
+
+
+def _compare_blocks(report: StatsReport) -> list[_Block]:
+    a, b = report.compare
+    out, t = report.out_dir, report.tables
+    blocks = [_Block("h1", f"{a} vs {b}"),
+              _Block("p", "Computed by `svit stats --compare` from the SQL in analyses/ (dbt analyses).")]
+    sizes = {r["model"]: r for r in t["llava_model_sizes"].dicts()}
+    for m in (a, b):
+        if m not in sizes:
+            blocks.append(_Block("p", f"{m}: no records."))
+    rows: list[tuple] = []
+    for col in _SHOWN["llava_model_sizes"][1:]:
+        rows.append((col, sizes.get(a, {}).get(col, 0), sizes.get(b, {}).get(col, 0)))
+    dist = _dist_index(t["llava_text_lengths"])
+    for measure in sorted({k[1] for k in dist}):
+        for stat in ("mean", "p50", "p95"):
+            rows.append((f"{measure}: {stat}", dist.get((a, measure), {}).get(stat), dist.get((b, measure), {}).get(stat)))
+    for table, key in (("llava_yes_no", "model"),):
+        byk = {r[key]: r for r in t[table].dicts()}
+        for col in ("starting_yes", "starting_no", "yes_share"):
+            rows.append((f"answers {col}", byk.get(a, {}).get(col), byk.get(b, {}).get(col)))
+    dups = {(r["model"], r["kind"]): r for r in t["llava_duplicates"].dicts()}
+    for kind in ("question", "answer"):
+        rows.append((f"repeated {kind}s (share)", dups.get((a, kind), {}).get("repeat_share"),
+                     dups.get((b, kind), {}).get("repeat_share")))
+    blocks += [_Block("h2", "Side by side"), _Block("table", "compare_side_by_side", ("statistic", a, b), rows)]
+    prefixes = {(r["model"], r["image_prefix"]): r for r in t["llava_image_prefixes"].dicts()}
+    names = sorted({p for _, p in prefixes})
+    prefix_rows = [(p, prefixes.get((a, p), {}).get("records", 0), prefixes.get((a, p), {}).get("share", 0.0),
+                    prefixes.get((b, p), {}).get("records", 0), prefixes.get((b, p), {}).get("share", 0.0)) for p in names]
+    blocks += [_Block("h2", "Records by image prefix"),
+               _Block("table", "compare_image_prefixes", ("image_prefix", f"{a} records", f"{a} share",
+                                                           f"{b} records", f"{b} share"), prefix_rows)]
+    if prefix_rows:
+        blocks.append(_Block("img", "Records by image prefix", path=_plot_bars(
+            out / "compare_image_prefixes.png", "Records by image prefix", names,
+            {a: [r[1] for r in prefix_rows], b: [r[3] for r in prefix_rows]})))
+    if dist:
+        blocks.append(_Block("img", "Words per question and answer", path=_plot_histograms(
+            out / "compare_words_histograms.png", _only(t["llava_text_lengths"], [a, b]),
+            ("question words", "answer words"), overlay=True)))
+    blocks += _model_blocks(report, [a, b])[1:]
+    return blocks
+
+
+def _only(table: Table, models: list[str]) -> Table:
+    key = "model" if "model" in table.columns else "scope"
+    i = table.columns.index(key)
+    order = {m: k for k, m in enumerate(models)}
+    rows = sorted((r for r in table.rows if r[i] in order), key=lambda r: order[r[i]])
+    return Table(table.name, table.columns, rows)
+
+
+def _table_blocks(table: Table) -> list[_Block]:
+    title, note = _TITLES.get(table.name, (table.name, ""))
+    columns = _SHOWN.get(table.name) or [c for c in table.columns if not c.startswith("hist_")]
+    idx = [table.columns.index(c) for c in columns]
+    rows = [[row[i] for i in idx] for row in table.rows]
+    blocks = [_Block("h2", title)]
+    if note:
+        blocks.append(_Block("p", note))
+    if rows:
+        blocks.append(_Block("table", "", columns, rows))
+    else:
+        blocks.append(_Block("p", "(no records)"))
+    return blocks
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value == int(value) and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:,.4f}" if abs(value) < 1 else f"{value:,.2f}"
+    return str(value)
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value)
+    return "" if value is None else value
+
+
+def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        writer.writerows([_csv_value(v) for v in row] for row in rows)
+    return path
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _write_markdown(path: Path, blocks: list[_Block]) -> Path:
+    lines: list[str] = []
+    for b in blocks:
+        if b.kind == "h1":
+            lines += [f"# {b.text}", ""]
+        elif b.kind == "h2":
+            lines += [f"## {b.text}", ""]
+        elif b.kind == "p":
+            lines += [b.text, ""]
+        elif b.kind == "table":
+            lines.append("| " + " | ".join(_md_escape(str(c)) for c in b.columns) + " |")
+            lines.append("|" + "|".join("---:" if _numeric(b.rows, i) else "---" for i in range(len(b.columns))) + "|")
+            for row in b.rows:
+                lines.append("| " + " | ".join(_md_escape(_cell(v)) for v in row) + " |")
+            lines.append("")
+        elif b.kind == "img" and b.path is not None:
+            lines += [f"![{b.text}]({b.path.name})", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _numeric(rows: Sequence[Sequence[Any]], i: int) -> bool:
+    values = [r[i] for r in rows if r[i] is not None]
+    return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def _write_html(path: Path, blocks: list[_Block]) -> Path:
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             f"<title>{html.escape(next((b.text for b in blocks if b.kind == 'h1'), 'svit stats'))}</title>",
+             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:2px 8px}"
+             "td.n{text-align:right}th{background:#f3f3f3}img{max-width:100%}</style></head><body>"]
+    for b in blocks:
+        if b.kind in ("h1", "h2"):
+            parts.append(f"<{b.kind}>{html.escape(b.text)}</{b.kind}>")
+        elif b.kind == "p":
+            parts.append(f"<p>{html.escape(b.text)}</p>")
+        elif b.kind == "table":
+            numeric = [_numeric(b.rows, i) for i in range(len(b.columns))]
+            parts.append("<table><thead><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in b.columns)
+                         + "</tr></thead><tbody>")
+            for row in b.rows:
+                parts.append("<tr>" + "".join(
+                    f'<td{" class=n" if n else ""}>{html.escape(_cell(v))}</td>' for v, n in zip(row, numeric)) + "</tr>")
+            parts.append("</tbody></table>")
+        elif b.kind == "img" and b.path is not None:
+            data = base64.b64encode(b.path.read_bytes()).decode("ascii")
+            parts.append(f'<p><img alt="{html.escape(b.text)}" src="data:image/png;base64,{data}"></p>')
+    parts.append("</body></html>")
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _plot_bars(path: Path, title: str, labels: list[str], series: dict[str, list[float]]) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(labels) * max(1, len(series)) ** 0.5), 4))
+    width = 0.8 / max(1, len(series))
+    for k, (name, values) in enumerate(series.items()):
+        xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(labels))]
+        ax.bar(xs, values, width=width, label=name)
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
+    ax.set_title(title)
+    ax.set_ylabel("count")
+    if len(series) > 1:
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _plot_histograms(path: Path, table: Table, measures: Sequence[str], overlay: bool = False) -> Path:
+    """One panel per measure (columns) and scope (rows; or all scopes overlaid), from hist_lower/hist_counts."""
+    import matplotlib.pyplot as plt
+
+    rows = table.dicts()
+    scopes = list(dict.fromkeys(r["scope"] for r in rows))
+    by = {(r["scope"], r["measure"]): r for r in rows}
+    n_rows = 1 if overlay else max(1, len(scopes))
+    fig, axes = plt.subplots(n_rows, len(measures), figsize=(5 * len(measures), 2.6 * n_rows), squeeze=False)
+    for j, measure in enumerate(measures):
+        for i, scope in enumerate(scopes):
+            ax = axes[0 if overlay else i][j]
+            r = by.get((scope, measure))
+            if r is None:
+                continue
+            lower, counts = list(r["hist_lower"]), list(r["hist_counts"])
+            step = (r["max"] - r["min"]) / 10 or 1.0
+            if overlay:
+                total = sum(counts) or 1
+                ax.step(lower + [lower[-1] + step], [c / total for c in counts] + [counts[-1] / total],
+                        where="post", label=scope)
+                ax.set_ylabel("share")
+                ax.legend(fontsize=8)
+            else:
+                ax.bar(lower, counts, width=step, align="edge", edgecolor="white")
+                ax.set_ylabel(scope, fontsize=8)
+            ax.set_title(measure if overlay or i == 0 else "", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=80)
+    plt.close(fig)
+    return path
