@@ -149,6 +149,32 @@ def stats(models: tuple[str, ...], compare: tuple[str, str] | None, out_dir: str
 
 
 @cli.command()
+@click.argument("recipe")
+@click.option("--export", "export_file", type=click.Path(dir_okay=False), default=None, help="Also write the mix as LLaVA JSON to this file.")
+@warehouse_option
+def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None:
+    """Build a mix and write its manifest.
+
+    RECIPE is a recipe file (YAML: name, seed, sources with take and filter) or a published
+    mix: mix_svit_core_150k, mix_svit_mix_665k.
+    """
+    from svit.mix import build_mix
+
+    warehouse = Warehouse.resolve(warehouse_dir)
+    result = build_mix(warehouse, recipe)
+    click.echo(f"{result.name}: {result.records:,} records")
+    for s in result.manifest["sources"]:
+        click.echo(f"  {s['source']:<32} available {s['available']:>9,}  filtered {s['filtered']:>9,}  "
+                   f"selected {s['selected']:>9,}  upsampled {s['upsampled']:>9,}")
+    click.echo(f"  manifest: {result.manifest_path} (and the table mix_manifests)")
+    if export_file:
+        from svit.export import export as run_export
+
+        done = run_export(warehouse, result.name, Path(export_file), "llava", progress=False)
+        click.echo(f"wrote {done.out}: {done.records:,} records")
+
+
+@cli.command()
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--no-models", is_flag=True, help="Do not attach svit.duckdb (the dbt models): query the Parquet tables only, e.g. while a build holds its lock.")

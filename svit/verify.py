@@ -3,8 +3,10 @@
 The official files' ids are in a format of their own, so records are matched by content:
 the image, and the text of every turn with what the conversion changes taken out (the
 `<image>` token, `<st>`/`<ed>`, the numbers inside boxes, the instruction after a
-referring question). A matched record is then compared string for string with the derived
-one (`llava_svit_all`), the official instruction put in place of ours, since BAAI's random
+referring question). The matching lives in one place, the dbt model
+`int_llava_records_matched` (macros/recipes/content_match.sql), which the published mixes
+use too. A matched record is then compared string for string with the derived one
+(`llava_svit_all`), the official instruction put in place of ours, since BAAI's random
 choice cannot be regenerated.
 """
 
@@ -19,17 +21,6 @@ from svit.facts import REFERRING_INSTRUCTIONS
 from svit.query import open_session
 from svit.warehouse import Warehouse
 
-_BOX = r"\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\]"
-# The turn text with what the conversion changes taken out: the matching key's parts.
-_NORMALIZE = """
-    regexp_replace(
-        regexp_replace(
-            replace(replace(replace({text}, '<image>' || chr(10), ''), '<st>', ''), '<ed>', ''),
-            '{box}', '[]', 'g'),
-        ' ({instructions})$', '')
-"""
-
-
 @dataclass
 class FileReport:
     source: str
@@ -43,10 +34,7 @@ class FileReport:
 
 
 _INSTRUCTIONS = "|".join(s.replace(".", "\\.") for s in REFERRING_INSTRUCTIONS)
-
-
-def _normalize(text: str) -> str:
-    return _NORMALIZE.format(text=text, box=_BOX, instructions=_INSTRUCTIONS)
+MATCH_MODEL = "int_llava_records_matched"
 
 
 def official_sources(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
@@ -70,14 +58,15 @@ def verify(warehouse: Warehouse, show: int = 5) -> list[FileReport]:
     session = open_session(warehouse)
     try:
         con = session.con
-        if "llava_svit_all" not in session.models:
-            raise SvitError(f"no llava_svit_all in {warehouse.duckdb_path}: run `svit build` first")
+        missing = [m for m in ("llava_svit_all", MATCH_MODEL) if m not in session.models]
+        if missing:
+            raise SvitError(f"no {' or '.join(missing)} in {warehouse.duckdb_path}: run `svit build` first")
         sources = official_sources(con)
         if not sources:
             raise SvitError(
                 "no official LLaVA files in the warehouse: ingest a download that has format/llava-v1.5/*.json"
             )
-        _derived_keys(con)
+        _matches(con, [source for source, _ in sources])
         out = warehouse.root / "verify"
         out.mkdir(exist_ok=True)
         return [_verify_file(con, source, file_name, show, out) for source, file_name in sources]
@@ -85,50 +74,43 @@ def verify(warehouse: Warehouse, show: int = 5) -> list[FileReport]:
         session.close()
 
 
-def _derived_keys(con) -> None:
+def _matches(con, sources: list[str]) -> None:
+    """The official records' matches, computed once for all files (the view keys every block)."""
     con.execute(
         f"""
-        create temp table derived as
-        with turns as (
-            select id, image, task, unnest(conversations) as t, generate_subscripts(conversations, 1) as turn
-            from llava_svit_all
-        )
-        select id, any_value(task) as task,
-            -- Hash each turn first, so the grouping holds 32 bytes a turn, not the text.
-            md5(any_value(image) || chr(31) || string_agg(md5({_normalize('t.value')}), chr(31) order by turn)) as match_key
-        from turns group by id
-        """
+        create temp table matches as
+        select llava_file as source, record_index, derived_id, task, instruction
+        from {MATCH_MODEL}
+        where llava_file in (select unnest(?::varchar[])) and derived_id is not null
+        """,
+        [sources],
     )
 
 
 def _verify_file(con, source: str, file_name: str, show: int, out) -> FileReport:
     report = FileReport(file_name)
     con.execute(
-        f"""
+        """
         create or replace temp table official as
         select r.record_index, r.id, r.image,
-            list({{'from': t.role, 'value': t.text}} order by t.turn) as conversations,
-            md5(coalesce(r.image, '') || chr(31) || string_agg(md5({_normalize('t.text')}), chr(31) order by t.turn)) as match_key
+            list({'from': t.role, 'value': t.text} order by t.turn) as conversations
         from llava_records r join llava_turns t on t.source = r.source and t.record_index = r.record_index
         where r.source = ?
         group by r.record_index, r.id, r.image
         """,
         [source],
     )
-    # A key can belong to more than one derived record only when two blocks read the same;
-    # then any of them is as good a match. The comparison runs in SQL: only the records
-    # that differ (and the first few of them) come back to Python.
+    # The comparison runs in SQL: only the records that differ (and the first few of them)
+    # come back to Python.
     con.execute(
         f"""
         create or replace temp table matched as
         with pairs as (
             select o.record_index, o.id as official_id, o.conversations as official,
-                d.id as derived_id, d.task, a.conversations as derived,
-                case when d.task = 'referring_qa'
-                    then nullif(regexp_extract(o.conversations[1].value, ' ({_INSTRUCTIONS})$', 1), '') end as instruction
+                m.derived_id, m.task, a.conversations as derived, m.instruction
             from official o
-            join (select match_key, min(id) as id, any_value(task) as task from derived group by match_key) d using (match_key)
-            join llava_svit_all a on a.id = d.id
+            join matches m on m.source = ? and m.record_index = o.record_index
+            join llava_svit_all a on a.id = m.derived_id
         )
         select record_index, official_id, derived_id, task, instruction,
             -- Referring questions: ours with the official instruction in place of our own.
@@ -139,7 +121,8 @@ def _verify_file(con, source: str, file_name: str, show: int, out) -> FileReport
                     else t.value end}})
                 else derived end as differs
         from pairs
-        """
+        """,
+        [source],
     )
     report.records = con.execute("select count(*) from official").fetchall()[0][0]
     report.matched, report.differing = con.execute("select count(*), count(*) filter (where differs) from matched").fetchall()[0]

@@ -1,0 +1,45 @@
+{#-
+    Matching LLaVA records to SVIT's original blocks by content (`svit verify`, the published
+    mixes). The official files' ids are in a format of their own, so a record is known by its
+    image and the text of its turns with what BAAI's conversion changes taken out: the
+    `<image>` token, `<st>`/`<ed>`, the numbers inside boxes and the instruction after a
+    referring question. The same normalisation applied to an original turn gives the same
+    text as applied to its LLaVA rendering, so the original side needs no rendering at all
+    (and the key does not depend on the box_format or instruction vars).
+-#}
+
+{#- The instructions as a regex alternation, from referring_instructions() (the one list). -#}
+{% macro referring_instruction_pattern() -%}
+    {%- set sentences = modules.re.findall("'([^']*)'", referring_instructions()) -%}
+    {{- sentences | map('replace', '.', '\\.') | join('|') -}}
+{%- endmacro %}
+
+{#- One turn's text with what the conversion changes taken out. -#}
+{% macro content_match_text(text) -%}
+    regexp_replace(
+        regexp_replace(
+            replace(replace(replace({{ text }}, '<image>' || chr(10), ''), '<st>', ''), '<ed>', ''),
+            '\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\]', '[]', 'g'),
+        ' ({{ referring_instruction_pattern() }})$', '')
+{%- endmacro %}
+
+{#- The matching key of a record, as an aggregate over its turns: md5 of the image and the
+    md5 of each normalised turn (32 bytes a turn in the grouping, not the text). -#}
+{% macro content_match_key(image, text, turn) -%}
+    md5(coalesce({{ image }}, '') || chr(31) || string_agg(md5({{ content_match_text(text) }}), chr(31) order by {{ turn }}))
+{%- endmacro %}
+
+{#- The instruction that ends a referring question, or null. -#}
+{% macro instruction_of(question) -%}
+    nullif(regexp_extract({{ question }}, ' ({{ referring_instruction_pattern() }})$', 1), '')
+{%- endmacro %}
+
+{#- A LLaVA conversations list with `instruction` in place of the instruction ending each
+    human turn (none when `instruction` is null). -#}
+{% macro with_instruction(conversations, instruction) -%}
+    list_transform({{ conversations }}, lambda t: {
+        'from': t."from",
+        'value': case when t."from" = 'human'
+            then regexp_replace(t.value, ' ({{ referring_instruction_pattern() }})$', '') || coalesce(' ' || {{ instruction }}, '')
+            else t.value end})
+{%- endmacro %}

@@ -1,0 +1,111 @@
+{#- SVIT_mix_665K: LLaVA-1.5's llava_v1_5_mix665k.json (ingested with --llava) with its
+    LLaVA-Instruct-150K part replaced by mix_svit_core_150k.
+
+    The LLaVA-Instruct part is every mix record whose id AND turns (role and text, in order)
+    equal a record of the ingested llava_instruct_150k.json: ids alone repeat (one image,
+    several conversations), and no shape rule tells those records from VQAv2's, which have
+    the same 12-digit ids and coco/train2017 images. The core records go, in their own
+    order, where the first LLaVA-Instruct record was; every other record keeps its place,
+    id (with its JSON type), image (absent or present) and extra keys.
+
+    Without llava_instruct_150k, the mix or the core file ingested, the model is empty (a
+    warn test says which is missing) and `svit mix mix_svit_mix_665k` refuses. -#}
+{%- set mix_file = 'llava_v1_5_mix665k' -%}
+{%- set instruct_file = 'llava_instruct_150k' -%}
+
+with mix_records as (
+    {{ llava_file_records(mix_file) }}
+),
+
+instruct_records as (
+    {{ llava_file_records(instruct_file) }}
+),
+
+core as (
+    select * from {{ ref('mix_svit_core_150k') }}
+),
+
+flagged as (
+    select
+        mix_records.*,
+        exists (
+            select 1 from instruct_records
+            where instruct_records.id = mix_records.id and instruct_records.turns_hash = mix_records.turns_hash
+        ) as is_llava_instruct
+    from mix_records
+),
+
+anchor as (
+    -- Where the core records go: the first LLaVA-Instruct record's place. Null (no swap, and
+    -- so an empty model) when a part is missing.
+    select min(record_index) as first_place
+    from flagged
+    where is_llava_instruct and exists (select 1 from core)
+),
+
+kept as (
+    select
+        id,
+        id_json,
+        has_image,
+        image,
+        extra,
+        conversations,
+        null::varchar as task,
+        null::bigint as image_id,
+        null::integer as block,
+        null::varchar as source_file,
+        null::bigint as record_index,
+        {{ image_prefix('image') }} as image_prefix,
+        '{{ mix_file }}' as mix_source,
+        record_index as source_record_index,
+        record_index as place,
+        0::bigint as within
+    from flagged
+    where not is_llava_instruct and (select first_place from anchor) is not null
+),
+
+swapped_in as (
+    select
+        id,
+        id_json,
+        has_image,
+        image,
+        extra,
+        conversations,
+        task,
+        image_id,
+        block,
+        source_file,
+        record_index,
+        image_prefix,
+        'mix_svit_core_150k' as mix_source,
+        source_record_index,
+        (select first_place from anchor) as place,
+        record_order + 1 as within
+    from core
+    where (select first_place from anchor) is not null
+),
+
+final as (
+    select
+        id,
+        id_json,
+        has_image,
+        image,
+        extra,
+        conversations,
+        row_number() over (order by place, within) - 1 as record_order,
+        task,
+        image_id,
+        block,
+        source_file,
+        record_index,
+        image_prefix,
+        mix_source,
+        source_record_index
+    from (select * from kept union all select * from swapped_in)
+)
+
+select * from final
+order by record_order

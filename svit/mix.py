@@ -1,0 +1,459 @@
+"""`svit mix`: build a mix (a published recipe or a user's RECIPE.yml) and write its manifest.
+
+A user recipe becomes the var `mix` of one generic dbt model, `mix_user` (and its per-source
+counts, `mix_user_sources`), which dbt writes to a table named by the recipe; see
+models/marts/mixes/mix_user.sql. Everything a recipe says is checked here first, against
+the warehouse, so a bad recipe builds nothing. Every mix then gets a manifest: a JSON file
+`<warehouse>/mixes/<name>.manifest.json` and a row of the table `mix_manifests` in
+svit.duckdb.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+import re
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+from ingest.snapshot import current_snapshot
+from svit import __version__
+from svit.build import PROJECT_DIR, run_dbt
+from svit.errors import SvitError
+from svit.warehouse import Warehouse
+
+PUBLISHED = ("mix_svit_core_150k", "mix_svit_mix_665k")
+GENERIC_MODELS = ("mix_user", "mix_user_sources")
+MANIFEST_TABLE = "mix_manifests"
+LLAVA_COLUMNS = {"id", "image", "conversations", "record_order"}
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_FIRST = re.compile(r"^first:\s*(-?\d+)$")
+RECIPE_KEYS = {"name", "seed", "shuffle", "description", "sources"}
+SOURCE_KEYS = {"source", "take", "filter"}
+
+# The columns a filter sees (macros/recipes/mix_sources.sql: the mix columns, then
+# mix_filter_columns); a filter is checked against an empty table of them.
+FILTER_COLUMNS = (
+    "id varchar, id_json varchar, has_image boolean, image varchar, extra varchar, "
+    "conversations struct(\"from\" varchar, \"value\" varchar)[], task varchar, image_id bigint, block integer, "
+    "source_file varchar, record_index bigint, source_position bigint, image_prefix varchar, n_turns bigint, "
+    "n_qa bigint, words bigint, human_words bigint, gpt_words bigint, has_boxes boolean, yes_no varchar"
+)
+
+
+@dataclass
+class Source:
+    name: str
+    kind: str  # model, relation (a mix built earlier), llava_file
+    take: str  # all, first, count, fraction
+    n: int | None = None
+    fraction: float | None = None
+    filter: str | None = None
+
+    def as_var(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "take": self.take, "n": self.n,
+                "fraction": self.fraction, "filter": self.filter}
+
+    def take_text(self) -> str:
+        return {"all": "all", "first": f"first:{self.n}", "count": str(self.n)}.get(self.take, str(self.fraction))
+
+
+@dataclass
+class Recipe:
+    path: Path
+    name: str
+    seed: int
+    shuffle: bool
+    sources: list[Source]
+    document: dict = field(default_factory=dict)  # the YAML as read
+
+    def as_var(self) -> dict:
+        return {"name": self.name, "seed": self.seed, "shuffle": self.shuffle,
+                "sources": [s.as_var() for s in self.sources]}
+
+
+@dataclass
+class MixResult:
+    name: str
+    records: int
+    manifest: dict
+    manifest_path: Path
+
+
+# --------------------------------------------------------------------------- the warehouse
+
+
+def project_models() -> set[str]:
+    """Names of the project's dbt models (file stems under models/)."""
+    return {p.stem for p in (PROJECT_DIR / "models").rglob("*.sql")}
+
+
+def built_relations(warehouse: Warehouse) -> dict[str, set[str]]:
+    """Tables and views in svit.duckdb with their column names."""
+    if not warehouse.duckdb_path.is_file():
+        return {}
+    con = _connect(warehouse, read_only=True)
+    try:
+        rows = con.execute(
+            "select table_name, list(column_name) from duckdb_columns() where schema_name = 'main' group by all"
+        ).fetchall()
+    finally:
+        con.close()
+    return {name: set(columns) for name, columns in rows}
+
+
+def llava_files(warehouse: Warehouse) -> set[str]:
+    """Model names of the ingested LLaVA files (the `source` partitions of llava_records)."""
+    snapshot = current_snapshot(warehouse.root) or warehouse.root
+    folder = snapshot / "llava_records"
+    if not folder.is_dir():
+        return set()
+    return {d.name.split("=", 1)[1] for d in folder.iterdir()
+            if d.is_dir() and d.name.startswith("source=") and any(d.glob("*.parquet"))}
+
+
+def _connect(warehouse: Warehouse, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(warehouse.duckdb_path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise SvitError(f"cannot open {warehouse.duckdb_path}: {str(exc).splitlines()[0]} "
+                        "(is a `svit build` or `svit sql` running?)") from exc
+
+
+def _built_mixes(warehouse: Warehouse) -> dict[str, str]:
+    """User mixes built before: name -> the recipe file they came from."""
+    if not warehouse.duckdb_path.is_file():
+        return {}
+    con = _connect(warehouse, read_only=True)
+    try:
+        if not con.execute("select 1 from duckdb_tables() where table_name = ?", [MANIFEST_TABLE]).fetchall():
+            return {}
+        return dict(con.execute(f"select mix, recipe_file from {MANIFEST_TABLE} where kind = 'user'").fetchall())
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------- recipes
+
+
+class _Located:
+    """The recipe's YAML nodes, so every error can name the line it is about."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SvitError(f"{path}: cannot read the recipe ({exc.strerror})") from exc
+        self.loader = yaml.SafeLoader(text)
+        try:
+            self.root = self.loader.get_single_node()
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}" if mark else ""
+            raise SvitError(f"{path}{where}: not YAML ({getattr(exc, 'problem', None) or exc})") from exc
+
+    def error(self, node: yaml.Node | None, message: str) -> SvitError:
+        line = f":{node.start_mark.line + 1}" if node is not None else ""
+        return SvitError(f"{self.path}{line}: {message}")
+
+    def value(self, node: yaml.Node) -> Any:
+        return self.loader.construct_object(node, deep=True)
+
+    def mapping(self, node: yaml.Node | None, what: str, allowed: set[str]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, f"{what} must be a mapping of keys to values")
+        out = {}
+        for key_node, value_node in node.value:
+            key = self.value(key_node)
+            if key not in allowed:
+                raise self.error(key_node, f"unknown key {key!r} in {what} (allowed: {', '.join(sorted(allowed))})")
+            if key in out:
+                raise self.error(key_node, f"key {key!r} given twice in {what}")
+            out[key] = (key_node, value_node)
+        return out
+
+
+def load_recipe(path: Path, warehouse: Warehouse) -> Recipe:
+    """Read and check RECIPE.yml against the warehouse; SvitError naming the file and line."""
+    doc = _Located(path)
+    top = doc.mapping(doc.root, "the recipe", RECIPE_KEYS)
+    if "name" not in top:
+        raise doc.error(doc.root, "the recipe has no `name`")
+    if "sources" not in top:
+        raise doc.error(doc.root, "the recipe has no `sources`")
+    name_node = top["name"][1]
+    name = doc.value(name_node)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise doc.error(name_node, f"mix name {name!r} must be lower-case letters, digits and _, starting with a letter")
+    _check_name_free(doc, name_node, name, path, warehouse)
+    seed = 0
+    if "seed" in top:
+        seed = doc.value(top["seed"][1])
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise doc.error(top["seed"][1], f"seed must be an integer, not {seed!r}")
+    shuffle = False
+    if "shuffle" in top:
+        shuffle = doc.value(top["shuffle"][1])
+        if not isinstance(shuffle, bool):
+            raise doc.error(top["shuffle"][1], f"shuffle must be true or false, not {shuffle!r}")
+    sources_node = top["sources"][1]
+    if not isinstance(sources_node, yaml.SequenceNode) or not sources_node.value:
+        raise doc.error(sources_node, "sources must be a non-empty list")
+    known = _known_sources(warehouse)
+    sources = [_source(doc, node, known, name) for node in sources_node.value]
+    return Recipe(path, name, seed, shuffle, sources, doc.value(doc.root))
+
+
+def _check_name_free(doc: _Located, node, name: str, path: Path, warehouse: Warehouse) -> None:
+    if name in project_models() or name.endswith("__sources"):
+        raise doc.error(node, f"mix name {name!r} is taken by a model of the project; choose another")
+    if name in llava_files(warehouse):
+        raise doc.error(node, f"mix name {name!r} is taken by an ingested LLaVA file; choose another")
+    earlier = _built_mixes(warehouse).get(name)
+    if earlier is not None and Path(earlier).resolve() != path.resolve():
+        raise doc.error(node, f"mix name {name!r} is taken by the mix built from {earlier}; choose another")
+
+
+def _known_sources(warehouse: Warehouse) -> dict[str, str]:
+    """Every name a recipe may use -> its kind. Project models must be built and LLaVA-shaped."""
+    relations = built_relations(warehouse)
+    models = project_models()
+    known = {f: "llava_file" for f in llava_files(warehouse)}
+    for name, columns in relations.items():
+        if LLAVA_COLUMNS <= columns:
+            known[name] = "model" if name in models else "relation"
+    return known
+
+
+def _source(doc: _Located, node, known: dict[str, str], mix_name: str) -> Source:
+    entry = doc.mapping(node, "a source", SOURCE_KEYS)
+    if "source" not in entry:
+        raise doc.error(node, "a source needs `source:` (a model, a mix or an ingested LLaVA file)")
+    name_node = entry["source"][1]
+    name = doc.value(name_node)
+    if not isinstance(name, str) or name not in known:
+        if name == mix_name:
+            raise doc.error(name_node, f"the mix {name!r} cannot take from itself")
+        choices = ", ".join(sorted(known)) or "none: run `svit build` first"
+        raise doc.error(name_node, f"unknown source {name!r}; sources: {choices}")
+    if name == mix_name:
+        raise doc.error(name_node, f"the mix {name!r} cannot take from itself")
+    source = Source(name, known[name], "all")
+    if "take" in entry:
+        _take(doc, entry["take"][1], source)
+    if "filter" in entry:
+        filter_node = entry["filter"][1]
+        text = doc.value(filter_node)
+        if not isinstance(text, str) or not text.strip():
+            raise doc.error(filter_node, "filter must be a SQL predicate (text)")
+        problem = check_filter(text)
+        if problem:
+            raise doc.error(filter_node, f"filter {text!r} does not parse: {problem}")
+        source.filter = text.strip()
+    return source
+
+
+def _take(doc: _Located, node, source: Source) -> None:
+    take = doc.value(node)
+    if take == "all":
+        return
+    if isinstance(take, bool):
+        raise doc.error(node, f"take must be all, a count, a fraction 0..1 or first:N, not {take!r}")
+    if isinstance(take, int):
+        if take < 0:
+            raise doc.error(node, f"take must not be negative: {take}")
+        source.take, source.n = "count", take
+        return
+    if isinstance(take, float):
+        if not 0.0 <= take <= 1.0:
+            raise doc.error(node, f"a fraction must lie within 0..1, not {take}; write a count as a whole number")
+        source.take, source.fraction = "fraction", take
+        return
+    match = _FIRST.match(take.strip()) if isinstance(take, str) else None
+    if match:
+        n = int(match.group(1))
+        if n < 0:
+            raise doc.error(node, f"first:N must not be negative: {take}")
+        source.take, source.n = "first", n
+        return
+    raise doc.error(node, f"take must be all, a count, a fraction 0..1 or first:N, not {take!r}")
+
+
+def check_filter(text: str) -> str | None:
+    """Why `text` is not a predicate over the filter columns (DuckDB's parser, then binder), or None."""
+    sql = f"select * from mix_filter_check where ({text})"
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        return str(exc).strip().splitlines()[0]
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        return "it must be one predicate, not several statements"
+    con = duckdb.connect()
+    try:
+        con.execute(f"create table mix_filter_check ({FILTER_COLUMNS})")
+        con.execute(sql + " limit 0")
+    except duckdb.Error as exc:
+        return str(exc).strip().splitlines()[0]
+    finally:
+        con.close()
+    return None
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build_mix(warehouse: Warehouse, target: str, quiet: bool = True) -> MixResult:
+    """Build a published mix (by name) or a recipe file, then write its manifest."""
+    if target in PUBLISHED:
+        return _build_published(warehouse, target, quiet)
+    path = Path(target)
+    if not path.is_file():
+        raise SvitError(f"{target}: no such recipe file (or published mix: {', '.join(PUBLISHED)})")
+    recipe = load_recipe(path, warehouse)
+    mix_var = json.dumps({"mix": recipe.as_var()})
+    run_dbt(warehouse, "build", ("--select", *GENERIC_MODELS, "--vars", mix_var), quiet=quiet)
+    return _write_manifest(warehouse, recipe.name, "user", recipe)
+
+
+def _build_published(warehouse: Warehouse, name: str, quiet: bool) -> MixResult:
+    parents = {"mix_svit_core_150k": ("llava_svit_all",), "mix_svit_mix_665k": ("mix_svit_core_150k",)}[name]
+    missing = [p for p in parents if p not in built_relations(warehouse)]
+    if missing:
+        raise SvitError(f"{', '.join(missing)} not built in {warehouse.duckdb_path}: run `svit build` first")
+    files = {"mix_svit_core_150k": ("svit_core_150k",),
+             "mix_svit_mix_665k": ("llava_v1_5_mix665k", "llava_instruct_150k", "svit_core_150k")}[name]
+    absent = [f for f in files if f not in llava_files(warehouse)]
+    if absent:
+        how = {"svit_core_150k": "format/llava-v1.5/SVIT_core_150K.json in the source directory",
+               "llava_v1_5_mix665k": "--llava llava_v1_5_mix665k.json",
+               "llava_instruct_150k": "--llava llava_instruct_150k.json (it tells the LLaVA-Instruct part apart)"}
+        raise SvitError(f"{name} needs {', '.join(absent)} ingested: `svit ingest` with "
+                        + "; ".join(how[f] for f in absent))
+    run_dbt(warehouse, "build", ("--select", name), quiet=quiet)
+    return _write_manifest(warehouse, name, "published", None)
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def _write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: Recipe | None) -> MixResult:
+    con = _connect(warehouse, read_only=False)
+    try:
+        records = con.execute(f'select count(*) from "{name}"').fetchone()[0]
+        sources = _user_sources(con, name) if recipe else _published_sources(con, name)
+        if recipe:
+            for entry, source in zip(sources, recipe.sources):
+                entry.update(kind=source.kind, take=source.take_text(), filter=source.filter)
+        manifest = {
+            "mix": name,
+            "kind": kind,
+            "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "recipe_file": str(recipe.path.resolve()) if recipe else None,
+            "recipe": recipe.document if recipe else _published_recipe(name),
+            "recipe_sha256": hashlib.sha256(recipe.path.read_bytes()).hexdigest() if recipe else None,
+            "records": records,
+            "sources": sources,
+            "records_per_task": dict(con.execute(
+                f"select coalesce(task, 'none'), count(*) from \"{name}\" group by 1 order by 1").fetchall()),
+            "records_per_image_prefix": dict(con.execute(
+                f"select image_prefix, count(*) from \"{name}\" group by 1 order by 1").fetchall()),
+            "words_per_role": dict(con.execute(
+                f"""select t."from", sum(len(string_split(trim(t.value), ' ')))::bigint
+                    from (select unnest(conversations) as t from "{name}") group by 1 order by 1""").fetchall()),
+            "inputs": _inputs(warehouse),
+            "tool_versions": _tool_versions(),
+        }
+        con.execute(
+            f"create table if not exists {MANIFEST_TABLE} (mix varchar, kind varchar, built_at varchar, "
+            "recipe_file varchar, records bigint, manifest json)"
+        )
+        con.execute(f"delete from {MANIFEST_TABLE} where mix = ?", [name])
+        con.execute(f"insert into {MANIFEST_TABLE} values (?, ?, ?, ?, ?, ?)",
+                    [name, kind, manifest["built_at"], manifest["recipe_file"], records, json.dumps(manifest)])
+    finally:
+        con.close()
+    out = warehouse.root / "mixes" / f"{name}.manifest.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return MixResult(name, records, manifest, out)
+
+
+def _user_sources(con, name: str) -> list[dict]:
+    rows = con.execute(
+        f"""
+        select s.source_number, s.source, s.available, s.filtered,
+            count(m.source_number) as selected, count(m.source_number) filter (where m.repeat_index > 0) as upsampled
+        from "{name}__sources" s left join "{name}" m using (source_number)
+        group by all order by s.source_number
+        """
+    ).fetchall()
+    return [{"source": source, "available": available, "filtered": filtered, "selected": selected, "upsampled": upsampled}
+            for _, source, available, filtered, selected, upsampled in rows]
+
+
+def _published_sources(con, name: str) -> list[dict]:
+    if name == "mix_svit_core_150k":
+        available, selected = con.execute(
+            "select (select count(*) from stg_llava__records where llava_file = 'svit_core_150k'), "
+            "(select count(*) from mix_svit_core_150k)"
+        ).fetchone()
+        unmatched = [r[0] for r in con.execute(
+            "select record_index from stg_llava__records where llava_file = 'svit_core_150k' "
+            "and record_index not in (select official_record_index from mix_svit_core_150k) order by 1 limit 100"
+        ).fetchall()]
+        return [{"source": "svit_core_150k", "kind": "llava_file", "available": available, "filtered": available,
+                 "selected": selected, "upsampled": 0, "unmatched": available - selected,
+                 "unmatched_record_indexes": unmatched}]
+    available, kept, core = con.execute(
+        "select (select count(*) from stg_llava__records where llava_file = 'llava_v1_5_mix665k'), "
+        "(select count(*) from mix_svit_mix_665k where mix_source = 'llava_v1_5_mix665k'), "
+        "(select count(*) from mix_svit_core_150k)"
+    ).fetchone()
+    return [
+        {"source": "llava_v1_5_mix665k", "kind": "llava_file", "available": available, "filtered": kept,
+         "selected": kept, "upsampled": 0, "replaced_llava_instruct": available - kept},
+        {"source": "mix_svit_core_150k", "kind": "model", "available": core, "filtered": core, "selected": core,
+         "upsampled": 0},
+    ]
+
+
+def _published_recipe(name: str) -> dict:
+    if name == "mix_svit_core_150k":
+        return {"name": name, "rule": "the records of the official SVIT_core_150K.json, matched to SVIT blocks by "
+                "content and rebuilt from the warehouse; official ids, order and instructions"}
+    return {"name": name, "rule": "llava_v1_5_mix665k with the records whose id and turns equal a record of "
+            "llava_instruct_150k replaced by mix_svit_core_150k, placed where the first of them was"}
+
+
+def _inputs(warehouse: Warehouse) -> list[dict]:
+    """The warehouse's input files as the ingest manifest recorded them (name, path, bytes, sha256)."""
+    folder = (current_snapshot(warehouse.root) or warehouse.root) / "manifest"
+    if not any(folder.rglob("*.parquet")):
+        return []
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            f"select name, path, bytes, sha256 from read_parquet('{str(folder).replace(chr(39), chr(39) * 2)}/**/*.parquet') "
+            "order by name"
+        ).fetchall()
+    finally:
+        con.close()
+    return [{"name": n, "path": p, "bytes": b, "sha256": s} for n, p, b, s in rows]
+
+
+def _tool_versions() -> dict[str, str]:
+    versions = {"svit": __version__, "duckdb": duckdb.__version__, "python": platform.python_version()}
+    for package in ("dbt-core", "dbt-duckdb"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions

@@ -1,0 +1,48 @@
+"""One warehouse of the bundled sample (with its LLaVA files), ingested and built once."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from ingest.pipeline import run_ingest
+from svit.build import run_dbt
+from svit.cli import BUNDLED_SAMPLE
+from svit.warehouse import Warehouse
+
+TRUTH = json.loads((BUNDLED_SAMPLE / "GROUND_TRUTH.json").read_text())
+OFFICIAL = BUNDLED_SAMPLE / "format" / "llava-v1.5"
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory) -> Warehouse:
+    wh = Warehouse(tmp_path_factory.mktemp("mix"))
+    run_ingest(BUNDLED_SAMPLE, tuple(sorted((BUNDLED_SAMPLE / "llava").glob("*.json"))), wh, progress=False)
+    run_dbt(wh, "build", quiet=True)
+    return wh
+
+
+def query(wh: Warehouse, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(wh.duckdb_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def llava_records(wh: Warehouse, model: str) -> list[dict]:
+    """A mix's records as json.load reads a LLaVA file: id with its JSON type, image only when
+    present, extra keys, conversations."""
+    out = []
+    for id_json, has_image, image, extra, conversations in query(
+        wh, f"select id_json, has_image, image, extra, conversations from {model} order by record_order"
+    ):
+        record = {"id": json.loads(id_json)}
+        if has_image:
+            record["image"] = image
+        record.update(json.loads(extra) if extra else {})
+        record["conversations"] = [{"from": t["from"], "value": t["value"]} for t in conversations]
+        out.append(record)
+    return out

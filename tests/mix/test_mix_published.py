@@ -1,0 +1,83 @@
+"""The published recipes rebuilt from the warehouse equal BAAI's files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+
+import pytest
+
+from ingest.pipeline import run_ingest
+from svit.build import run_dbt
+from svit.cli import BUNDLED_SAMPLE
+from svit.errors import SvitError
+from svit.facts import REFERRING_INSTRUCTIONS
+from svit.mix import build_mix
+from svit.warehouse import Warehouse
+from tests.mix.conftest import OFFICIAL, TRUTH, llava_records, query
+
+
+def _instruction(record: dict) -> str | None:
+    question = record["conversations"][0]["value"]
+    return next((s for s in REFERRING_INSTRUCTIONS if question.endswith(" " + s)), None)
+
+
+def test_core_equals_the_official_file_with_its_instructions(warehouse):
+    official = json.loads((OFFICIAL / "SVIT_core_150K.json").read_text())
+    records = llava_records(warehouse, "mix_svit_core_150k")
+    assert records == official
+    used = Counter(i for i in map(_instruction, records) if i)
+    assert dict(used) == TRUTH["core"]["referring_instructions"]
+
+
+def test_core_counts_per_task_and_lineage(warehouse):
+    per_task = dict(query(warehouse, "select task, count(*) from mix_svit_core_150k group by 1"))
+    assert per_task == TRUTH["core"]["records_per_task"]
+    # Lineage: each record points at the llava_svit_all record it was rebuilt from.
+    [(mismatched,)] = query(warehouse, """
+        select count(*) from mix_svit_core_150k m join llava_svit_all a on a.id = m.derived_id
+        where a.image <> m.image or a.task <> m.task""")
+    assert mismatched == 0
+
+
+def test_mix_665k_equals_the_official_mix_and_ground_truth(warehouse):
+    official = json.loads((OFFICIAL / "SVIT_mix_665K.json").read_text())
+    records = llava_records(warehouse, "mix_svit_mix_665k")
+    assert len(records) == TRUTH["svit_mix_665k"]["records"]
+    assert records == official  # ids with their JSON type, no image key on text-only records, `model` kept
+    prefixes = dict(query(warehouse, "select image_prefix, count(*) from mix_svit_mix_665k group by 1"))
+    assert prefixes == TRUTH["svit_mix_665k"]["records_per_image_prefix"]
+    first = TRUTH["svit_mix_665k"]["core_records_first"]
+    assert query(warehouse, f"select distinct mix_source from mix_svit_mix_665k where record_order < {first}") \
+        == [("mix_svit_core_150k",)]
+    # What was swapped out is exactly the LLaVA-Instruct part.
+    [(kept,)] = query(warehouse, "select count(*) from mix_svit_mix_665k where mix_source = 'llava_v1_5_mix665k'")
+    assert kept == TRUTH["llava_mix665k"]["records"] - TRUTH["llava_mix665k"]["records_per_part"]["llava_instruct"]
+
+
+def test_published_manifest(warehouse):
+    result = build_mix(warehouse, "mix_svit_core_150k")
+    manifest = json.loads(result.manifest_path.read_text())
+    assert manifest["records"] == TRUTH["core"]["records"]
+    assert manifest["records_per_task"] == TRUTH["core"]["records_per_task"]
+    [source] = manifest["sources"]
+    assert (source["available"], source["selected"], source["unmatched"]) == (TRUTH["core"]["records"],) * 2 + (0,)
+    assert {i["name"] for i in manifest["inputs"]} >= {"SVIT_core_150K.json", "referring_qa.zip"} \
+        or {i["name"] for i in manifest["inputs"]} >= {"SVIT_core_150K.json", "referring_qa.json"}
+    assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+    assert set(manifest["words_per_role"]) == {"human", "gpt"} and "dbt-core" in manifest["tool_versions"]
+    [(stored,)] = query(warehouse, "select manifest from mix_manifests where mix = 'mix_svit_core_150k'")
+    assert json.loads(stored)["records"] == TRUTH["core"]["records"]
+
+
+def test_without_llava_files_the_mixes_build_empty_and_svit_mix_refuses(tmp_path):
+    source = tmp_path / "src"
+    shutil.copytree(BUNDLED_SAMPLE, source, ignore=shutil.ignore_patterns("format", "llava"))
+    wh = Warehouse(tmp_path / "wh")
+    run_ingest(source, (), wh, progress=False)
+    run_dbt(wh, "build", quiet=True)
+    assert query(wh, "select (select count(*) from mix_svit_core_150k), (select count(*) from mix_svit_mix_665k)") \
+        == [(0, 0)]
+    with pytest.raises(SvitError, match="needs llava_v1_5_mix665k, llava_instruct_150k, svit_core_150k ingested"):
+        build_mix(wh, "mix_svit_mix_665k")

@@ -1,0 +1,155 @@
+"""User recipes: what they select, how they upsample, and how bad ones are refused."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+
+import pytest
+
+from svit.errors import SvitError
+from svit.mix import build_mix
+from tests.mix.conftest import TRUTH, llava_records, query
+
+RECIPE = """\
+name: test_mix
+seed: 11
+sources:
+  - source: llava_svit_conversation
+    take: 25
+    filter: n_qa >= 3 and task = 'conversation'
+  - source: mix_svit_core_150k
+    take: 1000
+  - source: llava_v1_5_mix665k
+    take: first:7
+    filter: image_prefix = 'none'
+  - source: llava_svit_detail_description
+    take: 0.25
+  - source: llava_svit_referring_qa
+    take: all
+    filter: has_boxes and gpt_words > 40
+"""
+
+
+@pytest.fixture(scope="module")
+def built(warehouse, tmp_path_factory):
+    path = tmp_path_factory.mktemp("recipes") / "test_mix.yml"
+    path.write_text(RECIPE)
+    first = build_mix(warehouse, str(path))
+    records = llava_records(warehouse, "test_mix")
+    rows = query(warehouse, "select mix_source, source_record_index, repeat_index, id from test_mix order by record_order")
+    second = build_mix(warehouse, str(path))  # the same recipe file may be built again under its name
+    return first, second, records, rows, warehouse
+
+
+def test_same_recipe_and_seed_give_the_same_records_in_the_same_order(built):
+    first, second, records, rows, warehouse = built
+    assert llava_records(warehouse, "test_mix") == records
+    assert query(warehouse, "select mix_source, source_record_index, repeat_index, id from test_mix order by record_order") == rows
+    assert first.manifest["sources"] == second.manifest["sources"]
+
+
+def test_counts_per_source(built, warehouse):
+    manifest = built[1].manifest
+    sources = {s["source"]: s for s in manifest["sources"]}
+    [(long_convs,)] = query(warehouse, "select count(*) from llava_svit_conversation where len(conversations) >= 6")
+    assert sources["llava_svit_conversation"].items() >= {"available": TRUTH["blocks_per_task"]["conversation"],
+                                                          "filtered": long_convs, "selected": 25, "upsampled": 0}.items()
+    detail = TRUTH["blocks_per_task"]["detail_description"]
+    assert sources["llava_svit_detail_description"]["selected"] == int(0.25 * detail + 0.5)  # rounded half up
+    assert sources["llava_v1_5_mix665k"]["filtered"] == TRUTH["llava_mix665k"]["records_without_image"]
+    assert sources["llava_v1_5_mix665k"]["selected"] == 7
+    assert manifest["records"] == sum(s["selected"] for s in manifest["sources"])
+    assert manifest["sources"][0]["take"] == "25" and manifest["sources"][0]["filter"].startswith("n_qa")
+    [(stored,)] = query(warehouse, "select manifest from mix_manifests where mix = 'test_mix'")
+    assert json.loads(stored)["sources"] == manifest["sources"]
+    assert (built[1].manifest_path.parent / "test_mix.manifest.json").is_file()
+
+
+def test_upsampling_repeats_every_record_then_picks_the_remainder(built):
+    _, second, _, rows, _ = built
+    core = TRUTH["core"]["records"]
+    source = next(s for s in second.manifest["sources"] if s["source"] == "mix_svit_core_150k")
+    assert (source["available"], source["selected"], source["upsampled"]) == (core, 1000, 1000 - core)
+    copies = Counter(index for name, index, _, _ in rows if name == "mix_svit_core_150k")
+    assert len(copies) == core  # every record at least once
+    assert Counter(copies.values()) == {1000 // core + 1: 1000 % core, 1000 // core: core - 1000 % core}
+
+
+def test_filters_and_first_n_select_what_they_say(built, warehouse):
+    _, _, records, rows, _ = built
+    text_only = [r for r in records if "image" not in r]
+    assert len(text_only) == 7 and all(r.get("model") == "" for r in text_only)
+    [(first_seven,)] = query(warehouse, """
+        select list(record_index order by record_index) from (
+            select record_index from stg_llava__records
+            where llava_file = 'llava_v1_5_mix665k' and not has_image order by record_index limit 7)""")
+    assert [i for name, i, _, _ in rows if name == "llava_v1_5_mix665k"] == first_seven
+    convs = [r for r, (name, *_) in zip(records, rows) if name == "llava_svit_conversation"]
+    assert all(len(r["conversations"]) >= 6 for r in convs)
+    referring = [r for r, (name, *_) in zip(records, rows) if name == "llava_svit_referring_qa"]
+    assert referring and all(len(r["conversations"][1]["value"].split(" ")) > 40 for r in referring)
+    # Picked records keep their source order within the source.
+    order = [i for name, i, _, _ in rows if name == "llava_svit_conversation"]
+    assert order == sorted(order) and len(set(order)) == 25
+
+
+def test_another_seed_picks_other_records(warehouse, tmp_path, built):
+    path = tmp_path / "other.yml"
+    path.write_text(RECIPE.replace("name: test_mix", "name: test_mix_seed").replace("seed: 11", "seed: 12"))
+    build_mix(warehouse, str(path))
+    sql = "select list(source_record_index order by record_order) from {} where mix_source = 'llava_svit_conversation'"
+    assert query(warehouse, sql.format("test_mix_seed")) != query(warehouse, sql.format("test_mix"))
+
+
+BAD = [
+    ("unknown source", "  - source: no_such_model\n    take: all\n", 4, "unknown source 'no_such_model'"),
+    ("fraction above 1", "  - source: llava_svit_all\n    take: 1.5\n", 5, "within 0..1"),
+    ("negative count", "  - source: llava_svit_all\n    take: -3\n", 5, "must not be negative"),
+    ("negative first", "  - source: llava_svit_all\n    take: first:-3\n", 5, "must not be negative"),
+    ("filter does not parse", "  - source: llava_svit_all\n    filter: n_turns >\n", 5, "does not parse"),
+    ("filter names no column", "  - source: llava_svit_all\n    filter: nonsense_column > 2\n", 5, "does not parse"),
+    ("two statements", "  - source: llava_svit_all\n    filter: 'true; drop table x'\n", 5, "does not parse"),
+]
+
+
+@pytest.mark.parametrize("case, source, line, message", BAD, ids=[b[0] for b in BAD])
+def test_bad_recipe_names_file_and_line_and_builds_nothing(warehouse, tmp_path, case, source, line, message):
+    path = tmp_path / "bad.yml"
+    path.write_text("name: bad_mix\nseed: 1\nsources:\n" + source)
+    with pytest.raises(SvitError, match=message) as caught:
+        build_mix(warehouse, str(path))
+    assert str(caught.value).startswith(f"{path}:{line}: ")
+    assert query(warehouse, "select count(*) from duckdb_tables() where table_name = 'bad_mix'") == [(0,)]
+
+
+@pytest.mark.parametrize("name", ["llava_svit_all", "mix_svit_core_150k", "llava_v1_5_mix665k"])
+def test_a_mix_name_that_is_taken_is_refused(warehouse, tmp_path, name):
+    path = tmp_path / "dup.yml"
+    path.write_text(f"sources:\n  - source: llava_svit_all\nname: {name}\n")
+    with pytest.raises(SvitError, match=f"{path}:3: mix name '{name}' is taken"):
+        build_mix(warehouse, str(path))
+
+
+def test_a_name_built_from_another_recipe_file_is_refused(built, warehouse, tmp_path):
+    path = tmp_path / "again.yml"
+    path.write_text(RECIPE)
+    with pytest.raises(SvitError, match=f"{path}:1: mix name 'test_mix' is taken by the mix built from"):
+        build_mix(warehouse, str(path))
+
+
+def test_cli_reports_a_bad_recipe_in_one_line(warehouse, tmp_path):
+    path = tmp_path / "bad.yml"
+    path.write_text(textwrap.dedent("""\
+        name: cli_mix
+        sources:
+          - source: llava_svit_all
+            take: 2.5
+        """))
+    proc = subprocess.run([sys.executable, "-m", "svit.cli", "mix", str(path), "--warehouse", str(warehouse.root)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [f"svit: {path}:4: a fraction must lie within 0..1, not 2.5; write a count as a whole number"]
