@@ -231,18 +231,23 @@ def _cached(fn: Callable[[str, int], str]) -> Callable[[str, int], str]:
     return wrapped
 
 
-def _mart_models(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """LLaVA-shaped models in svit.duckdb: name -> qualified name."""
+def _marts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, set[str]]]:
+    """LLaVA-shaped models in svit.duckdb: name -> (qualified name, its columns)."""
     rows = con.execute(
         "select schema_name, table_name, list(column_name) from duckdb_columns() "
         "where database_name = ? group by all",
         [MODELS_CATALOG],
     ).fetchall() if _attached(con) else []
     return {
-        table: f"{MODELS_CATALOG}.{_ident(schema)}.{_ident(table)}"
+        table: (f"{MODELS_CATALOG}.{_ident(schema)}.{_ident(table)}", set(columns))
         for schema, table, columns in sorted(rows)
         if LLAVA_COLUMNS <= set(columns)
     }
+
+
+def _mart_models(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """LLaVA-shaped models in svit.duckdb: name -> qualified name."""
+    return {name: qualified for name, (qualified, _) in _marts(con).items()}
 
 
 def _attached(con: duckdb.DuckDBPyConnection) -> bool:
@@ -270,18 +275,24 @@ def resolve_source(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, model: 
     """The Source of `model`; SvitError listing the models when there is none by that name."""
     marts = _mart_models(con)
     if model in marts:
-        columns = "to_json(id)::varchar as id_text, image is not null as has_image, image, null::varchar as extra, " \
-                  "conversations as turns, " \
-                  "record_order as ord"
+        # Mixes of LLaVA files carry each record's id JSON, image presence and extra keys.
+        mixed = {"id_json", "has_image", "extra"} <= _marts(con)[model][1]
+        columns = (
+            "id_json::varchar as id_text, has_image, image, extra::varchar as extra, " if mixed
+            else "to_json(id)::varchar as id_text, image is not null as has_image, image, null::varchar as extra, "
+        ) + "conversations as turns, record_order as ord"
         parts = [p for p in MODEL_PARTS.get(model, ()) if p in marts] if model in MODEL_PARTS else [model]
         if len(parts) != len(MODEL_PARTS.get(model, parts)):
             parts = [model]
+        record_extras = mixed and con.execute(f"select count(extra) > 0 from {marts[model]}").fetchall()[0][0]
         return Source(
             model,
             "mart",
             [f"select {columns} from {marts[p]}" for p in parts],
             f"select {columns} from {marts[model]} order by record_order",
             "select " + " + ".join(f"(select count(*) from {marts[p]})" for p in parts),
+            record_extras,
+            False,
         )
     files = _llava_files(warehouse)
     if model in files:

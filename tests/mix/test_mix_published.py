@@ -81,3 +81,15 @@ def test_without_llava_files_the_mixes_build_empty_and_svit_mix_refuses(tmp_path
         == [(0, 0)]
     with pytest.raises(SvitError, match="needs llava_v1_5_mix665k, llava_instruct_150k, svit_core_150k ingested"):
         build_mix(wh, "mix_svit_mix_665k")
+
+
+def test_published_mixes_export_byte_for_byte_as_the_official_files(warehouse, tmp_path):
+    """Rebuilt from the warehouse and exported like BAAI's files (indent 4, UTF-8): the same
+    bytes, integer ids, text-only records without `image` and the `model` key included."""
+    from svit.cli import BUNDLED_SAMPLE
+    from svit.export import export
+
+    for model, official in (("mix_svit_core_150k", "SVIT_core_150K.json"), ("mix_svit_mix_665k", "SVIT_mix_665K.json")):
+        out = tmp_path / f"{model}.json"
+        export(warehouse, model, out, "llava", indent=4, progress=False)
+        assert out.read_bytes() == (BUNDLED_SAMPLE / "format" / "llava-v1.5" / official).read_bytes(), model
