@@ -7,7 +7,10 @@ with source_turns as (
 ),
 
 images as (
+    -- Only images some LLaVA record shows: keys are computed for those blocks alone (none
+    -- when no LLaVA file was ingested, which keeps `svit build` of SVIT alone fast).
     select image_id, image_path from {{ ref('stg_svit__images') }}
+    where image_path in (select image from {{ ref('stg_llava__records') }} where image is not null)
 ),
 
 blocks as (
