@@ -31,6 +31,8 @@ from svit.facts import DETAIL_QUESTIONS, TASKS
 from svit.warehouse import Warehouse
 
 ANALYSES_DIR = PROJECT_DIR / "analyses"
+# dbt macros the analyses call; svit stats renders them itself (no dbt start-up).
+ANALYSIS_MACROS = (PROJECT_DIR / "macros" / "distribution_statistics.sql",)
 DEFAULT_MODEL = "llava_svit_all"
 # llava_svit_all is the four task models sorted into the published order (models/marts); the
 # analyses read the parts instead (var stats_model_parts), which skips a sort of every record.
@@ -58,6 +60,10 @@ def render_analysis(name: str, variables: dict[str, Any] | None = None) -> str:
         "source": lambda _source, table: _ident(table),
         "var": lambda key, default=None: values.get(key, default),
     }
+    # The dbt macros the analyses call, loaded the way dbt would provide them.
+    for macro_file in ANALYSIS_MACROS:
+        module = env.from_string(macro_file.read_text()).make_module(context)
+        context.update({name: getattr(module, name) for name in dir(module) if not name.startswith("_")})
     return env.from_string(path.read_text()).render(**context)
 
 
