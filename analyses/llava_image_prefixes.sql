@@ -4,28 +4,8 @@
     Models: var `stats_models` (dbt models in LLaVA shape: image, conversations; default
     llava_svit_all) and var `stats_llava_files` (ingested LLaVA files by model name, from
     stg_llava__records / stg_llava__turns; default every file). -#}
-{%- set llava_models = var('stats_models', ['llava_svit_all']) %}
-{%- set llava_files = var('stats_llava_files', none) %}
-{#- A model that is a sorted union of other models (llava_svit_all: the four task models)
-    is read from its parts: statistics do not need the order, and the sort is the costly part. -#}
-{%- set model_parts = var('stats_model_parts', {}) %}
-
 with model_records as (
-    {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) %}
-    select '{{ m }}' as model, image is not null as has_image, image, len(conversations) as n_turns
-    from {{ ref(part) }}
-    union all
-    {%- endfor %}{% endfor %}
-    {%- if llava_files is none or llava_files %}
-    select llava_file as model, has_image, image, n_turns
-    from {{ ref('stg_llava__records') }}
-    {%- if llava_files is not none %}
-    where llava_file in ({% for f in llava_files %}'{{ f }}', {% endfor %}null)
-    {%- endif %}
-    {%- else %}
-    select null::varchar as model, null::boolean as has_image, null::varchar as image, null::integer as n_turns
-    where false
-    {%- endif %}
+    {{ llava_model_records() }}
 ),
 
 final as (

@@ -1,0 +1,52 @@
+{#-
+    The rows of the LLaVA models and files an analysis profiles, each tagged with its model:
+    var `stats_models` (dbt models in LLaVA shape: image, conversations; default
+    llava_svit_all) and var `stats_llava_files` (ingested LLaVA files by model name; default
+    every file). A model that is a sorted union of others (llava_svit_all: the four task
+    models, var `stats_model_parts`) is read from its parts: statistics do not need the
+    order, and the sort is the costly part. svit stats renders this file with the analyses.
+-#}
+
+{#- One row per record: model, has_image, image, n_turns. -#}
+{% macro llava_model_records() -%}
+{%- set llava_models = var('stats_models', ['llava_svit_all']) %}
+{%- set llava_files = var('stats_llava_files', none) %}
+{%- set model_parts = var('stats_model_parts', {}) %}
+    {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) %}
+    select '{{ m }}' as model, image is not null as has_image, image, len(conversations) as n_turns
+    from {{ ref(part) }}
+    union all
+    {%- endfor %}{% endfor %}
+    {%- if llava_files is none or llava_files %}
+    select llava_file as model, has_image, image, n_turns
+    from {{ ref('stg_llava__records') }}
+    {%- if llava_files is not none %}
+    where llava_file in ({% for f in llava_files %}'{{ f }}', {% endfor %}null)
+    {%- endif %}
+    {%- else %}
+    select null::varchar as model, null::boolean as has_image, null::varchar as image, null::integer as n_turns
+    where false
+    {%- endif %}
+{%- endmacro %}
+
+{#- One row per turn: model, role, text. -#}
+{% macro llava_model_turns() -%}
+{%- set llava_models = var('stats_models', ['llava_svit_all']) %}
+{%- set llava_files = var('stats_llava_files', none) %}
+{%- set model_parts = var('stats_model_parts', {}) %}
+    {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) %}
+    select '{{ m }}' as model, c."from" as role, c.value as text
+    from (select unnest(conversations) as c from {{ ref(part) }})
+    union all
+    {%- endfor %}{% endfor %}
+    {%- if llava_files is none or llava_files %}
+    select llava_file as model, role, text
+    from {{ ref('stg_llava__turns') }}
+    {%- if llava_files is not none %}
+    where llava_file in ({% for f in llava_files %}'{{ f }}', {% endfor %}null)
+    {%- endif %}
+    {%- else %}
+    select null::varchar as model, null::varchar as role, null::varchar as text
+    where false
+    {%- endif %}
+{%- endmacro %}
