@@ -10,24 +10,6 @@
 {#- A model that is a sorted union of other models (llava_svit_all: the four task models)
     is read from its parts: statistics do not need the order, and the sort is the costly part. -#}
 {%- set model_parts = var('stats_model_parts', {}) %}
-{#- Words of the text `__T__` (the same rule as svit_text_lengths); a newline between two
-    words counts as a space (LLaVA's `<image>\n` opens most first turns). -#}
-{%- set words -%}
-    case
-        when __T__ = '' then 0
-        when not (contains(__T__, '  ') or contains(__T__, chr(10)) or contains(__T__, chr(9))
-                  or contains(__T__, chr(13)) or contains(__T__, chr(11)) or contains(__T__, chr(12))
-                  or starts_with(__T__, ' ') or ends_with(__T__, ' '))
-            then strlen(__T__) - strlen(replace(__T__, ' ', '')) + 1
-        when not (contains(__T__, '  ') or contains(__T__, chr(9)) or contains(__T__, chr(13))
-                  or contains(__T__, chr(11)) or contains(__T__, chr(12))
-                  or contains(__T__, ' ' || chr(10)) or contains(__T__, chr(10) || ' ') or contains(__T__, chr(10) || chr(10))
-                  or starts_with(__T__, ' ') or ends_with(__T__, ' ') or starts_with(__T__, chr(10)) or ends_with(__T__, chr(10)))
-            then strlen(__T__) - strlen(replace(__T__, ' ', '')) + strlen(__T__) - strlen(replace(__T__, chr(10), '')) + 1
-        else len(regexp_extract_all(__T__, '[^ \t\n\r\x0b\x0c]+'))
-    end
-{%- endset %}
-
 {#- One row per record with its turns measured (kind, words, chars): the dbt models keep a
     record's turns in `conversations`, measured in place; ingested files are grouped back. -#}
 with measured_records as materialized (
@@ -37,7 +19,7 @@ with measured_records as materialized (
         image is not null as has_image,
         list_transform(conversations, lambda c: {
             'kind': case c."from" when 'human' then 'question' else 'answer' end,
-            'words': {{ words | replace('__T__', 'c.value') }},
+            'words': {{ word_count('c.value') }},
             'chars': length(c.value)
         }) as turns
     from {{ ref(part) }}
@@ -49,7 +31,7 @@ with measured_records as materialized (
         any_value(r.has_image) as has_image,
         list({
             'kind': case t.role when 'human' then 'question' else 'answer' end,
-            'words': {{ words | replace('__T__', 't.text') }},
+            'words': {{ word_count('t.text') }},
             'chars': length(t.text)
         } order by t.turn) as turns
     from {{ ref('stg_llava__turns') }} as t

@@ -7,24 +7,6 @@
     FF); characters are Unicode code points (Python's len). The common case (single spaces,
     no other whitespace) is counted without a regex. -#}
 
-{#- Words of the text `__T__` (the same rule as svit_text_lengths); a newline between two
-    words counts as a space (LLaVA's `<image>\n` opens most first turns). -#}
-{%- set words -%}
-    case
-        when __T__ = '' then 0
-        when not (contains(__T__, '  ') or contains(__T__, chr(10)) or contains(__T__, chr(9))
-                  or contains(__T__, chr(13)) or contains(__T__, chr(11)) or contains(__T__, chr(12))
-                  or starts_with(__T__, ' ') or ends_with(__T__, ' '))
-            then strlen(__T__) - strlen(replace(__T__, ' ', '')) + 1
-        when not (contains(__T__, '  ') or contains(__T__, chr(9)) or contains(__T__, chr(13))
-                  or contains(__T__, chr(11)) or contains(__T__, chr(12))
-                  or contains(__T__, ' ' || chr(10)) or contains(__T__, chr(10) || ' ') or contains(__T__, chr(10) || chr(10))
-                  or starts_with(__T__, ' ') or ends_with(__T__, ' ') or starts_with(__T__, chr(10)) or ends_with(__T__, chr(10)))
-            then strlen(__T__) - strlen(replace(__T__, ' ', '')) + strlen(__T__) - strlen(replace(__T__, chr(10), '')) + 1
-        else len(regexp_extract_all(__T__, '[^ \t\n\r\x0b\x0c]+'))
-    end
-{%- endset %}
-
 with turns as (
     select task, role, text from {{ ref('stg_svit__turns') }}
 ),
@@ -33,7 +15,7 @@ measured as materialized (
     select
         task as scope,
         case role when 'user' then 'question' else 'answer' end as kind,
-        {{ words | replace('__T__', 'text') }} as words,
+        {{ word_count('text') }} as words,
         length(text) as chars
     from turns
 ),
