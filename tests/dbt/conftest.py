@@ -8,18 +8,13 @@ import zipfile
 import duckdb
 import pytest
 
-from ingest.pipeline import run_ingest
-from svit.build import run_dbt
 from svit.cli import BUNDLED_SAMPLE
 from svit.warehouse import Warehouse
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory) -> Warehouse:
-    warehouse = Warehouse(tmp_path_factory.mktemp("built"))
-    run_ingest(BUNDLED_SAMPLE, tuple(sorted((BUNDLED_SAMPLE / "llava").glob("*.json"))), warehouse, progress=False)
-    run_dbt(warehouse, "build", quiet=True)
-    return warehouse
+def built(built_sample) -> Warehouse:
+    return built_sample
 
 
 def models(warehouse: Warehouse, sql: str) -> list[tuple]:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import run_ingest
-from svit.build import run_dbt
 from svit.cli import BUNDLED_SAMPLE
 from svit.warehouse import Warehouse
 
@@ -52,12 +51,8 @@ def tricky_records() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory) -> Warehouse:
-    """The bundled sample, ingested with its LLaVA files and built with dbt."""
-    warehouse = Warehouse(tmp_path_factory.mktemp("built"))
-    run_ingest(BUNDLED_SAMPLE, tuple(sorted((BUNDLED_SAMPLE / "llava").glob("*.json"))), warehouse, progress=False)
-    run_dbt(warehouse, "build", quiet=True)
-    return warehouse
+def built(built_sample) -> Warehouse:
+    return built_sample
 
 
 @pytest.fixture(scope="session")

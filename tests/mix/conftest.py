@@ -7,8 +7,6 @@ import json
 import duckdb
 import pytest
 
-from ingest.pipeline import run_ingest
-from svit.build import run_dbt
 from svit.cli import BUNDLED_SAMPLE
 from svit.warehouse import Warehouse
 
@@ -17,11 +15,8 @@ OFFICIAL = BUNDLED_SAMPLE / "format" / "llava-v1.5"
 
 
 @pytest.fixture(scope="session")
-def warehouse(tmp_path_factory) -> Warehouse:
-    wh = Warehouse(tmp_path_factory.mktemp("mix"))
-    run_ingest(BUNDLED_SAMPLE, tuple(sorted((BUNDLED_SAMPLE / "llava").glob("*.json"))), wh, progress=False)
-    run_dbt(wh, "build", quiet=True)
-    return wh
+def warehouse(built_sample) -> Warehouse:
+    return built_sample
 
 
 def query(wh: Warehouse, sql: str) -> list[tuple]:

@@ -8,19 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pipeline import run_ingest
-from svit.build import run_dbt
 from svit.cli import BUNDLED_SAMPLE
 from svit.stats import StatsReport, run_stats
 from svit.warehouse import Warehouse
 
 
 @pytest.fixture(scope="session")
-def sample_warehouse(tmp_path_factory) -> Warehouse:
-    warehouse = Warehouse(tmp_path_factory.mktemp("stats_warehouse"))
-    run_ingest(BUNDLED_SAMPLE, tuple(sorted((BUNDLED_SAMPLE / "llava").glob("*.json"))), warehouse, progress=False)
-    run_dbt(warehouse, "build", quiet=True)
-    return warehouse
+def sample_warehouse(built_sample) -> Warehouse:
+    return built_sample
 
 
 @pytest.fixture(scope="session")

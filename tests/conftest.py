@@ -1,0 +1,22 @@
+"""The bundled sample, ingested with its LLaVA files and built with dbt once per session.
+
+Shared by the dbt, export, mix and stats tests (each build takes seconds); tests that
+change a warehouse make their own.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.pipeline import run_ingest
+from svit.build import run_dbt
+from svit.cli import BUNDLED_SAMPLE
+from svit.warehouse import Warehouse
+
+
+@pytest.fixture(scope="session")
+def built_sample(tmp_path_factory) -> Warehouse:
+    warehouse = Warehouse(tmp_path_factory.mktemp("built_sample"))
+    run_ingest(BUNDLED_SAMPLE, tuple(sorted((BUNDLED_SAMPLE / "llava").glob("*.json"))), warehouse, progress=False)
+    run_dbt(warehouse, "build", quiet=True)
+    return warehouse
