@@ -71,6 +71,7 @@ METHODS = {"svit": SVIT, "duckdb": DUCKDB, "json": STDLIB_JSON}
 
 def run(method: str, warehouse: Path, model: str, out: Path) -> dict:
     """One method in its own process: wall seconds, peak RSS (MiB), CPU seconds, output size."""
+    os.sync()  # the previous method's 2.5 GB still being written back would slow this one down
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", METHODS[method], str(warehouse), model, str(out)],

@@ -23,6 +23,9 @@ TRICKY_TEXTS = [
     "",
     " leading and trailing spaces ",
     "/slash/ <b>html</b> &amp; 'single'",
+    # the punctuation the export rewrites between keys, as text
+    '[{"from":"human","value":"x"},{"from":"gpt","value":null}] ,"value": },{"from": }]',
+    "ends in the list's closing }]",
 ]
 
 

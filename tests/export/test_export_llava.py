@@ -18,8 +18,12 @@ CORE = BUNDLED_SAMPLE / "format" / "llava-v1.5" / "SVIT_core_150K.json"
 SVIT_MIX = BUNDLED_SAMPLE / "format" / "llava-v1.5" / "SVIT_mix_665K.json"
 
 
-def _render(records: list[dict], layout: Layout) -> bytes:
-    """Records rendered by the export SQL, assembled as the exporter does."""
+def _render(records: list[dict], layout: Layout, turn_extras: bool = True) -> bytes:
+    """Records rendered by the export SQL, assembled as the exporter does.
+
+    Without turn_extras, turns are {from, value} structs (as in the marts) and the list is
+    rendered in one piece; the records must then have no turn extras.
+    """
     con = duckdb.connect()
     con.create_function("svit_extra_members", layout.members, ["VARCHAR", "INTEGER"], "VARCHAR")
     rows = []
@@ -31,11 +35,15 @@ def _render(records: list[dict], layout: Layout) -> bytes:
             for t in r["conversations"]
         ]
         rows.append((json.dumps(r["id"], ensure_ascii=False), "image" in r, r.get("image"), json.dumps(extra) if extra else None, turns, i))
+    turn_type = 'struct("from" varchar, "value" varchar' + (", extra varchar)" if turn_extras else ")")
+    if not turn_extras:
+        assert all(t["extra"] is None for row in rows for t in row[4])
+        rows = [row[:4] + ([{"from": t["from"], "value": t["value"]} for t in row[4]],) + row[5:] for row in rows]
     con.execute("create table recs (id_text varchar, has_image boolean, image varchar, extra varchar, "
-                "turns struct(\"from\" varchar, \"value\" varchar, extra varchar)[], ord bigint)")
+                f"turns {turn_type}[], ord bigint)")
     con.executemany("insert into recs values (?, ?, ?, ?, ?, ?)", rows)
     prefix = "," + layout.open(1) if layout.indent is not None else ", "
-    texts = con.execute(f"select {record_sql(layout, prefix)} from recs order by ord").fetchall()
+    texts = con.execute(f"select {record_sql(layout, prefix, True, turn_extras)} from recs order by ord").fetchall()
     body = _fix_bytes("".join(t for (t,) in texts).encode(), layout.ensure_ascii)
     return b"[" + layout.open(1).encode() + bytes(body)[len(prefix):] + (layout.close(0) + "]").encode()
 
@@ -45,6 +53,18 @@ def _render(records: list[dict], layout: Layout) -> bytes:
 def test_rendering_matches_json_dumps_on_awkward_values(indent, ensure_ascii):
     records = tricky_records()
     got = _render(records, Layout(indent, ensure_ascii))
+    assert got == json.dumps(records, indent=indent, ensure_ascii=ensure_ascii).encode()
+
+
+@pytest.mark.parametrize("indent", [None, 0, 1, 2, 4])
+@pytest.mark.parametrize("ensure_ascii", [False, True])
+def test_whole_list_rendering_matches_json_dumps_on_awkward_values(indent, ensure_ascii):
+    records = tricky_records()
+    for r in records:
+        r["conversations"] = [{"from": t["from"], "value": t["value"]} for t in r["conversations"]]
+    records.append({"id": "no_turns", "image": "x.jpg", "conversations": []})
+    records.append({"id": "one_turn", "conversations": [{"from": "human", "value": "}]"}]})
+    got = _render(records, Layout(indent, ensure_ascii), turn_extras=False)
     assert got == json.dumps(records, indent=indent, ensure_ascii=ensure_ascii).encode()
 
 
