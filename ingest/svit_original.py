@@ -368,26 +368,23 @@ def _write_boxes(con, stage: Path) -> None:
             boxes as (
                 select image_id, block, turn, mark_index, mark_offset, phrase,
                     mark_offset + 8 + length(phrase) + starts_with(after, ' ')::integer as run_offset,
-                    string_split(regexp_extract(after, '^ ?((?:{_BOX_LIST})(?:, {_BOX_LIST})*)', 1), '], [') as parts
+                    regexp_extract_all(
+                        regexp_extract(after, '^ ?((?:{_BOX_LIST})(?:, {_BOX_LIST})*)', 1), '{_BOX_LIST}') as texts
                 from runs
             ),
             each_box as (
-                select image_id, block, turn, mark_index, mark_offset, phrase, run_offset, parts,
-                    unnest(parts) as part, generate_subscripts(parts, 1) as k
-                from boxes where parts[1] <> ''
-            ),
-            texts as (
-                select *,
-                    case when k > 1 then '[' else '' end || part || case when k < len(parts) then ']' else '' end as box_text,
-                    -- box k starts after boxes 1..k-1 and their '], [' separators, less the '['.
-                    run_offset + case when k > 1 then length(array_to_string(parts[1:k - 1], '], [')) + 3 else 0 end as box_offset
-                from each_box
+                select image_id, block, turn, mark_index, mark_offset, phrase, run_offset, texts,
+                    unnest(texts) as box_text, generate_subscripts(texts, 1) as k
+                from boxes
             ),
             parsed as (
-                select *, case when regexp_full_match(box_text, '{_BAAI_BOX}') then coalesce(
-                    try(json_transform(box_text, '["DOUBLE"]')),
-                    list_transform(string_split(box_text[2:-2], ', '), lambda s: try_cast(s as double))) end as v
-                from texts
+                select *,
+                    -- box k starts after boxes 1..k-1 and the ', ' after each.
+                    run_offset + case when k > 1 then length(array_to_string(texts[1:k - 1], ', ')) + 2 else 0 end as box_offset,
+                    case when regexp_full_match(box_text, '{_BAAI_BOX}') then coalesce(
+                        try(json_transform(box_text, '["DOUBLE"]')),
+                        list_transform(string_split(box_text[2:-2], ', '), lambda s: try_cast(s as double))) end as v
+                from each_box
             )
             select image_id, block, turn, mark_index, phrase, (k - 1)::integer as box_index,
                 v[1] as x1, v[2] as y1, v[3] as x2, v[4] as y2,
