@@ -12,11 +12,13 @@
 
 {% macro mix_source_ctes(mix) -%}
 {%- for source in mix.sources %}
-source_{{ loop.index }} as (
+{#- Not materialized: each reader takes only the columns it needs (a materialized copy of a
+    source holds all its text, gigabytes at full scale). -#}
+source_{{ loop.index }} as not materialized (
     {{ mix_source_rows(source) }}
 ),
 
-filtered_{{ loop.index }} as (
+filtered_{{ loop.index }} as not materialized (
     select * from source_{{ loop.index }}
     where ({{ source.filter if source.filter else 'true' }})
 ),
@@ -32,17 +34,7 @@ with records as (
 
 shaped as (
     select
-        id,
-        id_json,
-        has_image,
-        image,
-        extra,
-        conversations,
-        null::varchar as task,
-        null::bigint as image_id,
-        null::integer as block,
-        null::varchar as source_file,
-        null::bigint as record_index,
+        {{- llava_record_as_mix_row() }},
         record_index as source_position
     from records
 )
@@ -50,7 +42,14 @@ shaped as (
 {%- set relation = ref(source.name) if source.kind == 'model'
     else api.Relation.create(database=target.database, schema=target.schema, identifier=source.name) -%}
 {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | list if execute else [] -%}
-with shaped as (
+with positions as (
+    -- Numbered on the order column alone, then joined: a window over the whole rows would
+    -- sort all their text.
+    select record_order, row_number() over (order by record_order) - 1 as source_position
+    from {{ relation }}
+),
+
+shaped as (
     select
         id::varchar as id,
         {{ 'id_json' if 'id_json' in columns else 'to_json(id::varchar)::varchar' }} as id_json,
@@ -58,11 +57,12 @@ with shaped as (
         image,
         {{ 'extra' if 'extra' in columns else 'null::varchar' }} as extra,
         conversations,
-        {%- for column, type in [('task', 'varchar'), ('image_id', 'bigint'), ('block', 'integer'), ('source_file', 'varchar'), ('record_index', 'bigint')] %}
+        {%- for column, type in mix_lineage_columns() %}
         {{ column if column in columns else 'null::' ~ type }} as {{ column }},
         {%- endfor %}
-        row_number() over (order by record_order) - 1 as source_position
+        positions.source_position
     from {{ relation }}
+    inner join positions using (record_order)
 )
 {%- endif %}
 select
@@ -81,7 +81,13 @@ from shaped
     coalesce(list_sum(list_transform(list_filter({{ conversations }}, lambda t: t."from" = 'human'), lambda t: len(string_split(trim(t.value), ' ')))), 0) as human_words,
     coalesce(list_sum(list_transform(list_filter({{ conversations }}, lambda t: t."from" = 'gpt'), lambda t: len(string_split(trim(t.value), ' ')))), 0) as gpt_words,
     regexp_matches(array_to_string(list_transform({{ conversations }}, lambda t: t.value), chr(10)), '\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\]') as has_boxes,
-    lower(nullif(regexp_extract({{ conversations }}[2].value, '(?i)^(yes|no)\b', 1), '')) as yes_no
+    {{ yes_no_answer(conversations) }} as yes_no
+{%- endmacro %}
+
+{#- `yes` or `no` when a record's first answer starts with the word (any case), else null:
+    the unit `yes_no_ratio` balances and the manifests count. -#}
+{% macro yes_no_answer(conversations) -%}
+    lower(nullif(regexp_extract({{ conversations }}[2].value, '(?i)^(yes|no)\b', 1), ''))
 {%- endmacro %}
 
 {#- How many records a `take` asks for, given the filtered count `n`. -#}

@@ -45,17 +45,7 @@ anchor as (
 
 kept as (
     select
-        id,
-        id_json,
-        has_image,
-        image,
-        extra,
-        conversations,
-        null::varchar as task,
-        null::bigint as image_id,
-        null::integer as block,
-        null::varchar as source_file,
-        null::bigint as record_index,
+        {{- llava_record_as_mix_row() }},
         {{ image_prefix('image') }} as image_prefix,
         '{{ mix_file }}' as mix_source,
         record_index as source_record_index,
@@ -67,17 +57,7 @@ kept as (
 
 swapped_in as (
     select
-        id,
-        id_json,
-        has_image,
-        image,
-        extra,
-        conversations,
-        task,
-        image_id,
-        block,
-        source_file,
-        record_index,
+        {{- mix_row_columns() }},
         image_prefix,
         'mix_svit_core_150k' as mix_source,
         source_record_index,
@@ -89,18 +69,7 @@ swapped_in as (
 
 final as (
     select
-        id,
-        id_json,
-        has_image,
-        image,
-        extra,
-        conversations,
-        row_number() over (order by place, within) - 1 as record_order,
-        task,
-        image_id,
-        block,
-        source_file,
-        record_index,
+        {{- mix_row_columns(between='row_number() over (order by place, within) - 1 as record_order') }},
         image_prefix,
         mix_source,
         source_record_index
