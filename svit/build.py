@@ -1,4 +1,5 @@
-"""`svit build`: `dbt build` of the project's models on a warehouse, with each model's time."""
+"""`svit build`: `dbt build` of the project's models on a warehouse, with each model's time,
+then the manifests of the published mixes it built."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from svit.errors import SvitError
+from svit.mix_manifest import MixResult, write_published_manifests
 from svit.warehouse import Warehouse
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -21,6 +23,20 @@ class NodeTiming:
     kind: str  # model, seed, test, unit_test
     status: str
     seconds: float
+
+
+@dataclass
+class BuildResult:
+    timings: list[NodeTiming]
+    manifests: list[MixResult]  # of the published mixes built (those whose LLaVA files are ingested)
+
+
+def build_models(warehouse: Warehouse, extra: tuple[str, ...] = (), quiet: bool = False) -> BuildResult:
+    """`svit build`: dbt build (extra arguments go to dbt), then a manifest for each published
+    mix it built, as `svit mix <published>` writes it (which builds through here)."""
+    timings = run_dbt(warehouse, "build", extra, quiet=quiet)
+    built = [t.name for t in timings if t.kind == "model" and t.status == "success"]
+    return BuildResult(timings, write_published_manifests(warehouse, built))
 
 
 def dbt_args(warehouse: Warehouse, command: str, extra: tuple[str, ...] = ()) -> list[str]:

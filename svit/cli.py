@@ -72,15 +72,18 @@ def ingest(source_dir: str, llava_files: tuple[str, ...], warehouse_dir: str | N
 @warehouse_option
 def build(dbt_args: tuple[str, ...], warehouse_dir: str | None) -> None:
     """Run `dbt build` on the warehouse (extra arguments go to dbt)."""
-    from svit.build import run_dbt
+    from svit.build import build_models
 
-    timings = run_dbt(Warehouse.resolve(warehouse_dir), "build", dbt_args)
+    result = build_models(Warehouse.resolve(warehouse_dir), dbt_args)
+    timings = result.timings
     models = sorted((t for t in timings if t.kind == "model"), key=lambda t: -t.seconds)
     click.echo("model seconds:")
     for t in models:
         click.echo(f"  {t.name:<40} {t.seconds:7.2f}")
     tests = [t for t in timings if t.kind in ("test", "unit_test")]
     click.echo(f"{len(models)} models, {len(tests)} tests passed in {sum(t.seconds for t in timings):.1f}s")
+    for mix in result.manifests:
+        click.echo(f"{mix.name}: {mix.records:,} records, manifest {mix.manifest_path}")
 
 
 @cli.command()
@@ -155,8 +158,8 @@ def stats(models: tuple[str, ...], compare: tuple[str, str] | None, out_dir: str
 def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None:
     """Build a mix and write its manifest.
 
-    RECIPE is a recipe file (YAML: name, seed, sources with take and filter) or a published
-    mix: mix_svit_core_150k, mix_svit_mix_665k.
+    RECIPE is a recipe file (YAML: name, seed, sources with take, filter, select and
+    yes_no_ratio) or a published mix: mix_svit_core_150k, mix_svit_mix_665k.
     """
     from svit.mix import build_mix
 
@@ -166,6 +169,10 @@ def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None
     for s in result.manifest["sources"]:
         click.echo(f"  {s['source']:<32} available {s['available']:>9,}  filtered {s['filtered']:>9,}  "
                    f"selected {s['selected']:>9,}  upsampled {s['upsampled']:>9,}")
+    for name, c in result.manifest.get("coverage", {}).get("mixes", {}).items():
+        share = "-" if c["yes_share"] is None else f"{c['yes_share']:.3f}"
+        click.echo(f"  {name:<32} phrases {c['phrases_covered']:,} of {result.manifest['coverage']['phrases_total']:,}"
+                   f"  yes/no {c['yes_records']:,}/{c['no_records']:,} (yes share {share})")
     click.echo(f"  manifest: {result.manifest_path} (and the table mix_manifests)")
     if export_file:
         from svit.export import export as run_export

@@ -23,9 +23,9 @@ def _stages(warehouse: Warehouse, corpus: Path) -> list[tuple[str, Callable[[], 
         return _table_summary(warehouse) + (" (up to date)" if report.up_to_date else "")
 
     def build() -> str:
-        from svit.build import run_dbt
+        from svit.build import build_models
 
-        timings = run_dbt(warehouse, "build", quiet=True)
+        timings = build_models(warehouse, quiet=True).timings
         models = sum(t.kind == "model" for t in timings)
         tests = sum(t.kind in ("test", "unit_test") for t in timings)
         return f"{models} dbt models built, {tests} tests passed ({warehouse.duckdb_path.name})"

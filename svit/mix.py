@@ -1,42 +1,51 @@
 """`svit mix`: build a mix (a published recipe or a user's RECIPE.yml) and write its manifest.
 
-A user recipe becomes the var `mix` of one generic dbt model, `mix_user` (and its per-source
-counts, `mix_user_sources`), which dbt writes to a table named by the recipe; see
+A user recipe becomes the var `mix` of one generic dbt model, `mix_user` (with its per-source
+counts, `mix_user_sources`, and its coverage beside the official core set,
+`mix_user_coverage`), which dbt writes to a table named by the recipe; see
 models/marts/mixes/mix_user.sql. Everything a recipe says is checked here first, against
-the warehouse, so a bad recipe builds nothing. Every mix then gets a manifest: a JSON file
-`<warehouse>/mixes/<name>.manifest.json` and a row of the table `mix_manifests` in
-svit.duckdb.
+the warehouse, so a bad recipe builds nothing. Every mix then gets a manifest
+(svit/mix_manifest.py): a JSON file `<warehouse>/mixes/<name>.manifest.json` and a row of
+the table `mix_manifests` in svit.duckdb.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import json
-import platform
 import re
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import yaml
 
-from ingest.snapshot import current_snapshot
-from svit import __version__
-from svit.build import PROJECT_DIR, run_dbt
+from svit.build import PROJECT_DIR, build_models, run_dbt
 from svit.errors import SvitError
+from svit.mix_manifest import (
+    MANIFEST_TABLE,
+    PUBLISHED,
+    MixResult,
+    built_relations,
+    connect,
+    llava_files,
+    missing_files,
+    write_manifest,
+)
 from svit.warehouse import Warehouse
 
-PUBLISHED = ("mix_svit_core_150k", "mix_svit_mix_665k")
-GENERIC_MODELS = ("mix_user", "mix_user_sources")
-MANIFEST_TABLE = "mix_manifests"
+GENERIC_MODELS = ("mix_user", "mix_user_sources", "mix_user_coverage")
+# What the generic models read besides the recipe's sources: a warehouse built before they
+# existed, or with `svit build --select ...`, is asked to build them first.
+GENERIC_PARENTS = ("mix_svit_core_150k", "int_object_phrases")
+# Tables each user mix writes beside its own (mix_user_sources, mix_user_coverage).
+COMPANION_SUFFIXES = ("__sources", "__coverage")
 LLAVA_COLUMNS = {"id", "image", "conversations", "record_order"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _FIRST = re.compile(r"^first:\s*(-?\d+)$")
 RECIPE_KEYS = {"name", "seed", "shuffle", "description", "sources"}
-SOURCE_KEYS = {"source", "take", "filter"}
+SOURCE_KEYS = {"source", "take", "filter", "select", "yes_no_ratio"}
+SELECTS = ("random", "coverage")
 
 # The columns a filter sees (macros/recipes/mix_sources.sql: the mix columns, then
 # mix_filter_columns); a filter is checked against an empty table of them.
@@ -56,10 +65,13 @@ class Source:
     n: int | None = None
     fraction: float | None = None
     filter: str | None = None
+    select: str = "random"  # the pick order: random (md5 of the seed) or coverage (object phrases first)
+    yes_no_ratio: float | None = None  # share of Yes among the records whose first answer is Yes/No
 
     def as_var(self) -> dict:
         return {"name": self.name, "kind": self.kind, "take": self.take, "n": self.n,
-                "fraction": self.fraction, "filter": self.filter}
+                "fraction": self.fraction, "filter": self.filter, "select": self.select,
+                "yes_no_ratio": self.yes_no_ratio}
 
     def take_text(self) -> str:
         return {"all": "all", "first": f"first:{self.n}", "count": str(self.n)}.get(self.take, str(self.fraction))
@@ -79,14 +91,6 @@ class Recipe:
                 "sources": [s.as_var() for s in self.sources]}
 
 
-@dataclass
-class MixResult:
-    name: str
-    records: int
-    manifest: dict
-    manifest_path: Path
-
-
 # --------------------------------------------------------------------------- the warehouse
 
 
@@ -95,43 +99,11 @@ def project_models() -> set[str]:
     return {p.stem for p in (PROJECT_DIR / "models").rglob("*.sql")}
 
 
-def built_relations(warehouse: Warehouse) -> dict[str, set[str]]:
-    """Tables and views in svit.duckdb with their column names."""
-    if not warehouse.duckdb_path.is_file():
-        return {}
-    con = _connect(warehouse, read_only=True)
-    try:
-        rows = con.execute(
-            "select table_name, list(column_name) from duckdb_columns() where schema_name = 'main' group by all"
-        ).fetchall()
-    finally:
-        con.close()
-    return {name: set(columns) for name, columns in rows}
-
-
-def llava_files(warehouse: Warehouse) -> set[str]:
-    """Model names of the ingested LLaVA files (the `source` partitions of llava_records)."""
-    snapshot = current_snapshot(warehouse.root) or warehouse.root
-    folder = snapshot / "llava_records"
-    if not folder.is_dir():
-        return set()
-    return {d.name.split("=", 1)[1] for d in folder.iterdir()
-            if d.is_dir() and d.name.startswith("source=") and any(d.glob("*.parquet"))}
-
-
-def _connect(warehouse: Warehouse, read_only: bool) -> duckdb.DuckDBPyConnection:
-    try:
-        return duckdb.connect(str(warehouse.duckdb_path), read_only=read_only)
-    except duckdb.Error as exc:
-        raise SvitError(f"cannot open {warehouse.duckdb_path}: {str(exc).splitlines()[0]} "
-                        "(is a `svit build` or `svit sql` running?)") from exc
-
-
 def _built_mixes(warehouse: Warehouse) -> dict[str, str]:
     """User mixes built before: name -> the recipe file they came from."""
     if not warehouse.duckdb_path.is_file():
         return {}
-    con = _connect(warehouse, read_only=True)
+    con = connect(warehouse, read_only=True)
     try:
         if not con.execute("select 1 from duckdb_tables() where table_name = ?", [MANIFEST_TABLE]).fetchall():
             return {}
@@ -213,7 +185,7 @@ def load_recipe(path: Path, warehouse: Warehouse) -> Recipe:
 
 
 def _check_name_free(doc: _Located, node, name: str, path: Path, warehouse: Warehouse) -> None:
-    if name in project_models() or name.endswith("__sources"):
+    if name in project_models() or name.endswith(COMPANION_SUFFIXES):
         raise doc.error(node, f"mix name {name!r} is taken by a model of the project; choose another")
     if name in llava_files(warehouse):
         raise doc.error(node, f"mix name {name!r} is taken by an ingested LLaVA file; choose another")
@@ -249,6 +221,15 @@ def _source(doc: _Located, node, known: dict[str, str], mix_name: str) -> Source
     source = Source(name, known[name], "all")
     if "take" in entry:
         _take(doc, entry["take"][1], source)
+    if "select" in entry:
+        _select(doc, entry["select"][1], source)
+    if "yes_no_ratio" in entry:
+        ratio_node = entry["yes_no_ratio"][1]
+        ratio = doc.value(ratio_node)
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
+            raise doc.error(ratio_node, f"yes_no_ratio must be a number within 0..1 (the share of Yes among the "
+                                        f"records whose first answer is Yes or No), not {ratio!r}")
+        source.yes_no_ratio = float(ratio)
     if "filter" in entry:
         filter_node = entry["filter"][1]
         text = doc.value(filter_node)
@@ -287,6 +268,16 @@ def _take(doc: _Located, node, source: Source) -> None:
     raise doc.error(node, f"take must be all, a count, a fraction 0..1 or first:N, not {take!r}")
 
 
+def _select(doc: _Located, node, source: Source) -> None:
+    select = doc.value(node)
+    if select not in SELECTS:
+        raise doc.error(node, f"select must be {' or '.join(SELECTS)}, not {select!r}")
+    if select == "coverage" and source.take in ("all", "first"):
+        raise doc.error(node, f"select: coverage orders the records it picks, so take must be a count or a "
+                                   f"fraction, not {source.take_text()}")
+    source.select = select
+
+
 def check_filter(text: str) -> str | None:
     """Why `text` is not a predicate over the filter columns (DuckDB's parser, then binder), or None."""
     sql = f"select * from mix_filter_check where ({text})"
@@ -318,142 +309,41 @@ def build_mix(warehouse: Warehouse, target: str, quiet: bool = True) -> MixResul
     if not path.is_file():
         raise SvitError(f"{target}: no such recipe file (or published mix: {', '.join(PUBLISHED)})")
     recipe = load_recipe(path, warehouse)
+    _require_built(warehouse, GENERIC_PARENTS)
+    if any(s.select == "coverage" for s in recipe.sources):
+        _require_phrases(warehouse, recipe)
     mix_var = json.dumps({"mix": recipe.as_var()})
     run_dbt(warehouse, "build", ("--select", *GENERIC_MODELS, "--vars", mix_var), quiet=quiet)
-    return _write_manifest(warehouse, recipe.name, "user", recipe)
+    return write_manifest(warehouse, recipe.name, "user", recipe)
 
 
 def _build_published(warehouse: Warehouse, name: str, quiet: bool) -> MixResult:
-    parents = {"mix_svit_core_150k": ("llava_svit_all",), "mix_svit_mix_665k": ("mix_svit_core_150k",)}[name]
-    missing = [p for p in parents if p not in built_relations(warehouse)]
-    if missing:
-        raise SvitError(f"{', '.join(missing)} not built in {warehouse.duckdb_path}: run `svit build` first")
-    files = {"mix_svit_core_150k": ("svit_core_150k",),
-             "mix_svit_mix_665k": ("llava_v1_5_mix665k", "llava_instruct_150k", "svit_core_150k")}[name]
-    absent = [f for f in files if f not in llava_files(warehouse)]
+    _require_built(warehouse, {"mix_svit_core_150k": ("llava_svit_all",), "mix_svit_mix_665k": ("mix_svit_core_150k",)}[name])
+    absent = missing_files(warehouse, name)
     if absent:
         how = {"svit_core_150k": "format/llava-v1.5/SVIT_core_150K.json in the source directory",
                "llava_v1_5_mix665k": "--llava llava_v1_5_mix665k.json",
                "llava_instruct_150k": "--llava llava_instruct_150k.json (it tells the LLaVA-Instruct part apart)"}
         raise SvitError(f"{name} needs {', '.join(absent)} ingested: `svit ingest` with "
                         + "; ".join(how[f] for f in absent))
-    run_dbt(warehouse, "build", ("--select", name), quiet=quiet)
-    return _write_manifest(warehouse, name, "published", None)
+    # As `svit build` does, limited to this model: one way to build a published mix and write its manifest.
+    [result] = [m for m in build_models(warehouse, ("--select", name), quiet=quiet).manifests if m.name == name]
+    return result
 
 
-# --------------------------------------------------------------------------- manifest
+def _require_built(warehouse: Warehouse, names) -> None:
+    missing = [n for n in names if n not in built_relations(warehouse)]
+    if missing:
+        raise SvitError(f"{', '.join(missing)} not built in {warehouse.duckdb_path}: run `svit build` first")
 
 
-def _write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: Recipe | None) -> MixResult:
-    con = _connect(warehouse, read_only=False)
+def _require_phrases(warehouse: Warehouse, recipe: Recipe) -> None:
+    """`select: coverage` needs object phrases: SVIT's referring data, ingested and built."""
+    con = connect(warehouse, read_only=True)
     try:
-        records = con.execute(f'select count(*) from "{name}"').fetchone()[0]
-        sources = _user_sources(con, name) if recipe else _published_sources(con, name)
-        if recipe:
-            for entry, source in zip(sources, recipe.sources):
-                entry.update(kind=source.kind, take=source.take_text(), filter=source.filter)
-        manifest = {
-            "mix": name,
-            "kind": kind,
-            "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "recipe_file": str(recipe.path.resolve()) if recipe else None,
-            "recipe": recipe.document if recipe else _published_recipe(name),
-            "recipe_sha256": hashlib.sha256(recipe.path.read_bytes()).hexdigest() if recipe else None,
-            "records": records,
-            "sources": sources,
-            "records_per_task": dict(con.execute(
-                f"select coalesce(task, 'none'), count(*) from \"{name}\" group by 1 order by 1").fetchall()),
-            "records_per_image_prefix": dict(con.execute(
-                f"select image_prefix, count(*) from \"{name}\" group by 1 order by 1").fetchall()),
-            "words_per_role": dict(con.execute(
-                f"""select t."from", sum(len(string_split(trim(t.value), ' ')))::bigint
-                    from (select unnest(conversations) as t from "{name}") group by 1 order by 1""").fetchall()),
-            "inputs": _inputs(warehouse),
-            "tool_versions": _tool_versions(),
-        }
-        con.execute(
-            f"create table if not exists {MANIFEST_TABLE} (mix varchar, kind varchar, built_at varchar, "
-            "recipe_file varchar, records bigint, manifest json)"
-        )
-        con.execute(f"delete from {MANIFEST_TABLE} where mix = ?", [name])
-        con.execute(f"insert into {MANIFEST_TABLE} values (?, ?, ?, ?, ?, ?)",
-                    [name, kind, manifest["built_at"], manifest["recipe_file"], records, json.dumps(manifest)])
+        [(phrases,)] = con.execute("select count(*) from int_object_phrases").fetchall()
     finally:
         con.close()
-    out = warehouse.root / "mixes" / f"{name}.manifest.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return MixResult(name, records, manifest, out)
-
-
-def _user_sources(con, name: str) -> list[dict]:
-    rows = con.execute(
-        f"""
-        select s.source_number, s.source, s.available, s.filtered,
-            count(m.source_number) as selected, count(m.source_number) filter (where m.repeat_index > 0) as upsampled
-        from "{name}__sources" s left join "{name}" m using (source_number)
-        group by all order by s.source_number
-        """
-    ).fetchall()
-    return [{"source": source, "available": available, "filtered": filtered, "selected": selected, "upsampled": upsampled}
-            for _, source, available, filtered, selected, upsampled in rows]
-
-
-def _published_sources(con, name: str) -> list[dict]:
-    if name == "mix_svit_core_150k":
-        available, selected = con.execute(
-            "select (select count(*) from stg_llava__records where llava_file = 'svit_core_150k'), "
-            "(select count(*) from mix_svit_core_150k)"
-        ).fetchone()
-        unmatched = [r[0] for r in con.execute(
-            "select record_index from stg_llava__records where llava_file = 'svit_core_150k' "
-            "and record_index not in (select official_record_index from mix_svit_core_150k) order by 1 limit 100"
-        ).fetchall()]
-        return [{"source": "svit_core_150k", "kind": "llava_file", "available": available, "filtered": available,
-                 "selected": selected, "upsampled": 0, "unmatched": available - selected,
-                 "unmatched_record_indexes": unmatched}]
-    available, kept, core = con.execute(
-        "select (select count(*) from stg_llava__records where llava_file = 'llava_v1_5_mix665k'), "
-        "(select count(*) from mix_svit_mix_665k where mix_source = 'llava_v1_5_mix665k'), "
-        "(select count(*) from mix_svit_core_150k)"
-    ).fetchone()
-    return [
-        {"source": "llava_v1_5_mix665k", "kind": "llava_file", "available": available, "filtered": kept,
-         "selected": kept, "upsampled": 0, "replaced_llava_instruct": available - kept},
-        {"source": "mix_svit_core_150k", "kind": "model", "available": core, "filtered": core, "selected": core,
-         "upsampled": 0},
-    ]
-
-
-def _published_recipe(name: str) -> dict:
-    if name == "mix_svit_core_150k":
-        return {"name": name, "rule": "the records of the official SVIT_core_150K.json, matched to SVIT blocks by "
-                "content and rebuilt from the warehouse; official ids, order and instructions"}
-    return {"name": name, "rule": "llava_v1_5_mix665k with the records whose id and turns equal a record of "
-            "llava_instruct_150k replaced by mix_svit_core_150k, placed where the first of them was"}
-
-
-def _inputs(warehouse: Warehouse) -> list[dict]:
-    """The warehouse's input files as the ingest manifest recorded them (name, path, bytes, sha256)."""
-    folder = (current_snapshot(warehouse.root) or warehouse.root) / "manifest"
-    if not any(folder.rglob("*.parquet")):
-        return []
-    con = duckdb.connect()
-    try:
-        rows = con.execute(
-            f"select name, path, bytes, sha256 from read_parquet('{str(folder).replace(chr(39), chr(39) * 2)}/**/*.parquet') "
-            "order by name"
-        ).fetchall()
-    finally:
-        con.close()
-    return [{"name": n, "path": p, "bytes": b, "sha256": s} for n, p, b, s in rows]
-
-
-def _tool_versions() -> dict[str, str]:
-    versions = {"svit": __version__, "duckdb": duckdb.__version__, "python": platform.python_version()}
-    for package in ("dbt-core", "dbt-duckdb"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
-    return versions
+    if phrases == 0:
+        raise SvitError(f"{recipe.path}: select: coverage needs object phrases, and {warehouse.root} has none "
+                        "(ingest SVIT's referring_qa data, then `svit build`)")

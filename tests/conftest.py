@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.pipeline import run_ingest
-from svit.build import run_dbt
+from svit.build import build_models
 from svit.cli import BUNDLED_SAMPLE
 from svit.warehouse import Warehouse
 
@@ -18,5 +18,5 @@ from svit.warehouse import Warehouse
 def built_sample(tmp_path_factory) -> Warehouse:
     warehouse = Warehouse(tmp_path_factory.mktemp("built_sample"))
     run_ingest(BUNDLED_SAMPLE, tuple(sorted((BUNDLED_SAMPLE / "llava").glob("*.json"))), warehouse, progress=False)
-    run_dbt(warehouse, "build", quiet=True)
+    build_models(warehouse, quiet=True)  # as `svit build`: the published mixes get manifests
     return warehouse

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from ingest.pipeline import run_ingest
-from svit.build import run_dbt
+from svit.build import build_models
 from svit.cli import BUNDLED_SAMPLE
 from svit.errors import SvitError
 from svit.facts import REFERRING_INSTRUCTIONS
@@ -71,12 +71,29 @@ def test_published_manifest(warehouse):
     assert json.loads(stored)["records"] == TRUTH["core"]["records"]
 
 
+def test_svit_build_writes_the_published_manifests_as_svit_mix_does(warehouse):
+    manifests = warehouse.root / "mixes"
+    for name in ("mix_svit_core_150k", "mix_svit_mix_665k"):
+        (manifests / f"{name}.manifest.json").unlink(missing_ok=True)
+    result = build_models(warehouse, ("--select", "mix_svit_mix_665k", "llava_svit_conversation"), quiet=True)
+    # Only the published mixes it built; a model that is not a mix gets none.
+    assert [m.name for m in result.manifests] == ["mix_svit_mix_665k"]
+    assert not (manifests / "mix_svit_core_150k.manifest.json").exists()
+    built = json.loads((manifests / "mix_svit_mix_665k.manifest.json").read_text())
+    assert built["kind"] == "published" and built["records"] == TRUTH["svit_mix_665k"]["records"]
+    assert built["records_per_image_prefix"] == TRUTH["svit_mix_665k"]["records_per_image_prefix"]
+    by_mix = build_mix(warehouse, "mix_svit_mix_665k").manifest
+    assert {k: v for k, v in built.items() if k != "built_at"} == {k: v for k, v in by_mix.items() if k != "built_at"}
+    assert query(warehouse, "select kind, records from mix_manifests where mix = 'mix_svit_mix_665k'") \
+        == [("published", TRUTH["svit_mix_665k"]["records"])]
+
+
 def test_without_llava_files_the_mixes_build_empty_and_svit_mix_refuses(tmp_path):
     source = tmp_path / "src"
     shutil.copytree(BUNDLED_SAMPLE, source, ignore=shutil.ignore_patterns("format", "llava"))
     wh = Warehouse(tmp_path / "wh")
     run_ingest(source, (), wh, progress=False)
-    run_dbt(wh, "build", quiet=True)
+    assert build_models(wh, quiet=True).manifests == []  # built empty: no manifest
     assert query(wh, "select (select count(*) from mix_svit_core_150k), (select count(*) from mix_svit_mix_665k)") \
         == [(0, 0)]
     with pytest.raises(SvitError, match="needs llava_v1_5_mix665k, llava_instruct_150k, svit_core_150k ingested"):

@@ -113,6 +113,16 @@ BAD = [
     ("filter does not parse", "  - source: llava_svit_all\n    filter: n_turns >\n", 5, "does not parse"),
     ("filter names no column", "  - source: llava_svit_all\n    filter: nonsense_column > 2\n", 5, "does not parse"),
     ("two statements", "  - source: llava_svit_all\n    filter: 'true; drop table x'\n", 5, "does not parse"),
+    ("unknown select", "  - source: llava_svit_all\n    take: 5\n    select: greedy\n", 6,
+     "select must be random or coverage, not 'greedy'"),
+    ("coverage of all", "  - source: llava_svit_all\n    select: coverage\n", 5,
+     "select: coverage orders the records it picks, so take must be a count or a fraction, not all"),
+    ("coverage of first:N", "  - source: llava_svit_all\n    take: first:9\n    select: coverage\n", 6,
+     "take must be a count or a fraction, not first:9"),
+    ("yes_no_ratio above 1", "  - source: llava_svit_all\n    take: 5\n    yes_no_ratio: 1.5\n", 6,
+     "yes_no_ratio must be a number within 0..1"),
+    ("yes_no_ratio as text", "  - source: llava_svit_all\n    yes_no_ratio: half\n", 5,
+     "yes_no_ratio must be a number within 0..1 .*not 'half'"),
 ]
 
 
@@ -126,7 +136,7 @@ def test_bad_recipe_names_file_and_line_and_builds_nothing(warehouse, tmp_path, 
     assert query(warehouse, "select count(*) from duckdb_tables() where table_name = 'bad_mix'") == [(0,)]
 
 
-@pytest.mark.parametrize("name", ["llava_svit_all", "mix_svit_core_150k", "llava_v1_5_mix665k"])
+@pytest.mark.parametrize("name", ["llava_svit_all", "mix_svit_core_150k", "llava_v1_5_mix665k", "x__coverage"])
 def test_a_mix_name_that_is_taken_is_refused(warehouse, tmp_path, name):
     path = tmp_path / "dup.yml"
     path.write_text(f"sources:\n  - source: llava_svit_all\nname: {name}\n")

@@ -3,10 +3,25 @@
     alias), so every user mix is a table of its own while the project holds no generated
     SQL. Per source, in recipe order: the filtered records, then `take` of them: all, the
     first N in source order, or N (a count, or a fraction of the filtered records, rounded
-    half up) picked by md5 of the seed, the source's place in the recipe and the record's
-    position. A count above what the filter keeps repeats every record (whole copies) and
-    picks the remainder the same way. Order: source, copy, source order; or, with
-    `shuffle: true`, by md5 of the seed and the same keys. -#}
+    half up) in the source's pick order. A count above what the filter keeps repeats every
+    record (whole copies) and picks the remainder in the same order. Order: source, copy,
+    source order; or, with `shuffle: true`, by md5 of the seed and the same keys.
+
+    The pick order is md5 of the seed, the source's place in the recipe and the record's
+    position (`select: random`, the default), or, with `select: coverage`, phrase rounds
+    first: every object phrase (int_object_phrases) nominates the records whose questions
+    name it, in that md5 order, and a record's round is its best nomination. Round 1 is,
+    for each phrase, the first record that asks about it, so N records picked from round 1
+    cover at least N phrases (all of them once N reaches round 1's size), and later rounds
+    add each phrase's next record in turn, so no phrase crowds out the others. Records
+    whose questions name no phrase come last, in md5 order.
+
+    `yes_no_ratio: r` then balances the answers: of the records picked, those whose first
+    answer starts with Yes or No (`yes_no`) are re-chosen as round(r * m) Yes and the rest
+    No, each class in pick order, where m is how many Yes/No records the pick held (fewer
+    when one class has too few records for the ratio; other records fill the places freed,
+    as far as there are any). Such a source never repeats records: a count above what the
+    filter keeps takes them all, balanced. -#}
 {%- set mix = var('mix', none) -%}
 {{ config(enabled=(mix is not none), alias=(mix['name'] if mix is not none else 'mix_user')) }}
 {%- if mix is not none %}
@@ -15,30 +30,100 @@ with
 {{ mix_source_ctes(mix) }}
 {%- for source in mix.sources %}
 {%- set i = loop.index %}
+{%- set md5_order = "md5('" ~ mix.seed ~ ":" ~ i ~ ":' || source_position)" %}
+{%- if source.select == 'coverage' %}
+phrase_rounds_{{ i }} as (
+    select key as source_position, min(nomination) as phrase_round
+    from (
+        select key, row_number() over (partition by phrase order by {{ md5_order | replace('source_position', 'key') }}) as nomination
+        from ({{ question_phrases('filtered_' ~ i, 'source_position') }})
+    )
+    group by key
+),
+{%- endif %}
+
 ranked_{{ i }} as (
+    -- Positions only: the choosing below sorts and counts these narrow rows, and the picked
+    -- records' text is read once, at the end (at full scale the whole text of a source does
+    -- not fit in memory beside the sorts).
     select
-        *,
+        source_position,
+        yes_no,
         row_number() over (order by
-            {%- if source.take in ('all', 'first') %} source_position
-            {%- else %} md5('{{ mix.seed }}:{{ i }}:' || source_position)
+            {%- if source.take == 'first' %} source_position
+            {%- elif source.select == 'coverage' %} phrase_round nulls last, {{ md5_order }}
+            {%- else %} {{ md5_order }}
             {%- endif %}) as pick_rank,
         count(*) over () as n_filtered
     from filtered_{{ i }}
+    {%- if source.select == 'coverage' %}
+    left join phrase_rounds_{{ i }} using (source_position)
+    {%- endif %}
+),
+{%- if source.yes_no_ratio is none %}
+
+chosen_{{ i }} as (
+    select source_position, repeat_index
+    from (
+        select *, unnest(range(0, copies)) as repeat_index
+        from (
+            select *, {{ mix_take_target(source, 'n_filtered') }} as wanted, wanted // n_filtered + 1 as copies
+            from ranked_{{ i }}
+        )
+    )
+    where repeat_index < wanted // n_filtered
+       or (repeat_index = wanted // n_filtered and pick_rank <= wanted % n_filtered)
+),
+{%- else %}
+{%- set ratio = source.yes_no_ratio %}
+
+classed_{{ i }} as (
+    select
+        *,
+        coalesce(yes_no, 'other') as answer_class,
+        row_number() over (partition by coalesce(yes_no, 'other') order by pick_rank) as class_rank
+    from ranked_{{ i }}
 ),
 
-selected_{{ i }} as (
-    select * exclude (copies), unnest(range(0, copies)) as repeat_index
+sizes_{{ i }} as (
+    select
+        least({{ mix_take_target(source, 'count(*)') }}, count(*)) as wanted,
+        count(*) filter (where answer_class = 'yes') as yes_available,
+        count(*) filter (where answer_class = 'no') as no_available,
+        count(*) filter (where answer_class = 'other') as other_available
+    from classed_{{ i }}
+),
+
+quotas_{{ i }} as (
+    select
+        round({{ ratio }}::double * yes_no_records)::bigint as yes_quota,
+        yes_no_records - yes_quota as no_quota,
+        least(other_available, wanted - yes_no_records) as other_quota
     from (
-        select *, {{ mix_take_target(source, 'n_filtered') }} as wanted, wanted // n_filtered + 1 as copies
-        from ranked_{{ i }}
+        select
+            *,
+            -- The most Yes/No records the ratio allows with what each class holds (the
+            -- 1e-9 keeps a product such as 0.3 * 10 from flooring to 2).
+            least(
+                (select count(*) from classed_{{ i }} where answer_class <> 'other' and pick_rank <= wanted)
+                {%- if ratio > 0 %}, floor(yes_available / {{ ratio }}::double + 1e-9)::bigint{% endif %}
+                {%- if ratio < 1 %}, floor(no_available / (1 - {{ ratio }}::double) + 1e-9)::bigint{% endif %}
+            ) as yes_no_records
+        from sizes_{{ i }}
     )
 ),
 
+chosen_{{ i }} as (
+    select source_position, 0 as repeat_index
+    from classed_{{ i }}, quotas_{{ i }}
+    where class_rank <= case answer_class when 'yes' then yes_quota when 'no' then no_quota else other_quota end
+),
+{%- endif %}
+
 picked_{{ i }} as (
-    select {{ i }} as source_number, '{{ source.name }}' as mix_source, *
-    from selected_{{ i }}
-    where repeat_index < wanted // n_filtered
-       or (repeat_index = wanted // n_filtered and pick_rank <= wanted % n_filtered)
+    select {{ i }} as source_number, '{{ source.name }}' as mix_source, {{ mix_row_columns() }}, image_prefix, source_position, repeat_index
+    from filtered_{{ i }}
+    inner join chosen_{{ i }} using (source_position)
 ),
 {% endfor %}
 
@@ -51,21 +136,10 @@ picked as (
 
 final as (
     select
-        id,
-        id_json,
-        has_image,
-        image,
-        extra,
-        conversations,
-        row_number() over (order by
-            {%- if mix.shuffle %} md5('{{ mix.seed }}:' || source_number || ':' || repeat_index || ':' || source_position)
-            {%- else %} source_number, repeat_index, source_position
-            {%- endif %}) - 1 as record_order,
-        task,
-        image_id,
-        block,
-        source_file,
-        record_index,
+        {{- mix_row_columns(between="row_number() over (order by "
+            ~ ("md5('" ~ mix.seed ~ ":' || source_number || ':' || repeat_index || ':' || source_position)" if mix.shuffle
+               else "source_number, repeat_index, source_position")
+            ~ ") - 1 as record_order") }},
         image_prefix,
         mix_source,
         source_position as source_record_index,

@@ -1,0 +1,62 @@
+{#- What a user-declared mix covers, beside the official core set (SVIT_core_150K as
+    mix_svit_core_150k rebuilds it): the object phrases its questions name (as `select:
+    coverage` reads them, macros/recipes/object_phrases.sql), its Yes/No answers and its
+    records per task. `svit mix` puts it in the manifest. Enabled and named like mix_user:
+    <mix name>__coverage. -#}
+{%- set mix = var('mix', none) -%}
+{{ config(enabled=(mix is not none), alias=((mix['name'] ~ '__coverage') if mix is not none else 'mix_user_coverage')) }}
+{%- if mix is not none %}
+{%- set compared = [(mix['name'], ref('mix_user')), ('mix_svit_core_150k', ref('mix_svit_core_150k'))] %}
+
+with phrases as (
+    select count(*) as phrases from {{ ref('int_object_phrases') }}
+),
+{% for name, relation in compared %}
+
+records_{{ loop.index }} as (
+    select
+        count(*) as records,
+        count(*) filter (where yes_no = 'yes') as yes_records,
+        count(*) filter (where yes_no = 'no') as no_records
+    from (
+        select {{ yes_no_answer('conversations') }} as yes_no
+        from {{ relation }}
+    )
+),
+
+tasks_{{ loop.index }} as (
+    select coalesce(json_group_object(task, records)::varchar, '{}') as records_per_task
+    from (
+        select coalesce(task, 'none') as task, count(*) as records
+        from {{ relation }}
+        group by 1
+    )
+),
+
+covered_{{ loop.index }} as (
+    select count(distinct phrase) as phrases_covered
+    from ({{ question_phrases(relation, 'record_order') }})
+),
+{% endfor %}
+
+final as (
+    {%- for name, relation in compared %}
+    select
+        {{ loop.index }} as position,
+        '{{ name }}' as mix,
+        records,
+        phrases_covered,
+        phrases as phrases_total,
+        round(phrases_covered / nullif(phrases, 0), 4) as phrase_share,
+        yes_records,
+        no_records,
+        round(yes_records / nullif(yes_records + no_records, 0), 4) as yes_share,
+        records_per_task
+    from records_{{ loop.index }}, tasks_{{ loop.index }}, covered_{{ loop.index }}, phrases
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+)
+
+select * from final
+order by position
+{%- endif %}

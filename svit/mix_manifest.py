@@ -1,0 +1,237 @@
+"""Mix manifests: what a mix holds and what it was made from, as JSON and as a table.
+
+Every mix gets one, written after dbt built it: `<warehouse>/mixes/<name>.manifest.json`
+and a row of the table `mix_manifests` in svit.duckdb. `svit build` writes those of the
+published mixes it built, `svit mix` those of the mix it built; both through
+`write_published_manifests` / `write_manifest` here, so the two cannot differ.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+import duckdb
+
+from ingest.snapshot import current_snapshot
+from svit import __version__
+from svit.errors import SvitError
+from svit.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from svit.mix import Recipe
+
+MANIFEST_TABLE = "mix_manifests"
+# The published mixes and the ingested LLaVA files each is made from; without all of them
+# the model is built empty and gets no manifest.
+PUBLISHED_FILES: dict[str, tuple[str, ...]] = {
+    "mix_svit_core_150k": ("svit_core_150k",),
+    "mix_svit_mix_665k": ("llava_v1_5_mix665k", "llava_instruct_150k", "svit_core_150k"),
+}
+PUBLISHED = tuple(PUBLISHED_FILES)
+
+
+@dataclass
+class MixResult:
+    name: str
+    records: int
+    manifest: dict
+    manifest_path: Path
+
+
+# --------------------------------------------------------------------------- the warehouse
+
+
+def connect(warehouse: Warehouse, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(warehouse.duckdb_path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise SvitError(f"cannot open {warehouse.duckdb_path}: {str(exc).splitlines()[0]} "
+                        "(is a `svit build` or `svit sql` running?)") from exc
+
+
+def built_relations(warehouse: Warehouse) -> dict[str, set[str]]:
+    """Tables and views in svit.duckdb with their column names."""
+    if not warehouse.duckdb_path.is_file():
+        return {}
+    con = connect(warehouse, read_only=True)
+    try:
+        rows = con.execute(
+            "select table_name, list(column_name) from duckdb_columns() where schema_name = 'main' group by all"
+        ).fetchall()
+    finally:
+        con.close()
+    return {name: set(columns) for name, columns in rows}
+
+
+def llava_files(warehouse: Warehouse) -> set[str]:
+    """Model names of the ingested LLaVA files (the `source` partitions of llava_records)."""
+    snapshot = current_snapshot(warehouse.root) or warehouse.root
+    folder = snapshot / "llava_records"
+    if not folder.is_dir():
+        return set()
+    return {d.name.split("=", 1)[1] for d in folder.iterdir()
+            if d.is_dir() and d.name.startswith("source=") and any(d.glob("*.parquet"))}
+
+
+def missing_files(warehouse: Warehouse, name: str) -> list[str]:
+    """The LLaVA files the published mix `name` needs that are not ingested."""
+    present = llava_files(warehouse)
+    return [f for f in PUBLISHED_FILES[name] if f not in present]
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_published_manifests(warehouse: Warehouse, built: Iterable[str]) -> list[MixResult]:
+    """Manifests of the published mixes among the models `built`, skipping those built empty
+    because a LLaVA file they need is not ingested."""
+    built = set(built)
+    return [write_manifest(warehouse, name, "published", None)
+            for name in PUBLISHED if name in built and not missing_files(warehouse, name)]
+
+
+def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: "Recipe | None") -> MixResult:
+    """Write the manifest of the mix table `name` (a published mix, or the user mix of `recipe`)."""
+    con = connect(warehouse, read_only=False)
+    try:
+        records = con.execute(f'select count(*) from "{name}"').fetchone()[0]
+        sources = _user_sources(con, name) if recipe else _published_sources(con, name)
+        if recipe:
+            for entry, source in zip(sources, recipe.sources):
+                entry.update(kind=source.kind, take=source.take_text(), filter=source.filter, select=source.select,
+                             yes_no_ratio=source.yes_no_ratio)
+        manifest = {
+            "mix": name,
+            "kind": kind,
+            "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "recipe_file": str(recipe.path.resolve()) if recipe else None,
+            "recipe": recipe.document if recipe else _published_recipe(name),
+            "recipe_sha256": hashlib.sha256(recipe.path.read_bytes()).hexdigest() if recipe else None,
+            "records": records,
+            "sources": sources,
+            "records_per_task": dict(con.execute(
+                f"select coalesce(task, 'none'), count(*) from \"{name}\" group by 1 order by 1").fetchall()),
+            "records_per_image_prefix": dict(con.execute(
+                f"select image_prefix, count(*) from \"{name}\" group by 1 order by 1").fetchall()),
+            "words_per_role": dict(con.execute(
+                f"""select t."from", sum(len(string_split(trim(t.value), ' ')))::bigint
+                    from (select unnest(conversations) as t from "{name}") group by 1 order by 1""").fetchall()),
+        }
+        if recipe:
+            manifest["coverage"] = _coverage(con, name)
+        manifest["inputs"] = _inputs(warehouse)
+        manifest["tool_versions"] = _tool_versions()
+        con.execute(
+            f"create table if not exists {MANIFEST_TABLE} (mix varchar, kind varchar, built_at varchar, "
+            "recipe_file varchar, records bigint, manifest json)"
+        )
+        con.execute(f"delete from {MANIFEST_TABLE} where mix = ?", [name])
+        con.execute(f"insert into {MANIFEST_TABLE} values (?, ?, ?, ?, ?, ?)",
+                    [name, kind, manifest["built_at"], manifest["recipe_file"], records, json.dumps(manifest)])
+    finally:
+        con.close()
+    out = warehouse.root / "mixes" / f"{name}.manifest.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return MixResult(name, records, manifest, out)
+
+
+def _user_sources(con, name: str) -> list[dict]:
+    rows = con.execute(
+        f"""
+        select s.source_number, s.source, s.available, s.filtered,
+            count(m.source_number) as selected, count(m.source_number) filter (where m.repeat_index > 0) as upsampled
+        from "{name}__sources" s left join "{name}" m using (source_number)
+        group by all order by s.source_number
+        """
+    ).fetchall()
+    return [{"source": source, "available": available, "filtered": filtered, "selected": selected, "upsampled": upsampled}
+            for _, source, available, filtered, selected, upsampled in rows]
+
+
+def _coverage(con, name: str) -> dict:
+    """The mix beside the official core set (models/marts/mixes/mix_user_coverage.sql)."""
+    rows = con.execute(
+        f"""select mix, records, phrases_covered, phrases_total, phrase_share, yes_records, no_records, yes_share,
+                   records_per_task
+            from "{name}__coverage" order by position"""
+    ).fetchall()
+    mixes = {
+        mix: {"records": records, "phrases_covered": covered, "phrase_share": share, "yes_records": yes,
+              "no_records": no, "yes_share": yes_share,
+              "records_per_task": dict(sorted(json.loads(per_task).items()))}
+        for mix, records, covered, _, share, yes, no, yes_share, per_task in rows
+    }
+    return {
+        "phrases_total": rows[0][3] if rows else 0,
+        "phrases": "distinct object phrases (int_object_phrases) the questions name",
+        "yes_no": "records whose first answer starts with Yes / No",
+        "mixes": mixes,
+    }
+
+
+def _published_sources(con, name: str) -> list[dict]:
+    if name == "mix_svit_core_150k":
+        available, selected = con.execute(
+            "select (select count(*) from stg_llava__records where llava_file = 'svit_core_150k'), "
+            "(select count(*) from mix_svit_core_150k)"
+        ).fetchone()
+        unmatched = [r[0] for r in con.execute(
+            "select record_index from stg_llava__records where llava_file = 'svit_core_150k' "
+            "and record_index not in (select official_record_index from mix_svit_core_150k) order by 1 limit 100"
+        ).fetchall()]
+        return [{"source": "svit_core_150k", "kind": "llava_file", "available": available, "filtered": available,
+                 "selected": selected, "upsampled": 0, "unmatched": available - selected,
+                 "unmatched_record_indexes": unmatched}]
+    available, kept, core = con.execute(
+        "select (select count(*) from stg_llava__records where llava_file = 'llava_v1_5_mix665k'), "
+        "(select count(*) from mix_svit_mix_665k where mix_source = 'llava_v1_5_mix665k'), "
+        "(select count(*) from mix_svit_core_150k)"
+    ).fetchone()
+    return [
+        {"source": "llava_v1_5_mix665k", "kind": "llava_file", "available": available, "filtered": kept,
+         "selected": kept, "upsampled": 0, "replaced_llava_instruct": available - kept},
+        {"source": "mix_svit_core_150k", "kind": "model", "available": core, "filtered": core, "selected": core,
+         "upsampled": 0},
+    ]
+
+
+def _published_recipe(name: str) -> dict:
+    if name == "mix_svit_core_150k":
+        return {"name": name, "rule": "the records of the official SVIT_core_150K.json, matched to SVIT blocks by "
+                "content and rebuilt from the warehouse; official ids, order and instructions"}
+    return {"name": name, "rule": "llava_v1_5_mix665k with the records whose id and turns equal a record of "
+            "llava_instruct_150k replaced by mix_svit_core_150k, placed where the first of them was"}
+
+
+def _inputs(warehouse: Warehouse) -> list[dict]:
+    """The warehouse's input files as the ingest manifest recorded them (name, path, bytes, sha256)."""
+    folder = (current_snapshot(warehouse.root) or warehouse.root) / "manifest"
+    if not any(folder.rglob("*.parquet")):
+        return []
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            f"select name, path, bytes, sha256 from read_parquet('{str(folder).replace(chr(39), chr(39) * 2)}/**/*.parquet') "
+            "order by name"
+        ).fetchall()
+    finally:
+        con.close()
+    return [{"name": n, "path": p, "bytes": b, "sha256": s} for n, p, b, s in rows]
+
+
+def _tool_versions() -> dict[str, str]:
+    versions = {"svit": __version__, "duckdb": duckdb.__version__, "python": platform.python_version()}
+    for package in ("dbt-core", "dbt-duckdb"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
