@@ -21,17 +21,7 @@ texts as (
 ),
 
 final as (
-    select
-        model,
-        kind,
-        sum(n)::bigint as turns,
-        count(*) as distinct_texts,
-        count(*) filter (where n > 1) as repeated_texts,
-        (sum(n) - count(*))::bigint as repeats,
-        (sum(n) - count(*)) / sum(n) as repeat_share,
-        max(n) as max_occurrences
-    from texts
-    group by model, kind
+    {{ repeat_counts('texts', 'model') }}
 )
 
 select * from final

@@ -7,30 +7,13 @@ with model_turns as (
 ),
 
 answers as (
-    select model, lower(left(text, 4)) as head
+    select model, text
     from model_turns
     where role = 'gpt'
 ),
 
-classified as (
-    select
-        model,
-        case when head = 'yes' or (starts_with(head, 'yes') and not regexp_matches(substr(head, 4, 1), '[a-z]')) then 'yes'
-             when head = 'no' or (starts_with(head, 'no') and not regexp_matches(substr(head, 3, 1), '[a-z]')) then 'no'
-        end as starts
-    from answers
-),
-
 final as (
-    select
-        model,
-        count(*) as answers,
-        count(*) filter (where starts = 'yes') as starting_yes,
-        count(*) filter (where starts = 'no') as starting_no,
-        count(starts) / count(*) as yes_no_share,
-        count(*) filter (where starts = 'yes') / nullif(count(starts), 0) as yes_share
-    from classified
-    group by model
+    {{ yes_no_balance('answers', 'model') }}
 )
 
 select * from final

@@ -33,7 +33,7 @@ from svit.warehouse import Warehouse
 ANALYSES_DIR = PROJECT_DIR / "analyses"
 # dbt macros the analyses call; svit stats renders them itself (no dbt start-up).
 ANALYSIS_MACROS = (PROJECT_DIR / "macros" / "distribution_statistics.sql", PROJECT_DIR / "macros" / "llava_model_rows.sql",
-                   PROJECT_DIR / "macros" / "word_count.sql")
+                   PROJECT_DIR / "macros" / "word_count.sql", PROJECT_DIR / "macros" / "answer_counts.sql")
 DEFAULT_MODEL = "llava_svit_all"
 # llava_svit_all is the four task models sorted into the published order (models/marts); the
 # analyses read the parts instead (var stats_model_parts), which skips a sort of every record.
