@@ -6,6 +6,7 @@ change a warehouse make their own.
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 from ingest.pipeline import run_ingest
@@ -20,3 +21,12 @@ def built_sample(tmp_path_factory) -> Warehouse:
     run_ingest(BUNDLED_SAMPLE, tuple(sorted((BUNDLED_SAMPLE / "llava").glob("*.json"))), warehouse, progress=False)
     build_models(warehouse, quiet=True)  # as `svit build`: the published mixes get manifests
     return warehouse
+
+
+def query(warehouse: Warehouse, sql: str) -> list[tuple]:
+    """Rows of `sql` over the built models (svit.duckdb, read-only)."""
+    con = duckdb.connect(str(warehouse.duckdb_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

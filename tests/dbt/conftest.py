@@ -5,24 +5,16 @@ from __future__ import annotations
 import json
 import zipfile
 
-import duckdb
 import pytest
 
 from svit.cli import BUNDLED_SAMPLE
 from svit.warehouse import Warehouse
+from tests.conftest import query as models  # the dbt tests' name for it
 
 
 @pytest.fixture(scope="session")
 def built(built_sample) -> Warehouse:
     return built_sample
-
-
-def models(warehouse: Warehouse, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(warehouse.duckdb_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def source_items(task: str) -> list[dict]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pytest
 
 from svit.cli import BUNDLED_SAMPLE
 from svit.warehouse import Warehouse
+from tests.conftest import query
 
 TRUTH = json.loads((BUNDLED_SAMPLE / "GROUND_TRUTH.json").read_text())
 OFFICIAL = BUNDLED_SAMPLE / "format" / "llava-v1.5"
@@ -17,14 +17,6 @@ OFFICIAL = BUNDLED_SAMPLE / "format" / "llava-v1.5"
 @pytest.fixture(scope="session")
 def warehouse(built_sample) -> Warehouse:
     return built_sample
-
-
-def query(wh: Warehouse, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(wh.duckdb_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def llava_records(wh: Warehouse, model: str) -> list[dict]:
