@@ -51,11 +51,15 @@ class ParquetSink:
         self.close()
 
 
-def split_by(batch: pa.RecordBatch, column: str) -> Iterator[tuple[object, pa.Table]]:
+def split_by(batch: pa.RecordBatch | pa.Table, column: str) -> Iterator[tuple[object, pa.Table]]:
     """The rows of `batch` grouped by the values of one column (few distinct values expected)."""
-    table = pa.Table.from_batches([batch])
+    table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
     values = table.column(column)
-    for value in pc.unique(values).to_pylist():
+    distinct = pc.unique(values).to_pylist()
+    if len(distinct) == 1:
+        yield distinct[0], table  # the usual case (a file of one task): no copy
+        return
+    for value in distinct:
         mask = pc.is_null(values) if value is None else pc.equal(values, pa.scalar(value, values.type))
         yield value, table.filter(mask)
 

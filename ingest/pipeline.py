@@ -51,6 +51,7 @@ class FileReport:
     records_rejected: int = 0
     seconds: float = 0.0
     cache_key: str = ""
+    reader: str = ""  # SVIT files: the scan kept (typed, json or tolerant)
     outputs: list[str] = field(default_factory=list)
 
 
@@ -160,8 +161,8 @@ def _ingest_locked(inputs: list[InputFile], root: Path, progress: bool) -> Inges
                         snapshot.reuse(previous_dir, staging, relative)
                     old = before[item.name]
                     reports[item].status = "unchanged"
-                    for key in ("records_read", "records_written", "records_rejected", "seconds"):
-                        setattr(reports[item], key, old[key])
+                    for key in ("records_read", "records_written", "records_rejected", "seconds", "reader"):
+                        setattr(reports[item], key, old.get(key, ""))
             image_data = next((i for i in inputs if i.kind == VG_IMAGE_DATA), None)
             _ingest_changed(con, [i for i in inputs if i not in unchanged], feeds, staging, image_data, reports, progress)
         _write_rejects(con, staging)
@@ -209,8 +210,9 @@ def _ingest_changed(con, todo, feeds, staging, image_data, reports, progress) ->
         for item, c in counts.items():
             # For SVIT files: records read are image items, records written are blocks.
             _set_counts(reports[item], (c.records_read, c.blocks_written, c.rejected))
+            reports[item].reader = c.reader
             _say(progress, f"{item.name}: {c.records_read:,} records, {c.blocks_written:,} blocks, "
-                           f"{c.turns_written:,} turns, {c.boxes_written:,} boxes, {c.rejected:,} rejected "
+                           f"{c.turns_written:,} turns, {c.boxes_written:,} boxes, {c.rejected:,} rejected, {c.reader} read "
                            f"({c.records_read / max(elapsed, 1e-9):,.0f} records/s together)")
     readers = {
         LLAVA: llava.ingest_llava_file,

@@ -13,14 +13,13 @@ import functools
 import hashlib
 import os
 import re
-import shutil
 import tempfile
 import threading
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from svit.errors import InputError
 from svit.facts import TASKS
@@ -151,12 +150,15 @@ class Feeds:
         return self._paths[item]
 
     @contextlib.contextmanager
-    def feeding(self, items: list[InputFile]) -> Iterator[None]:
-        """Feed the pipes of `items` while the block runs; a damaged zip is the error raised."""
+    def feeding(self, items: list[InputFile], taps: dict[InputFile, Callable[[bytes], None]] | None = None) -> Iterator[None]:
+        """Feed the pipes of `items` while the block runs; a damaged zip is the error raised.
+
+        `taps` see every chunk of a zip member as it goes into its pipe.
+        """
         zipped = [item for item in items if item.member is not None]
         errors: list[BaseException] = []
         threads = [
-            threading.Thread(target=_feed_pipe, args=(item, self._paths[item], errors), daemon=True)
+            threading.Thread(target=_feed_pipe, args=(item, self._paths[item], errors, (taps or {}).get(item)), daemon=True)
             for item in zipped
         ]
         for thread in threads:
@@ -185,10 +187,13 @@ def feeds_for(inputs: list[InputFile]) -> Iterator[Feeds]:
         yield Feeds(inputs, Path(tmp))
 
 
-def _feed_pipe(item: InputFile, fifo: str, errors: list[BaseException]) -> None:
+def _feed_pipe(item: InputFile, fifo: str, errors: list[BaseException], tap: Callable[[bytes], None] | None) -> None:
     try:
         with zipfile.ZipFile(item.path) as zf, zf.open(item.member) as member, open(fifo, "wb") as out:
-            shutil.copyfileobj(member, out, 1 << 20)
+            while chunk := member.read(1 << 20):
+                if tap is not None:
+                    tap(chunk)
+                out.write(chunk)
     except BrokenPipeError:
         pass  # the reader stopped early; its own error says why
     except (zipfile.BadZipFile, EOFError, zlib.error) as exc:

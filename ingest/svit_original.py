@@ -11,7 +11,11 @@ holds part of a rejected block. Rescans only happen on bad input.
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import threading
+import zipfile
+from collections import Counter
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +28,7 @@ from tqdm import tqdm
 
 from ingest.checks import turn_problem
 from ingest.duck import sql_str
+from ingest.json_punctuation import Punctuation, RawCounter, text_punctuation
 from ingest.parquet_writer import ParquetSink, route_batches, split_by
 from ingest.sources import SVIT_ALL, Feeds, InputFile
 from svit.errors import InputError
@@ -53,6 +58,7 @@ class SvitCounts:
     turns_written: int = 0
     boxes_written: int = 0
     rejected: int = 0
+    reader: str = ""  # which scan was kept: typed, json or tolerant (see _scan_file)
 
 
 def ingest_svit_files(
@@ -68,8 +74,10 @@ def ingest_svit_files(
     lock = threading.Lock()
     step = _Steps(progress)
 
+    readers: dict[InputFile, str] = {}
+
     def scan(item: InputFile) -> None:
-        _scan_file(con.cursor(), item, feeds, stage, work, check_images, progress, lock)
+        readers[item] = _scan_file(con.cursor(), item, feeds, stage, work, check_images, progress, lock)
 
     # Largest first, so the two workers finish close together.
     with step("scan + turns"), ThreadPoolExecutor(max_workers=2) as pool:
@@ -97,7 +105,10 @@ def ingest_svit_files(
         order by file_name, record_index, block nulls first
         """
     )
-    return _counts(con, files, stage)
+    counts = _counts(con, files, stage)
+    for item, reader in readers.items():
+        counts[item].reader = reader
+    return counts
 
 
 class _Steps:
@@ -112,6 +123,94 @@ class _Steps:
         yield
         if self.progress:
             tqdm.write(f"  svit {label}: {time.perf_counter() - started:.1f}s")
+
+
+def _typed_scan_sql(path: str, check_images: bool, infer_task: str | None, extra_keys: list[str]) -> str:
+    """The fast scan of a well-formed file: turns read typed, one row per turn.
+
+    A block's first row carries the block (`n_turns`, `extra`); an empty block, or an item
+    whose image is unknown, is one row without a turn. Extra block keys are read only when
+    named in `extra_keys`. `odd` marks what this reader cannot judge (a missing key, a
+    null, an empty item): the caller then uses `_scan_sql`, as it does when the file's
+    punctuation shows a key or a non-string value this read did not see (json_punctuation).
+    """
+    extra_fields = "".join(f", {_sql_ident(k)} JSON" for k in extra_keys)
+    block_type = f'STRUCT(content STRUCT("from" VARCHAR, "value" VARCHAR)[]{extra_fields})[]'
+    extra = (
+        # merge_patch from {} drops the keys this block does not have (read as NULL).
+        f"case when coalesce({', '.join(f'blk.{_sql_ident(k)}' for k in extra_keys)}) is not null then json_merge_patch('{{}}', json_object("
+        + ", ".join(f"{sql_str(k)}, blk.{_sql_ident(k)}" for k in extra_keys)
+        + ")) end"
+        if extra_keys
+        else "null::json"
+    )
+    image_check = (
+        "when try_cast(image_id_json as bigint) not in (select image_id from images_known) "
+        "then 'image_id ' || image_id_json || ' is not in image_data.json'"
+        if check_images
+        else ""
+    )
+    if infer_task is None:
+        marked = "list_bool_or(list_transform(content, lambda t: contains(t.\"from\", '<st>') or contains(t.\"value\", '<st>')))"
+        task = _INFERRED_TASK.replace("contains(blk::varchar, '<st>')", f"({marked} or contains(coalesce(extra::varchar, ''), '<st>'))").format(
+            questions="(" + ", ".join(sql_str(q) for q in DETAIL_QUESTIONS) + ")"
+        )
+    else:
+        task = sql_str(infer_task)
+    placeholder = f"[null::{_TURN_TYPE}]"
+    return f"""
+    with items as (
+        select ordinality - 1 as record_index, image_id as image_id_json, conversations
+        from read_json({path}, format = 'array', columns = {{image_id: 'JSON', conversations: '{block_type}'}}) with ordinality
+    ),
+    judged_items as (
+        select *,
+            image_id_json is null or json_type(image_id_json) not in ('UBIGINT', 'BIGINT')
+                or conversations is null or len(conversations) = 0 as odd_item,
+            {f"case {image_check} end" if check_images else "null::varchar"} as item_problem
+        from items
+    ),
+    blocks as (
+        -- Every block is unnested, even of an item rejected whole: the punctuation check
+        -- needs all turns; the caller keeps one row of such an item.
+        select record_index, image_id_json, odd_item, item_problem,
+            unnest(case when len(conversations) > 0 then conversations else [null] end) as blk,
+            generate_subscripts(case when len(conversations) > 0 then conversations else [null] end, 1) - 1 as block
+        from judged_items
+    ),
+    typed_blocks as (
+        select *, blk.content as content, {extra} as extra, len(blk.content) as n,
+            odd_item or blk is null or blk.content is null as odd_block
+        from blocks
+    ),
+    rows as (
+        select record_index, image_id_json, block, item_problem, odd_block, n, extra, {task} as task,
+            unnest(case when n > 0 then content else {placeholder} end) as t,
+            generate_subscripts(case when n > 0 then content else {placeholder} end, 1) - 1 as k
+        from typed_blocks
+    )
+    select
+        task,
+        record_index::bigint as record_index,
+        try_cast(image_id_json as bigint) as image_id,
+        block::integer as block,
+        case when n > 0 then k::integer end as turn,
+        t."from" as role,
+        t."value" as text,
+        case when item_problem is not null then item_problem
+            when n = 0 then 'empty "content"'
+            else {turn_problem("t", "k", "user", "gpt", json_leaves=False)}
+        end as problem,
+        case when k = 0 then coalesce(n, 0)::integer end as n_turns,
+        case when k = 0 then extra::varchar end as extra,
+        item_problem is not null as item_rejected,
+        odd_block or (n > 0 and (t is null or t."from" is null or t."value" is null)) as odd
+    from rows
+    """
+
+
+def _sql_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: bool, turns_only: bool = False) -> str:
@@ -237,28 +336,56 @@ def _scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: b
     """
 
 
+# The scans _scan_file tries, in order (tests drop "typed" to compare the two).
+READERS = ("typed", "json", "tolerant")
+
+
+class _NotProven(Exception):
+    """The typed read may have dropped a key or coerced a value: read the file as JSON text."""
+
+
+# Extra block keys are found in the first bytes of a file; one first seen later still
+# shows in the punctuation check, and the file is then read the slower way.
+KEY_SAMPLE_BYTES = 1 << 20
+_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:')
+_KNOWN_KEYS = {"image_id", "conversations", "content", "from", "value"}
+
+
+def _extra_key_hint(item: InputFile) -> list[str]:
+    """Key names in the first bytes of the file other than SVIT's own, first seen first."""
+    if item.member is None:
+        with open(item.path, "rb") as fh:
+            head = fh.read(KEY_SAMPLE_BYTES)
+    else:
+        with zipfile.ZipFile(item.path) as zf, zf.open(item.member) as member:
+            head = member.read(KEY_SAMPLE_BYTES)
+    names: dict[str, str] = {}
+    for raw in dict.fromkeys(_KEY.findall(head)):
+        try:
+            name = json.loads(b'"' + raw + b'"')
+        except ValueError:
+            continue
+        # DuckDB's struct fields are case-insensitive: two such names cannot both be fields.
+        if name.lower() not in {k.lower() for k in _KNOWN_KEYS}:
+            names.setdefault(name.lower(), name)
+    counts = Counter(name.lower() for name in names.values())
+    return [name for name in names.values() if counts[name.lower()] == 1][:32]
+
+
 def _scan_file(
     con, item: InputFile, feeds: Feeds, stage: Path, work: Path, check_images: bool, progress: bool, lock, turns_only: bool = False
-) -> None:
-    """Parse one SVIT file once: turns into turns/task=<task>/, everything else into the work folder."""
+) -> str:
+    """Parse one SVIT file once: turns into turns/task=<task>/, everything else into the work folder.
+
+    Tried in order: the typed read (`_typed_scan_sql`), kept only when the file's
+    punctuation proves it saw everything; the read of blocks as JSON text; and, for a file
+    whose items have odd shapes, each item read whole. Returns the reader that was kept.
+    """
     infer = None if item.kind == SVIT_ALL else item.task
     stem = Path(item.name).stem
     bar = tqdm(desc=item.name, unit=" records", unit_scale=True, disable=None if progress else True, leave=False)
     started = time.perf_counter()
     read = 0
-
-    def route(batch: pa.RecordBatch):
-        is_turn = batch.column("is_turn")
-        good = pc.and_(is_turn, pc.is_null(batch.column("problem")))
-        turns = batch.filter(good).select(["task", "image_id", "block", "turn", "role", "text"])
-        for task, part in split_by(turns, "task"):
-            yield stage / "turns" / f"task={task}" / f"{stem}.parquet", part.drop_columns(["task"])
-        if turns_only:
-            return
-        rest = pa.Table.from_batches([batch.filter(pc.invert(good))]).drop_columns(["is_turn", "role", "text"])
-        yield work / f"{stem}.parquet", rest.append_column("file_name", pa.array([item.name] * rest.num_rows, pa.string())).append_column(
-            "path", pa.array([item.display] * rest.num_rows, pa.string())
-        )
 
     def advance(batch: pa.RecordBatch) -> None:
         nonlocal read
@@ -268,30 +395,140 @@ def _scan_file(
             bar.n = read
             bar.refresh()
 
+    def turns_of(batch: pa.RecordBatch, good: pa.Array):
+        turns = batch.select(["task", "image_id", "block", "turn", "role", "text"])
+        if good.false_count or good.null_count:  # filtering copies the text: only when needed
+            turns = turns.filter(good)
+        for task, part in split_by(turns, "task"):
+            yield stage / "turns" / f"task={task}" / f"{stem}.parquet", part.drop_columns(["task"])
+
+    def rest_file(rest: pa.Table):
+        n = rest.num_rows
+        rest = rest.append_column("file_name", pa.repeat(pa.scalar(item.name, pa.string()), n))
+        return work / f"{stem}.parquet", rest.append_column("path", pa.repeat(pa.scalar(item.display, pa.string()), n))
+
+    def route(batch: pa.RecordBatch):
+        good = pc.and_(batch.column("is_turn"), pc.is_null(batch.column("problem")))
+        yield from turns_of(batch, good)
+        if not turns_only:
+            yield rest_file(pa.Table.from_batches([batch.filter(pc.invert(good))]).drop_columns(["is_turn", "role", "text"]))
+
+    seen = _TypedTally()
+
+    def route_typed(batch: pa.RecordBatch):
+        if pc.any(batch.column("odd")).as_py():
+            raise _NotProven("a record the typed read cannot judge")
+        seen.add(batch)
+        turn, problem = batch.column("turn"), batch.column("problem")
+        yield from turns_of(batch, pc.and_(pc.is_valid(turn), pc.is_null(problem)))
+        yield rest_file(_typed_rest(batch))
+
+    modes = [mode for mode in READERS if not (turns_only and mode == "typed")]
     try:
-        for tolerant in (False, True):
+        for mode in modes:
             try:
-                with feeds.feeding([item]), ParquetSink() as sink:
-                    sql = _scan_sql(sql_str(feeds.path(item)), check_images, infer, tolerant, turns_only)
-                    route_batches(con.sql(sql).to_arrow_reader(65_536), sink, route, advance)
-                break
+                counter = RawCounter() if mode == "typed" else None
+                taps = {item: counter.feed} if counter and item.member else None
+                with feeds.feeding([item], taps), ParquetSink() as sink:
+                    if mode == "typed":
+                        if item.member is None:
+                            threading.Thread(target=counter.count_file, args=(item.path,), daemon=True).start()
+                        sql = _typed_scan_sql(sql_str(feeds.path(item)), check_images, infer, _extra_key_hint(item))
+                        route_batches(con.sql(sql).to_arrow_reader(65_536), sink, route_typed, advance)
+                    else:
+                        sql = _scan_sql(sql_str(feeds.path(item)), check_images, infer, mode == "tolerant", turns_only)
+                        route_batches(con.sql(sql).to_arrow_reader(65_536), sink, route, advance)
+                if mode == "typed":
+                    if item.member is None:
+                        counter.done.wait()
+                    seen.prove(counter.counts, read)
+                return mode
+            except _NotProven:
+                _remove_outputs(stage, work, stem)
+                continue
             except (duckdb.Error, pa.ArrowException, OSError) as exc:
                 # Errors met while streaming arrive through Arrow as OSError with DuckDB's text.
                 _remove_outputs(stage, work, stem)
                 message = _first_line(exc)
                 if not isinstance(exc, (duckdb.InvalidInputException, duckdb.IOException)) and "Input Error" not in message:
                     raise
-                # A record or list of the wrong shape fails the typed reader: read it whole instead.
-                if not tolerant and "transform error" in message.lower():
+                # A record or list of the wrong shape fails a typed reader: read more of it as JSON.
+                if mode != "tolerant" and "transform error" in message.lower():
                     continue
                 raise InputError(f"{item.display}: not a readable JSON array ({message}); is the file complete?") from exc
     finally:
         bar.close()
-    if progress:
-        elapsed = time.perf_counter() - started
-        with lock:
-            tqdm.write(f"  {item.name}: {read:,} records, {item.size / 1e6:,.0f} MB in {elapsed:.1f}s "
-                       f"({read / elapsed:,.0f} records/s, {item.size / 1e6 / elapsed:,.0f} MB/s)")
+        if progress:
+            elapsed = time.perf_counter() - started
+            with lock:
+                tqdm.write(f"  {item.name}: {read:,} records, {item.size / 1e6:,.0f} MB in {elapsed:.1f}s "
+                           f"({read / elapsed:,.0f} records/s, {item.size / 1e6 / elapsed:,.0f} MB/s)")
+    raise AssertionError("the tolerant reader either reads a file or raises")
+
+
+class _TypedTally:
+    """What the typed read saw: blocks, turns, and the punctuation inside their strings."""
+
+    def __init__(self) -> None:
+        self.blocks = self.turns = 0
+        self.inside = Punctuation()
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.blocks += len(batch) - batch.column("n_turns").null_count
+        self.turns += len(batch) - batch.column("turn").null_count
+        for column in ("role", "text", "extra"):
+            self.inside += text_punctuation(batch.column(column))
+
+    def prove(self, raw: Punctuation, records: int) -> None:
+        # Each record has image_id and conversations, each block content, each turn from and
+        # value; extra block keys are inside `extra`'s text with their own colons and quotes.
+        keys = 2 * records + self.blocks + 2 * self.turns
+        expected = Punctuation(2 * keys + 2 * (2 * self.turns) + self.inside.quotes, keys + self.inside.colons)
+        if raw.hiding_escapes or (raw.quotes, raw.colons) != (expected.quotes, expected.colons):
+            raise _NotProven(f"punctuation {raw} against {expected}")
+
+
+def _typed_rest(batch: pa.RecordBatch) -> pa.Table:
+    """The typed scan's rows in the shape of `_scan_sql`'s: one row per block or rejected
+    item (no turn), plus the turns with a problem."""
+    batch = batch.drop_columns(["role", "text"])  # not copied by the filters below
+    turn, problem, rejected_item, block = (batch.column(c) for c in ("turn", "problem", "item_rejected", "block"))
+    no_int = pa.scalar(None, pa.int32())
+    # An item rejected whole keeps one row, without a block, as `_scan_sql` gives it.
+    is_block = pc.and_(pc.is_valid(batch.column("n_turns")), pc.or_(pc.invert(rejected_item), pc.equal(block, 0)))
+    blocks = batch.filter(is_block)
+    b_rejected, b_turn = blocks.column("item_rejected"), blocks.column("turn")
+    block_rows = pa.table(
+        {
+            "task": blocks.column("task"),
+            "record_index": blocks.column("record_index"),
+            "image_id": blocks.column("image_id"),
+            "block": pc.if_else(b_rejected, no_int, blocks.column("block")),
+            "turn": pa.nulls(len(blocks), pa.int32()),
+            # A turn's problem stays on the turn's row; the block takes it in _reject_whole_blocks.
+            "problem": pc.if_else(
+                pc.and_(pc.is_valid(b_turn), pc.invert(b_rejected)), pa.scalar(None, pa.string()), blocks.column("problem")
+            ),
+            "n_turns": pc.if_else(b_rejected, pa.scalar(0, pa.int32()), blocks.column("n_turns")),
+            "extra": pc.if_else(b_rejected, pa.scalar(None, pa.string()), blocks.column("extra")),
+            "raw": pa.nulls(len(blocks), pa.string()),
+        }
+    )
+    bad = batch.filter(pc.and_(pc.and_(pc.is_valid(turn), pc.is_valid(problem)), pc.invert(rejected_item)))
+    turn_rows = pa.table(
+        {
+            "task": bad.column("task"),
+            "record_index": bad.column("record_index"),
+            "image_id": bad.column("image_id"),
+            "block": bad.column("block"),
+            "turn": bad.column("turn"),
+            "problem": bad.column("problem"),
+            "n_turns": pa.nulls(len(bad), pa.int32()),
+            "extra": pa.nulls(len(bad), pa.string()),
+            "raw": pa.nulls(len(bad), pa.string()),
+        }
+    )
+    return pa.concat_tables([block_rows, turn_rows])
 
 
 def _remove_outputs(stage: Path, work: Path, stem: str, keep_work: bool = False) -> None:

@@ -1,0 +1,144 @@
+"""The typed read of SVIT files (the fast path) against the read of blocks as JSON text.
+
+The typed read is kept only when the file's punctuation proves it dropped no key and
+coerced no value (ingest/json_punctuation.py). Every table must come out the same either
+way, and each thing the typed read cannot see must send the file to the JSON read.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ingest import svit_original
+from ingest.json_punctuation import RawCounter
+from ingest.pipeline import run_ingest
+from svit.warehouse import Warehouse
+from tests.ingest.conftest import qa, table, vg_image, write_corpus
+
+TABLES = {
+    "turns": "task, image_id, block, turn",
+    "conversations": "task, image_id, block",
+    "boxes": "image_id, block, turn, mark_index, box_index",
+    "rejects": "source, record_index, block nulls first",
+}
+BOX_Q = "Is <st>clock<ed> [0.526, 0.152, 0.625, 0.717] near <st>men<ed> [0.1, 0.2, 0.3, 0.4], [0.5, 0.2, 0.7, 0.9]?"
+
+
+def _ingest(source, path, monkeypatch, readers):
+    monkeypatch.setattr(svit_original, "READERS", readers)
+    report = run_ingest(source, (), Warehouse(path), progress=False)
+    return {name: table(Warehouse(path), name, order=order) for name, order in TABLES.items()}, {
+        f.name: f.reader for f in report.files if f.reader
+    }
+
+
+def _both(tmp_path, monkeypatch, source):
+    typed, readers = _ingest(source, tmp_path / "typed", monkeypatch, ("typed", "json", "tolerant"))
+    plain, json_readers = _ingest(source, tmp_path / "json", monkeypatch, ("json", "tolerant"))
+    assert set(json_readers.values()) == {"json"}
+    return typed, plain, readers
+
+
+def test_the_bundled_style_corpus_is_read_typed_with_its_extra_keys(tmp_path, monkeypatch, corpus):
+    source, truth = corpus
+    typed, plain, readers = _both(tmp_path, monkeypatch, source)
+    assert readers == {f"{task}.json": "typed" for task in truth["blocks_per_task"]}
+    assert typed == plain
+    extras = [json.loads(r["extra"]) for r in typed["conversations"] if r["extra"]]
+    assert len(extras) == sum(truth["blocks_with_extra_keys"].values()) > 0
+
+
+def test_problems_the_typed_read_judges_give_the_same_rejects(tmp_path, monkeypatch):
+    conversation = [
+        {"image_id": 1, "conversations": [
+            {"content": qa("q0", "a0"), "topic": "sport", "weight": {"a": [1, "x:y"]}},
+            {"content": [{"from": "user", "value": "q"}, {"from": "assistant", "value": "a"}]},
+            {"content": [{"from": "user", "value": "q"}, {"from": "user", "value": "a"}]},
+            {"content": []},
+            {"content": qa('say "hi": ok', "a\\b \u00e9 \u4e2d")},
+        ]},
+        {"image_id": 99, "conversations": [{"content": qa("q", "a")}]},
+        {"image_id": 1, "conversations": [{"content": qa("again", "again")}]},
+        {"image_id": 2, "conversations": [{"content": qa("q3", "a3")}, {"content": [{"from": "gpt", "value": "a"}]}]},
+    ]
+    referring = [{"image_id": 1, "conversations": [
+        {"content": qa(BOX_Q, "ok")},
+        {"content": qa("Where is <st>clock<ed> [0.7, 0.1, 0.6, 0.9]?", "there")},
+        {"content": qa("Where is <st>clock [0.1, 0.1, 0.6, 0.9]?", "there")},
+    ]}]
+    source = write_corpus(tmp_path / "src", {"conversation": conversation, "referring_qa": referring}, [vg_image(i) for i in (1, 2)])
+    typed, plain, readers = _both(tmp_path, monkeypatch, source)
+    assert readers == {"conversation.json": "typed", "referring_qa.json": "typed"}
+    assert typed == plain
+    assert [(r["record_index"], r["block"], r["reason"]) for r in typed["rejects"]] == [
+        (0, 1, 'turn 1: "from" is assistant, not user/gpt'),
+        (0, 2, "turn 1: turns do not alternate user/gpt"),
+        (0, 3, 'empty "content"'),
+        (1, None, "image_id 99 is not in image_data.json"),
+        (2, 0, "image_id 1 repeats record 0"),
+        (3, 1, "turn 0: turns do not alternate user/gpt"),
+        (0, 1, "turn 0: box [0.7, 0.1, 0.6, 0.9] has x2 < x1"),
+        (0, 2, "turn 0: <st> and <ed> do not pair up"),
+    ]
+    assert json.loads(typed["rejects"][2]["raw_json"]) == {"content": []}
+    kept = [r for r in typed["conversations"] if r["task"] == "conversation"]
+    assert [json.loads(r["extra"]) if r["extra"] else None for r in kept] == [
+        {"topic": "sport", "weight": {"a": [1, "x:y"]}}, None, None
+    ]
+    assert [t["text"] for t in typed["turns"] if t["task"] == "conversation"][2:4] == ['say "hi": ok', "a\\b \u00e9 \u4e2d"]
+
+
+def _write_raw(tmp_path, text: str):
+    """A conversation.json written by hand, for spellings json.dumps would not produce."""
+    source = write_corpus(tmp_path / "src", {}, [vg_image(1), vg_image(2)])
+    (source / "data" / "conversation.json").write_text(text)
+    return source
+
+
+GOOD = '{"image_id": 2, "conversations": [{"content": [{"from": "user", "value": "q"}, {"from": "gpt", "value": "a"}]}]}'
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        # A number, a list and null where a string belongs: the typed read would give '5', ...
+        '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "q"}, {"from": "gpt", "value": 5}]}]}',
+        '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "q"}, {"from": "gpt", "value": ["a:b"]}]}]}',
+        '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "q"}, {"from": "gpt", "value": null}]}]}',
+        '{"image_id": 1, "conversations": [{"content": [{"from": 7, "value": "q"}, {"from": "gpt", "value": "a"}]}]}',
+        # ... and a number beside an extra key, so neither count moves alone.
+        '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "q"}, {"from": "gpt", "value": 5, "x": 1}]}]}',
+        # Keys the typed read does not ask for: on a turn, on an item.
+        '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "q", "lang": "en"}, {"from": "gpt", "value": "a"}]}]}',
+        '{"image_id": 1, "source": "vg", "conversations": [{"content": [{"from": "user", "value": "q"}, {"from": "gpt", "value": "a"}]}]}',
+        # A quote spelled as an escape hides from the byte count.
+        '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "say \\u0022hi\\u0022"}, {"from": "gpt", "value": "a"}]}]}',
+        # Shapes the typed read cannot judge: no conversations left, a missing key.
+        '{"image_id": 1, "conversations": []}',
+        '{"image_id": 1, "conversations": [{"content": [{"value": "q"}, {"from": "gpt", "value": "a"}]}]}',
+    ],
+)
+def test_what_the_typed_read_cannot_see_sends_the_file_to_the_json_read(tmp_path, monkeypatch, item):
+    source = _write_raw(tmp_path, f"[{item}, {GOOD}]")
+    typed, plain, readers = _both(tmp_path, monkeypatch, source)
+    assert readers == {"conversation.json": "json"}
+    assert typed == plain
+
+
+def test_an_extra_block_key_first_seen_after_the_sample_sends_the_file_to_the_json_read(tmp_path, monkeypatch):
+    items = [{"image_id": 1, "conversations": [{"content": qa("q" * 200, "a")}] * 5 + [{"content": qa("q", "a"), "late": True}]}]
+    source = write_corpus(tmp_path / "src", {"conversation": items}, [vg_image(1)])
+    monkeypatch.setattr(svit_original, "KEY_SAMPLE_BYTES", 512)
+    typed, plain, readers = _both(tmp_path, monkeypatch, source)
+    assert readers == {"conversation.json": "json"}
+    assert typed == plain
+    assert [json.loads(r["extra"]) for r in typed["conversations"] if r["extra"]] == [{"late": True}]
+
+
+def test_raw_counter_finds_an_escape_split_between_chunks():
+    counter = RawCounter()
+    for chunk in (b'["a\\u00', b'22b", "c:d"]'):
+        counter.feed(chunk)
+    assert (counter.counts.quotes, counter.counts.colons, counter.counts.hiding_escapes) == (4, 1, True)
