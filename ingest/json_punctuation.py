@@ -17,6 +17,7 @@ a file spelling either is never taken as proven.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 _QUOTE, _COLON = ord('"'), ord(":")
-_HIDING_ESCAPES = (b"\\u0022", b"\\u003a", b"\\u003A")
+_HIDING_ESCAPE = re.compile(rb"\\u00(?:22|3[aA])")
 _CHUNK = 1 << 24
 
 
@@ -47,7 +48,7 @@ def _count(data: np.ndarray) -> Punctuation:
 
 
 class RawCounter:
-    """Counts the punctuation of a byte stream fed in chunks (thread-safe to read after `done`)."""
+    """Counts the punctuation of a byte stream fed in chunks (read `counts` after `done`)."""
 
     def __init__(self) -> None:
         self.counts = Punctuation()
@@ -55,11 +56,12 @@ class RawCounter:
         self.done = threading.Event()
 
     def feed(self, chunk: bytes) -> None:
-        self.counts += _count(np.frombuffer(chunk, np.uint8))
-        # An escape may straddle two chunks: search the seam too.
-        seam = self._tail + chunk[:8]
-        if any(e in chunk or e in seam for e in _HIDING_ESCAPES):
-            self.counts.hiding_escapes = True
+        data = np.frombuffer(chunk, np.uint8)
+        self.counts += _count(data)
+        if not self.counts.hiding_escapes:
+            # Vectorised: look only behind the backslashes. The seam catches an escape that
+            # starts in the last bytes of the previous chunk.
+            self.counts.hiding_escapes = _has_hiding_escape(data) or bool(_HIDING_ESCAPE.search(self._tail + chunk[:8]))
         self._tail = chunk[-8:]
 
     def count_file(self, path: Path) -> None:
@@ -70,6 +72,16 @@ class RawCounter:
                     self.feed(chunk)
         finally:
             self.done.set()
+
+
+def _has_hiding_escape(data: np.ndarray) -> bool:
+    """Whether `\\u0022`, `\\u003a` or `\\u003A` starts in `data` and ends in it."""
+    at = np.flatnonzero(data[:-5] == ord("\\"))
+    if not len(at):
+        return False
+    at = at[(data[at + 1] == ord("u")) & (data[at + 2] == ord("0")) & (data[at + 3] == ord("0"))]
+    third, fourth = data[at + 4], data[at + 5] | 0x20  # | 0x20: 'A' -> 'a'
+    return bool(np.any(((third == ord("2")) & (fourth == ord("2"))) | ((third == ord("3")) & (fourth == ord("a")))))
 
 
 def text_punctuation(array: pa.Array) -> Punctuation:

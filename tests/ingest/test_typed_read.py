@@ -137,8 +137,19 @@ def test_an_extra_block_key_first_seen_after_the_sample_sends_the_file_to_the_js
     assert [json.loads(r["extra"]) for r in typed["conversations"] if r["extra"]] == [{"late": True}]
 
 
-def test_raw_counter_finds_an_escape_split_between_chunks():
+@pytest.mark.parametrize(
+    "chunks, hiding",
+    [
+        ((b'["a\\u00', b'22b", "c:d"]'), True),  # split between two chunks
+        ((b'["a\\u0022b", "c:d"]',), True),
+        ((b'["a\\u003Ab", "c:d"]',), True),
+        ((b'["a\\u003ab", "c:d"]', b"  "), True),
+        ((b'["a\\u00e9\\n\\u2019b", "c:d"]',), False),  # other escapes are fine
+        ((b'["a\\u002', b'0b", "c:d"]'), False),
+    ],
+)
+def test_raw_counter_counts_quotes_and_colons_and_finds_hiding_escapes(chunks, hiding):
     counter = RawCounter()
-    for chunk in (b'["a\\u00', b'22b", "c:d"]'):
+    for chunk in chunks:
         counter.feed(chunk)
-    assert (counter.counts.quotes, counter.counts.colons, counter.counts.hiding_escapes) == (4, 1, True)
+    assert (counter.counts.quotes, counter.counts.colons, counter.counts.hiding_escapes) == (4, 1, hiding)
