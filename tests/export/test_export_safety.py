@@ -85,3 +85,38 @@ def test_cli_export(built, tmp_path):
     assert out.read_bytes() == json.dumps(json.loads(out.read_text()), indent=4).encode()
     bad = CliRunner().invoke(cli, ["export", "nope", "--out", str(tmp_path / "n.json"), "--warehouse", str(built.root)])
     assert bad.exit_code != 0 and "models:" in str(bad.exception)
+
+
+@pytest.mark.parametrize("direct", ["1", "0"])
+def test_output_file_writes_every_byte_across_its_staging_buffer(tmp_path, monkeypatch, direct):
+    monkeypatch.setenv("SVIT_EXPORT_DIRECT_IO", direct)
+    monkeypatch.setattr(export_module.OutputFile, "STAGING", 8192)
+    pieces = [bytes([i % 251]) * size for i, size in enumerate([1, 8191, 8192, 5, 20_000, 0, 3])]
+    path = tmp_path / "out.bin"
+    with export_module.OutputFile(path) as f:
+        f.write(b"thrown away")
+        f.restart()
+        for piece in pieces:
+            f.write(memoryview(piece))
+    assert f.size == sum(map(len, pieces))
+    assert path.read_bytes() == b"".join(pieces)
+
+
+def test_export_is_the_same_with_and_without_direct_io(built, tmp_path, monkeypatch):
+    outs = []
+    for direct in ("1", "0"):
+        monkeypatch.setenv("SVIT_EXPORT_DIRECT_IO", direct)
+        monkeypatch.setattr(export_module.OutputFile, "STAGING", 8192)
+        out = tmp_path / f"all_{direct}.json"
+        export(built, "llava_svit_all", out, progress=False)
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] and len(outs[0]) > 3 * 8192
+    assert len(json.loads(outs[0])) > 0
+
+
+@pytest.mark.parametrize(
+    "data, may",
+    [(b'"a\\nb"', False), (b'"a\\u001Fb"', True), (b'"a\\\\u"', True), (b"no backslash", False), (b"ends with \\", False)],
+)
+def test_the_escape_precheck_never_misses_a_u_escape(data, may):
+    assert export_module._may_hold_u_escape(data) is may
