@@ -18,6 +18,7 @@ from tqdm import tqdm
 import svit
 from ingest import coco, llava, snapshot, svit_original, visual_genome
 from ingest.duck import connect, sql_str
+from ingest.json_punctuation import RawCounter
 from ingest.tables import TABLES
 from ingest.sources import (
     COCO_CAPTIONS,
@@ -129,7 +130,9 @@ def _ingest_locked(inputs: list[InputFile], root: Path, progress: bool) -> Inges
     # Hashes decide what a rerun may skip; on a first run nothing can be skipped, so they
     # are computed in the background while the files are read.
     hasher = ThreadPoolExecutor(max_workers=1)
-    pending = {item: hasher.submit(item.sha256) for item in inputs}
+    # The typed read of an SVIT file needs the file's punctuation: counted on the same read.
+    counters = {i: RawCounter() for i in inputs if i.kind in (SVIT_TASK, SVIT_ALL) and i.member is None}
+    pending = {item: hasher.submit(_hash, item, counters.get(item)) for item in inputs}
     unchanged: set[InputFile] = set()
     reports: dict[InputFile, FileReport] = {}
     if previous:
@@ -164,7 +167,7 @@ def _ingest_locked(inputs: list[InputFile], root: Path, progress: bool) -> Inges
                     for key in ("records_read", "records_written", "records_rejected", "seconds", "reader"):
                         setattr(reports[item], key, old.get(key, ""))
             image_data = next((i for i in inputs if i.kind == VG_IMAGE_DATA), None)
-            _ingest_changed(con, [i for i in inputs if i not in unchanged], feeds, staging, image_data, reports, progress)
+            _ingest_changed(con, [i for i in inputs if i not in unchanged], feeds, staging, image_data, reports, progress, counters)
         _write_rejects(con, staging)
         if not previous:
             for item, fresh in _file_reports(inputs, {i: f.result() for i, f in pending.items()}, versions).items():
@@ -182,7 +185,15 @@ def _ingest_locked(inputs: list[InputFile], root: Path, progress: bool) -> Inges
     return IngestReport(run_id, final, list(reports.values()))
 
 
-def _ingest_changed(con, todo, feeds, staging, image_data, reports, progress) -> None:
+def _hash(item: InputFile, counter: RawCounter | None) -> str:
+    try:
+        return item.sha256(counter.feed if counter else None)
+    finally:
+        if counter is not None:
+            counter.done.set()
+
+
+def _ingest_changed(con, todo, feeds, staging, image_data, reports, progress, counters) -> None:
     """Read the inputs that changed (all of them on a first run) into the staging snapshot."""
     def timed(item_list, work):
         started = time.perf_counter()
@@ -205,7 +216,7 @@ def _ingest_changed(con, todo, feeds, staging, image_data, reports, progress) ->
     svit_files = [i for i in todo if i.kind in (SVIT_TASK, SVIT_ALL)]
     if svit_files:
         counts, elapsed = timed(
-            svit_files, lambda: svit_original.ingest_svit_files(con, svit_files, feeds, staging, check_images, progress)
+            svit_files, lambda: svit_original.ingest_svit_files(con, svit_files, feeds, staging, check_images, progress, counters)
         )
         for item, c in counts.items():
             # For SVIT files: records read are image items, records written are blocks.

@@ -56,12 +56,14 @@ class InputFile:
         with zipfile.ZipFile(self.path) as zf:
             return zf.getinfo(self.member).file_size
 
-    def sha256(self) -> str:
-        """Hash of the file as stored (the zip itself for a zip member)."""
+    def sha256(self, on_chunk: Callable[[bytes], None] | None = None) -> str:
+        """Hash of the file as stored (the zip itself for a zip member); `on_chunk` sees its bytes."""
         digest = hashlib.sha256()
         with open(self.path, "rb") as fh:
             while chunk := fh.read(1 << 22):
                 digest.update(chunk)
+                if on_chunk is not None:
+                    on_chunk(chunk)
         return digest.hexdigest()
 
 

@@ -68,8 +68,13 @@ def ingest_svit_files(
     stage: Path,
     check_images: bool,
     progress: bool,
+    raw_counters: dict[InputFile, RawCounter] | None = None,
 ) -> dict[InputFile, SvitCounts]:
-    """Write conversations, turns and boxes for `files`; rejected blocks go into `rejects`."""
+    """Write conversations, turns and boxes for `files`; rejected blocks go into `rejects`.
+
+    `raw_counters`: the punctuation of plain files, counted elsewhere (while hashing them);
+    files without one are counted during their scan.
+    """
     work = stage / ".work" / "svit"
     lock = threading.Lock()
     step = _Steps(progress)
@@ -77,7 +82,8 @@ def ingest_svit_files(
     readers: dict[InputFile, str] = {}
 
     def scan(item: InputFile) -> None:
-        readers[item] = _scan_file(con.cursor(), item, feeds, stage, work, check_images, progress, lock)
+        counter = (raw_counters or {}).get(item)
+        readers[item] = _scan_file(con.cursor(), item, feeds, stage, work, check_images, progress, lock, counter=counter)
 
     # Largest first, so the two workers finish close together.
     with step("scan + turns"), ThreadPoolExecutor(max_workers=2) as pool:
@@ -373,7 +379,8 @@ def _extra_key_hint(item: InputFile) -> list[str]:
 
 
 def _scan_file(
-    con, item: InputFile, feeds: Feeds, stage: Path, work: Path, check_images: bool, progress: bool, lock, turns_only: bool = False
+    con, item: InputFile, feeds: Feeds, stage: Path, work: Path, check_images: bool, progress: bool, lock,
+    turns_only: bool = False, counter: RawCounter | None = None,
 ) -> str:
     """Parse one SVIT file once: turns into turns/task=<task>/, everything else into the work folder.
 
@@ -424,14 +431,16 @@ def _scan_file(
         yield rest_file(_typed_rest(batch))
 
     modes = [mode for mode in READERS if not (turns_only and mode == "typed")]
+    counted_elsewhere = counter is not None
     try:
         for mode in modes:
             try:
-                counter = RawCounter() if mode == "typed" else None
-                taps = {item: counter.feed} if counter and item.member else None
+                if mode == "typed" and not counted_elsewhere:
+                    counter = RawCounter()
+                taps = {item: counter.feed} if mode == "typed" and item.member else None
                 with feeds.feeding([item], taps), ParquetSink() as sink:
                     if mode == "typed":
-                        if item.member is None:
+                        if item.member is None and not counted_elsewhere:
                             threading.Thread(target=counter.count_file, args=(item.path,), daemon=True).start()
                         sql = _typed_scan_sql(sql_str(feeds.path(item)), check_images, infer, _extra_key_hint(item))
                         route_batches(con.sql(sql).to_arrow_reader(65_536), sink, route_typed, advance)

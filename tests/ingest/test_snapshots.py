@@ -39,8 +39,10 @@ def test_zipped_download_gives_the_same_tables_as_json(tmp_path, corpus, ingeste
     generate_corpus(zipped, images=60, seed=11, zip_data=True)
     assert not list((zipped / "data").glob("*.json"))
     warehouse = Warehouse(tmp_path / "wh")
-    run_ingest(zipped, (zipped / "llava" / "llava_v1_5_mix665k.json", zipped / "llava" / "llava_instruct_150k.json"), warehouse, progress=False)
+    report = run_ingest(zipped, (zipped / "llava" / "llava_v1_5_mix665k.json", zipped / "llava" / "llava_instruct_150k.json"), warehouse, progress=False)
     assert _contents(warehouse) == _contents(ingested)
+    # Counted as they stream out of the zip: the typed read is proven there too.
+    assert {f.name: f.reader for f in report.files if f.reader} == {f"{t}.json": "typed" for t in truth["blocks_per_task"]}
     paths = {r["source_file"] for r in table(warehouse, "conversations")}
     assert paths == {"conversation.json", "complex_reasoning.json", "detail_description.json", "referring_qa.json"}
 
@@ -56,7 +58,8 @@ def test_svit_json_alone_is_read_with_tasks_inferred(tmp_path, corpus):
     (source / "data" / "svit.json").write_text(json.dumps([{"image_id": k, "conversations": v} for k, v in combined.items()]))
     shutil.copytree(corpus_dir / "raw", source / "raw")
     warehouse = Warehouse(tmp_path / "wh")
-    run_ingest(source, (), warehouse, progress=False)
+    report = run_ingest(source, (), warehouse, progress=False)
+    assert [f.reader for f in report.files if f.name == "svit.json"] == ["typed"]
     for task, blocks in truth["blocks_per_task"].items():
         assert count(warehouse, "conversations", f"task = '{task}'") == blocks, task
         assert count(warehouse, "turns", f"task = '{task}'") == truth["turns_per_task"][task], task

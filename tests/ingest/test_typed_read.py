@@ -153,3 +153,17 @@ def test_raw_counter_counts_quotes_and_colons_and_finds_hiding_escapes(chunks, h
     for chunk in chunks:
         counter.feed(chunk)
     assert (counter.counts.quotes, counter.counts.colons, counter.counts.hiding_escapes) == (4, 1, hiding)
+
+
+def test_svit_json_infers_the_same_tasks_either_way(tmp_path, monkeypatch, corpus):
+    corpus_dir, _ = corpus
+    combined: dict[int, list] = {}
+    for task in ("conversation", "complex_reasoning", "detail_description", "referring_qa"):
+        for item in json.loads((corpus_dir / "data" / f"{task}.json").read_text()):
+            combined.setdefault(item["image_id"], []).extend(item["conversations"])
+    items = [{"image_id": k, "conversations": v} for k, v in combined.items()]
+    source = write_corpus(tmp_path / "src", {}, json.loads((corpus_dir / "raw/annotations/vg/image_data.json").read_text()))
+    (source / "data" / "svit.json").write_text(json.dumps(items))
+    typed, plain, readers = _both(tmp_path, monkeypatch, source)
+    assert readers == {"svit.json": "typed"}
+    assert typed == plain
