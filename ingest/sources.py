@@ -171,12 +171,14 @@ class Feeds:
         except BaseException as exc:  # re-raised below, once the writers have stopped
             failure = exc
         finally:
-            # A writer whose pipe was never opened (the query failed first) waits in open().
-            for item in zipped:
-                with contextlib.suppress(OSError):
-                    os.close(os.open(self._paths[item], os.O_RDONLY | os.O_NONBLOCK))
-            for thread in threads:
-                thread.join(timeout=60)
+            # A writer whose pipe was never opened (the query failed first) waits in open():
+            # opening and closing the other end lets it through, to fail on its first write.
+            # It may reach open() only after that, so this repeats until every writer is done.
+            for item, thread in zip(zipped, threads):
+                while thread.is_alive():
+                    with contextlib.suppress(OSError):
+                        os.close(os.open(self._paths[item], os.O_RDONLY | os.O_NONBLOCK))
+                    thread.join(timeout=0.05)
         if errors:
             raise errors[0] from failure
         if failure is not None:

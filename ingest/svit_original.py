@@ -15,6 +15,7 @@ import json
 import re
 import threading
 import zipfile
+import zlib
 from collections import Counter
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,12 +40,29 @@ from svit.facts import DETAIL_QUESTIONS, TASKS
 # pairs mean conversation; one plain QA means complex reasoning.
 _INFERRED_TASK = """
     case
-        when contains(blk::varchar, '<st>') then 'referring_qa'
+        when {marked} then 'referring_qa'
         when len(content) = 2 and content[1]."value" in {questions} then 'detail_description'
         when len(content) > 2 then 'conversation'
         else 'complex_reasoning'
     end
 """
+
+
+def _task_sql(infer_task: str | None, marked: str) -> str:
+    """SQL: a block's task, given, or inferred (svit.json); `marked`: whether it holds `<st>`."""
+    if infer_task is not None:
+        return sql_str(infer_task)
+    return _INFERRED_TASK.format(marked=marked, questions="(" + ", ".join(sql_str(q) for q in DETAIL_QUESTIONS) + ")")
+
+
+def _image_problem_sql(check_images: bool) -> str:
+    """SQL: why an item's image_id is unusable beyond its type (absent from image_data.json), or NULL."""
+    if not check_images:
+        return "null::varchar"
+    return (
+        "case when try_cast(image_id_json as bigint) not in (select image_id from images_known) "
+        "then 'image_id ' || image_id_json || ' is not in image_data.json' end"
+    )
 
 _TURN_TYPE = 'struct("from" varchar, "value" varchar)'
 
@@ -150,19 +168,12 @@ def _typed_scan_sql(path: str, check_images: bool, infer_task: str | None, extra
         if extra_keys
         else "null::json"
     )
-    image_check = (
-        "when try_cast(image_id_json as bigint) not in (select image_id from images_known) "
-        "then 'image_id ' || image_id_json || ' is not in image_data.json'"
-        if check_images
-        else ""
+    # The JSON read looks for <st> in the block's text; here the same strings are its turns and extra keys.
+    task = _task_sql(
+        infer_task,
+        "(list_bool_or(list_transform(content, lambda t: contains(t.\"from\", '<st>') or contains(t.\"value\", '<st>')))"
+        " or contains(coalesce(extra::varchar, ''), '<st>'))",
     )
-    if infer_task is None:
-        marked = "list_bool_or(list_transform(content, lambda t: contains(t.\"from\", '<st>') or contains(t.\"value\", '<st>')))"
-        task = _INFERRED_TASK.replace("contains(blk::varchar, '<st>')", f"({marked} or contains(coalesce(extra::varchar, ''), '<st>'))").format(
-            questions="(" + ", ".join(sql_str(q) for q in DETAIL_QUESTIONS) + ")"
-        )
-    else:
-        task = sql_str(infer_task)
     placeholder = f"[null::{_TURN_TYPE}]"
     return f"""
     with items as (
@@ -173,7 +184,7 @@ def _typed_scan_sql(path: str, check_images: bool, infer_task: str | None, extra
         select *,
             image_id_json is null or json_type(image_id_json) not in ('UBIGINT', 'BIGINT')
                 or conversations is null or len(conversations) = 0 as odd_item,
-            {f"case {image_check} end" if check_images else "null::varchar"} as item_problem
+            {_image_problem_sql(check_images)} as item_problem
         from items
     ),
     blocks as (
@@ -242,17 +253,7 @@ def _scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: b
                 null::varchar as shape_problem, null::json as item_json
             from read_json({path}, format = 'array', columns = {{image_id: 'JSON', conversations: 'JSON[]'}}) with ordinality
         """
-    image_check = (
-        "when try_cast(image_id_json as bigint) not in (select image_id from images_known) "
-        "then 'image_id ' || image_id_json || ' is not in image_data.json'"
-        if check_images
-        else ""
-    )
-    task = (
-        _INFERRED_TASK.format(questions="(" + ", ".join(sql_str(q) for q in DETAIL_QUESTIONS) + ")")
-        if infer_task is None
-        else sql_str(infer_task)
-    )
+    task = _task_sql(infer_task, "contains(blk::varchar, '<st>')")
     return f"""
     with items as ({items}),
     judged_items as (
@@ -266,7 +267,7 @@ def _scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: b
                     when image_id_json is null then 'missing "image_id"'
                     when json_type(image_id_json) not in ('UBIGINT', 'BIGINT') then '"image_id" is not an integer'
                     when conversations is null then 'missing "conversations"'
-                    {image_check}
+                    else {_image_problem_sql(check_images)}
                 end as item_problem
             from items
         )
@@ -359,12 +360,16 @@ _KNOWN_KEYS = {"image_id", "conversations", "content", "from", "value"}
 
 def _extra_key_hint(item: InputFile) -> list[str]:
     """Key names in the first bytes of the file other than SVIT's own, first seen first."""
-    if item.member is None:
-        with open(item.path, "rb") as fh:
-            head = fh.read(KEY_SAMPLE_BYTES)
-    else:
-        with zipfile.ZipFile(item.path) as zf, zf.open(item.member) as member:
-            head = member.read(KEY_SAMPLE_BYTES)
+    try:
+        if item.member is None:
+            with open(item.path, "rb") as fh:
+                head = fh.read(KEY_SAMPLE_BYTES)
+        else:
+            with zipfile.ZipFile(item.path) as zf, zf.open(item.member) as member:
+                head = member.read(KEY_SAMPLE_BYTES)
+    except (OSError, zipfile.BadZipFile, zlib.error, EOFError):
+        return []  # a damaged file: the scan itself reports it, naming the file
+
     names: dict[str, str] = {}
     for raw in dict.fromkeys(_KEY.findall(head)):
         try:
@@ -438,11 +443,13 @@ def _scan_file(
                 if mode == "typed" and not counted_elsewhere:
                     counter = RawCounter()
                 taps = {item: counter.feed} if mode == "typed" and item.member else None
+                # Read before the pipe is fed: nothing may fail between feeding and DuckDB's open.
+                extra_keys = _extra_key_hint(item) if mode == "typed" else []
                 with feeds.feeding([item], taps), ParquetSink() as sink:
                     if mode == "typed":
                         if item.member is None and not counted_elsewhere:
                             threading.Thread(target=counter.count_file, args=(item.path,), daemon=True).start()
-                        sql = _typed_scan_sql(sql_str(feeds.path(item)), check_images, infer, _extra_key_hint(item))
+                        sql = _typed_scan_sql(sql_str(feeds.path(item)), check_images, infer, extra_keys)
                         route_batches(con.sql(sql).to_arrow_reader(65_536), sink, route_typed, advance)
                     else:
                         sql = _scan_sql(sql_str(feeds.path(item)), check_images, infer, mode == "tolerant", turns_only)
