@@ -269,10 +269,10 @@ def _write_manifest(con, staging: Path, run_id: str, versions: dict[str, str], f
     (staging / "manifest").mkdir()
     con.execute(f"create temp table manifest ({TABLES['manifest'][0]})")
     con.executemany(
-        "insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (run_id, f.name, f.path, f.kind, f.bytes, f.sha256, f.status, f.records_read, f.records_written,
-             f.records_rejected, f.seconds, json.dumps(versions))
+             f.records_rejected, f.seconds, json.dumps(versions), f.reader or None)
             for f in files
         ],
     )

@@ -49,7 +49,8 @@ TABLES: dict[str, tuple[str, str | None]] = {
     ),
     "manifest": (
         "run_id varchar, name varchar, path varchar, kind varchar, bytes bigint, sha256 varchar, status varchar, "
-        "records_read bigint, records_written bigint, records_rejected bigint, seconds double, tool_versions json",
+        "records_read bigint, records_written bigint, records_rejected bigint, seconds double, tool_versions json, "
+        "reader varchar",
         None,
     ),
 }

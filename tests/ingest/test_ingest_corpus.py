@@ -162,4 +162,5 @@ def test_manifest_lists_every_file_with_hash_and_counts(corpus, ingested):
     assert conv["records_written"] == truth["blocks_per_task"]["conversation"]
     assert conv["records_read"] == truth["images_per_task"]["conversation"]
     assert json.loads(conv["tool_versions"])["duckdb"]
+    assert (conv["reader"], rows["image_data.json"]["reader"]) == ("typed", None)
     assert {"image_data.json", "objects.json", "llava_v1_5_mix665k.json", "SVIT_core_150K.json"} <= set(rows)
