@@ -160,11 +160,12 @@ def _typed_scan_sql(path: str, check_images: bool, infer_task: str | None, extra
     """
     extra_fields = "".join(f", {_sql_ident(k)} JSON" for k in extra_keys)
     block_type = f'STRUCT(content STRUCT("from" VARCHAR, "value" VARCHAR)[]{extra_fields})[]'
+    # The keys this block has (a key it lacks reads as NULL), as one JSON object; a map keeps
+    # their values as written, where json_merge_patch would also drop nested nulls.
+    pairs = ", ".join(f"{{'k': {sql_str(k)}, 'v': blk.{_sql_ident(k)}}}" for k in extra_keys)
     extra = (
-        # merge_patch from {} drops the keys this block does not have (read as NULL).
-        f"case when coalesce({', '.join(f'blk.{_sql_ident(k)}' for k in extra_keys)}) is not null then json_merge_patch('{{}}', json_object("
-        + ", ".join(f"{sql_str(k)}, blk.{_sql_ident(k)}" for k in extra_keys)
-        + ")) end"
+        f"case when coalesce({', '.join(f'blk.{_sql_ident(k)}' for k in extra_keys)}) is not null "
+        f"then to_json(map_from_entries(list_filter([{pairs}], lambda e: e.v is not null))) end"
         if extra_keys
         else "null::json"
     )

@@ -53,7 +53,7 @@ def test_the_bundled_style_corpus_is_read_typed_with_its_extra_keys(tmp_path, mo
 def test_problems_the_typed_read_judges_give_the_same_rejects(tmp_path, monkeypatch):
     conversation = [
         {"image_id": 1, "conversations": [
-            {"content": qa("q0", "a0"), "topic": "sport", "weight": {"a": [1, "x:y"]}},
+            {"content": qa("q0", "a0"), "topic": "sport", "weight": {"a": [1, "x:y"], "b": None}},
             {"content": [{"from": "user", "value": "q"}, {"from": "assistant", "value": "a"}]},
             {"content": [{"from": "user", "value": "q"}, {"from": "user", "value": "a"}]},
             {"content": []},
@@ -85,7 +85,7 @@ def test_problems_the_typed_read_judges_give_the_same_rejects(tmp_path, monkeypa
     assert json.loads(typed["rejects"][2]["raw_json"]) == {"content": []}
     kept = [r for r in typed["conversations"] if r["task"] == "conversation"]
     assert [json.loads(r["extra"]) if r["extra"] else None for r in kept] == [
-        {"topic": "sport", "weight": {"a": [1, "x:y"]}}, None, None
+        {"topic": "sport", "weight": {"a": [1, "x:y"], "b": None}}, None, None
     ]
     assert [t["text"] for t in typed["turns"] if t["task"] == "conversation"][2:4] == ['say "hi": ok', "a\\b \u00e9 \u4e2d"]
 
