@@ -437,18 +437,18 @@ def _scan_file(
         yield rest_file(_typed_rest(batch))
 
     modes = [mode for mode in READERS if not (turns_only and mode == "typed")]
-    counted_elsewhere = counter is not None
+    # The file's punctuation: counted by the caller, else here (a zip member as it is fed).
+    count_here = counter is None
+    counter = counter or RawCounter()
     try:
         for mode in modes:
             try:
-                if mode == "typed" and not counted_elsewhere:
-                    counter = RawCounter()
                 taps = {item: counter.feed} if mode == "typed" and item.member else None
                 # Read before the pipe is fed: nothing may fail between feeding and DuckDB's open.
                 extra_keys = _extra_key_hint(item) if mode == "typed" else []
                 with feeds.feeding([item], taps), ParquetSink() as sink:
                     if mode == "typed":
-                        if item.member is None and not counted_elsewhere:
+                        if item.member is None and count_here:
                             threading.Thread(target=counter.count_file, args=(item.path,), daemon=True).start()
                         sql = _typed_scan_sql(sql_str(feeds.path(item)), check_images, infer, extra_keys)
                         route_batches(con.sql(sql).to_arrow_reader(65_536), sink, route_typed, advance)

@@ -167,3 +167,17 @@ def test_svit_json_infers_the_same_tasks_either_way(tmp_path, monkeypatch, corpu
     typed, plain, readers = _both(tmp_path, monkeypatch, source)
     assert readers == {"svit.json": "typed"}
     assert typed == plain
+
+
+def test_a_plain_file_is_counted_during_its_scan_when_the_caller_has_not(tmp_path):
+    from ingest.duck import connect
+    from ingest.sources import discover, feeds_for
+    from ingest.tables import TABLES
+
+    source = write_corpus(tmp_path / "src", {"conversation": [{"image_id": 1, "conversations": [{"content": qa("q", "a")}]}]})
+    inputs = discover(source)
+    con = connect(tmp_path / "tmp")
+    con.execute(f"create temp table rejects ({TABLES['rejects'][0]})")
+    with feeds_for(inputs) as feeds:
+        counts = svit_original.ingest_svit_files(con, inputs, feeds, tmp_path / "stage", False, False)
+    assert [(c.reader, c.blocks_written, c.turns_written) for c in counts.values()] == [("typed", 1, 2)]
