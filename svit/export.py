@@ -123,25 +123,6 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-class Text(str):
-    """A literal piece of output text in `_cat`."""
-
-
-def _cat(*parts: str) -> str:
-    """SQL concatenating `parts` (Text literals or SQL expressions) with `||`.
-
-    Neighbouring literals are joined first: every `||` copies the text built so far, so
-    fewer of them around a record's long conversation text measured ~15% less rendering.
-    """
-    merged: list[str] = []
-    for part in parts:
-        if isinstance(part, Text) and merged and isinstance(merged[-1], Text):
-            merged[-1] = Text(merged[-1] + part)
-        elif not (isinstance(part, Text) and part == ""):
-            merged.append(part)
-    return " || ".join(_lit(p) if isinstance(p, Text) else p for p in merged) or "''"
-
-
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -154,15 +135,14 @@ def record_sql(layout: Layout, prefix: str, record_extras: bool = True, turn_ext
     Without turn extras, `turns` must be a list of {from, value} structs.
     """
     L = layout
-    record_members = "coalesce(svit_extra_members(extra, 2), '')" if record_extras else ""
+    record_members = "coalesce(svit_extra_members(extra, 2), '')" if record_extras else "''"
     conversations = _turns_sql(L, turn_extras)
-    image_key = Text(L.sep(2) + '"image": ')
-    image = f"case when has_image then {_cat(image_key, 'to_json(image)::varchar')} else '' end"
-    return _cat(
-        Text(prefix + "{" + L.open(2) + '"id": '), "id_text", image, *([record_members] if record_members else []),
-        Text(L.sep(2) + '"conversations": '),
-        f"case when coalesce(len(turns), 0) = 0 then '[]' else {conversations} end",
-        Text(L.close(1) + "}"),
+    return (
+        f"{_lit(prefix)} || '{{' || {_lit(L.open(2))} || '\"id\": ' || id_text"
+        f" || case when has_image then {_lit(L.sep(2))} || '\"image\": ' || to_json(image)::varchar else '' end"
+        f" || {record_members}"
+        f" || {_lit(L.sep(2))} || '\"conversations\": ' || case when coalesce(len(turns), 0) = 0 then '[]' else {conversations} end"
+        f" || {_lit(L.close(1))} || '}}'"
     )
 
 
@@ -170,13 +150,14 @@ def _turns_sql(L: Layout, turn_extras: bool) -> str:
     """SQL rendering a non-empty `turns` list as the JSON text of `conversations`."""
     if turn_extras:
         # The UDF costs a Python round trip per vector even on NULLs: only called where extras exist.
-        turn = _cat(
-            Text("{" + L.open(4) + '"from": '), 'to_json(t."from")::varchar', Text(L.sep(4) + '"value": '),
-            'to_json(t."value")::varchar', "coalesce(svit_extra_members(t.extra, 4), '')", Text(L.close(3) + "}"),
+        turn = (
+            f"'{{' || {_lit(L.open(4))} || '\"from\": ' || to_json(t.\"from\")::varchar || {_lit(L.sep(4))}"
+            f" || '\"value\": ' || to_json(t.\"value\")::varchar"
+            f" || coalesce(svit_extra_members(t.extra, 4), '') || {_lit(L.close(3))} || '}}'"
         )
-        return _cat(
-            Text("[" + L.open(3)), f"array_to_string(list_transform(turns, lambda t: {turn}), {_lit(L.sep(3))})",
-            Text(L.close(2) + "]"),
+        return (
+            f"'[' || {_lit(L.open(3))} || array_to_string(list_transform(turns, lambda t: {turn}), {_lit(L.sep(3))})"
+            f" || {_lit(L.close(2))} || ']'"
         )
     # DuckDB writes the whole list in one call (~40% faster than a lambda per turn), compact:
     # [{"from":"human","value":"..."},{"from":...}]. Only the punctuation between the keys
