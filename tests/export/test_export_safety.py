@@ -113,10 +113,3 @@ def test_export_is_the_same_with_and_without_direct_io(built, tmp_path, monkeypa
     assert outs[0] == outs[1] and len(outs[0]) > 3 * 8192
     assert len(json.loads(outs[0])) > 0
 
-
-@pytest.mark.parametrize(
-    "data, may",
-    [(b'"a\\nb"', False), (b'"a\\u001Fb"', True), (b'"a\\\\u"', True), (b"no backslash", False), (b"ends with \\", False)],
-)
-def test_the_escape_precheck_never_misses_a_u_escape(data, may):
-    assert export_module._may_hold_u_escape(data) is may
