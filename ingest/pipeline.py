@@ -19,6 +19,7 @@ import svit
 from ingest import coco, llava, snapshot, svit_original, visual_genome
 from ingest.duck import connect, sql_str
 from ingest.json_punctuation import RawCounter
+from ingest.malloc import keep_batches_in_heap
 from ingest.tables import TABLES
 from ingest.sources import (
     COCO_CAPTIONS,
@@ -106,6 +107,7 @@ def run_ingest(source_dir: Path, llava_files: tuple[Path, ...], warehouse: Wareh
             "(expected data/<task>.json or .zip, format/llava-v1.5/*.json, raw/annotations/...)"
         )
     root = warehouse.root
+    keep_batches_in_heap()
     with snapshot.ingest_lock(root):
         return _ingest_locked(inputs, root, progress)
 
