@@ -14,10 +14,10 @@ import contextlib
 import json
 import re
 import threading
+import time
 import zipfile
 import zlib
 from collections import Counter
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -459,6 +459,11 @@ def _scan_file(
                     if item.member is None:
                         counter.done.wait()
                     seen.prove(counter.counts, read)
+                if progress:
+                    elapsed = time.perf_counter() - started
+                    with lock:
+                        tqdm.write(f"  {item.name}: {read:,} records, {item.size / 1e6:,.0f} MB in {elapsed:.1f}s "
+                                   f"({read / elapsed:,.0f} records/s, {item.size / 1e6 / elapsed:,.0f} MB/s, {mode} read)")
                 return mode
             except _NotProven:
                 _remove_outputs(stage, work, stem)
@@ -475,11 +480,6 @@ def _scan_file(
                 raise InputError(f"{item.display}: not a readable JSON array ({message}); is the file complete?") from exc
     finally:
         bar.close()
-        if progress:
-            elapsed = time.perf_counter() - started
-            with lock:
-                tqdm.write(f"  {item.name}: {read:,} records, {item.size / 1e6:,.0f} MB in {elapsed:.1f}s "
-                           f"({read / elapsed:,.0f} records/s, {item.size / 1e6 / elapsed:,.0f} MB/s)")
     raise AssertionError("the tolerant reader either reads a file or raises")
 
 
