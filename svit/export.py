@@ -569,15 +569,23 @@ class OutputFile:
             self._fill += n
             view = view[n:]
             if self._fill == self.STAGING:
-                try:
-                    _write_all(self._fd, self._staging)
-                except OSError as exc:
-                    if exc.errno != errno.EINVAL:
-                        raise
-                    # Opened with O_DIRECT but refused it when writing (some FUSE mounts).
-                    self._buffered()
-                    _write_all(self._fd, self._staging)
-                self._fill = 0
+                self._write_staged()
+
+    def _write_staged(self) -> None:
+        view = memoryview(self._staging)[: self._fill]
+        while len(view):
+            try:
+                view = view[os.write(self._fd, view):]
+            except OSError as exc:
+                if exc.errno != errno.EINVAL or not self._direct_on():
+                    raise
+                # Opened with O_DIRECT but refused when writing (some FUSE mounts, or a
+                # short write left the offset unaligned): the rest goes through the cache.
+                self._buffered()
+        self._fill = 0
+
+    def _direct_on(self) -> bool:
+        return bool(fcntl.fcntl(self._fd, fcntl.F_GETFL) & os.O_DIRECT)
 
     def _buffered(self) -> None:
         fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~os.O_DIRECT)
@@ -592,7 +600,7 @@ class OutputFile:
         try:
             if self._direct and self._fill:
                 self._buffered()  # the last piece is not a whole block
-                _write_all(self._fd, memoryview(self._staging)[: self._fill])
+                self._write_staged()
         finally:
             os.close(self._fd)
             if self._staging is not None:

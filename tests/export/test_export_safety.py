@@ -113,3 +113,27 @@ def test_export_is_the_same_with_and_without_direct_io(built, tmp_path, monkeypa
     assert outs[0] == outs[1] and len(outs[0]) > 3 * 8192
     assert len(json.loads(outs[0])) > 0
 
+
+
+def test_output_file_goes_on_through_the_cache_when_direct_writes_are_refused(tmp_path, monkeypatch):
+    import errno
+    import os
+    import types
+
+    refused = []
+
+    def write(fd, data):
+        if not refused and len(data) == export_module.OutputFile.STAGING:
+            refused.append(fd)  # the first direct write, as some FUSE mounts answer it
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return os.write(fd, data)
+
+    fake_os = types.SimpleNamespace(**{name: getattr(os, name) for name in dir(os) if not name.startswith("__")})
+    fake_os.write = write
+    monkeypatch.setattr(export_module, "os", fake_os)
+    monkeypatch.setattr(export_module.OutputFile, "STAGING", 8192)
+    data = bytes(range(256)) * 100
+    path = tmp_path / "out.bin"
+    with export_module.OutputFile(path) as f:
+        f.write(data)
+    assert refused and path.read_bytes() == data
