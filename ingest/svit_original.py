@@ -576,7 +576,8 @@ def _reject_repeated_images(con) -> None:
         """
         update svit_rows b set problem = 'image_id ' || b.image_id || ' repeats record ' || f.first_record
         from (select file_name, image_id, min(record_index) as first_record from svit_rows
-              where turn is null and image_id is not null group by all) f
+              where turn is null and image_id is not null group by all
+              having min(record_index) < max(record_index)) f  -- only repeated images: the join stays small
         where b.turn is null and b.problem is null and b.file_name = f.file_name
           and b.image_id = f.image_id and b.record_index > f.first_record
         """
@@ -659,7 +660,9 @@ def _check_boxes(con, stage: Path) -> bool:
         with marks as (
             select image_id, block, turn,
                 case
-                    when length(text) - length(replace(text, '<ed>', '')) <> length(text) - length(replace(text, '<st>', ''))
+                    -- strlen counts bytes, O(1); both marks are 4 ASCII bytes, so equal byte
+                    -- differences mean equal counts.
+                    when strlen(replace(text, '<ed>', '')) <> strlen(replace(text, '<st>', ''))
                         then 'turn ' || turn || ': <st> and <ed> do not pair up'
                     when regexp_matches(text, '<st>(?:[^<]|<[^e]|<e[^d]|<ed[^>])*(?:<st>|$)')
                         then 'turn ' || turn || ': unclosed <st>'
