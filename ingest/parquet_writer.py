@@ -51,9 +51,9 @@ class ParquetSink:
         self.close()
 
 
-def split_by(batch: pa.RecordBatch | pa.Table, column: str) -> Iterator[tuple[object, pa.Table]]:
+def split_by(batch: pa.RecordBatch, column: str) -> Iterator[tuple[object, pa.Table]]:
     """The rows of `batch` grouped by the values of one column (few distinct values expected)."""
-    table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+    table = pa.Table.from_batches([batch])
     values = table.column(column)
     distinct = pc.unique(values).to_pylist()
     if len(distinct) == 1:

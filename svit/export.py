@@ -34,7 +34,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import Callable, Iterator
 
 import duckdb
 import numpy as np
@@ -404,7 +404,7 @@ def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pa.RecordBatc
 
 
 def _write_records(
-    con: duckdb.DuckDBPyConnection, source: Source, render: str, out: BinaryIO, layout: Layout,
+    con: duckdb.DuckDBPyConnection, source: Source, render: str, out: OutputFile, layout: Layout,
     first_skip: int, on_batch: Callable[[int], None], sorted_scan: bool,
 ) -> tuple[int, bool]:
     """Write every rendered record; returns (records, wrote any). Raises _OutOfOrder."""
