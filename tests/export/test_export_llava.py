@@ -8,6 +8,7 @@ from collections import Counter
 import duckdb
 import pytest
 
+import svit.export as export_module
 from svit.cli import BUNDLED_SAMPLE
 from svit.export import Layout, _fix_bytes, export, record_sql
 
@@ -123,6 +124,19 @@ def test_awkward_values_round_trip_through_the_warehouse(tricky, tmp_path):
     export(warehouse, "tricky_values", lines, "jsonl", ensure_ascii=True, progress=False)
     assert lines.read_bytes() == "".join(json.dumps(r) + "\n" for r in tricky_records()).encode()
     assert len(TRICKY_TEXTS) == len(lines.read_text().splitlines())
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_control_character_escapes_fixed_in_the_batches_that_hold_them(tricky, tmp_path, monkeypatch, indent):
+    # One record per batch: DuckDB flags the batches whose text holds `\u00`, and only those
+    # are rewritten; record 1 holds every control character, record 0 the text `\u001F`.
+    monkeypatch.setattr(export_module, "BATCH_ROWS", 1)
+    warehouse, _ = tricky
+    out = tmp_path / "tricky.json"
+    export(warehouse, "tricky_values", out, indent=indent, progress=False)
+    expected = json.dumps(tricky_records(), indent=indent, ensure_ascii=False).encode()
+    assert b"\\u001f" in expected  # json.dumps's lower-case hex, where DuckDB writes \\u001F
+    assert out.read_bytes() == expected
 
 
 def test_jsonl_round_trip(built, tmp_path):

@@ -14,16 +14,16 @@ from svit.export import export
 
 
 def _fail_after(monkeypatch, batches: int) -> None:
-    real = export_module._fix_bytes
+    real = export_module._string_buffer
     seen = {"n": 0}
 
-    def failing(data, ensure_ascii):
+    def failing(arr):
         seen["n"] += 1
         if seen["n"] > batches:
             raise OSError("disk full (simulated)")
-        return real(data, ensure_ascii)
+        return real(arr)
 
-    monkeypatch.setattr(export_module, "_fix_bytes", failing)
+    monkeypatch.setattr(export_module, "_string_buffer", failing)
     monkeypatch.setattr(export_module, "BATCH_ROWS", 100)
 
 
