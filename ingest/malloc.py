@@ -6,6 +6,10 @@ memory went back to the host, about 2 s of kernel time per GB touched. Serving a
 up to 32 MiB (glibc's limit for this setting) from the heap, and not trimming it, reuses the
 same pages. Measured on full-scale ingest: 17.1-17.2 s against 18.4-18.6 s, peak RSS
 ~100 MB higher (1.3 GiB). Elsewhere than glibc this does nothing.
+
+Export's batches (~50 MB, grown by realloc to 64 MB) are beyond that limit, so export asks
+for no mappings at all (`any_size=True`): full-scale export 9.2-10.1 CPU-s against 9.8-10.8,
+a quarter fewer page faults, ~20 MB more peak RSS. Ingest measured no gain from it.
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ import functools
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_MMAP_MAX = -4
 _MMAP_THRESHOLD = 32 << 20
 _TRIM_THRESHOLD = 1 << 30
 
 
 @functools.cache
-def keep_batches_in_heap() -> bool:
-    """Set glibc's thresholds once per process; False where there is no glibc mallopt."""
+def keep_batches_in_heap(any_size: bool = False) -> bool:
+    """Set glibc's thresholds once per process; False where there is no glibc mallopt.
+
+    With `any_size`, no allocation gets a mapping of its own, however large.
+    """
     name = ctypes.util.find_library("c")
     if not name:
         return False
@@ -31,4 +39,5 @@ def keep_batches_in_heap() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+    mmap = mallopt(_M_MMAP_MAX, 0) if any_size else mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+    return bool(mmap) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))

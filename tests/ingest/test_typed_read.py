@@ -181,11 +181,3 @@ def test_a_plain_file_is_counted_during_its_scan_when_the_caller_has_not(tmp_pat
     with feeds_for(inputs) as feeds:
         counts = svit_original.ingest_svit_files(con, inputs, feeds, tmp_path / "stage", False, False)
     assert [(c.reader, c.blocks_written, c.turns_written) for c in counts.values()] == [("typed", 1, 2)]
-
-
-def test_glibc_keeps_batch_sized_allocations_in_its_heap():
-    import platform
-
-    from ingest.malloc import keep_batches_in_heap
-
-    assert keep_batches_in_heap() is (platform.libc_ver()[0] == "glibc")
