@@ -69,6 +69,19 @@ def test_whole_list_rendering_matches_json_dumps_on_awkward_values(indent, ensur
     assert got == json.dumps(records, indent=indent, ensure_ascii=ensure_ascii).encode()
 
 
+def test_a_record_with_a_null_id_or_image_renders_as_null():
+    # The pieces are joined by concat(), which skips NULLs: the writer relies on NULL here
+    # to stop instead of writing `"id": ,`.
+    con = duckdb.connect()
+    rows = con.execute(
+        f"select {record_sql(Layout(None), ', ', False, False)} from (values "
+        "(null, false, null, [{'from': 'human', 'value': 'q'}]), "
+        "('1', true, null, [{'from': 'human', 'value': 'q'}]), "
+        "('1', false, null, [{'from': 'human', 'value': 'q'}])) t(id_text, has_image, image, turns)"
+    ).fetchall()
+    assert rows == [(None,), (None,), (', {"id": 1, "conversations": [{"from": "human", "value": "q"}]}',)]
+
+
 def test_mix665k_round_trip_is_json_equal_and_byte_identical(built, tmp_path):
     out = tmp_path / "mix.json"
     result = export(built, "llava_v1_5_mix665k", out, "llava", indent=2, progress=False)
@@ -135,7 +148,7 @@ def test_control_character_escapes_fixed_in_the_batches_that_hold_them(tricky, t
     out = tmp_path / "tricky.json"
     export(warehouse, "tricky_values", out, indent=indent, progress=False)
     expected = json.dumps(tricky_records(), indent=indent, ensure_ascii=False).encode()
-    assert b"\\u001f" in expected  # json.dumps's lower-case hex, where DuckDB writes \\u001F
+    assert b"\\u001f" in expected  # json.dumps's lower-case hex, where DuckDB writes upper-case
     assert out.read_bytes() == expected
 
 
