@@ -418,8 +418,8 @@ def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pa.RecordBatc
 def _write_records(
     con: duckdb.DuckDBPyConnection, source: Source, render: str, out: OutputFile, layout: Layout,
     first_skip: int, on_batch: Callable[[int], None], sorted_scan: bool,
-) -> tuple[int, bool]:
-    """Write every rendered record; returns (records, wrote any). Raises _OutOfOrder."""
+) -> int:
+    """Write every rendered record; returns how many. Raises _OutOfOrder."""
     relations = [source.sorted_sql] if sorted_scan else source.parts
 
     def write(text: pa.Array, skip: int, escapes: bool) -> None:
@@ -452,7 +452,7 @@ def _write_records(
                     pending.popleft().result()  # re-raises the writer's error
                 on_batch(batch.num_rows)
         _drain(pending)
-    return n, n > 0
+    return n
 
 
 def _drain(pending: deque[Future]) -> None:
@@ -528,7 +528,7 @@ def _export_json(con, source: Source, out: Path, fmt: str, layout: Layout, progr
             with OutputFile(tmp) as f, _progress(total, progress, source.name) as bar:
                 f.write(plan.head)
                 try:
-                    n, _ = _write_records(con, source, plan.render, f, layout, plan.first_skip, bar.update, sorted_scan)
+                    n = _write_records(con, source, plan.render, f, layout, plan.first_skip, bar.update, sorted_scan)
                 except _OutOfOrder:
                     continue
                 if n == 0:
