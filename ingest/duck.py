@@ -27,6 +27,11 @@ def sql_str(value: str | os.PathLike) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def sql_ident(name: str) -> str:
+    """A quoted SQL identifier (a column or struct field of any name)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def execute(con: duckdb.DuckDBPyConnection, sql: str, desc: str, total_bytes: int, progress: bool) -> None:
     """Run one statement; while it runs, show DuckDB's own progress as bytes read."""
     if not progress:

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from ingest.checks import turn_problem
-from ingest.duck import sql_str
+from ingest.duck import sql_ident, sql_str
 from ingest.json_punctuation import Punctuation, RawCounter, text_punctuation
 from ingest.parquet_writer import ParquetSink, route_batches, split_by
 from ingest.sources import SVIT_ALL, Feeds, InputFile
@@ -158,13 +158,13 @@ def _typed_scan_sql(path: str, check_images: bool, infer_task: str | None, extra
     null, an empty item): the caller then uses `_scan_sql`, as it does when the file's
     punctuation shows a key or a non-string value this read did not see (json_punctuation).
     """
-    extra_fields = "".join(f", {_sql_ident(k)} JSON" for k in extra_keys)
+    extra_fields = "".join(f", {sql_ident(k)} JSON" for k in extra_keys)
     block_type = f'STRUCT(content STRUCT("from" VARCHAR, "value" VARCHAR)[]{extra_fields})[]'
     # The keys this block has (a key it lacks reads as NULL), as one JSON object; a map keeps
     # their values as written, where json_merge_patch would also drop nested nulls.
-    pairs = ", ".join(f"{{'k': {sql_str(k)}, 'v': blk.{_sql_ident(k)}}}" for k in extra_keys)
+    pairs = ", ".join(f"{{'k': {sql_str(k)}, 'v': blk.{sql_ident(k)}}}" for k in extra_keys)
     extra = (
-        f"case when coalesce({', '.join(f'blk.{_sql_ident(k)}' for k in extra_keys)}) is not null "
+        f"case when coalesce({', '.join(f'blk.{sql_ident(k)}' for k in extra_keys)}) is not null "
         f"then to_json(map_from_entries(list_filter([{pairs}], lambda e: e.v is not null))) end"
         if extra_keys
         else "null::json"
@@ -225,10 +225,6 @@ def _typed_scan_sql(path: str, check_images: bool, infer_task: str | None, extra
         odd_block or (n > 0 and (t is null or t."from" is null or t."value" is null)) as odd
     from rows
     """
-
-
-def _sql_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: bool, turns_only: bool = False) -> str:

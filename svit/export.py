@@ -41,6 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest.duck import sql_ident, sql_str
 from ingest.malloc import keep_batches_in_heap
 from ingest.snapshot import current_snapshot
 from svit.errors import SvitError
@@ -122,14 +123,6 @@ class Layout:
         )
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def record_sql(
     layout: Layout, prefix: str, record_extras: bool = True, turn_extras: bool = True, suffix: str = "",
 ) -> str:
@@ -143,15 +136,15 @@ def record_sql(
     L = layout
     record_members = "coalesce(svit_extra_members(extra, 2), '')" if record_extras else "''"
     conversations = _turns_sql(L, turn_extras)
-    image_key = _lit(L.sep(2) + '"image": ')
+    image_key = sql_str(L.sep(2) + '"image": ')
     pieces = [
-        _lit(prefix + "{" + L.open(2) + '"id": '),
+        sql_str(prefix + "{" + L.open(2) + '"id": '),
         "id_text",
         f"case when has_image then {image_key} || to_json(image)::varchar else '' end",
         record_members,
-        _lit(L.sep(2) + '"conversations": '),
+        sql_str(L.sep(2) + '"conversations": '),
         f"case when coalesce(len(turns), 0) = 0 then '[]' else {conversations} end",
-        _lit(L.close(1) + "}" + suffix),
+        sql_str(L.close(1) + "}" + suffix),
     ]
     # One concat() of all pieces: a chain of || copies the record once per operator (~9% of
     # the rendering). concat() skips NULLs where || propagates them, hence the explicit check.
@@ -163,13 +156,13 @@ def _turns_sql(L: Layout, turn_extras: bool) -> str:
     if turn_extras:
         # The UDF costs a Python round trip per vector even on NULLs: only called where extras exist.
         turn = (
-            f"'{{' || {_lit(L.open(4))} || '\"from\": ' || to_json(t.\"from\")::varchar || {_lit(L.sep(4))}"
+            f"'{{' || {sql_str(L.open(4))} || '\"from\": ' || to_json(t.\"from\")::varchar || {sql_str(L.sep(4))}"
             f" || '\"value\": ' || to_json(t.\"value\")::varchar"
-            f" || coalesce(svit_extra_members(t.extra, 4), '') || {_lit(L.close(3))} || '}}'"
+            f" || coalesce(svit_extra_members(t.extra, 4), '') || {sql_str(L.close(3))} || '}}'"
         )
         return (
-            f"'[' || {_lit(L.open(3))} || array_to_string(list_transform(turns, lambda t: {turn}), {_lit(L.sep(3))})"
-            f" || {_lit(L.close(2))} || ']'"
+            f"'[' || {sql_str(L.open(3))} || array_to_string(list_transform(turns, lambda t: {turn}), {sql_str(L.sep(3))})"
+            f" || {sql_str(L.close(2))} || ']'"
         )
     # DuckDB writes the whole list in one call (~40% faster than a lambda per turn), compact:
     # [{"from":"human","value":"..."},{"from":...}]. Only the punctuation between the keys
@@ -181,11 +174,11 @@ def _turns_sql(L: Layout, turn_extras: bool) -> str:
         (',"value":', L.sep(4) + '"value": '),
         ('},{"from":', L.close(3) + "}" + L.sep(3) + "{" + L.open(4) + '"from": '),
     ):
-        text = f"replace({text}, {_lit(compact)}, {_lit(spaced)})"
+        text = f"replace({text}, {sql_str(compact)}, {sql_str(spaced)})"
     if L.indent is None:
         return text  # `}]` closes the list as json.dumps closes it
     # The last value is a string or null, so the list ends in exactly `}]`.
-    return f"rtrim({text}, '}}]') || {_lit(L.close(3) + '}' + L.close(2) + ']')}"
+    return f"rtrim({text}, '}}]') || {sql_str(L.close(3) + '}' + L.close(2) + ']')}"
 
 
 def messages_sql() -> str:
@@ -255,7 +248,7 @@ def open_connection(warehouse: Warehouse, layout: Layout) -> tuple[duckdb.DuckDB
     )
     if warehouse.duckdb_path.is_file():
         try:
-            con.execute(f"attach {_lit(str(warehouse.duckdb_path))} as {MODELS_CATALOG} (read_only)")
+            con.execute(f"attach {sql_str(str(warehouse.duckdb_path))} as {MODELS_CATALOG} (read_only)")
         except duckdb.Error as exc:
             con.close()
             shutil.rmtree(temp_dir, ignore_errors=True)
@@ -286,7 +279,7 @@ def _marts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, set[str]]]:
         [MODELS_CATALOG],
     ).fetchall() if _attached(con) else []
     return {
-        table: (f"{MODELS_CATALOG}.{_ident(schema)}.{_ident(table)}", set(columns))
+        table: (f"{MODELS_CATALOG}.{sql_ident(schema)}.{sql_ident(table)}", set(columns))
         for schema, table, columns in sorted(rows)
         if LLAVA_COLUMNS <= set(columns)
     }
@@ -344,10 +337,10 @@ def resolve_source(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, model: 
     files = _llava_files(warehouse)
     if model in files:
         snap = files[model]
-        recs = _lit(str(snap / "llava_records" / f"source={model}" / "*.parquet"))
+        recs = sql_str(str(snap / "llava_records" / f"source={model}" / "*.parquet"))
         turns_dir = snap / "llava_turns" / f"source={model}"
         has_turns = any(turns_dir.glob("*.parquet"))
-        turn_files = _lit(str(turns_dir / "*.parquet"))
+        turn_files = sql_str(str(turns_dir / "*.parquet"))
         turn_extras = bool(has_turns and con.execute(
             f"select count(extra) > 0 from read_parquet({turn_files})").fetchall()[0][0])
         # Turns without extra keys are {from, value}, the shape the fast JSON rendering needs.
@@ -710,7 +703,7 @@ def _export_parquet(con, source: Source, out: Path, progress: bool) -> ExportRes
         with _progress(total, progress, f"{source.name} (parquet)") as bar:
             try:
                 con.execute(
-                    f"copy (select * exclude (ord) from ({query})) to {_lit(str(tmp / 'shards'))} "
+                    f"copy (select * exclude (ord) from ({query})) to {sql_str(str(tmp / 'shards'))} "
                     f"(format parquet, compression zstd, row_group_size {rows_per_group}, "
                     f"file_size_bytes '{PARQUET_SHARD_BYTES}', filename_pattern 'train_{{i}}', preserve_order true)"
                 )
@@ -725,7 +718,7 @@ def _export_parquet(con, source: Source, out: Path, progress: bool) -> ExportRes
         if not shards:  # no records: one empty shard that still has the schema
             con.execute(
                 f"copy (select * exclude (ord) from ({query}) limit 0) "
-                f"to {_lit(str(tmp / 'train-00000-of-00001.parquet'))} (format parquet)"
+                f"to {sql_str(str(tmp / 'train-00000-of-00001.parquet'))} (format parquet)"
             )
         size = sum(p.stat().st_size for p in tmp.glob("*.parquet"))
         (tmp / "README.md").write_text(
