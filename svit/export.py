@@ -248,7 +248,7 @@ def open_connection(warehouse: Warehouse, layout: Layout) -> tuple[duckdb.DuckDB
     )
     if warehouse.duckdb_path.is_file():
         try:
-            con.execute(f"attach {sql_str(str(warehouse.duckdb_path))} as {MODELS_CATALOG} (read_only)")
+            con.execute(f"attach {sql_str(warehouse.duckdb_path)} as {MODELS_CATALOG} (read_only)")
         except duckdb.Error as exc:
             con.close()
             shutil.rmtree(temp_dir, ignore_errors=True)
@@ -337,10 +337,10 @@ def resolve_source(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, model: 
     files = _llava_files(warehouse)
     if model in files:
         snap = files[model]
-        recs = sql_str(str(snap / "llava_records" / f"source={model}" / "*.parquet"))
+        recs = sql_str(snap / "llava_records" / f"source={model}" / "*.parquet")
         turns_dir = snap / "llava_turns" / f"source={model}"
         has_turns = any(turns_dir.glob("*.parquet"))
-        turn_files = sql_str(str(turns_dir / "*.parquet"))
+        turn_files = sql_str(turns_dir / "*.parquet")
         turn_extras = bool(has_turns and con.execute(
             f"select count(extra) > 0 from read_parquet({turn_files})").fetchall()[0][0])
         # Turns without extra keys are {from, value}, the shape the fast JSON rendering needs.
@@ -703,7 +703,7 @@ def _export_parquet(con, source: Source, out: Path, progress: bool) -> ExportRes
         with _progress(total, progress, f"{source.name} (parquet)") as bar:
             try:
                 con.execute(
-                    f"copy (select * exclude (ord) from ({query})) to {sql_str(str(tmp / 'shards'))} "
+                    f"copy (select * exclude (ord) from ({query})) to {sql_str(tmp / 'shards')} "
                     f"(format parquet, compression zstd, row_group_size {rows_per_group}, "
                     f"file_size_bytes '{PARQUET_SHARD_BYTES}', filename_pattern 'train_{{i}}', preserve_order true)"
                 )
@@ -718,7 +718,7 @@ def _export_parquet(con, source: Source, out: Path, progress: bool) -> ExportRes
         if not shards:  # no records: one empty shard that still has the schema
             con.execute(
                 f"copy (select * exclude (ord) from ({query}) limit 0) "
-                f"to {sql_str(str(tmp / 'train-00000-of-00001.parquet'))} (format parquet)"
+                f"to {sql_str(tmp / 'train-00000-of-00001.parquet')} (format parquet)"
             )
         size = sum(p.stat().st_size for p in tmp.glob("*.parquet"))
         (tmp / "README.md").write_text(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import types
 
 import pytest
 from click.testing import CliRunner
@@ -114,12 +117,7 @@ def test_export_is_the_same_with_and_without_direct_io(built, tmp_path, monkeypa
     assert len(json.loads(outs[0])) > 0
 
 
-
 def test_output_file_goes_on_through_the_cache_when_direct_writes_are_refused(tmp_path, monkeypatch):
-    import errno
-    import os
-    import types
-
     refused = []
 
     def write(fd, data):
