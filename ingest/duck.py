@@ -29,7 +29,7 @@ def sql_str(value: str | os.PathLike) -> str:
 
 def sql_ident(name: str) -> str:
     """A quoted SQL identifier (a column or struct field of any name)."""
-    return '"' + name.replace('"', '""') + '"'
+    return '"' + str(name).replace('"', '""') + '"'
 
 
 def execute(con: duckdb.DuckDBPyConnection, sql: str, desc: str, total_bytes: int, progress: bool) -> None:

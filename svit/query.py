@@ -38,6 +38,7 @@ from typing import IO, Any, Iterator
 
 import duckdb
 
+from ingest.duck import sql_ident, sql_str
 from ingest.snapshot import current_snapshot
 from ingest.tables import TABLES
 from svit.errors import SvitError
@@ -135,7 +136,7 @@ def open_session(warehouse: Warehouse, models: bool = True) -> Session:
     con = duckdb.connect(config={"temp_directory": str(temp_dir)})
     try:
         session = Session(con, present, [], "", temp_dir)
-        con.execute(f"set file_search_path = {_sql_str(','.join(_search_dirs(root)))}")
+        con.execute(f"set file_search_path = {sql_str(','.join(_search_dirs(root)))}")
         for table in present:
             folder = (snapshot / table) if snapshot is not None and (snapshot / table).is_dir() else (root / table).resolve()
             _create_table_view(con, table, folder)
@@ -168,7 +169,7 @@ def _create_table_view(con: duckdb.DuckDBPyConnection, table: str, folder: Path)
         extra = f", {partition} varchar" if partition else ""
         con.execute(f"create table {table} ({columns}{extra})")
         return
-    pattern = _sql_str(f"{folder}/**/*.parquet")
+    pattern = sql_str(f"{folder}/**/*.parquet")
     con.execute(
         f"create view {table} as select * from read_parquet({pattern}, hive_partitioning = true, "
         "hive_types_autocast = false, union_by_name = true)"
@@ -181,7 +182,7 @@ def _attach_models(session: Session, path: Path) -> None:
         session.models_note = f"no dbt models yet ({path.name} not built: run `svit build`)"
         return
     try:
-        con.execute(f"attach {_sql_str(str(path))} as {MODELS_CATALOG} (read_only)")
+        con.execute(f"attach {sql_str(str(path))} as {MODELS_CATALOG} (read_only)")
     except duckdb.Error as exc:
         message = str(exc)
         if "lock" in message.lower():
@@ -205,8 +206,8 @@ def _attach_models(session: Session, path: Path) -> None:
             [MODELS_CATALOG],
         ).fetchall()
     ]
-    paths = ["memory.main"] + [f"{MODELS_CATALOG}.{_ident(s)}" for s in schemas]
-    con.execute(f"set search_path = {_sql_str(','.join(paths))}")
+    paths = ["memory.main"] + [f"{MODELS_CATALOG}.{sql_ident(s)}" for s in schemas]
+    con.execute(f"set search_path = {sql_str(','.join(paths))}")
     session.models = sorted(
         {
             row[0]
@@ -219,14 +220,6 @@ def _attach_models(session: Session, path: Path) -> None:
     )
     if not session.models:
         session.models_note = f"{path.name} has no models yet"
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _first_line(exc: BaseException) -> str:

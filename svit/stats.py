@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import jinja2
 
+from ingest.duck import sql_ident
 from svit.build import PROJECT_DIR
 from svit.errors import SvitError
 from svit.facts import DETAIL_QUESTIONS, TASKS
@@ -57,8 +58,8 @@ def render_analysis(name: str, variables: dict[str, Any] | None = None) -> str:
     values = dict(variables or {})
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     context = {
-        "ref": lambda model, *_: _ident(model),
-        "source": lambda _source, table: _ident(table),
+        "ref": lambda model, *_: sql_ident(model),
+        "source": lambda _source, table: sql_ident(table),
         "var": lambda key, default=None: values.get(key, default),
     }
     # The dbt macros the analyses call, loaded the way dbt would provide them.
@@ -249,10 +250,6 @@ def _dist_index(table: Table | None) -> dict[tuple[str, str], dict[str, Any]]:
 
 def _num(value: Any) -> str:
     return "-" if value is None else f"{value:,.1f}"
-
-
-def _ident(name: str) -> str:
-    return '"' + str(name).replace('"', '""') + '"'
 
 
 # --------------------------------------------------------------------------- the report

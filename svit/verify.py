@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from ingest.duck import sql_str
 from svit.errors import SvitError
 from svit.facts import REFERRING_INSTRUCTIONS
 from svit.query import open_session
@@ -142,7 +143,7 @@ def _verify_file(con, source: str, file_name: str, show: int, out) -> FileReport
                 m.instruction
             from official o left join matched m using (record_index)
             order by o.record_index
-        ) to '{str(target).replace("'", "''")}' (format parquet)
+        ) to {sql_str(target)} (format parquet)
         """
     )
     report.per_record = str(target)
