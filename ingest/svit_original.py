@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
+from ingest.boxes import BoxesAside
 from ingest.checks import turn_problem
 from ingest.duck import sql_ident, sql_str
 from ingest.json_punctuation import Punctuation, RawCounter, text_punctuation
@@ -103,9 +104,10 @@ def ingest_svit_files(
         counter = (raw_counters or {}).get(item)
         readers[item] = _scan_file(con.cursor(), item, feeds, stage, work, check_images, progress, lock, counter=counter)
 
-    # Largest first, so the two workers finish close together.
+    # Most work first, so the two workers finish close together. The referring turns' boxes
+    # are taken on the scan's thread: about as much CPU again as parsing the file.
     with step("scan + turns"), ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(scan, sorted(files, key=lambda i: -i.size)))
+        list(pool.map(scan, sorted(files, key=lambda i: -i.size * (2 if i.task == "referring_qa" else 1))))
     with step("block checks"):
         con.execute(
             f"create or replace temp table svit_rows as select * from read_parquet({sql_str(work / '*.parquet')}, union_by_name = true)"
@@ -113,9 +115,8 @@ def ingest_svit_files(
         _reject_whole_blocks(con)
         _reject_repeated_images(con)
     if "referring_qa" in _tasks_written(stage):
-        with step("boxes"):
-            _write_boxes(con, stage)
-            _check_boxes(con, stage)
+        with step("box checks"):
+            _check_boxes(con, stage, work)
     with step("rescans (bad input only)"):
         _rescan_without_rejected(con, files, feeds, stage, work, check_images, progress, lock)
     with step("conversations + rejects"):
@@ -409,7 +410,10 @@ def _scan_file(
         if good.false_count or good.null_count:  # filtering copies the text: only when needed
             turns = turns.filter(good)
         for task, part in split_by(turns, "task"):
-            yield stage / "turns" / f"task={task}" / f"{stem}.parquet", part.drop_columns(["task"])
+            part = part.drop_columns(["task"])
+            yield stage / "turns" / f"task={task}" / f"{stem}.parquet", part
+            if task == "referring_qa":
+                boxes.add(part)
 
     def rest_file(rest: pa.Table):
         n = rest.num_rows
@@ -442,7 +446,10 @@ def _scan_file(
                 taps = {item: counter.feed} if mode == "typed" and item.member else None
                 # Read before the pipe is fed: nothing may fail between feeding and DuckDB's open.
                 extra_keys = _extra_key_hint(item) if mode == "typed" else []
-                with feeds.feeding([item], taps), ParquetSink() as sink:
+                # A rescan leaves out blocks already rejected: their marks were checked.
+                marks = None if turns_only else work / "marks" / f"{stem}.parquet"
+                with feeds.feeding([item], taps), ParquetSink() as sink, \
+                        BoxesAside(stage / "boxes" / "task=referring_qa" / f"{stem}.parquet", marks) as boxes:
                     if mode == "typed":
                         if item.member is None and count_here:
                             threading.Thread(target=counter.count_file, args=(item.path,), daemon=True).start()
@@ -545,7 +552,8 @@ def _typed_rest(batch: pa.RecordBatch) -> pa.Table:
 
 
 def _remove_outputs(stage: Path, work: Path, stem: str, keep_work: bool = False) -> None:
-    for path in list(stage.glob(f"turns/task=*/{stem}.parquet")) + ([] if keep_work else [work / f"{stem}.parquet"]):
+    outputs = list(stage.glob(f"turns/task=*/{stem}.parquet")) + list(stage.glob(f"boxes/task=*/{stem}.parquet"))
+    for path in outputs + ([] if keep_work else [work / f"{stem}.parquet", work / "marks" / f"{stem}.parquet"]):
         path.unlink(missing_ok=True)
 
 
@@ -580,109 +588,36 @@ def _reject_repeated_images(con) -> None:
     )
 
 
-_BOX_LIST = "\\[[^\\]\\[]*\\]"  # one `[...]` box as written, whatever is inside
-# BAAI's converter touches exactly the boxes matching this (tools/expand_to_square.py).
-_BAAI_BOX = "\\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\\]"
+def _check_boxes(con, stage: Path, work: Path) -> bool:
+    """Reject referring blocks whose marks or boxes are unusable; True if any was.
 
-
-def _write_boxes(con, stage: Path) -> None:
-    """Every box after a `<st>phrase<ed>` mark in the referring turns, with character offsets.
-
-    One streaming pass over the turns just written. Offsets are lengths of the text before
-    a mark or box (`array_to_string` of the pieces before it); numbers are read by the JSON
-    parser, several times faster than casting each string, with a plain cast as the fallback
-    for what Python's float() takes and JSON does not (`.5`).
+    The marks were checked while the boxes were taken (ingest/boxes.py): their problems wait
+    in the work folder. A block takes the first problem of each kind, then the smaller one.
     """
-    turns = sql_str(stage / "turns" / "task=referring_qa" / "*.parquet")
-    out = stage / "boxes" / "task=referring_qa"
-    out.mkdir(parents=True, exist_ok=True)
-    con.execute(
-        f"""
-        copy (
-            with t as (
-                select image_id, block, turn, string_split(text, '<st>') as p
-                from read_parquet({turns}) where contains(text, '<st>')
-            ),
-            marks as (
-                select image_id, block, turn, p,
-                    unnest(p[2:]) as piece, generate_subscripts(p[2:], 1) as i
-                from t
-            ),
-            runs as (
-                select image_id, block, turn, (i - 1)::integer as mark_index,
-                    -- '<st>' number i starts after pieces 1..i joined by '<st>'.
-                    length(array_to_string(p[1:i], '<st>'))::integer as mark_offset,
-                    piece[1:strpos(piece, '<ed>') - 1] as phrase,
-                    piece[strpos(piece, '<ed>') + 4:] as after
-                from marks where strpos(piece, '<ed>') > 0
-            ),
-            boxes as (
-                select image_id, block, turn, mark_index, mark_offset, phrase,
-                    mark_offset + 8 + length(phrase) + starts_with(after, ' ')::integer as run_offset,
-                    regexp_extract_all(
-                        regexp_extract(after, '^ ?((?:{_BOX_LIST})(?:, {_BOX_LIST})*)', 1), '{_BOX_LIST}') as texts
-                from runs
-            ),
-            each_box as (
-                select image_id, block, turn, mark_index, mark_offset, phrase, run_offset, texts,
-                    unnest(texts) as box_text, generate_subscripts(texts, 1) as k
-                from boxes
-            ),
-            parsed as (
-                select *,
-                    -- box k starts after boxes 1..k-1 and the ', ' after each.
-                    run_offset + case when k > 1 then length(array_to_string(texts[1:k - 1], ', ')) + 2 else 0 end as box_offset,
-                    case when regexp_full_match(box_text, '{_BAAI_BOX}') then coalesce(
-                        try(json_transform(box_text, '["DOUBLE"]')),
-                        list_transform(string_split(box_text[2:-2], ', '), lambda s: try_cast(s as double))) end as v
-                from each_box
-            )
-            select image_id, block, turn, mark_index, phrase, (k - 1)::integer as box_index,
-                v[1] as x1, v[2] as y1, v[3] as x2, v[4] as y2,
-                box_text, mark_offset, box_offset::integer as box_offset
-            from parsed
-        ) to {sql_str(out / 'boxes.parquet')} (format parquet, compression zstd, compression_level 1, row_group_size 262144)
-        """
-    )
-
-
-def _check_boxes(con, stage: Path) -> bool:
-    """Reject referring blocks whose marks or boxes are unusable; True if any was."""
-    turns = sql_str(stage / "turns" / "task=referring_qa" / "*.parquet")
-    boxes = sql_str(stage / "boxes" / "task=referring_qa" / "*.parquet")
-    con.execute(
-        f"""
-        create or replace temp table svit_box_problems as
-        with marks as (
-            select image_id, block, turn,
-                case
-                    -- strlen counts bytes, O(1); both marks are 4 ASCII bytes, so equal byte
-                    -- differences mean equal counts.
-                    when strlen(replace(text, '<ed>', '')) <> strlen(replace(text, '<st>', ''))
-                        then 'turn ' || turn || ': <st> and <ed> do not pair up'
-                    when regexp_matches(text, '<st>(?:[^<]|<[^e]|<e[^d]|<ed[^>])*(?:<st>|$)')
-                        then 'turn ' || turn || ': unclosed <st>'
-                end as problem
-            from read_parquet({turns})
-            where contains(text, '<st>') or contains(text, '<ed>')
-        ),
-        bad_boxes as (
+    problems = []
+    if any((work / "marks").glob("*.parquet")):
+        problems.append(
+            f"select image_id, block, arg_min(problem, turn) as problem "
+            f"from read_parquet({sql_str(work / 'marks' / '*.parquet')}) group by all"
+        )
+    if any((stage / "boxes" / "task=referring_qa").glob("*.parquet")):
+        problems.append(
+            f"""
             select image_id, block, arg_min('turn ' || turn || ': ' || case
                     when x1 is null or y1 is null or x2 is null or y2 is null then 'malformed box ' || box_text
                     when least(x1, y1, x2, y2) < 0 or greatest(x1, y1, x2, y2) > 1 then 'box ' || box_text || ' outside 0..1'
                     when x2 < x1 then 'box ' || box_text || ' has x2 < x1'
                     else 'box ' || box_text || ' has y2 < y1'
                 end, (turn, mark_index, box_index)) as problem
-            from read_parquet({boxes})
+            from read_parquet({sql_str(stage / 'boxes' / 'task=referring_qa' / '*.parquet')})
             where x1 is null or y1 is null or x2 is null or y2 is null
                or least(x1, y1, x2, y2) < 0 or greatest(x1, y1, x2, y2) > 1 or x2 < x1 or y2 < y1
             group by all
+            """
         )
-        select image_id, block, arg_min(problem, turn) as problem from marks where problem is not null group by all
-        union all
-        select image_id, block, problem from bad_boxes
-        """
-    )
+    if not problems:
+        return False
+    con.execute(f"create or replace temp table svit_box_problems as {' union all '.join(problems)}")
     con.execute(
         """
         update svit_rows b set problem = p.problem
@@ -700,7 +635,6 @@ def _rescan_without_rejected(con, files, feeds, stage, work, check_images, progr
     Such blocks (a bad turn, a bad box, a repeated image) have no JSON kept yet; a rescan is
     a full parse of the file, so it only happens on bad input.
     """
-    rescanned = False
     for item in files:
         late = f"""
             select record_index, block from svit_rows
@@ -711,9 +645,6 @@ def _rescan_without_rejected(con, files, feeds, stage, work, check_images, progr
         con.execute(f"create or replace table svit_exclude as {late}")
         _remove_outputs(stage, work, Path(item.name).stem, keep_work=True)
         _scan_file(con, item, feeds, stage, work, check_images, progress, lock, turns_only=True)
-        rescanned = True
-    if rescanned and "referring_qa" in _tasks_written(stage):
-        _write_boxes(con, stage)
 
 
 def _fill_raw(con, files: list[InputFile], feeds: Feeds) -> None:
