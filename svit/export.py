@@ -227,7 +227,11 @@ def open_connection(warehouse: Warehouse, layout: Layout) -> tuple[duckdb.DuckDB
     con = duckdb.connect(
         config={
             "threads": int(os.environ.get("SVIT_DUCKDB_THREADS", os.cpu_count() or 2)),
-            "memory_limit": os.environ.get("SVIT_EXPORT_MEMORY", "1GB"),
+            # At 1 GB the scan of the marts plus the rendered batches waiting for Python kept
+            # DuckDB's buffer pool at its limit: every eviction flushed its allocators (jemalloc
+            # purge and malloc_trim), memory went back to the OS and was faulted in again. Full
+            # scale: ~30% fewer page faults and ~0.5 s less kernel time at 2 GB; peak RSS 1.6 GiB.
+            "memory_limit": os.environ.get("SVIT_EXPORT_MEMORY", "2GB"),
             "temp_directory": str(temp_dir),
             "preserve_insertion_order": True,
         }
