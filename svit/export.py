@@ -189,7 +189,7 @@ def messages_sql() -> str:
     """
     pieces = "string_split(t.\"value\", '<image>')"
     n = f"len({pieces})"
-    lead = f"case when i > 1 and starts_with(p, chr(10)) then p[2:] else p end"
+    lead = "case when i > 1 and starts_with(p, chr(10)) then p[2:] else p end"
     piece = f"case when i < {n} and ends_with({lead}, chr(10)) then ({lead})[:-2] else {lead} end"
     parts = (
         f"flatten(list_transform({pieces}, lambda p, i: "

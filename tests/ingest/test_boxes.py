@@ -135,6 +135,15 @@ def test_mark_problems_name_each_bad_turn_once():
     ]
 
 
+def test_large_string_turns_give_the_same_boxes():
+    table = turns_table(TEXTS)
+    large = table.set_column(4, "text", table.column("text").cast(pa.large_string()))
+    boxes, problems = referring_boxes(large)
+    expected_boxes, expected_problems = referring_boxes(table)
+    assert rows_of(boxes) == rows_of(expected_boxes)
+    assert rows_of(problems) == rows_of(expected_problems)
+
+
 def test_turns_without_marks_give_empty_tables():
     boxes, problems = referring_boxes(turns_table(["no marks", "none here [0.1, 0.1, 0.2, 0.2]"]))
     assert (boxes.num_rows, problems.num_rows, boxes.schema) == (0, 0, SCHEMA)
