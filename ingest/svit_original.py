@@ -104,8 +104,8 @@ def ingest_svit_files(
         counter = (raw_counters or {}).get(item)
         readers[item] = _scan_file(con.cursor(), item, feeds, stage, work, check_images, progress, lock, counter=counter)
 
-    # Most work first, so the two workers finish close together. The referring turns' boxes
-    # are taken on the scan's thread: about as much CPU again as parsing the file.
+    # Most work first, so the two workers finish close together. A referring file counts
+    # double: its boxes, taken beside its scan, cost about as much CPU again as parsing it.
     with step("scan + turns"), ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(scan, sorted(files, key=lambda i: -i.size * (2 if i.task == "referring_qa" else 1))))
     with step("block checks"):
@@ -588,8 +588,8 @@ def _reject_repeated_images(con) -> None:
     )
 
 
-def _check_boxes(con, stage: Path, work: Path) -> bool:
-    """Reject referring blocks whose marks or boxes are unusable; True if any was.
+def _check_boxes(con, stage: Path, work: Path) -> None:
+    """Reject referring blocks whose marks or boxes are unusable.
 
     The marks were checked while the boxes were taken (ingest/boxes.py): their problems wait
     in the work folder. A block takes the first problem of each kind, then the smaller one.
@@ -616,7 +616,7 @@ def _check_boxes(con, stage: Path, work: Path) -> bool:
             """
         )
     if not problems:
-        return False
+        return
     con.execute(f"create or replace temp table svit_box_problems as {' union all '.join(problems)}")
     con.execute(
         """
@@ -626,7 +626,6 @@ def _check_boxes(con, stage: Path, work: Path) -> bool:
           and b.image_id = p.image_id and b.block = p.block
         """
     )
-    return con.execute("select count(*) from svit_box_problems").fetchall()[0][0] > 0
 
 
 def _rescan_without_rejected(con, files, feeds, stage, work, check_images, progress, lock) -> None:

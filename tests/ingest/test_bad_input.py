@@ -93,6 +93,7 @@ def test_bad_image_item_is_rejected_with_its_record_index(tmp_path, item, reason
         ("Where is <st>clock [0.1, 0.1, 0.6, 0.9]?", "turn 0: <st> and <ed> do not pair up"),
         ("Where is <st>clock <st>men<ed> [0.1, 0.1, 0.6, 0.9]<ed>?", "turn 0: unclosed <st>"),
         ("Where is clock<ed> [0.1, 0.1, 0.6, 0.9]?", "turn 0: <st> and <ed> do not pair up"),
+        ("Where is <st>clock<ed> [0.1, 0.1, 0.6, 0.9] or<ed> the <st>men?", "turn 0: unclosed <st>"),
     ],
 )
 def test_bad_referring_marks_reject_the_block_and_its_boxes(tmp_path, question, reason):
@@ -106,6 +107,15 @@ def test_bad_referring_marks_reject_the_block_and_its_boxes(tmp_path, question, 
     boxes = table(warehouse, "boxes", order="turn, mark_index, box_index")
     assert {b["block"] for b in boxes} == {0}
     assert [b["box_text"] for b in boxes] == ["[0.526, 0.152, 0.625, 0.717]", "[0.1, 0.2, 0.3, 0.4]", "[0.5, 0.2, 0.7, 0.9]"]
+
+
+def test_a_mark_whose_phrase_ends_in_an_angle_bracket_is_kept(tmp_path):
+    question = "Where is the <st>clock<<ed> [0.1, 0.2, 0.3, 0.4]?"
+    items = [{"image_id": 1, "conversations": [{"content": qa(question, "ok")}]}]
+    warehouse, _ = _ingest(tmp_path, {"referring_qa": items})
+    assert _rejects(warehouse) == []
+    [box] = table(warehouse, "boxes")
+    assert (box["phrase"], box["box_text"], box["mark_offset"], box["box_offset"]) == ("clock<", "[0.1, 0.2, 0.3, 0.4]", 13, 28)
 
 
 def test_referring_offsets_count_characters_not_bytes(tmp_path):
