@@ -53,6 +53,16 @@ BATCH_ROWS = 50_000
 # the disk under O_DIRECT (full scale, 3 runs each: 6.7-7.4 s with 6, 7.3-7.7 s with 2,
 # the same peak RSS).
 WRITE_QUEUE = 6
+# The compiled rendering (svit/json_kernel.py) holds each batch twice, as DuckDB's columns
+# and as text, so it takes half the rows and lets fewer wait: full scale, peak RSS 2.3 GB
+# against 3.0-3.15 GB with 50,000 and 6, in the same time (4.5-4.8 s).
+KERNEL_BATCH_ROWS = 25_000
+KERNEL_WRITE_QUEUE = 3
+# Batches the compiled rendering works on at once (svit/json_kernel.py).
+RENDER_THREADS = 2
+# The compiled rendering for llava / jsonl without extra keys or --ascii; False: SQL for all.
+USE_KERNEL = True
+NULL_RECORD = "a record rendered as NULL (an unexpected NULL in the model)"
 MODELS_CATALOG = "svit"  # dbt-duckdb names the database after the file stem
 # A model that is a view concatenating other models, in this order (DESIGN.md, model names).
 # Scanning the parts one after the other avoids sorting ~2.5 GB; the record_order check below
@@ -374,7 +384,7 @@ def resolve_source(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, model: 
 def _string_buffer(arr: pa.Array) -> memoryview:
     """The bytes of all strings of a string array, back to back (no copy)."""
     if arr.null_count:
-        raise SvitError("a record rendered as NULL (an unexpected NULL in the model)")
+        raise SvitError(NULL_RECORD)
     bufs = arr.buffers()
     width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
     offsets = np.frombuffer(bufs[1], dtype=width, count=len(arr) + 1, offset=arr.offset * np.dtype(width).itemsize)
@@ -405,19 +415,24 @@ def _ascii_escape(m: re.Match) -> bytes:
     return b"\\" + token.lower()
 
 
-def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[pa.RecordBatch]:
+def _batches(con: duckdb.DuckDBPyConnection, sql: str, rows: int) -> Iterator[pa.RecordBatch]:
     try:
-        yield from con.sql(sql).to_arrow_reader(BATCH_ROWS)
+        yield from con.sql(sql).to_arrow_reader(rows)
     except duckdb.Error as exc:
         raise SvitError(f"export query failed: {str(exc).splitlines()[0]}") from exc
 
 
 def _write_records(
-    con: duckdb.DuckDBPyConnection, source: Source, render: str, out: OutputFile, layout: Layout,
-    first_skip: int, on_batch: Callable[[int], None], sorted_scan: bool,
+    con: duckdb.DuckDBPyConnection, source: Source, plan: _Plan, out: OutputFile, layout: Layout,
+    on_batch: Callable[[int], None], sorted_scan: bool,
 ) -> int:
     """Write every rendered record; returns how many. Raises _OutOfOrder."""
     relations = [source.sorted_sql] if sorted_scan else source.parts
+    batch_rows, queue = BATCH_ROWS, WRITE_QUEUE
+    if plan.kernel is not None:
+        from svit.json_kernel import render_batch  # numba: imported only when exporting
+
+        batch_rows, queue = min(BATCH_ROWS, KERNEL_BATCH_ROWS), KERNEL_WRITE_QUEUE
 
     def write(text: pa.Array, skip: int, escapes: bool) -> None:
         data = _string_buffer(text)
@@ -425,27 +440,52 @@ def _write_records(
             data = _fix_bytes(data, layout.ensure_ascii)
         out.write(data[skip:] if skip else data)
 
+    # Output buffers go round between the renderers and the writer: fresh ~50 MB arrays for
+    # every batch cost ~0.6M page faults over a full-scale export.
+    buffers: deque[np.ndarray] = deque()
+
+    def render(batch: pa.RecordBatch) -> tuple[np.ndarray, int, int]:
+        return render_batch(batch, plan.kernel, buffers.popleft() if buffers else None)
+
+    def write_rendered(rendered: Future, skip: int) -> None:
+        buffer, size, null_record = rendered.result()
+        if null_record >= 0:
+            raise SvitError(NULL_RECORD)
+        out.write(memoryview(buffer)[skip:size])
+        buffers.append(buffer)
+
     n, last = 0, None
-    # DuckDB renders the next batch only when asked for it: one thread writes (file I/O
-    # releases the GIL) while the next batch is rendered. Up to WRITE_QUEUE batches wait.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="svit-export-writer") as writer:
+    # DuckDB reads the next batch only when asked for it: one thread writes (file I/O
+    # releases the GIL) while the next batch is rendered. Up to `queue` batches wait.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="svit-export-writer") as writer, \
+            ThreadPoolExecutor(max_workers=RENDER_THREADS, thread_name_prefix="svit-export-render") as renderers:
         pending: deque[Future] = deque()
         for relation in relations:
-            # Only text holding `\u00` can hold an escape to fix: DuckDB finds those records
-            # while rendering for a fraction of what a search of every batch in Python costs.
-            query = f"select text, ord, contains(text, '\\u00') from (select {render} as text, ord from ({relation}))"
-            for batch in _batches(con, query):
+            if plan.kernel is not None:
+                query = f"select id_text, has_image, image, turns, ord from ({relation})"
+            else:
+                # Only text holding `\u00` can hold an escape to fix: DuckDB finds those records
+                # while rendering for a fraction of what a search of every batch in Python costs.
+                query = f"select text, ord, contains(text, '\\u00') from (select {plan.render} as text, ord from ({relation}))"
+            for batch in _batches(con, query, batch_rows):
                 if not batch.num_rows:
                     continue
-                order = batch.column(1).to_numpy(zero_copy_only=False)
+                order = batch.column("ord").to_numpy(zero_copy_only=False)
                 if not sorted_scan and ((last is not None and order[0] <= last) or (np.diff(order) <= 0).any()):
                     _drain(pending)
                     raise _OutOfOrder
                 last = order[-1]
-                escapes = bool(pc.any(batch.column(2)).as_py())
-                pending.append(writer.submit(write, batch.column(0), first_skip if n == 0 else 0, escapes))
+                skip = plan.first_skip if n == 0 else 0
+                if plan.kernel is not None:
+                    # Rendered on their own threads (the compiled loop lets go of the GIL),
+                    # written in the order they came.
+                    rendered = renderers.submit(render, batch)
+                    pending.append(writer.submit(write_rendered, rendered, skip))
+                else:
+                    escapes = bool(pc.any(batch.column(2)).as_py())
+                    pending.append(writer.submit(write, batch.column(0), skip, escapes))
                 n += batch.num_rows
-                if len(pending) > WRITE_QUEUE:
+                if len(pending) > queue:
                     pending.popleft().result()  # re-raises the writer's error
                 on_batch(batch.num_rows)
         _drain(pending)
@@ -471,16 +511,24 @@ class _Plan:
     tail: bytes  # after the last record
     empty: bytes  # the whole file when there is no record
     first_skip: int  # bytes of the first record's separator to drop
+    kernel: object | None = None  # json_kernel.RecordText when the compiled rendering applies
 
 
 def _plan(fmt: str, layout: Layout, source: Source) -> _Plan:
     extras = (source.record_extras, source.turn_extras)
-    if fmt == "llava":
-        prefix = "," + layout.open(1) if layout.indent is not None else ", "
+    if fmt in ("llava", "jsonl"):
+        prefix, suffix = ("," + layout.open(1) if layout.indent is not None else ", ", "") if fmt == "llava" else ("", "\n")
+        kernel = None
+        # Extra keys (printed by json.dumps) and --ascii are the SQL rendering's alone.
+        if USE_KERNEL and not (layout.ensure_ascii or any(extras)):
+            from svit.json_kernel import RecordText  # numba: imported only when exporting
+
+            kernel = RecordText(layout, prefix, suffix)
+        render = record_sql(layout, prefix, *extras, suffix=suffix)
+        if fmt == "jsonl":
+            return _Plan(render, b"", b"", b"", 0, kernel)
         tail = (layout.close(0) + "]").encode()
-        return _Plan(record_sql(layout, prefix, *extras), b"[" + layout.open(1).encode(), tail, b"[]", len(prefix.encode()))
-    if fmt == "jsonl":
-        return _Plan(record_sql(layout, "", *extras, suffix="\n"), b"", b"", b"", 0)
+        return _Plan(render, b"[" + layout.open(1).encode(), tail, b"[]", len(prefix.encode()), kernel)
     if fmt == "messages":
         return _Plan(messages_sql(), b"", b"", b"", 0)
     raise AssertionError(fmt)
@@ -525,7 +573,7 @@ def _export_json(con, source: Source, out: Path, fmt: str, layout: Layout, progr
             with OutputFile(tmp) as f, _progress(total, progress, source.name) as bar:
                 f.write(plan.head)
                 try:
-                    n = _write_records(con, source, plan.render, f, layout, plan.first_skip, bar.update, sorted_scan)
+                    n = _write_records(con, source, plan, f, layout, bar.update, sorted_scan)
                 except _OutOfOrder:
                     continue
                 if n == 0:

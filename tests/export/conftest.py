@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import run_ingest
-from svit.cli import BUNDLED_SAMPLE
 from svit.warehouse import Warehouse
 
 # Strings json.dumps escapes in every way it can: quotes, backslashes, each control

@@ -16,17 +16,18 @@ from svit.errors import SvitError
 from svit.export import export
 
 
-def _fail_after(monkeypatch, batches: int) -> None:
-    real = export_module._string_buffer
+def _fail_after(monkeypatch, writes: int) -> None:
+    """The output file fails after `writes` writes (the file's opening bracket is one)."""
+    real = export_module.OutputFile.write
     seen = {"n": 0}
 
-    def failing(arr):
+    def failing(self, data):
         seen["n"] += 1
-        if seen["n"] > batches:
+        if seen["n"] > writes:
             raise OSError("disk full (simulated)")
-        return real(arr)
+        return real(self, data)
 
-    monkeypatch.setattr(export_module, "_string_buffer", failing)
+    monkeypatch.setattr(export_module.OutputFile, "write", failing)
     monkeypatch.setattr(export_module, "BATCH_ROWS", 100)
 
 
