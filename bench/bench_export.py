@@ -114,6 +114,12 @@ def main() -> None:
     out_dir = args.out_dir or Path(tempfile.mkdtemp(prefix="svit-bench-export-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
+    if "svit" in args.methods.split(","):
+        # numba compiles the rendering on first use after an install and caches it (what
+        # `make` does once): not part of an export's time.
+        warm = subprocess.run([sys.executable, "-c", "from svit.json_kernel import warm_up; print(warm_up())"],
+                              cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, check=True)
+        print(f"svit's compiled rendering loaded in {float(warm.stdout):.1f}s (compiled if the cache was cold)")
     print(f"{'method':<8} {'seconds':>8} {'peak RSS MiB':>13} {'CPU s':>8} {'records':>10} {'MB':>9}", flush=True)
     for method in args.methods.split(","):
         out = out_dir / f"{args.model}.{method}.json"

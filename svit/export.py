@@ -8,14 +8,19 @@ Where the records come from:
   `llava_turns`), in `record_index` order, with the id's JSON type, image absent vs present
   and the extra keys of records and turns.
 
-How the JSON is made: DuckDB renders every record to its final text (a record's turns
-written by one `to_json` of the whole list, then the spacing of `json.dumps` put between its
-keys; each record already carrying the separator that goes before it) and hands it over in
-Arrow batches; a writer thread puts each batch's string buffer into the file as it is while
-DuckDB renders the next. Python touches the text only for what DuckDB
-writes differently from `json.dumps`: control characters escaped with upper-case hex
-(`\\u001F`, fixed on the few batches that hold one), extra keys (rendered by `json.dumps`
-through a UDF, so numbers and nesting print as Python prints them), and `--ascii`.
+How the JSON is made: for `llava` and `jsonl` records without extra keys (the SVIT marts,
+LLaVA files without them) and without `--ascii`, DuckDB hands over each batch's columns as they are
+(id text, image, the list of turns) and a compiled loop (`svit/json_kernel.py`, numba)
+writes the records' text on two threads, json.dumps's escaping and spacing included, while
+DuckDB reads the next batches; a writer thread puts each batch's text into the file. The
+rest, and `messages`, is rendered by DuckDB: every record to its final text (a record's
+turns written by one `to_json` of the whole list, then the spacing of `json.dumps` put
+between its keys; each record already carrying the separator that goes before it), handed
+over in Arrow batches whose string buffers are written as they are. Python touches that
+text only for what DuckDB writes differently from `json.dumps`: control characters escaped
+with upper-case hex (`\\u001F`, fixed on the few batches that hold one), extra keys
+(rendered by `json.dumps` through a UDF, so numbers and nesting print as Python prints
+them), and `--ascii`.
 
 Output is written to a temporary file (or folder) beside `--out` and renamed when complete.
 """

@@ -219,3 +219,22 @@ def _string_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         else np.zeros(len(arr) + 1, width)
     data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
     return offsets.astype(np.int64), data, arr.is_valid().to_numpy(zero_copy_only=False)
+
+
+def warm_up() -> float:
+    """Compile (or load from the cache) the rendering, so the first export does not pay for
+    it; seconds taken. `make` runs this once after installing."""
+    import time
+
+    from svit.export import Layout
+
+    started = time.perf_counter()
+    batch = pa.RecordBatch.from_pydict(
+        {"id_text": ["1"], "has_image": [True], "image": ["a.jpg"], "turns": [[{"from": "human", "value": "q\n"}]]},
+        schema=pa.schema([
+            ("id_text", pa.string()), ("has_image", pa.bool_()), ("image", pa.string()),
+            ("turns", pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))),
+        ]),
+    )
+    render_batch(batch, RecordText(Layout(None), ""))
+    return time.perf_counter() - started
