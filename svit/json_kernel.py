@@ -217,7 +217,10 @@ def _string_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     width = np.dtype(np.int64 if pa.types.is_large_string(arr.type) else np.int32)
     offsets = np.frombuffer(bufs[1], width, len(arr) + 1, arr.offset * width.itemsize) if bufs[1] is not None \
         else np.zeros(len(arr) + 1, width)
-    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    data = np.frombuffer(bufs[2] if bufs[2] is not None else b"", np.uint8)
+    # Always read-only (as DuckDB's buffers are): numba compiles, and caches, one version
+    # per combination of read-only and writable arguments.
+    data.flags.writeable = False
     return offsets.astype(np.int64), data, arr.is_valid().to_numpy(zero_copy_only=False)
 
 

@@ -129,3 +129,22 @@ def test_export_through_the_kernel_equals_json_dumps_and_the_sql_rendering(plain
     assert used == [True, False]
     if indent == 2:
         assert (tmp_path / "True.json").read_bytes() == path.read_bytes()
+
+
+def test_one_compiled_version_serves_every_batch():
+    # numba compiles (~3 s) and caches one version per argument types, read-only included:
+    # batches from DuckDB (read-only buffers), from Python, and with an empty buffer (no
+    # image at all) must all use the version `make` compiled.
+    import duckdb
+
+    from svit.json_kernel import _render, warm_up
+
+    warm_up()
+    text = RecordText(Layout(None), "")
+    from_duckdb = duckdb.sql(
+        "select '1' as id_text, false as has_image, null::varchar as image, "
+        "[{'from': 'human', 'value': 'q'}] as turns"
+    ).to_arrow_table().to_batches()[0]
+    for batch in (batch_of(plain_records()), from_duckdb, batch_of([{"id": 1, "conversations": []}])):
+        assert render_batch(batch, text)[2] == -1
+    assert len(_render.signatures) == 1
