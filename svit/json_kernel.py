@@ -98,6 +98,23 @@ def _put_string(out, pos, v, extra, short, hexd):
     return pos + 1
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _measure(ok, off, data, k, extras, i):
+    """Bytes string k takes as JSON (`null` when missing); its escapes go to extras[i]."""
+    if not ok[k]:
+        return 4
+    v = data[off[k]:off[k + 1]]
+    extras[i] = _extra(v)
+    return 2 + len(v) + extras[i]
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _put_value(out, pos, ok, off, data, k, extra, short, hexd):
+    if not ok[k]:
+        return _copy(out, pos, _NULL)
+    return _put_string(out, pos, data[off[k]:off[k + 1]], extra, short, hexd)
+
+
 @nb.njit(cache=True, nogil=True)
 def _render(n, id_off, id_data, id_ok, has_image, img_off, img_data, img_ok,
             t_off, t_ok, f_off, f_data, f_ok, v_off, v_data, v_ok, text, short, hexd, scratch):
@@ -123,18 +140,8 @@ def _render(n, id_off, id_data, id_ok, has_image, img_off, img_data, img_ok,
         size += len(list_open) + len(list_close) + (k1 - k0 - 1) * len(turn_sep)
         for k in range(k0, k1):
             size += len(turn_head) + len(mid) + len(turn_tail)
-            if f_ok[k]:
-                v = f_data[f_off[k]:f_off[k + 1]]
-                from_extra[k - base] = _extra(v)
-                size += 2 + len(v) + from_extra[k - base]
-            else:
-                size += 4
-            if v_ok[k]:
-                v = v_data[v_off[k]:v_off[k + 1]]
-                value_extra[k - base] = _extra(v)
-                size += 2 + len(v) + value_extra[k - base]
-            else:
-                size += 4
+            size += _measure(f_ok, f_off, f_data, k, from_extra, k - base)
+            size += _measure(v_ok, v_off, v_data, k, value_extra, k - base)
     out = scratch if len(scratch) >= size else np.empty(size, np.uint8)
     pos = 0
     for r in range(n):
@@ -154,15 +161,9 @@ def _render(n, id_off, id_data, id_ok, has_image, img_off, img_data, img_ok,
                 if k > k0:
                     pos = _copy(out, pos, turn_sep)
                 pos = _copy(out, pos, turn_head)
-                if f_ok[k]:
-                    pos = _put_string(out, pos, f_data[f_off[k]:f_off[k + 1]], from_extra[k - base], short, hexd)
-                else:
-                    pos = _copy(out, pos, _NULL)
+                pos = _put_value(out, pos, f_ok, f_off, f_data, k, from_extra[k - base], short, hexd)
                 pos = _copy(out, pos, mid)
-                if v_ok[k]:
-                    pos = _put_string(out, pos, v_data[v_off[k]:v_off[k + 1]], value_extra[k - base], short, hexd)
-                else:
-                    pos = _copy(out, pos, _NULL)
+                pos = _put_value(out, pos, v_ok, v_off, v_data, k, value_extra[k - base], short, hexd)
                 pos = _copy(out, pos, turn_tail)
             pos = _copy(out, pos, list_close)
         pos = _copy(out, pos, tail)

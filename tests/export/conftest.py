@@ -57,12 +57,17 @@ def built(built_sample) -> Warehouse:
     return built_sample
 
 
-@pytest.fixture(scope="session")
-def tricky(tmp_path_factory) -> tuple[Warehouse, Path]:
-    """A warehouse holding only `Tricky-Values.json` (model `tricky_values`), written with indent=2."""
-    source = tmp_path_factory.mktemp("tricky_source")
-    path = source / "Tricky-Values.json"
-    path.write_text(json.dumps(tricky_records(), indent=2, ensure_ascii=False), encoding="utf-8")
-    warehouse = Warehouse(tmp_path_factory.mktemp("tricky_warehouse"))
+def warehouse_of(tmp_path_factory, file_name: str, records: list[dict]) -> tuple[Warehouse, Path]:
+    """A warehouse holding only one LLaVA file of `records`, written with indent=2."""
+    source = tmp_path_factory.mktemp("llava_source")
+    path = source / file_name
+    path.write_text(json.dumps(records, indent=2, ensure_ascii=False), encoding="utf-8")
+    warehouse = Warehouse(tmp_path_factory.mktemp("llava_warehouse"))
     run_ingest(source, (path,), warehouse, progress=False)
     return warehouse, path
+
+
+@pytest.fixture(scope="session")
+def tricky(tmp_path_factory) -> tuple[Warehouse, Path]:
+    """A warehouse holding only `Tricky-Values.json` (model `tricky_values`)."""
+    return warehouse_of(tmp_path_factory, "Tricky-Values.json", tricky_records())

@@ -9,12 +9,10 @@ import pyarrow as pa
 import pytest
 
 import svit.export as export_module
-from ingest.pipeline import run_ingest
 from svit.export import Layout, export
 from svit.json_kernel import RecordText, render_batch
-from svit.warehouse import Warehouse
 
-from .conftest import TRICKY_TEXTS, tricky_records
+from .conftest import TRICKY_TEXTS, tricky_records, warehouse_of
 
 TURNS = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
 # Long enough that the 64-byte chunks meet escapes at their edges and clean stretches between.
@@ -101,12 +99,7 @@ def test_a_buffer_large_enough_is_written_into_and_a_small_one_replaced():
 
 @pytest.fixture(scope="module")
 def plain_warehouse(tmp_path_factory):
-    source = tmp_path_factory.mktemp("plain_source")
-    path = source / "Plain-Values.json"
-    path.write_text(json.dumps(plain_records(), indent=2, ensure_ascii=False), encoding="utf-8")
-    warehouse = Warehouse(tmp_path_factory.mktemp("plain_warehouse"))
-    run_ingest(source, (path,), warehouse, progress=False)
-    return warehouse, path
+    return warehouse_of(tmp_path_factory, "Plain-Values.json", plain_records())
 
 
 @pytest.mark.parametrize(("fmt", "indent"), [("llava", None), ("llava", 2), ("llava", 4), ("jsonl", None)])
