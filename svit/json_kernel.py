@@ -201,7 +201,9 @@ def render_batch(
     NULL image where it has one."""
     ids, has_image, image, turns = (batch.column(name) for name in ("id_text", "has_image", "image", "turns"))
     t_off = turns.offsets.to_numpy().astype(np.int64)
-    roles, values = turns.values.flatten()  # applies the struct's own offset and nulls
+    # flatten() applies the struct's own offset and nulls; fields are taken by name.
+    fields = dict(zip((f.name for f in turns.type.value_type), turns.values.flatten()))
+    roles, values = fields["from"], fields["value"]
     return _render(
         len(batch), *_string_parts(ids), pc.fill_null(has_image, False).to_numpy(zero_copy_only=False),
         *_string_parts(image), t_off, turns.is_valid().to_numpy(zero_copy_only=False),

@@ -74,6 +74,16 @@ def test_every_text_alone_and_a_sliced_batch():
         assert buffer[:size].tobytes().decode() == json.dumps({"id": 1, "conversations": [{"from": "gpt", "value": t}]}, ensure_ascii=False) + "\n"
 
 
+def test_turn_fields_are_found_by_name():
+    records = plain_records()
+    batch = batch_of(records)
+    swapped_type = pa.list_(pa.struct([("value", pa.string()), ("from", pa.string())]))
+    swapped = batch.set_column(3, "turns", pa.array(
+        [[{"value": t["value"], "from": t["from"]} for t in r["conversations"]] for r in records], swapped_type))
+    text = RecordText(Layout(None), "")
+    assert render_batch(swapped, text)[0].tobytes() == render_batch(batch, text)[0].tobytes()
+
+
 def test_a_null_id_or_a_missing_image_is_reported_not_written():
     text = RecordText(Layout(None), ", ")
     batch = batch_of([{"id": 1, "conversations": []}, {"id": 2, "image": "a.jpg", "conversations": []}])
