@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest.arrow_strings import string_bytes
 from ingest.parquet_writer import ParquetSink
 
 _BOX = r"\[[^\]\[]*\]"  # one `[...]` box as written, whatever is inside
@@ -186,11 +187,7 @@ def _start_in_list(lengths: np.ndarray, index: np.ndarray) -> np.ndarray:
 def _count_in_buffer(text: pa.Array, needle: bytes) -> int:
     """How often `needle` occurs in the bytes of all strings of `text`, back to back (an
     occurrence across two strings counts too: the caller only relies on an upper bound)."""
-    _, offsets, data = text.buffers()
-    if data is None:
-        return 0
-    ends = np.frombuffer(offsets, np.int32, len(text) + 1, text.offset * 4)[[0, -1]]
-    return data.slice(int(ends[0]), int(ends[1] - ends[0])).to_pybytes().count(needle)
+    return string_bytes(text).tobytes().count(needle)
 
 
 def _floats(text: pa.Array) -> pa.Array:

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from ingest.arrow_strings import string_bytes
+
 _QUOTE, _COLON = ord('"'), ord(":")
 _HIDING_ESCAPE = re.compile(rb"\\u00(?:22|3[aA])")
 _CHUNK = 1 << 24
@@ -88,9 +90,4 @@ def text_punctuation(array: pa.Array) -> Punctuation:
     """The punctuation inside the strings of a string array (nulls hold no bytes)."""
     if array.null_count == len(array):
         return Punctuation()
-    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    _, offsets_buf, data_buf = array.buffers()
-    if data_buf is None:
-        return Punctuation()
-    offsets = np.frombuffer(offsets_buf, width)[array.offset: array.offset + len(array) + 1]
-    return _count(np.frombuffer(data_buf, np.uint8)[offsets[0]: offsets[-1]])
+    return _count(string_bytes(array))

@@ -46,6 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest.arrow_strings import string_bytes
 from ingest.duck import sql_ident, sql_str
 from ingest.malloc import keep_batches_in_heap
 from ingest.snapshot import current_snapshot
@@ -390,10 +391,7 @@ def _string_buffer(arr: pa.Array) -> memoryview:
     """The bytes of all strings of a string array, back to back (no copy)."""
     if arr.null_count:
         raise SvitError(NULL_RECORD)
-    bufs = arr.buffers()
-    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets = np.frombuffer(bufs[1], dtype=width, count=len(arr) + 1, offset=arr.offset * np.dtype(width).itemsize)
-    return memoryview(bufs[2])[int(offsets[0]) : int(offsets[-1])] if bufs[2] is not None else memoryview(b"")
+    return memoryview(string_bytes(arr))
 
 
 def _fix_bytes(data: memoryview | bytes, ensure_ascii: bool) -> memoryview | bytes:

@@ -25,6 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingest.arrow_strings import string_layout
+
 _SHORT_ESCAPES = {'"': '"', "\\": "\\", "\n": "n", "\r": "r", "\t": "t", "\b": "b", "\f": "f"}
 # The letter after the backslash, for the bytes json.dumps escapes with one.
 _SHORT = np.zeros(256, np.uint8)
@@ -214,16 +216,7 @@ def render_batch(
 
 def _string_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Offsets (int64: the loops vectorise on them), bytes and validity of a string array."""
-    if pa.types.is_null(arr.type):
-        arr = arr.cast(pa.string())
-    bufs = arr.buffers()
-    width = np.dtype(np.int64 if pa.types.is_large_string(arr.type) else np.int32)
-    offsets = np.frombuffer(bufs[1], width, len(arr) + 1, arr.offset * width.itemsize) if bufs[1] is not None \
-        else np.zeros(len(arr) + 1, width)
-    data = np.frombuffer(bufs[2] if bufs[2] is not None else b"", np.uint8)
-    # Always read-only (as DuckDB's buffers are): numba compiles, and caches, one version
-    # per combination of read-only and writable arguments.
-    data.flags.writeable = False
+    offsets, data = string_layout(arr)
     return offsets.astype(np.int64), data, arr.is_valid().to_numpy(zero_copy_only=False)
 
 

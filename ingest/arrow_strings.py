@@ -1,0 +1,30 @@
+"""The bytes of Arrow string arrays, read in place by the passes that work on them directly
+(the punctuation counts, the boxes' mark count, the export's writer and its compiled
+rendering)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+
+def string_layout(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The array's offsets (its own len + 1 of them, int32 or int64 as stored) and its whole
+    data buffer as read-only uint8 (empty when there is none). No copy."""
+    _, offsets, data = arr.buffers()
+    width = np.dtype(np.int64 if pa.types.is_large_string(arr.type) else np.int32)
+    if offsets is None:
+        offsets = np.zeros(len(arr) + 1, width)
+    else:
+        offsets = np.frombuffer(offsets, width, len(arr) + 1, arr.offset * width.itemsize)
+    data = np.frombuffer(data if data is not None else b"", np.uint8)
+    # Nobody writes through it; read-only also keeps numba to one compiled version
+    # (svit/json_kernel.py), whichever library made the buffer.
+    data.flags.writeable = False
+    return offsets, data
+
+
+def string_bytes(arr: pa.Array) -> np.ndarray:
+    """The bytes of all strings of `arr`, back to back (a view; nulls hold no bytes)."""
+    offsets, data = string_layout(arr)
+    return data[offsets[0]:offsets[-1]]
