@@ -65,7 +65,7 @@ def _copy(out, pos, v):
 
 
 @nb.njit(cache=True, nogil=True)
-def _escape(out, pos, v, short, hexd):
+def _escape(out, pos, v):
     for s in range(0, len(v), 64):
         chunk = v[s:s + 64]
         if _extra(chunk) == 0:
@@ -79,23 +79,23 @@ def _escape(out, pos, v, short, hexd):
                 pos += 1
             elif extra == 1:
                 out[pos] = 92
-                out[pos + 1] = short[b]
+                out[pos + 1] = _SHORT[b]
                 pos += 2
             else:
                 out[pos] = 92
                 out[pos + 1] = 117  # u
                 out[pos + 2] = 48
                 out[pos + 3] = 48
-                out[pos + 4] = hexd[b >> 4]
-                out[pos + 5] = hexd[b & 15]
+                out[pos + 4] = _HEX[b >> 4]
+                out[pos + 5] = _HEX[b & 15]
                 pos += 6
     return pos
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _put_string(out, pos, v, extra, short, hexd):
+def _put_string(out, pos, v, extra):
     out[pos] = 34
-    pos = _copy(out, pos + 1, v) if extra == 0 else _escape(out, pos + 1, v, short, hexd)
+    pos = _copy(out, pos + 1, v) if extra == 0 else _escape(out, pos + 1, v)
     out[pos] = 34
     return pos + 1
 
@@ -111,15 +111,15 @@ def _measure(ok, off, data, k, extras, i):
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _put_value(out, pos, ok, off, data, k, extra, short, hexd):
+def _put_value(out, pos, ok, off, data, k, extra):
     if not ok[k]:
         return _copy(out, pos, _NULL)
-    return _put_string(out, pos, data[off[k]:off[k + 1]], extra, short, hexd)
+    return _put_string(out, pos, data[off[k]:off[k + 1]], extra)
 
 
 @nb.njit(cache=True, nogil=True)
 def _render(n, id_off, id_data, id_ok, has_image, img_off, img_data, img_ok,
-            t_off, t_ok, f_off, f_data, f_ok, v_off, v_data, v_ok, text, short, hexd, scratch):
+            t_off, t_ok, f_off, f_data, f_ok, v_off, v_data, v_ok, text, scratch):
     """All `n` records back to back, at the start of `scratch` when it is large enough, else
     of a new buffer: (buffer, bytes written, -1), or (scratch, 0, r) when record r has a
     NULL id or image."""
@@ -152,7 +152,7 @@ def _render(n, id_off, id_data, id_ok, has_image, img_off, img_data, img_ok,
         if has_image[r]:
             pos = _copy(out, pos, img_key)
             v = img_data[img_off[r]:img_off[r + 1]]
-            pos = _put_string(out, pos, v, _extra(v), short, hexd)
+            pos = _put_string(out, pos, v, _extra(v))
         pos = _copy(out, pos, conv_key)
         k0, k1 = t_off[r], t_off[r + 1]
         if not t_ok[r] or k1 == k0:
@@ -163,9 +163,9 @@ def _render(n, id_off, id_data, id_ok, has_image, img_off, img_data, img_ok,
                 if k > k0:
                     pos = _copy(out, pos, turn_sep)
                 pos = _copy(out, pos, turn_head)
-                pos = _put_value(out, pos, f_ok, f_off, f_data, k, from_extra[k - base], short, hexd)
+                pos = _put_value(out, pos, f_ok, f_off, f_data, k, from_extra[k - base])
                 pos = _copy(out, pos, mid)
-                pos = _put_value(out, pos, v_ok, v_off, v_data, k, value_extra[k - base], short, hexd)
+                pos = _put_value(out, pos, v_ok, v_off, v_data, k, value_extra[k - base])
                 pos = _copy(out, pos, turn_tail)
             pos = _copy(out, pos, list_close)
         pos = _copy(out, pos, tail)
@@ -209,7 +209,7 @@ def render_batch(
     return _render(
         len(batch), *_string_parts(ids), pc.fill_null(has_image, False).to_numpy(zero_copy_only=False),
         *_string_parts(image), t_off, turns.is_valid().to_numpy(zero_copy_only=False),
-        *_string_parts(roles), *_string_parts(values), text.arrays, _SHORT, _HEX,
+        *_string_parts(roles), *_string_parts(values), text.arrays,
         np.zeros(0, np.uint8) if scratch is None else scratch,
     )
 
