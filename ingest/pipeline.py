@@ -8,7 +8,7 @@ import platform
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import duckdb
@@ -33,21 +33,22 @@ from ingest.sources import (
     discover,
     feeds_for,
     model_name,
+    usable,
 )
-from svit.errors import SvitError
+from svit.errors import InputError, SvitError
 from svit.warehouse import Warehouse
 
 
 @dataclass
 class FileReport:
-    """One manifest row: what one input file gave in this run."""
+    """One source in the manifest: what it is, where it came from, what it gave."""
 
     name: str
-    path: str
+    path: str  # as given (a zip member as zip:member)
     kind: str
     bytes: int
     sha256: str
-    status: str = "ingested"  # or "unchanged" when reused from the previous snapshot
+    status: str = "ingested"  # read in this run; "unchanged" (given, same bytes) or "kept" (not given) are reused
     records_read: int = 0
     records_written: int = 0
     records_rejected: int = 0
@@ -55,6 +56,23 @@ class FileReport:
     cache_key: str = ""
     reader: str = ""  # SVIT files: the scan kept (typed, json or tolerant)
     outputs: list[str] = field(default_factory=list)
+    abs_path: str = ""  # the file (the zip for a member), resolved, to find it again
+    member: str | None = None
+    task: str | None = None
+    ingested_at: str = ""  # when this source was last read
+    snapshot: str = ""  # the run that last read it
+    image_ids_checked: bool | None = None  # SVIT files: read against image_data.json
+
+    @classmethod
+    def from_manifest(cls, row: dict) -> "FileReport":
+        known = {f.name for f in fields(cls)}
+        report = cls(**{k: v for k, v in row.items() if k in known})
+        if not report.abs_path:  # written before sources were recorded
+            report.abs_path = report.path.rsplit(":", 1)[0] if report.path.endswith(".json") and ".zip:" in report.path else report.path
+        return report
+
+    def input_file(self) -> InputFile:
+        return InputFile(self.kind, Path(self.abs_path), self.member, self.task, self.name)
 
 
 @dataclass
@@ -63,6 +81,8 @@ class IngestReport:
     snapshot: Path | None
     files: list[FileReport]
     up_to_date: bool = False
+    warnings: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
 
     @property
     def rejected(self) -> int:
@@ -98,8 +118,15 @@ def _outputs(item: InputFile) -> list[str]:
     return [f"coco_captions/split={split}"]
 
 
-def run_ingest(source_dir: Path, llava_files: tuple[Path, ...], warehouse: Warehouse, progress: bool = True) -> IngestReport:
-    """Ingest a BAAI/SVIT download (and extra LLaVA files) into a new snapshot of the warehouse."""
+def run_ingest(
+    source_dir: Path, llava_files: tuple[Path, ...], warehouse: Warehouse, progress: bool = True,
+    check_image_ids: bool = True,
+) -> IngestReport:
+    """Add or update the sources found in a BAAI/SVIT download (and extra LLaVA files) in a new
+    snapshot of the warehouse; every source ingested before and not given now is kept as it was.
+
+    `check_image_ids=False` reads SVIT files without image_data.json (recorded in the manifest).
+    """
     inputs = discover(Path(source_dir), tuple(Path(p) for p in llava_files))
     if not inputs:
         raise SvitError(
@@ -108,75 +135,183 @@ def run_ingest(source_dir: Path, llava_files: tuple[Path, ...], warehouse: Wareh
         )
     root = warehouse.root
     keep_batches_in_heap()
-    with snapshot.ingest_lock(root):
-        return _ingest_locked(inputs, root, progress)
+    with snapshot.write_lock(root, "ingest"):
+        return _write_snapshot(root, inputs, Path(source_dir), frozenset(), check_image_ids, progress)
 
 
-def _file_reports(inputs: list[InputFile], hashes: dict[InputFile, str], versions: dict[str, str]) -> dict[InputFile, FileReport]:
+def drop_sources(warehouse: Warehouse, names: tuple[str, ...]) -> IngestReport:
+    """`svit drop`: a new snapshot without the named sources (by name, or a LLaVA file's model name)."""
+    root = warehouse.root
+    with snapshot.write_lock(root, "drop"):
+        previous = snapshot.previous_manifest(root)
+        held = [FileReport.from_manifest(f) for f in previous["files"]] if previous else []
+        by_name = {f.name: f.name for f in held} | {model_name(f.name): f.name for f in held if f.kind == LLAVA}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            listed = ", ".join(f.name for f in held) or "none"
+            raise SvitError(f"no source named {', '.join(unknown)} in {root} (its sources: {listed}); see `svit sources`")
+        return _write_snapshot(root, [], None, frozenset(by_name[n] for n in names), True, progress=False)
+
+
+def _file_reports(
+    inputs: list[InputFile], hashes: dict[InputFile, str], versions: dict[str, str], sizes: dict[InputFile, int],
+) -> dict[InputFile, FileReport]:
+    """`sizes`: the recorded size of the kept sources, whose files may be gone."""
     image_data = next((i for i in inputs if i.kind == VG_IMAGE_DATA), None)
     reports = {}
     for item in inputs:
         # SVIT rows are checked against image_data.json, so they depend on it too.
         depends = hashes[image_data] if image_data and item.kind in (SVIT_TASK, SVIT_ALL) else ""
         key = f"{hashes[item]}:{depends}:{versions['svit']}:{versions['duckdb']}"
-        reports[item] = FileReport(item.name, item.display, item.kind, item.size, hashes[item], cache_key=key, outputs=_outputs(item))
+        reports[item] = FileReport(
+            item.name, item.display, item.kind, sizes[item] if item in sizes else item.size, hashes[item],
+            cache_key=key, outputs=_outputs(item), abs_path=str(item.path.resolve()), member=item.member, task=item.task,
+        )
     return reports
 
 
-def _ingest_locked(inputs: list[InputFile], root: Path, progress: bool) -> IngestReport:
+def _check_nothing_vanished(source_dir: Path | None, given: list[InputFile], before: dict[str, FileReport]) -> None:
+    """A source read from this download before must still be there: rereading a download never drops one."""
+    if source_dir is None:
+        return
+    base = source_dir.resolve()
+    names = {i.name for i in given}
+    for name, old in before.items():
+        path = Path(old.abs_path)
+        if name in names or not path.is_relative_to(base):
+            continue
+        if not usable(path):  # usable() names what is there instead, if anything
+            raise InputError(
+                f"{old.path}: source {name} was ingested from here and is now missing; restore it, "
+                f"or remove it on purpose with `svit drop {name}`"
+            )
+
+
+def _damaged_sources(previous_dir: Path | None, previous: dict | None, before: dict[str, FileReport]) -> set[str]:
+    """Sources whose table files in the current snapshot no longer match its manifest."""
+    if previous is None or previous_dir is None:
+        return set()
+    damaged = snapshot.damaged_files(previous_dir, previous)
+    if any(d.startswith("rejects/") for d in damaged):
+        return set(before)  # every source's rejects are in that file
+    return {
+        name for name, old in before.items()
+        if any(d == out or d.startswith(out + "/") for d in damaged for out in old.outputs)
+    }
+
+
+def _write_snapshot(
+    root: Path, given: list[InputFile], source_dir: Path | None, drop: frozenset[str], check_image_ids: bool,
+    progress: bool,
+) -> IngestReport:
+    """The one way a snapshot is made: the given sources read (unless unchanged), the others kept."""
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     versions = tool_versions()
     previous = snapshot.previous_manifest(root)
     previous_dir = snapshot.current_snapshot(root)
-    before = {f["name"]: f for f in previous["files"]} if previous else {}
+    before = {f["name"]: FileReport.from_manifest(f) for f in previous["files"]} if previous else {}
+    damaged = _damaged_sources(previous_dir, previous, before)
+    _check_nothing_vanished(source_dir, given, before)
+    given_names = {i.name for i in given}
+    kept = [before[name].input_file() for name in before if name not in given_names and name not in drop]
+    inputs = given + kept
+    _check_model_names(inputs)
+    image_data = next((i for i in inputs if i.kind == VG_IMAGE_DATA), None)
+    if image_data is None and check_image_ids and any(i.kind in (SVIT_TASK, SVIT_ALL) for i in given):
+        raise InputError(
+            "no raw/annotations/vg/image_data.json in the download or the warehouse: SVIT's image ids cannot be "
+            "checked without it; add it, or pass --no-image-id-check to ingest without the check"
+        )
+
     # Hashes decide what a rerun may skip; on a first run nothing can be skipped, so they
     # are computed in the background while the files are read.
     hasher = ThreadPoolExecutor(max_workers=1)
     # The typed read of an SVIT file needs the file's punctuation: counted on the same read.
     counters = {i: RawCounter() for i in inputs if i.kind in (SVIT_TASK, SVIT_ALL) and i.member is None}
-    pending = {item: hasher.submit(_hash, item, counters.get(item)) for item in inputs}
+    kept_hashes = {i: before[i.name].sha256 for i in kept}
+    pending = {item: hasher.submit(_hash, item, counters.get(item)) for item in given}
+
+    def hashes() -> dict[InputFile, str]:
+        return kept_hashes | {i: f.result() for i, f in pending.items()}
+
     unchanged: set[InputFile] = set()
-    reports: dict[InputFile, FileReport] = {}
     if previous:
-        reports = _file_reports(inputs, {i: f.result() for i, f in pending.items()}, versions)
-        unchanged = {item for item in inputs if before.get(item.name, {}).get("cache_key") == reports[item].cache_key}
-        if unchanged == set(inputs) and set(before) == {i.name for i in inputs}:
+        reports = _file_reports(inputs, hashes(), versions, {i: before[i.name].bytes for i in kept})
+        for item in inputs:
+            old = before.get(item.name)
+            if old is None or item.name in damaged:
+                continue
+            # A kept source stays as it was read, whatever svit reads it with now: only its bytes
+            # and what it depends on (image_data.json) count.
+            same = old.cache_key.split(":")[:2] == reports[item].cache_key.split(":")[:2] if item in kept_hashes \
+                else old.cache_key == reports[item].cache_key
+            if same:
+                unchanged.add(item)
+        for item in kept:
+            if item not in unchanged:  # damaged, or image_data.json changed under it: read it again
+                _check_same_bytes(item, before[item.name])
+                pending[item] = hasher.submit(_hash, item, counters.get(item))
+        if unchanged == set(inputs) and not drop and set(before) == {i.name for i in inputs}:
             hasher.shutdown()
-            return IngestReport(previous["run_id"], previous_dir, [FileReport(**f) for f in previous["files"]], up_to_date=True)
+            return IngestReport(previous["run_id"], previous_dir, list(before.values()), up_to_date=True)
     else:
-        reports = {item: FileReport(item.name, item.display, item.kind, item.size, "", outputs=_outputs(item)) for item in inputs}
+        reports = {
+            item: FileReport(item.name, item.display, item.kind, item.size, "", outputs=_outputs(item),
+                             abs_path=str(item.path.resolve()), member=item.member, task=item.task)
+            for item in inputs
+        }
+    todo = [i for i in inputs if i not in unchanged]
+    for item in todo:
+        old = before.get(item.name)
+        if old is not None and old.records_read and is_empty_json(item):
+            raise InputError(
+                f"{item.display}: empty, but source {item.name} held {old.records_read:,} records; restore the file, "
+                f"or remove the source on purpose with `svit drop {item.name}`"
+            )
 
     staging = snapshot.new_staging(root, run_id)
     try:
         con = connect(staging / ".duckdb_tmp")
         con.execute(f"create temp table rejects ({TABLES['rejects'][0]})")
         if previous_dir is not None and (previous_dir / "rejects").is_dir():
-            # Rejects of unchanged files carry over; the files read now add their own.
-            kept = [i.name for i in inputs if i in unchanged]
-            if kept:
+            # Rejects of reused sources carry over; the files read now add their own.
+            carried = [i.name for i in unchanged]
+            if carried:
                 con.execute(
                     f"insert into rejects select * from read_parquet({sql_str(previous_dir / 'rejects' / '*.parquet')}) "
                     f"where source in (select unnest(?::varchar[]))",
-                    [kept],
+                    [carried],
                 )
-        with feeds_for(inputs) as feeds:
-            for item in inputs:
-                if item in unchanged:
-                    for relative in reports[item].outputs:
-                        snapshot.reuse(previous_dir, staging, relative)
-                    old = before[item.name]
-                    reports[item].status = "unchanged"
-                    for key in ("records_read", "records_written", "records_rejected", "seconds", "reader"):
-                        setattr(reports[item], key, old.get(key, ""))
-            image_data = next((i for i in inputs if i.kind == VG_IMAGE_DATA), None)
-            _ingest_changed(con, [i for i in inputs if i not in unchanged], feeds, staging, image_data, reports, progress, counters)
+        with feeds_for(inputs, staging) as feeds:
+            for item in unchanged:
+                for relative in reports[item].outputs:
+                    snapshot.reuse(previous_dir, staging, relative)
+                old = before[item.name]
+                reports[item].status = "unchanged" if item.name in given_names else "kept"
+                for key in ("records_read", "records_written", "records_rejected", "seconds", "reader",
+                            "ingested_at", "snapshot", "cache_key", "image_ids_checked"):
+                    setattr(reports[item], key, getattr(old, key))
+                if item.name not in given_names:  # kept as it was, including the path it came from
+                    reports[item].path = old.path
+            _ingest_changed(con, todo, feeds, staging, image_data, reports, progress, counters)
+        warnings = []
+        for item in todo:
+            reports[item].ingested_at, reports[item].snapshot = now, run_id
+            if item.kind in (SVIT_TASK, SVIT_ALL):
+                reports[item].image_ids_checked = image_data is not None
+            if reports[item].records_read == 0:
+                warnings.append(f"{item.display}: no records (an empty file or [])")
         _write_rejects(con, staging)
         if not previous:
-            for item, fresh in _file_reports(inputs, {i: f.result() for i, f in pending.items()}, versions).items():
+            for item, fresh in _file_reports(inputs, hashes(), versions, {}).items():
                 reports[item].sha256, reports[item].cache_key = fresh.sha256, fresh.cache_key
         hasher.shutdown()
-        _write_manifest(con, staging, run_id, versions, list(reports.values()))
+        files = [reports[i] for i in inputs]
+        _write_sources(con, staging, files)
+        _write_manifest_table(con, staging, run_id, versions, files)
         _write_empty_tables(con, staging)
+        _write_manifest(staging, run_id, versions, files, all(f.image_ids_checked is not False for f in files))
         con.close()
         shutil.rmtree(staging / ".duckdb_tmp", ignore_errors=True)
         final = snapshot.publish(root, staging)
@@ -184,7 +319,38 @@ def _ingest_locked(inputs: list[InputFile], root: Path, progress: bool) -> Inges
         hasher.shutdown(cancel_futures=True)
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return IngestReport(run_id, final, list(reports.values()))
+    return IngestReport(run_id, final, files, warnings=warnings, dropped=sorted(drop))
+
+
+def is_empty_json(item: InputFile) -> bool:  # placeholder until the readers' helper lands
+    if item.size == 0:
+        return True
+    if item.size > 64 or item.member is not None:
+        return False
+    return item.path.read_bytes().strip() in (b"[]", b"{}")
+
+
+def _check_model_names(inputs: list[InputFile]) -> None:
+    names: dict[str, str] = {}
+    for item in inputs:
+        if item.kind != LLAVA:
+            continue
+        other = names.setdefault(model_name(item.name), item.name)
+        if other != item.name:
+            raise InputError(
+                f"{item.name} and {other} map to the same model name {model_name(item.name)}; "
+                f"rename one, or `svit drop {other}` first"
+            )
+
+
+def _check_same_bytes(item: InputFile, old: FileReport) -> None:
+    """A kept source must be read again (its tables are damaged, or image_data.json changed): only
+    from the very bytes it was read from before."""
+    reason = f"source {item.name} must be read again (its tables are damaged or a file it depends on changed)"
+    if not usable(item.path):
+        raise InputError(f"{old.path}: {reason}, but the file is gone; give it again with `svit ingest`, or `svit drop {item.name}`")
+    if item.sha256() != old.sha256:
+        raise InputError(f"{old.path}: {reason}, but the file changed since; give it again with `svit ingest`, or `svit drop {item.name}`")
 
 
 def _hash(item: InputFile, counter: RawCounter | None) -> str:
@@ -260,14 +426,24 @@ def _write_rejects(con, staging: Path) -> None:
     )
 
 
-def _write_manifest(con, staging: Path, run_id: str, versions: dict[str, str], files: list[FileReport]) -> None:
-    manifest = {
-        "run_id": run_id,
-        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        "tool_versions": versions,
-        "files": [asdict(f) for f in files],
-    }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
+def _write_sources(con, staging: Path, files: list[FileReport]) -> None:
+    """The sources table: one row per source the warehouse holds."""
+    if not files:
+        return  # every source dropped: written as an empty table like any other
+    (staging / "sources").mkdir()
+    con.execute(f"create temp table sources ({TABLES['sources'][0]})")
+    con.executemany(
+        "insert into sources values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(f.name, f.kind, f.path, f.sha256, f.bytes, f.records_read, f.records_rejected, f.ingested_at, f.snapshot)
+         for f in files],
+    )
+    con.execute(f"copy sources to {sql_str(staging / 'sources' / 'sources_0.parquet')} (format parquet, compression zstd)")
+
+
+def _write_manifest_table(con, staging: Path, run_id: str, versions: dict[str, str], files: list[FileReport]) -> None:
+    """The manifest table: one row per source, with what this run did with it."""
+    if not files:
+        return
     (staging / "manifest").mkdir()
     con.execute(f"create temp table manifest ({TABLES['manifest'][0]})")
     con.executemany(
@@ -279,6 +455,21 @@ def _write_manifest(con, staging: Path, run_id: str, versions: dict[str, str], f
         ],
     )
     con.execute(f"copy manifest to {sql_str(staging / 'manifest' / 'manifest_0.parquet')} (format parquet, compression zstd)")
+
+
+def _write_manifest(staging: Path, run_id: str, versions: dict[str, str], files: list[FileReport], image_id_check: bool) -> None:
+    """manifest.json: the sources, and every table file with its size to find damage later;
+    written last, so the inventory covers every table file."""
+    manifest = {
+        "run_id": run_id,
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "tool_versions": versions,
+        "image_id_check": image_id_check,
+        "files": [asdict(f) for f in files],
+        "inventory": snapshot.inventory(staging),
+    }
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
 
 def _write_empty_tables(con, staging: Path) -> None:

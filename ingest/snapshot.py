@@ -1,13 +1,17 @@
-"""Atomic warehouse writes: every ingest builds a new snapshot aside and swaps it in at once.
+"""Atomic warehouse writes, one writer at a time, and readers that keep their snapshot.
 
 Layout under the warehouse root:
 
     .snapshots/<run_id>/<table>/...   one complete set of tables and its manifest.json
     current -> .snapshots/<run_id>    replaced with one rename, so readers see old or new, never half
-    <table> -> current/<table>        stable paths for DuckDB, Polars, dbt sources
+    <table> -> current/<table>        stable paths for DuckDB, Polars, ad-hoc SQL
+    .write.lock                       held by `svit ingest`, `svit drop` and `svit build` while they write
+    .readers/<run_id>.lock            held (shared) by every command reading that snapshot
 
 An ingest killed at any point leaves `current` on the previous snapshot; its unfinished
-`.partial` folder is removed by the next run.
+`.partial` folder is removed by the next run. A published snapshot replaces the previous
+one, which is deleted as soon as no reader holds it and no model in svit.duckdb was built
+from it (the next publish retries what it could not delete).
 """
 
 from __future__ import annotations
@@ -20,29 +24,123 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
+from ingest.tables import TABLES
 from svit.errors import SvitError
 
 SNAPSHOTS = ".snapshots"
 CURRENT = "current"
 PARTIAL = ".partial"
-from ingest.tables import TABLES  # noqa: E402  (the table names, in one place)
+READERS = ".readers"
+WRITE_LOCK = ".write.lock"
+# The snapshot the models in svit.duckdb were built from (written by `svit build`).
+MODELS_RECORD = Path("dbt") / "built_from.json"
+
+# Locks this process holds: flock is per open file, so a second flock of the same file from
+# the same process would wait on itself (`svit mix` builds twice under one lock).
+_held_writes: dict[Path, int] = {}
+# Snapshots this process reads from: `current_snapshot` answers with them while they are held,
+# so every query of one command reads the same snapshot even if another is published meanwhile.
+_pinned: dict[Path, Path] = {}
 
 
 @contextlib.contextmanager
-def ingest_lock(root: Path) -> Iterator[None]:
-    """One ingest at a time per warehouse."""
+def write_lock(root: Path, command: str) -> Iterator[None]:
+    """One writer (ingest, drop, build) at a time per warehouse; another one stops with one line."""
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".ingest.lock", "w") as fh:
+    if root in _held_writes:
+        _held_writes[root] += 1
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            yield
+        finally:
+            _held_writes[root] -= 1
+        return
+    fd = os.open(root / WRITE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise SvitError(f"another `svit ingest` is writing {root}; wait for it to finish") from exc
-        yield
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another svit command"
+            raise SvitError(f"{holder} is writing {root}; wait for it to finish and run this again") from exc
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"`svit {command}` (pid {os.getpid()})".encode(), 0)
+        _held_writes[root] = 1
+        try:
+            yield
+        finally:
+            del _held_writes[root]
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
+
+
+def snapshot_id(snapshot: Path | None) -> str | None:
+    return None if snapshot is None else snapshot.name
 
 
 def current_snapshot(root: Path) -> Path | None:
+    """The snapshot this process reads: the one it holds, else the one `current` names now."""
+    if root in _pinned:
+        return _pinned[root]
     link = root / CURRENT
     return link.resolve() if link.is_symlink() and link.resolve().is_dir() else None
+
+
+@contextlib.contextmanager
+def holding(root: Path, *snapshots: Path | None) -> Iterator[None]:
+    """Keep `snapshots` on disk while the block runs: a publish meanwhile does not delete them."""
+    fds = []
+    try:
+        for snap in dict.fromkeys(s for s in snapshots if s is not None):
+            folder = root / READERS
+            folder.mkdir(exist_ok=True)
+            fd = os.open(folder / f"{snap.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            fds.append(fd)
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            if not snap.is_dir():  # deleted between resolving `current` and taking the lock
+                raise SvitError(f"snapshot {snap.name} of {root} was replaced while opening it; run the command again")
+        yield
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def reading(root: Path) -> Iterator[Path | None]:
+    """Read the current snapshot, and the one the models were built from, for the whole block."""
+    if root in _pinned:
+        yield _pinned[root]
+        return
+    snap = current_snapshot(root)
+    built = models_snapshot(root)
+    with holding(root, snap, root / SNAPSHOTS / built if built else None):
+        if snap is not None:
+            _pinned[root] = snap
+        try:
+            yield snap
+        finally:
+            _pinned.pop(root, None)
+
+
+def models_record(root: Path) -> dict | None:
+    """What `svit build` recorded: {"snapshot": run id, "built_at": ...}, or None before a build."""
+    path = root / MODELS_RECORD
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def models_snapshot(root: Path) -> str | None:
+    record = models_record(root)
+    return record.get("snapshot") if record else None
+
+
+def write_models_record(root: Path, record: dict) -> None:
+    path = root / MODELS_RECORD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2))
+    os.replace(tmp, path)
 
 
 def previous_manifest(root: Path) -> dict | None:
@@ -78,8 +176,35 @@ def reuse(previous: Path, staging: Path, relative: str) -> None:
                 shutil.copy2(file, target)
 
 
+def inventory(snapshot: Path) -> dict[str, int]:
+    """Every table file of a snapshot and its size, recorded in its manifest to find damage later."""
+    return {
+        str(p.relative_to(snapshot)): p.stat().st_size
+        for p in sorted(snapshot.rglob("*.parquet"))
+        if p.is_file() and not p.relative_to(snapshot).parts[0].startswith(".")
+    }
+
+
+def damaged_files(snapshot: Path, manifest: dict) -> list[str]:
+    """Table files of `snapshot` that no longer match its manifest: missing, resized, not Parquet."""
+    damaged = []
+    for relative, size in manifest.get("inventory", {}).items():
+        path = snapshot / relative
+        try:
+            if path.stat().st_size != size:
+                damaged.append(relative)
+                continue
+            with open(path, "rb") as fh:
+                fh.seek(-4, os.SEEK_END)
+                if fh.read(4) != b"PAR1":  # a Parquet file ends with its magic; a cut one does not
+                    damaged.append(relative)
+        except OSError:
+            damaged.append(relative)
+    return damaged
+
+
 def publish(root: Path, staging: Path) -> Path:
-    """Make `staging` the current snapshot in one atomic rename, then drop older snapshots."""
+    """Make `staging` the current snapshot in one atomic rename, then drop snapshots nobody uses."""
     final = staging.with_name(staging.name.removesuffix(PARTIAL))
     _fsync_tree(staging)
     staging.rename(final)
@@ -98,10 +223,29 @@ def publish(root: Path, staging: Path) -> Path:
                 link.symlink_to(Path(CURRENT) / table)
         elif link.is_symlink():
             link.unlink()
-    for old in (root / SNAPSHOTS).iterdir():
-        if old != final and not old.name.endswith(PARTIAL):
-            shutil.rmtree(old, ignore_errors=True)
+    remove_unused_snapshots(root)
     return final
+
+
+def remove_unused_snapshots(root: Path) -> None:
+    """Delete the snapshots that are not current, not the models' and not held by a reader."""
+    current = (root / CURRENT).resolve()
+    keep = {current.name, models_snapshot(root)}
+    for old in (root / SNAPSHOTS).iterdir():
+        if old.name in keep or old.name.endswith(PARTIAL):
+            continue
+        lock = root / READERS / f"{old.name}.lock"
+        lock.parent.mkdir(exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a reader still uses it: a later publish deletes it
+            shutil.rmtree(old, ignore_errors=True)
+            lock.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
 
 
 def _fsync_tree(folder: Path) -> None:

@@ -9,11 +9,12 @@ through a named pipe, so nothing is unpacked to disk.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import os
 import re
-import tempfile
+import shutil
 import threading
 import zipfile
 import zlib
@@ -89,25 +90,60 @@ def _zip_member(zip_path: Path, wanted: str) -> str:
     return matches[0]
 
 
+def usable(path: Path, name: str | None = None) -> bool:
+    """True for a readable regular file, False when nothing is there; InputError for anything else.
+
+    Something at an input's place that cannot be read (a dangling symlink, a loop, a folder,
+    a file without read permission) is never passed over: skipping it would drop the source.
+    """
+    if not os.path.lexists(path):
+        return False
+    what = None
+    try:
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            what = f"a symlink to {os.readlink(path)}, which does not exist"
+        if what is not None:
+            pass
+        elif path.is_dir():
+            what = "a folder, not a file"
+        elif not path.is_file():
+            what = "not a regular file"
+        else:
+            with open(path, "rb") as fh:
+                fh.read(1)
+    except OSError as exc:
+        what = "a symlink loop" if exc.errno == errno.ELOOP else f"unreadable ({exc.strerror})"
+    if what is not None:
+        raise InputError(
+            f"{path}: {what}; restore the file, or remove the source on purpose with `svit drop {name or path.name}`"
+        )
+    return True
+
+
 def discover(source_dir: Path, llava_files: tuple[Path, ...] = ()) -> list[InputFile]:
     """Every input in a download directory, plus extra LLaVA files, in a fixed order."""
     source_dir = Path(source_dir)
+    if not source_dir.is_dir():
+        raise InputError(f"{source_dir}: not a folder; give the folder of a BAAI/SVIT download (or an empty one with --llava)")
     inputs: list[InputFile] = []
     data = source_dir / "data"
     for task in TASKS:
         for candidate in (data / f"{task}.json", data / f"{task}.zip"):
-            if candidate.is_file():
+            if usable(candidate, f"{task}.json"):
                 member = _zip_member(candidate, f"{task}.json") if candidate.suffix == ".zip" else None
                 inputs.append(InputFile(SVIT_TASK, candidate, member, task, f"{task}.json"))
                 break
     # svit.json repeats the four task files: read it only when none of them is there.
     if not any(i.kind == SVIT_TASK for i in inputs):
         for candidate in (data / "svit.json", data / "svit.zip"):
-            if candidate.is_file():
+            if usable(candidate, "svit.json"):
                 member = _zip_member(candidate, "svit.json") if candidate.suffix == ".zip" else None
                 inputs.append(InputFile(SVIT_ALL, candidate, member, None, "svit.json"))
                 break
     for official in sorted((source_dir / "format" / "llava-v1.5").glob("*.json")):
+        usable(official)
         inputs.append(InputFile(LLAVA, official, name=official.name))
     vg = source_dir / "raw" / "annotations" / "vg"
     for kind, file_name in (
@@ -115,12 +151,15 @@ def discover(source_dir: Path, llava_files: tuple[Path, ...] = ()) -> list[Input
         (VG_OBJECTS, "objects.json"),
         (VG_REGIONS, "region_descriptions.json"),
     ):
-        if (vg / file_name).is_file():
+        if usable(vg / file_name):
             inputs.append(InputFile(kind, vg / file_name, name=file_name))
     for captions in sorted((source_dir / "raw" / "annotations" / "coco").glob("captions_*.json")):
+        usable(captions)
         inputs.append(InputFile(COCO_CAPTIONS, captions, name=captions.name))
     for extra in llava_files:
         extra = Path(extra)
+        if not usable(extra):
+            raise InputError(f"{extra}: no such file; give the path of a LLaVA-format JSON file")
         if any(i.kind == LLAVA and i.path.resolve() == extra.resolve() for i in inputs):
             continue
         inputs.append(InputFile(LLAVA, extra, name=extra.name))
@@ -186,9 +225,14 @@ class Feeds:
 
 
 @contextlib.contextmanager
-def feeds_for(inputs: list[InputFile]) -> Iterator[Feeds]:
-    with tempfile.TemporaryDirectory(prefix="svit-pipes-") as tmp:
-        yield Feeds(inputs, Path(tmp))
+def feeds_for(inputs: list[InputFile], folder: Path) -> Iterator[Feeds]:
+    """The pipes live in `folder` (the run's staging snapshot), so a killed run's are removed with it."""
+    pipes = folder / ".pipes"
+    pipes.mkdir()
+    try:
+        yield Feeds(inputs, pipes)
+    finally:
+        shutil.rmtree(pipes, ignore_errors=True)
 
 
 def _feed_pipe(item: InputFile, fifo: str, errors: list[BaseException], tap: Callable[[bytes], None] | None) -> None:

@@ -47,6 +47,12 @@ TABLES: dict[str, tuple[str, str | None]] = {
         "source varchar, path varchar, record_index bigint, block integer, reason varchar, raw_json varchar",
         None,
     ),
+    # One row per declared source: what the warehouse holds until `svit drop` removes it.
+    "sources": (
+        "name varchar, kind varchar, path varchar, sha256 varchar, bytes bigint, records bigint, rejected bigint, "
+        "ingested_at varchar, snapshot varchar",
+        None,
+    ),
     "manifest": (
         "run_id varchar, name varchar, path varchar, kind varchar, bytes bigint, sha256 varchar, status varchar, "
         "records_read bigint, records_written bigint, records_rejected bigint, seconds double, tool_versions json, "

@@ -3,6 +3,7 @@ then the manifests of the published mixes it built."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest import snapshot
 from svit.errors import SvitError
 from svit.mix_manifest import MixResult, write_published_manifests
 from svit.warehouse import Warehouse
@@ -51,18 +53,56 @@ def dbt_args(warehouse: Warehouse, command: str, extra: tuple[str, ...] = ()) ->
     ]
 
 
+# dbt arguments that build part of the project: such a build may not move the models to a new snapshot.
+SELECTING = ("-s", "--select", "--models", "-m", "--exclude", "--selector", "--resource-type", "--resource-types")
+
+
 def run_dbt(warehouse: Warehouse, command: str, extra: tuple[str, ...] = (), quiet: bool = False) -> list[NodeTiming]:
     """Run a dbt command on `warehouse` and return each node's time; raise SvitError naming what failed.
 
-    dbt runs in its own process: dbt-duckdb keeps its DuckDB connection open for the life of
-    the process, which would lock svit.duckdb against everything that comes after.
+    A build holds the warehouse's write lock (no ingest meanwhile), reads one snapshot, the
+    current one, through paths fixed in the views it writes, and records that snapshot once it
+    succeeded, so every reader can tell whether the models are fresh.
     """
+    root = warehouse.root
     if not (PROJECT_DIR / "dbt_project.yml").is_file():
         raise SvitError(f"the dbt project is not at {PROJECT_DIR}; run svit from a checkout of svit-warehouse")
-    if not (warehouse.root / "current").exists():
-        raise SvitError(f"{warehouse.root} has no ingested tables; run `svit ingest SOURCE_DIR` (or `svit demo`) first")
-    # Absolute, so the views dbt writes into svit.duckdb find the Parquet from any directory.
-    env = {**os.environ, "SVIT_WAREHOUSE": str(warehouse.root), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    with snapshot.write_lock(root, command.split()[0]):
+        current = snapshot.current_snapshot(root)
+        if current is None:
+            raise SvitError(f"{root} has no ingested tables; run `svit ingest SOURCE_DIR` (or `svit demo`) first")
+        building = command == "build"
+        partial = any(a.split("=")[0] in SELECTING for a in extra)
+        built_from = snapshot.models_snapshot(root)
+        if building and partial and built_from != current.name and warehouse.duckdb_path.exists():
+            raise SvitError(
+                f"the models were built from snapshot {built_from or '(unknown)'}, the warehouse is at {current.name}: "
+                "a partial build would mix the two; run `svit build` without a selection first"
+            )
+        with snapshot.holding(root, current):
+            timings = _run_dbt_process(warehouse, command, extra, quiet, current)
+        if building:
+            snapshot.write_models_record(root, {
+                "snapshot": current.name,
+                "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            })
+            snapshot.remove_unused_snapshots(root)  # the snapshot the models read before, if no reader holds it
+        return timings
+
+
+def _run_dbt_process(
+    warehouse: Warehouse, command: str, extra: tuple[str, ...], quiet: bool, tables: Path,
+) -> list[NodeTiming]:
+    """dbt in its own process: dbt-duckdb keeps its DuckDB connection open for the life of the
+    process, which would lock svit.duckdb against everything that comes after."""
+    # Absolute paths, so the views dbt writes into svit.duckdb find the Parquet from any
+    # directory; SVIT_TABLES names the snapshot itself, so the views never read a later one.
+    env = {
+        **os.environ,
+        "SVIT_WAREHOUSE": str(warehouse.root),
+        "SVIT_TABLES": str(tables),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     dbt = Path(sys.executable).with_name("dbt")
     argv = [str(dbt)] if dbt.exists() else [sys.executable, "-c", "from dbt.cli.main import cli; cli()"]
     results_file = warehouse.root / "dbt" / "target" / "run_results.json"

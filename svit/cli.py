@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import click
 
@@ -21,6 +23,26 @@ warehouse_option = click.option(
     default=None,
     help=f"Warehouse directory (default ./warehouse, or ${ENV_VAR}).",
 )
+
+
+allow_stale_option = click.option(
+    "--allow-stale",
+    is_flag=True,
+    help="Read models built from an older snapshot of the tables anyway (a warning says so).",
+)
+
+
+@contextlib.contextmanager
+def reading(warehouse: Warehouse, allow_stale: bool, models: bool = True) -> Iterator[None]:
+    """A reading command's whole run: one snapshot, kept on disk meanwhile, and fresh models."""
+    from ingest.snapshot import reading as hold_snapshot
+
+    with hold_snapshot(warehouse.root):
+        if models:
+            note = warehouse.require_fresh_models(allow_stale)
+            if note:
+                click.echo(f"svit: {note}", err=True)
+        yield
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,24 +69,103 @@ def sample(out_dir: str, images: int, seed: int, zip_data: bool, warehouse_dir: 
 
 
 @cli.command()
-@click.argument("source_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--llava", "llava_files", multiple=True, type=click.Path(exists=True, dir_okay=False), help="Extra LLaVA-format JSON file to ingest (repeatable).")
+@click.argument("source_dir", type=click.Path())
+@click.option("--llava", "llava_files", multiple=True, type=click.Path(), help="Extra LLaVA-format JSON file to ingest (repeatable).")
+@click.option("--no-image-id-check", is_flag=True, help="Read SVIT files without raw/annotations/vg/image_data.json: their image ids are not checked (recorded in the manifest).")
 @warehouse_option
-def ingest(source_dir: str, llava_files: tuple[str, ...], warehouse_dir: str | None) -> None:
-    """Read a BAAI/SVIT download (JSON or zips) into Parquet tables."""
+def ingest(source_dir: str, llava_files: tuple[str, ...], no_image_id_check: bool, warehouse_dir: str | None) -> None:
+    """Add or update sources: a BAAI/SVIT download (JSON or zips) and LLaVA files, into Parquet tables.
+
+    Sources ingested before and not given now are kept as they were; `svit drop` removes one.
+
+    \b
+    Example:
+      svit ingest ~/data/SVIT --llava ~/data/llava_v1_5_mix665k.json
+    """
     from ingest.pipeline import run_ingest
 
     warehouse = Warehouse.resolve(warehouse_dir)
-    report = run_ingest(Path(source_dir), tuple(Path(f) for f in llava_files), warehouse)
+    report = run_ingest(Path(source_dir), tuple(Path(f) for f in llava_files), warehouse,
+                        check_image_ids=not no_image_id_check)
+    for line in report.warnings:
+        click.echo(f"svit: warning: {line}", err=True)
     if report.up_to_date:
         click.echo(f"{warehouse.root}: up to date (every input unchanged since run {report.run_id})")
         return
-    unchanged = sum(f.status == "unchanged" for f in report.files)
+    _say_snapshot(warehouse, report)
+
+
+def _say_snapshot(warehouse: Warehouse, report) -> None:
+    status = {s: sum(f.status == s for f in report.files) for s in ("ingested", "unchanged", "kept")}
     click.echo(
-        f"{warehouse.root}: snapshot {report.run_id}, {len(report.files)} files "
-        f"({unchanged} unchanged), {report.rejected:,} records rejected"
+        f"{warehouse.root}: snapshot {report.run_id}, {len(report.files)} sources "
+        f"({status['ingested']} read, {status['unchanged']} unchanged, {status['kept']} kept"
+        + (f", dropped {', '.join(report.dropped)}" if report.dropped else "")
+        + f"), {report.rejected:,} records rejected"
         + (" (see the rejects table)" if report.rejected else "")
     )
+    if warehouse.duckdb_path.is_file():
+        click.echo("the models are now stale: run `svit build`")
+
+
+@cli.command()
+@click.argument("names", nargs=-1, required=True, metavar="SOURCE...")
+@warehouse_option
+def drop(names: tuple[str, ...], warehouse_dir: str | None) -> None:
+    """Remove sources from the warehouse (a new snapshot without them).
+
+    SOURCE is a name as `svit sources` lists it, or a LLaVA file's model name.
+
+    \b
+    Example:
+      svit drop llava_instruct_150k.json
+    """
+    from ingest.pipeline import drop_sources
+
+    warehouse = Warehouse.resolve(warehouse_dir)
+    _say_snapshot(warehouse, drop_sources(warehouse, names))
+
+
+@cli.command()
+@click.option("--no-check", is_flag=True, help="Do not hash the source files to see whether they still hold the same bytes.")
+@warehouse_option
+def sources(no_check: bool, warehouse_dir: str | None) -> None:
+    """List the sources the warehouse holds and whether their files still hold the same bytes.
+
+    \b
+    Example:
+      svit sources --warehouse warehouse
+    """
+    from svit.status import source_rows
+
+    warehouse = Warehouse.resolve(warehouse_dir)
+    rows = source_rows(warehouse, check=not no_check)
+    if not rows:
+        click.echo(f"{warehouse.root}: no sources yet; run `svit ingest SOURCE_DIR`")
+        return
+    click.echo(f"{'name':<32} {'kind':<14} {'records':>10}  {'file':<9} path")
+    for r in rows:
+        click.echo(f"{r['name']:<32} {r['kind']:<14} {r['records']:>10,}  {r['file']:<9} {r['path']}")
+
+
+@cli.command()
+@warehouse_option
+def status(warehouse_dir: str | None) -> None:
+    """What the warehouse holds: its snapshot, sources, damage, and whether the models are fresh.
+
+    Exit status 1 when the tables are damaged or the models are stale.
+
+    \b
+    Example:
+      svit status --warehouse warehouse
+    """
+    from svit.status import status_lines
+
+    lines, healthy = status_lines(Warehouse.resolve(warehouse_dir))
+    for line in lines:
+        click.echo(line)
+    if not healthy:
+        sys.exit(1)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
@@ -93,8 +194,10 @@ def build(dbt_args: tuple[str, ...], warehouse_dir: str | None) -> None:
 @click.option("--indent", type=click.IntRange(min=0), default=None, help="Indent the llava JSON like json.dump(indent=N) (default: one line, as json.dump).")
 @click.option("--ascii", "ensure_ascii", is_flag=True, help="Escape non-ASCII characters as \\uXXXX (json.dump's ensure_ascii=True).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (it is hidden anyway when stderr is not a terminal).")
+@allow_stale_option
 @warehouse_option
-def export(model: str, out_file: str, fmt: str, indent: int | None, ensure_ascii: bool, no_progress: bool, warehouse_dir: str | None) -> None:
+def export(model: str, out_file: str, fmt: str, indent: int | None, ensure_ascii: bool, no_progress: bool,
+           allow_stale: bool, warehouse_dir: str | None) -> None:
     """Write a model back to LLaVA JSON or another training format.
 
     MODEL is a dbt model (llava_svit_all, ...) or an ingested LLaVA file by its model name
@@ -104,9 +207,14 @@ def export(model: str, out_file: str, fmt: str, indent: int | None, ensure_ascii
 
     from svit.export import export as run_export
 
+    from ingest.sources import LLAVA, model_name
+
+    warehouse = Warehouse.resolve(warehouse_dir)
+    ingested_file = any(s["kind"] == LLAVA and model_name(s["name"]) == model for s in warehouse.sources())
     started = time.perf_counter()
-    result = run_export(Warehouse.resolve(warehouse_dir), model, Path(out_file), fmt, indent=indent,
-                        ensure_ascii=ensure_ascii, progress=not no_progress)
+    with reading(warehouse, allow_stale, models=not ingested_file):
+        result = run_export(warehouse, model, Path(out_file), fmt, indent=indent,
+                            ensure_ascii=ensure_ascii, progress=not no_progress)
     seconds = time.perf_counter() - started
     click.echo(f"wrote {result.out}: {result.records:,} records of {result.model} as {fmt}, "
                f"{result.bytes / 1e6:,.1f} MB in {seconds:.1f}s")
@@ -114,12 +222,15 @@ def export(model: str, out_file: str, fmt: str, indent: int | None, ensure_ascii
 
 @cli.command()
 @click.option("--show", default=5, show_default=True, type=click.IntRange(min=0), help="Differences to show per file.")
+@allow_stale_option
 @warehouse_option
-def verify(show: int, warehouse_dir: str | None) -> None:
+def verify(show: int, allow_stale: bool, warehouse_dir: str | None) -> None:
     """Compare the derived LLaVA records with the official format/llava-v1.5 files."""
     from svit.verify import verify as run_verify
 
-    reports = run_verify(Warehouse.resolve(warehouse_dir), show)
+    warehouse = Warehouse.resolve(warehouse_dir)
+    with reading(warehouse, allow_stale):
+        reports = run_verify(warehouse, show)
     differing = 0
     for r in reports:
         click.echo(f"{r.source}: {r.records:,} records, {r.matched:,} matched, {r.differing:,} differing, "
@@ -139,12 +250,16 @@ def verify(show: int, warehouse_dir: str | None) -> None:
 @click.option("--model", "models", multiple=True, metavar="M", help="LLaVA model or mix to profile (repeatable; default llava_svit_all and every ingested LLaVA file).")
 @click.option("--compare", nargs=2, metavar="A B", default=None, help="Put two models or mixes side by side.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="report", show_default=True, help="Report directory.")
+@allow_stale_option
 @warehouse_option
-def stats(models: tuple[str, ...], compare: tuple[str, str] | None, out_dir: str, warehouse_dir: str | None) -> None:
+def stats(models: tuple[str, ...], compare: tuple[str, str] | None, out_dir: str, allow_stale: bool,
+          warehouse_dir: str | None) -> None:
     """Distribution statistics and plots: report.md, report.html, CSV tables, PNGs."""
     from svit.stats import run_stats
 
-    report = run_stats(Warehouse.resolve(warehouse_dir), Path(out_dir), models, compare or None)
+    warehouse = Warehouse.resolve(warehouse_dir)
+    with reading(warehouse, allow_stale):
+        report = run_stats(warehouse, Path(out_dir), models, compare or None)
     for line in report.summary_lines():
         click.echo(line)
     click.echo(f"wrote {report.out_dir / 'report.md'}, report.html and {len(report.files) - 2} CSV/PNG files "
@@ -164,7 +279,9 @@ def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None
     from svit.mix import build_mix
 
     warehouse = Warehouse.resolve(warehouse_dir)
-    result = build_mix(warehouse, recipe)
+    # A mix is built by dbt from the models: they must match the tables (no --allow-stale here).
+    with reading(warehouse, allow_stale=False):
+        result = build_mix(warehouse, recipe)
     click.echo(f"{result.name}: {result.records:,} records")
     for s in result.manifest["sources"]:
         click.echo(f"  {s['source']:<32} available {s['available']:>9,}  filtered {s['filtered']:>9,}  "
@@ -185,8 +302,9 @@ def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--no-models", is_flag=True, help="Do not attach svit.duckdb (the dbt models): query the Parquet tables only, e.g. while a build holds its lock.")
+@allow_stale_option
 @warehouse_option
-def sql(query: str, fmt: str, warehouse_dir: str | None, no_models: bool = False) -> None:
+def sql(query: str, fmt: str, warehouse_dir: str | None, no_models: bool = False, allow_stale: bool = False) -> None:
     """Run read-only SQL over the warehouse tables and models.
 
     Tables (images, turns, boxes, ...) and dbt models are queried by bare name; partition
@@ -200,8 +318,10 @@ def sql(query: str, fmt: str, warehouse_dir: str | None, no_models: bool = False
     out = sys.stdout
     if hasattr(out, "reconfigure"):
         out.reconfigure(encoding="utf-8")
+    warehouse = Warehouse.resolve(warehouse_dir)
     try:
-        run_sql(Warehouse.resolve(warehouse_dir), query, fmt, out, models=not no_models)
+        with reading(warehouse, allow_stale, models=not no_models):
+            run_sql(warehouse, query, fmt, out, models=not no_models)
         out.flush()
     except BrokenPipeError:  # `svit sql ... | head`: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())

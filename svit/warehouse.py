@@ -28,3 +28,56 @@ class Warehouse:
     @property
     def duckdb_path(self) -> Path:
         return self.root / "svit.duckdb"
+
+    # ------------------------------------------------------------------ state (`svit status`)
+
+    def snapshot(self) -> Path | None:
+        """The snapshot this process reads (see ingest/snapshot.py)."""
+        from ingest.snapshot import current_snapshot
+
+        return current_snapshot(self.root)
+
+    def manifest(self) -> dict | None:
+        from ingest.snapshot import previous_manifest
+
+        return previous_manifest(self.root)
+
+    def sources(self) -> list[dict]:
+        """The declared sources, as the current snapshot's manifest records them."""
+        manifest = self.manifest()
+        return list(manifest["files"]) if manifest else []
+
+    def damaged_files(self) -> list[str]:
+        """Table files of the current snapshot that no longer match its manifest."""
+        from ingest.snapshot import damaged_files
+
+        snap, manifest = self.snapshot(), self.manifest()
+        return damaged_files(snap, manifest) if snap is not None and manifest else []
+
+    def models_state(self) -> tuple[str | None, str | None]:
+        """(the snapshot the models were built from, the current one); the first is None when
+        svit.duckdb is missing or carries no record."""
+        from ingest.snapshot import models_snapshot
+
+        snap = self.snapshot()
+        built = models_snapshot(self.root) if self.duckdb_path.is_file() else None
+        return built, (snap.name if snap is not None else None)
+
+    def stale_models(self) -> str | None:
+        """Why the models cannot be trusted to match the tables, or None when they are fresh."""
+        if not self.duckdb_path.is_file():
+            return None  # nothing built: the command that needs models says so itself
+        built, current = self.models_state()
+        if built == current:
+            return None
+        return (f"models were built from snapshot {built or '(not recorded)'}, the warehouse is at {current}: "
+                "run `svit build`")
+
+    def require_fresh_models(self, allow_stale: bool) -> str | None:
+        """SvitError when the models are stale; with `allow_stale`, the warning to show instead."""
+        from svit.errors import SvitError
+
+        stale = self.stale_models()
+        if stale and not allow_stale:
+            raise SvitError(f"{stale} (or pass --allow-stale to read them anyway)")
+        return f"warning: {stale}; going on with --allow-stale" if stale else None

@@ -178,6 +178,6 @@ def test_a_plain_file_is_counted_during_its_scan_when_the_caller_has_not(tmp_pat
     inputs = discover(source)
     con = connect(tmp_path / "tmp")
     con.execute(f"create temp table rejects ({TABLES['rejects'][0]})")
-    with feeds_for(inputs) as feeds:
+    with feeds_for(inputs, tmp_path) as feeds:
         counts = svit_original.ingest_svit_files(con, inputs, feeds, tmp_path / "stage", False, False)
     assert [(c.reader, c.blocks_written, c.turns_written) for c in counts.values()] == [("typed", 1, 2)]

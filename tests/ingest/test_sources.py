@@ -1,0 +1,286 @@
+"""The warehouse keeps what it was given: declared sources, drops on purpose, no silent loss."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ingest.pipeline import drop_sources, run_ingest
+from ingest.snapshot import write_lock
+from svit.cli import cli
+from svit.errors import InputError, SvitError
+from svit.warehouse import Warehouse
+from synth.corpus import generate_corpus
+from tests.ingest.conftest import count, table
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def llava_file(path: Path, n: int, prefix: str = "r") -> Path:
+    records = [
+        {"id": f"{prefix}{i}", "image": f"coco/train2017/{i:012d}.jpg",
+         "conversations": [{"from": "human", "value": f"<image>\nWhat is {i}?"}, {"from": "gpt", "value": f"It is {i}."}]}
+        for i in range(n)
+    ]
+    path.write_text(json.dumps(records))
+    return path
+
+
+def svit_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "svit.cli", *args], capture_output=True, text=True, cwd=REPO)
+
+
+def one_line_error(proc: subprocess.CompletedProcess) -> str:
+    """The error a failed command printed: exactly one line, `svit: ...`, and no traceback."""
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("svit: "), proc.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def download(tmp_path, corpus) -> Path:
+    """A writable copy of the generated download."""
+    source = tmp_path / "download"
+    shutil.copytree(corpus[0], source)
+    return source
+
+
+def test_a_second_llava_ingest_keeps_the_first(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(empty, (llava_file(tmp_path / "mine.json", 3),), warehouse, progress=False)
+    report = run_ingest(empty, (llava_file(tmp_path / "second.json", 2, "s"),), warehouse, progress=False)
+    assert {f.name: f.status for f in report.files} == {"second.json": "ingested", "mine.json": "kept"}
+    assert count(warehouse, "llava_records", "source = 'mine'") == 3
+    assert count(warehouse, "llava_records", "source = 'second'") == 2
+    rows = {r["name"]: r for r in table(warehouse, "sources")}
+    assert set(rows) == {"mine.json", "second.json"}
+    assert rows["mine.json"]["records"] == 3 and rows["mine.json"]["kind"] == "llava"
+    assert rows["mine.json"]["path"] == str(tmp_path / "mine.json")
+    assert rows["mine.json"]["snapshot"] != rows["second.json"]["snapshot"]  # mine was read by the first run
+
+
+def test_a_kept_source_stays_even_when_its_file_is_gone(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    warehouse = Warehouse(tmp_path / "wh")
+    mine = llava_file(tmp_path / "mine.json", 3)
+    run_ingest(empty, (mine,), warehouse, progress=False)
+    mine.unlink()
+    run_ingest(empty, (llava_file(tmp_path / "second.json", 2, "s"),), warehouse, progress=False)
+    assert count(warehouse, "llava_records", "source = 'mine'") == 3
+    result = CliRunner().invoke(cli, ["sources", "--warehouse", str(warehouse.root)])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("mine.json"))
+    assert "missing" in line.split()
+
+
+def test_drop_removes_a_source_and_only_that(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(empty, (llava_file(tmp_path / "mine.json", 3), llava_file(tmp_path / "second.json", 2, "s")),
+               warehouse, progress=False)
+    report = drop_sources(warehouse, ("mine",))  # by model name; the file name works too
+    assert report.dropped == ["mine.json"]
+    assert count(warehouse, "llava_records", "source = 'mine'") == 0
+    assert count(warehouse, "llava_records", "source = 'second'") == 2
+    assert [r["name"] for r in table(warehouse, "sources")] == ["second.json"]
+    with pytest.raises(SvitError, match=r"no source named nope .*second.json"):
+        drop_sources(warehouse, ("nope",))
+    drop_sources(warehouse, ("second.json",))
+    assert count(warehouse, "llava_records") == 0 and count(warehouse, "sources") == 0
+
+
+def test_rerunning_a_download_keeps_extra_llava_files(tmp_path, download):
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(download, (llava_file(tmp_path / "mine.json", 3),), warehouse, progress=False)
+    report = run_ingest(download, (), warehouse, progress=False)
+    assert report.up_to_date
+    conversation = download / "data" / "conversation.json"
+    conversation.write_text(json.dumps(json.loads(conversation.read_text())[:-1]))
+    report = run_ingest(download, (), warehouse, progress=False)
+    assert {f.name: f.status for f in report.files}["mine.json"] == "kept"
+    assert {f.name: f.status for f in report.files}["conversation.json"] == "ingested"
+    assert count(warehouse, "llava_records", "source = 'mine'") == 3
+
+
+def _broken(kind: str, path: Path, tmp_path: Path) -> None:
+    path.unlink()
+    if kind == "missing":
+        return
+    if kind == "dangling symlink":
+        path.symlink_to(tmp_path / "nowhere.json")
+    elif kind == "symlink loop":
+        path.symlink_to(path.with_name("loop.json"))
+        path.with_name("loop.json").symlink_to(path)
+    elif kind == "directory":
+        path.mkdir()
+
+
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("missing", "source conversation.json was ingested from here and is now missing"),
+        ("dangling symlink", "a symlink to"),
+        ("symlink loop", "a symlink loop"),
+        ("directory", "a folder, not a file"),
+    ],
+)
+def test_a_source_that_vanished_from_its_download_stops_the_rerun(tmp_path, download, kind, says):
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(download, (), warehouse, progress=False)
+    before = count(warehouse, "conversations", "task = 'conversation'")
+    _broken(kind, download / "data" / "conversation.json", tmp_path)
+    proc = svit_cli("ingest", str(download), "--warehouse", str(warehouse.root))
+    line = one_line_error(proc)
+    assert "conversation.json" in line and says in line and "svit drop conversation.json" in line
+    assert count(warehouse, "conversations", "task = 'conversation'") == before
+
+
+def test_an_unreadable_source_stops_the_rerun(tmp_path, download):
+    """Root reads any file whatever its mode: there the command runs without the capabilities
+    that let it (setpriv), as a user would."""
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(download, (), warehouse, progress=False)
+    os.chmod(download / "data" / "conversation.json", 0)
+    argv = [sys.executable, "-m", "svit.cli", "ingest", str(download), "--warehouse", str(warehouse.root)]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: mode bits cannot be tested")
+        argv = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *argv]
+    line = one_line_error(subprocess.run(argv, capture_output=True, text=True, cwd=REPO))
+    assert "conversation.json: unreadable (Permission denied)" in line and "svit drop conversation.json" in line
+
+
+def test_empty_file_is_no_records_when_new_and_an_error_when_it_held_records(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    warehouse = Warehouse(tmp_path / "wh")
+    blank = tmp_path / "blank.json"
+    blank.write_text("")
+    listless = tmp_path / "listless.json"
+    listless.write_text("[]")
+    report = run_ingest(empty, (blank, listless), warehouse, progress=False)
+    assert sorted(report.warnings) == [f"{blank}: no records (an empty file or [])",
+                                       f"{listless}: no records (an empty file or [])"]
+    assert {f.name: f.records_read for f in report.files} == {"blank.json": 0, "listless.json": 0}
+
+    mine = llava_file(tmp_path / "mine.json", 3)
+    run_ingest(empty, (mine,), warehouse, progress=False)
+    for content in ("", "[]"):
+        mine.write_text(content)
+        with pytest.raises(InputError, match=r"mine.json: empty, but source mine.json held 3 records; .*svit drop mine.json"):
+            run_ingest(empty, (mine,), warehouse, progress=False)
+    assert count(warehouse, "llava_records", "source = 'mine'") == 3
+
+
+def test_svit_files_without_image_data_need_the_flag_that_says_so(tmp_path, download):
+    (download / "raw" / "annotations" / "vg" / "image_data.json").unlink()
+    proc = svit_cli("ingest", str(download), "--warehouse", str(tmp_path / "wh"))
+    assert "image_data.json" in one_line_error(proc) and "--no-image-id-check" in proc.stderr
+    proc = svit_cli("ingest", str(download), "--warehouse", str(tmp_path / "wh"), "--no-image-id-check")
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((tmp_path / "wh" / "current" / "manifest.json").read_text())
+    assert manifest["image_id_check"] is False
+    assert {f["name"]: f["image_ids_checked"] for f in manifest["files"] if f["kind"] == "svit_task"} == {
+        f"{t}.json": False for t in ("conversation", "complex_reasoning", "detail_description", "referring_qa")
+    }
+    status = CliRunner().invoke(cli, ["status", "--warehouse", str(tmp_path / "wh")])
+    assert "SVIT image ids were not checked" in status.output
+
+
+def test_a_writer_waits_for_no_one_and_stops_with_one_line(tmp_path, download):
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(download, (), warehouse, progress=False)
+    # A build (another process) holds the lock: ingest and drop stop, naming it.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from ingest.snapshot import write_lock\n"
+         f"with write_lock(Path({str(warehouse.root)!r}), 'build'):\n print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True, cwd=REPO,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        line = one_line_error(svit_cli("ingest", str(download), "--warehouse", str(warehouse.root)))
+        assert f"`svit build` (pid {holder.pid}) is writing {warehouse.root}; wait for it" in line
+        line = one_line_error(svit_cli("build", "--warehouse", str(warehouse.root)))
+        assert "`svit build`" in line and "is writing" in line
+    finally:
+        holder.kill()
+        holder.wait()
+    # And the reverse: an ingest holds it, a build stops (before dbt starts).
+    with write_lock(warehouse.root, "ingest"):
+        line = one_line_error(svit_cli("build", "--warehouse", str(warehouse.root)))
+        assert f"`svit ingest` (pid {os.getpid()}) is writing" in line
+    assert count(warehouse, "turns") > 0
+
+
+def test_a_deleted_table_folder_is_found_and_repaired_by_the_next_ingest(tmp_path, download):
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(download, (), warehouse, progress=False)
+    turns = count(warehouse, "turns", "task = 'detail_description'")
+    objects = count(warehouse, "vg_objects")
+    current = (warehouse.root / "current").resolve()
+    shutil.rmtree(current / "turns" / "task=detail_description")
+    [objects_file] = list((current / "vg_objects").glob("*.parquet"))
+    objects_file.write_bytes(objects_file.read_bytes()[:100])  # truncated
+    status = CliRunner().invoke(cli, ["status", "--warehouse", str(warehouse.root)])
+    assert status.exit_code == 1
+    assert "damaged" in status.output and "turns/task=detail_description" in status.output
+    report = run_ingest(download, (), warehouse, progress=False)
+    status_of = {f.name: f.status for f in report.files}
+    assert status_of["detail_description.json"] == status_of["objects.json"] == "ingested"
+    assert status_of["conversation.json"] == "unchanged"
+    assert count(warehouse, "turns", "task = 'detail_description'") == turns
+    assert count(warehouse, "vg_objects") == objects
+    assert CliRunner().invoke(cli, ["status", "--warehouse", str(warehouse.root)]).exit_code == 0
+
+
+def test_a_damaged_kept_source_is_read_again_from_its_file(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    warehouse = Warehouse(tmp_path / "wh")
+    mine = llava_file(tmp_path / "mine.json", 3)
+    run_ingest(empty, (mine,), warehouse, progress=False)
+    shutil.rmtree((warehouse.root / "current").resolve() / "llava_turns" / "source=mine")
+    report = run_ingest(empty, (llava_file(tmp_path / "second.json", 2, "s"),), warehouse, progress=False)
+    assert {f.name: f.status for f in report.files}["mine.json"] == "ingested"
+    assert count(warehouse, "llava_turns", "source = 'mine'") == 6
+    # Damaged again, and now its file changed: it cannot be rebuilt as it was.
+    shutil.rmtree((warehouse.root / "current").resolve() / "llava_turns" / "source=mine")
+    llava_file(mine, 4)
+    with pytest.raises(InputError, match=r"source mine.json must be read again .* the file changed since"):
+        run_ingest(empty, (llava_file(tmp_path / "third.json", 1, "t"),), warehouse, progress=False)
+
+
+def test_a_reader_keeps_its_snapshot_while_another_is_published(tmp_path):
+    from ingest.snapshot import reading
+    from svit.query import execute, open_session
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    warehouse = Warehouse(tmp_path / "wh")
+    mine = llava_file(tmp_path / "mine.json", 3)
+    run_ingest(empty, (mine,), warehouse, progress=False)
+    first = (warehouse.root / "current").resolve()
+    with reading(warehouse.root):
+        session = open_session(warehouse, models=False)
+        try:
+            run_ingest(empty, (llava_file(mine, 5),), warehouse, progress=False)  # publishes a new snapshot
+            assert (warehouse.root / "current").resolve() != first and first.is_dir()
+            rows = execute(session, "select count(*) from llava_records").fetchall()
+            assert rows == [(3,)]  # the snapshot the query started on
+        finally:
+            session.close()
+    run_ingest(empty, (llava_file(mine, 6),), warehouse, progress=False)
+    assert not first.exists()  # no reader holds it any more: the next publish removed it
+    assert count(warehouse, "llava_records") == 6
