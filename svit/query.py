@@ -12,11 +12,54 @@ One in-memory DuckDB per call:
   schemas are put on the search path: models are found by bare name, and a model is only
   bound when a query names it;
 - relative file paths inside the models (dbt-duckdb `external` models are views over
-  Parquet files, written relative to where dbt ran) are looked up in the current
-  directory, the warehouse and the warehouse's parent (DuckDB's `file_search_path`);
+  Parquet files, written relative to where dbt ran) are looked up in the warehouse and
+  the warehouse's parent, and first in the current directory when that is inside the
+  warehouse (DuckDB's `file_search_path`);
 - only queries run: each statement must parse as SELECT (which includes WITH, VALUES,
-  FROM-first, DESCRIBE, SHOW, SUMMARIZE) or EXPLAIN [ANALYZE] of one. The configuration is
-  locked once the views exist.
+  FROM-first, DESCRIBE, SHOW, SUMMARIZE) or EXPLAIN [ANALYZE] of one.
+
+A query is also contained: it reads the warehouse and nothing else. A SELECT can still
+name any file or URL (`read_text('/etc/passwd')`, `glob('/etc/*')`,
+`read_csv('https://...')`), and DuckDB would fetch and load extensions to serve some of
+them, so the connection is set up in this order:
+
+1. `autoinstall_known_extensions = false`, `autoload_known_extensions = false`, in the
+   connect config, before anything runs: a query naming `sqlite_scan` or an `s3://` URL
+   must not download or load code. The extensions built into DuckDB (parquet, json, icu)
+   are there regardless.
+2. the table views are created and svit.duckdb attached. DuckDB 2.0.1 allows both after
+   step 4 as well (the paths are inside the allowed directories), but the models' view
+   definitions are needed for step 3, which must come before step 4; an attached
+   database's views bind lazily, so nothing is read from them yet.
+3. `allowed_directories` = the warehouse root (resolved: DuckDB resolves symlinks before it
+   compares), the folders the table views read (a table folder may be a link to a
+   snapshot elsewhere) and the session's temp directory, each with a trailing slash;
+   `allowed_paths` = the exact paths that the models' relative paths name from the
+   current directory, when nothing is there (see below). Both must be set before the
+   next step: DuckDB refuses to change them once external access is off.
+4. `enable_external_access = false`: files outside the allowed directories, every URL
+   (checked before any connection is made), INSTALL and LOAD all fail with a Permission
+   Error. Globs, hive partitions and the attached models' own `read_parquet` calls keep
+   working inside the allowed directories. DuckDB resolves links before it compares and
+   checks each file a glob finds, so a link inside the warehouse that points out of it
+   is refused.
+5. `lock_configuration = true`: no statement can undo 1-4 (DuckDB has no SELECT-able
+   setter such as `set_config`, and `query()` takes only a SELECT).
+
+Relative paths inside the models: DuckDB checks a relative path as joined to the current
+directory, but reads it from the first `file_search_path` folder that has it. So the
+current directory is on the search path only when it is inside the warehouse, and for a
+model's relative path whose current-directory form names nothing, that exact
+(non-existent) path is allowed: the check passes, the file actually read is found through
+the search path and checked again. A relative path that does exist outside the warehouse
+from the current directory stays refused.
+
+The session's temp directory (where DuckDB spills) is `<tmp>/svit-sql-<pid>-<random>`,
+outside the warehouse so that a read-only command writes nothing there; a run that was
+killed leaves its directory behind, and the next run removes those whose process is gone.
+
+Errors DuckDB gives for all this ("Permission Error: Cannot access file ...") are turned
+into one line that says what was refused and why.
 """
 
 from __future__ import annotations
@@ -56,6 +99,15 @@ _EXPLAIN = re.compile(
 )
 _MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist", re.IGNORECASE)
 _MISSING_FUNCTION = re.compile(r"Function with name (\w+) does not exist", re.IGNORECASE)
+_IN_EXTENSION = re.compile(r'with name "?(\w+)"? is not in the catalog, but it exists in the (\w+) extension', re.IGNORECASE)
+_DENIED_PATH = re.compile(r'Cannot access (?:file|directory) "(.*)" - file system operations are disabled', re.IGNORECASE)
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_CALL_WITH_PATH = re.compile(r"(\w+)\s*\(\s*'((?:[^']|'')*)'")
+_STRING_LITERAL = re.compile(r"'((?:[^']|'')*)'")
+_GLOB_CHARS = re.compile(r"[*?\[{]")
+TEMP_PREFIX = "svit-sql-"
+_TEMP_NAME = re.compile(rf"^{TEMP_PREFIX}(\d+)-\w+$")
+_NO_EXTENSIONS = "svit sql does not install or load extensions (the built-in ones, such as parquet and json, are always there)"
 
 
 @dataclass
@@ -83,8 +135,16 @@ def read_only_statements(sql: str) -> list[str]:
             if len(inner_statements) != 1 or inner_statements[0].type != duckdb.StatementType.SELECT:
                 _refuse(statement.query, "EXPLAIN of a non-query")
         elif kind != duckdb.StatementType.SELECT:
-            _refuse(statement.query, kind.name)
+            _refuse(statement.query, kind.name, _REFUSAL_REASONS.get(kind))
     return [s.query for s in statements]
+
+
+_REFUSAL_REASONS = {
+    duckdb.StatementType.LOAD: _NO_EXTENSIONS,  # INSTALL and LOAD
+    duckdb.StatementType.SET: (
+        "its settings are locked, so that a query reads only the warehouse, with no network and no extensions"
+    ),
+}
 
 
 def _parse(sql: str) -> list:
@@ -94,12 +154,14 @@ def _parse(sql: str) -> list:
         raise SvitError(_first_line(exc)) from exc
 
 
-def _refuse(statement: str, kind: str) -> None:
+def _refuse(statement: str, kind: str, reason: str | None = None) -> None:
     snippet = " ".join(statement.split())
     snippet = snippet if len(snippet) <= 40 else snippet[:39] + "…"
+    message = f"svit sql runs read-only queries; refused this {kind} statement ({snippet})"
+    if reason:
+        raise SvitError(f"{message}: {reason}")
     raise SvitError(
-        f"svit sql runs read-only queries; refused this {kind} statement ({snippet}). "
-        "Allowed: SELECT / WITH / VALUES / DESCRIBE / SHOW / SUMMARIZE / EXPLAIN; "
+        f"{message}. Allowed: SELECT / WITH / VALUES / DESCRIBE / SHOW / SUMMARIZE / EXPLAIN; "
         "write files with `svit export`, change the warehouse with `svit ingest` or `svit build`"
     )
 
@@ -116,6 +178,7 @@ class Session:
     models: list[str]
     models_note: str  # why there are no models, when there are none
     temp_dir: Path
+    root: Path  # the warehouse, as given (for messages)
 
     def close(self) -> None:
         self.con.close()
@@ -132,19 +195,30 @@ def open_session(warehouse: Warehouse, models: bool = True) -> Session:
             f"no warehouse tables in {root}: run `svit ingest SOURCE_DIR --warehouse {root}` "
             f"(or `svit demo --warehouse {root}`) first"
         )
-    temp_dir = Path(tempfile.mkdtemp(prefix="svit-sql-"))
-    con = duckdb.connect(config={"temp_directory": str(temp_dir)})
+    temp_base = Path(tempfile.gettempdir())
+    remove_leftover_temp_dirs(temp_base)
+    temp_dir = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=temp_base))
+    # Extensions off before anything runs (module docstring, step 1).
+    con = duckdb.connect(
+        config={
+            "temp_directory": str(temp_dir),
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+    )
     try:
-        session = Session(con, present, [], "", temp_dir)
+        session = Session(con, present, [], "", temp_dir, root)
         con.execute(f"set file_search_path = {sql_str(','.join(_search_dirs(root)))}")
+        allowed = [root.resolve(), temp_dir.resolve()]
         for table in present:
             folder = (snapshot / table) if snapshot is not None and (snapshot / table).is_dir() else (root / table).resolve()
             _create_table_view(con, table, folder)
+            allowed.append(folder.resolve())
         if models:
             _attach_models(session, warehouse.duckdb_path)
         else:
             session.models_note = "models not attached (--no-models)"
-        con.execute("set lock_configuration = true")
+        _contain(con, allowed, _relative_model_paths(con) if session.models else [])
         return session
     except BaseException:
         con.close()
@@ -153,13 +227,103 @@ def open_session(warehouse: Warehouse, models: bool = True) -> Session:
 
 
 def _search_dirs(root: Path) -> list[str]:
-    """Where relative paths inside models are looked up: cwd (as usual), the warehouse, its parent."""
+    """Where relative paths inside models are looked up: the warehouse, its parent, and first
+    the current directory when it is inside the warehouse (elsewhere it could not be read:
+    a file found there would hide the one in the warehouse)."""
     dirs = [str(root), str(root.parent)]
     try:
-        dirs.insert(0, os.getcwd())
+        cwd = Path.cwd()
+        if cwd.resolve().is_relative_to(root.resolve()):
+            dirs.insert(0, str(cwd))
     except OSError:  # the current directory was removed
         pass
     return list(dict.fromkeys(dirs))
+
+
+def _contain(con: duckdb.DuckDBPyConnection, allowed_dirs: list[Path], relative_paths: list[str]) -> None:
+    """Steps 3-5 of the module docstring: allow the warehouse, shut everything else, lock."""
+    dirs = sorted({str(d).rstrip("/") + "/" for d in allowed_dirs})
+    dirs = [d for d in dirs if not any(d != o and d.startswith(o) for o in dirs)]  # inside another
+    con.execute(f"set allowed_directories = [{', '.join(sql_str(d) for d in dirs)}]")
+    paths = _allowed_relative_paths(relative_paths)
+    if paths:
+        con.execute(f"set allowed_paths = [{', '.join(sql_str(p) for p in paths)}]")
+    con.execute("set enable_external_access = false")
+    con.execute("set lock_configuration = true")
+
+
+def _relative_model_paths(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The string literals in the models' view definitions that may be relative file paths."""
+    rows = con.execute(
+        "select sql from duckdb_views() where database_name = ? and not internal", [MODELS_CATALOG]
+    ).fetchall()
+    found = set()
+    for (sql,) in rows:
+        for match in _STRING_LITERAL.finditer(sql or ""):
+            text = match.group(1).replace("''", "'")
+            if (
+                text
+                and len(text) <= 1024
+                and ("/" in text or "." in text)
+                and not any(ch.isspace() or ch == "\0" for ch in text)
+                and not text.startswith(("/", "~"))
+                and not _URL.match(text)
+                and ".." not in Path(text).parts
+            ):
+                found.add(text)
+    return sorted(found)
+
+
+def _allowed_relative_paths(relative_paths: list[str]) -> list[str]:
+    """Each relative path as DuckDB checks it (joined to the current directory, symlinks
+    resolved), kept only where nothing exists outside the warehouse under that name: then
+    allowing the exact path lets the check pass without exposing a file."""
+    try:
+        cwd = Path.cwd()
+    except OSError:
+        return []
+    allowed = []
+    for text in relative_paths:
+        parts = Path(text).parts
+        fixed = next((i for i, part in enumerate(parts) if _GLOB_CHARS.search(part)), len(parts))
+        prefix = cwd.joinpath(*parts[:fixed])
+        if prefix.exists() or prefix.is_symlink():  # something is there: keep it refused
+            continue
+        allowed.append(os.path.realpath(cwd / text))
+    return allowed
+
+
+def remove_leftover_temp_dirs(base: Path) -> list[Path]:
+    """Remove the temp directories of `svit sql` runs whose process is gone (killed runs)."""
+    removed = []
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if not match or _pid_alive(int(match.group(1))):
+            continue
+        try:
+            if not entry.is_dir() or entry.is_symlink() or entry.stat().st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):  # another user's process, or not a pid
+        return True
+    return True
 
 
 def _create_table_view(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> None:
@@ -247,7 +411,7 @@ def execute(session: Session, sql: str) -> duckdb.DuckDBPyConnection:
             for statement in statements:
                 session.con.execute(statement)
     except duckdb.Error as exc:
-        raise SvitError(_explain_error(session, exc)) from exc
+        raise SvitError(_explain_error(session, exc, sql)) from exc
     return session.con
 
 
@@ -281,17 +445,66 @@ def _load_dbt_plugins(con: duckdb.DuckDBPyConnection) -> bool:
     return loaded
 
 
-def _explain_error(session: Session, exc: duckdb.Error) -> str:
+def _explain_error(session: Session, exc: duckdb.Error, sql: str = "") -> str:
     message = _first_line(exc)
+    contained = _explain_containment(session, message, sql)
+    if contained:
+        return contained
     if _MISSING_TABLE.search(message):
         message = message.rstrip("!.") + f". Tables: {', '.join(session.tables)}"
         message += f"; models: {', '.join(session.models)}" if session.models else f"; {session.models_note}"
     elif session.models and "No files found" in message:
         message += (
-            " (relative paths inside dbt models are looked up in the current directory, the warehouse "
-            "and its parent; rebuild with `svit build`, or use --no-models for the Parquet tables)"
+            " (relative paths inside dbt models are looked up in the warehouse and its parent; "
+            "rebuild with `svit build`, or use --no-models for the Parquet tables)"
         )
     return message
+
+
+def _explain_containment(session: Session, message: str, sql: str) -> str | None:
+    """One line for what the containment (module docstring) refused, or None."""
+    in_extension = _IN_EXTENSION.search(message)
+    if in_extension:
+        return f"{_NO_EXTENSIONS}: {in_extension.group(1)} is in DuckDB's {in_extension.group(2)} extension"
+    if "extensions is disabled" in message.lower():  # LOAD
+        return _NO_EXTENSIONS
+    if "configuration has been locked" in message or ("Modifying" in message and "disabled by configuration" in message):
+        return f"svit sql's settings are locked, so that a query reads only the warehouse: {message}"
+    denied = _DENIED_PATH.search(message)
+    if denied:
+        path = denied.group(1)
+        if "/.duckdb/extensions" in path:  # duckdb_extensions() lists the extension directory
+            return _NO_EXTENSIONS
+        what = _named_in(sql, path)
+        if _URL.match(path) and not path.lower().startswith("file://"):
+            return (
+                f"svit sql does not use the network: {what or repr(path)} is refused "
+                f"(it reads only the warehouse {session.root})"
+            )
+        message = f"svit sql reads only the warehouse: {what or repr(path)} is outside {session.root}"
+        if not what and session.models:
+            message += (
+                " (a dbt model reads it: models read the Parquet tables of the warehouse they were built in, "
+                "and relative paths from the warehouse or its parent; rebuild with `svit build`)"
+            )
+        return message
+    if message.startswith("Permission Error"):
+        return f"svit sql reads only the warehouse, with no network and no extensions: {message}"
+    return None
+
+
+def _named_in(sql: str, path: str) -> str | None:
+    """`read_text('/etc/passwd')` when the query calls a function on `path` (or on a folder or
+    pattern DuckDB expanded into `path`); None when the query does not name it."""
+    for match in _CALL_WITH_PATH.finditer(sql):
+        literal = match.group(2).replace("''", "'")
+        if literal and (path == literal or path.startswith(literal.rstrip("/") + "/")):
+            return f"{match.group(1)}({sql_str(literal)})"
+    for match in _STRING_LITERAL.finditer(sql):
+        literal = match.group(1).replace("''", "'")
+        if literal and (path == literal or path.startswith(literal.rstrip("/") + "/")):
+            return sql_str(literal)
+    return None
 
 
 def query(warehouse: Warehouse, sql: str, models: bool = True) -> Result:
@@ -317,7 +530,7 @@ def run_sql(warehouse: Warehouse, sql: str, fmt: str, out: IO[str], models: bool
         try:
             return {"table": write_table, "csv": write_csv, "json": write_json}[fmt](columns, types, batches, out)
         except duckdb.Error as exc:  # errors found while streaming (a bad cast in row 10,001)
-            raise SvitError(_explain_error(session, exc)) from exc
+            raise SvitError(_explain_error(session, exc, sql)) from exc
     finally:
         session.close()
 

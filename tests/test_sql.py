@@ -305,3 +305,171 @@ def test_locked_models_file_names_the_writer_and_no_models_still_works(own_wh):
         holder.kill()
         holder.wait()
     assert query(own_wh, "select n from llava_svit_demo").rows == [(1,)]  # the writer gone, models are back
+
+
+# --------------------------------------------------------------------------- containment
+
+
+NO_EXTENSIONS = "svit sql does not install or load extensions"
+
+
+def _outside_parquet(tmp_path: Path) -> Path:
+    path = tmp_path / "outside" / "secret.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    duckdb.connect().execute(f"copy (select 42 as n) to '{path}'")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("select * from read_text('/etc/passwd')", "svit sql reads only the warehouse: read_text('/etc/passwd') is outside {root}"),
+        ("select * from read_blob('/etc/passwd')", "svit sql reads only the warehouse: read_blob('/etc/passwd') is outside {root}"),
+        ("select * from glob('/etc/*')", "svit sql reads only the warehouse: glob('/etc/*') is outside {root}"),
+        ("select * from read_parquet('{outside}')", "svit sql reads only the warehouse: read_parquet('{outside}') is outside {root}"),
+        ("select * from '{outside}'", "svit sql reads only the warehouse: '{outside}' is outside {root}"),
+        ("select * from sqlite_scan('x.db', 't')", NO_EXTENSIONS + " (the built-in ones, such as parquet and json, are always there): sqlite_scan is in DuckDB's sqlite_scanner extension"),
+        ("INSTALL httpfs", f"{READ_ONLY}; refused this LOAD statement (INSTALL httpfs): {NO_EXTENSIONS}"),
+        ("LOAD httpfs", f"{READ_ONLY}; refused this LOAD statement (LOAD httpfs): {NO_EXTENSIONS}"),
+        ("SET enable_external_access=true", f"{READ_ONLY}; refused this SET statement (SET enable_external_access=true): its settings are locked"),
+        (
+            "select * from read_csv('https://example.com/x.csv')",
+            "svit sql does not use the network: read_csv('https://example.com/x.csv') is refused (it reads only the warehouse {root})",
+        ),
+    ],
+)
+def test_access_outside_the_warehouse_is_refused_in_one_line(wh, tmp_path, sql, expected):
+    outside = _outside_parquet(tmp_path)
+    with pytest.raises(SvitError) as caught:
+        query(wh, sql.format(outside=outside))
+    message = str(caught.value)
+    assert message.startswith(expected.format(root=wh.root, outside=outside)), message
+    assert "\n" not in message
+
+
+def test_refusals_through_the_cli_exit_1_with_one_line(wh, tmp_path):
+    for sql, expected in [
+        ("select * from read_text('/etc/passwd')", f"svit: svit sql reads only the warehouse: read_text('/etc/passwd') is outside {wh.root}\n"),
+        ("select * from sqlite_scan('x.db', 't')", f"svit: {NO_EXTENSIONS}"),
+        ("select count(*) from read_csv('https://example.com/x.csv')", "svit: svit sql does not use the network"),
+    ]:
+        proc = cli("--warehouse", str(wh.root), sql, cwd=tmp_path)
+        assert proc.returncode == 1, proc.stderr
+        assert proc.stderr.startswith(expected) and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert "Traceback" not in proc.stderr + proc.stdout and proc.stdout == ""
+
+
+def test_a_url_is_refused_before_any_connection(wh):
+    """A listening socket on localhost sees no connection attempt from the query."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(0.5)
+    port = server.getsockname()[1]
+    try:
+        for url in (f"http://127.0.0.1:{port}/x.csv", f"http://127.0.0.1:{port}/x.parquet"):
+            function = "read_parquet" if url.endswith(".parquet") else "read_csv"
+            with pytest.raises(SvitError, match="svit sql does not use the network"):
+                query(wh, f"select * from {function}('{url}')")
+        with pytest.raises(socket.timeout):
+            server.accept()
+    finally:
+        server.close()
+
+
+def test_a_link_in_the_warehouse_to_outside_is_refused(own_wh, tmp_path):
+    outside = _outside_parquet(tmp_path)
+    (own_wh.root / "escape").symlink_to(outside.parent)
+    for sql in (
+        f"select * from read_parquet('{own_wh.root}/escape/secret.parquet')",
+        f"select * from read_parquet('{own_wh.root}/escape/*.parquet')",
+    ):
+        with pytest.raises(SvitError, match="svit sql reads only the warehouse: read_parquet"):
+            query(own_wh, sql)
+
+
+def test_tables_and_models_work_with_the_restrictions_on(built_sample):
+    from tests.conftest import query as models_query
+
+    settings = query(
+        built_sample,
+        "select current_setting('enable_external_access'), current_setting('autoload_known_extensions'), "
+        "current_setting('autoinstall_known_extensions'), current_setting('lock_configuration')",
+    ).rows
+    assert settings == [(False, False, False, True)]
+    sql = "select count(*), count(distinct id) from llava_svit_all"
+    assert query(built_sample, sql).rows == models_query(built_sample, sql)
+    per_task = "select task, count(*) from turns group by task order by task"
+    assert query(built_sample, per_task).rows == direct(built_sample, per_task.replace("turns", "{t}"), "turns")
+    staged = "select count(*) from stg_svit__images"
+    assert query(built_sample, staged).rows == models_query(built_sample, staged) == [(300,)]
+    root = built_sample.root.resolve()
+    assert query(built_sample, f"select count(*) > 0 from glob('{root}/**/*.parquet')").rows == [(True,)]
+    assert query(built_sample, f"select count(*) from read_parquet('{root}/images/**/*.parquet')").rows == [(300,)]
+
+
+def test_settings_cannot_be_changed_back(wh):
+    from svit.query import open_session
+
+    for sql in (
+        "set enable_external_access = true",
+        "reset enable_external_access",
+        "set autoload_known_extensions = true",
+        "set lock_configuration = false",
+    ):
+        with pytest.raises(SvitError, match=READ_ONLY):
+            query(wh, sql)
+    with pytest.raises(SvitError, match="set_config does not exist"):
+        query(wh, "select set_config('enable_external_access', 'true')")
+    with pytest.raises(SvitError, match="Expected a single SELECT statement"):
+        query(wh, "select * from query('set enable_external_access = true')")
+    # Even past svit's statement check, straight on the connection, DuckDB refuses.
+    session = open_session(wh)
+    try:
+        for sql in (
+            "set enable_external_access = true",
+            "set allowed_directories = ['/']",
+            "set allowed_paths = ['/etc/passwd']",
+            "set autoload_known_extensions = true",
+            "set autoinstall_known_extensions = true",
+            "set lock_configuration = false",
+            "set temp_directory = '/tmp'",
+        ):
+            with pytest.raises(duckdb.Error, match="locked|disabled"):
+                session.con.execute(sql)
+        assert session.con.execute("select current_setting('enable_external_access')").fetchone() == (False,)
+    finally:
+        session.close()
+    with pytest.raises(SvitError, match="reads only the warehouse"):
+        query(wh, "select * from read_text('/etc/passwd')")
+
+
+def test_leftover_temp_dir_of_a_dead_run_is_removed(wh, tmp_path, monkeypatch):
+    import os
+    import tempfile
+
+    from svit.query import open_session
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    dead = tmp_path / f"svit-sql-{finished.pid}-k1ll3d_x"
+    (dead / "duckdb_temp_storage").mkdir(parents=True)
+    (dead / "duckdb_temp_storage" / "spill.tmp").write_bytes(b"x" * 100)
+    alive = tmp_path / f"svit-sql-{os.getppid()}-running"  # pytest's parent: alive
+    alive.mkdir()
+    unrelated = tmp_path / "svit-sql-notapid"
+    unrelated.mkdir()
+    session = open_session(wh, models=False)
+    try:
+        assert session.temp_dir.parent == tmp_path
+        assert session.temp_dir.name.startswith(f"svit-sql-{os.getpid()}-")
+        assert not dead.exists()
+        assert alive.is_dir() and unrelated.is_dir()
+        assert session.con.execute("select count(*) from images").fetchone() == (300,)
+    finally:
+        session.close()
+    assert not session.temp_dir.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, unrelated.name])
