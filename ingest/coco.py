@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.duck import copy_input_to_parquet, sql_str
+from ingest.empty_input import is_empty_json
 from ingest.sources import Feeds, InputFile
 
 _COLUMNS = (
@@ -21,6 +22,9 @@ def ingest_captions(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feed
     A COCO file is one JSON object (about 90 MB for train2017), so DuckDB may read an
     object as large as the file.
     """
+    if is_empty_json(item):
+        # No captions; and `[]` is not the object the read below expects.
+        return 0, 0, 0
     split = item.path.stem.removeprefix("captions_")
     out = stage / "coco_captions" / f"split={split}"
     out.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from ingest.boxes import BoxesAside
 from ingest.checks import turn_problem
 from ingest.duck import sql_ident, sql_str
+from ingest.empty_input import is_empty_json
 from ingest.json_punctuation import Punctuation, RawCounter, text_punctuation
 from ingest.parquet_writer import ParquetSink, route_batches, split_by
 from ingest.sources import SVIT_ALL, Feeds, InputFile
@@ -94,6 +95,11 @@ def ingest_svit_files(
     `raw_counters`: the punctuation of plain files, counted elsewhere (while hashing them);
     files without one are counted during their scan.
     """
+    # A file with no records (0 bytes, `[]`) has nothing to scan.
+    empty = {item: SvitCounts() for item in files if is_empty_json(item)}
+    files = [item for item in files if item not in empty]
+    if not files:
+        return empty
     work = stage / ".work" / "svit"
     lock = threading.Lock()
     step = _Steps(progress)
@@ -108,6 +114,10 @@ def ingest_svit_files(
     # double: its boxes, taken beside its scan, cost about as much CPU again as parsing it.
     with step("scan + turns"), ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(scan, sorted(files, key=lambda i: -i.size * (2 if i.task == "referring_qa" else 1))))
+    if not any(work.glob("*.parquet")):
+        # Every scan found no records (an empty array too large for is_empty_json to read):
+        # the steps below read what the scans wrote.
+        return empty | {item: SvitCounts(reader=readers[item]) for item in files}
     with step("block checks"):
         con.execute(
             f"create or replace temp table svit_rows as select * from read_parquet({sql_str(work / '*.parquet')}, union_by_name = true)"
@@ -133,7 +143,7 @@ def ingest_svit_files(
     counts = _counts(con, files, stage)
     for item, reader in readers.items():
         counts[item].reader = reader
-    return counts
+    return empty | counts
 
 
 class _Steps:

@@ -2,35 +2,66 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import duckdb
 
 from ingest.duck import copy_input_to_parquet, execute, sql_str
 from ingest.sources import Feeds, InputFile
+from svit.errors import InputError
 
 # image_data.json names the key `image_id` in VG 1.2 and `id` in VG 1.0: take either.
-_IMAGE_COLUMNS = (
-    "{image_id: 'BIGINT', id: 'BIGINT', url: 'VARCHAR', width: 'INTEGER', height: 'INTEGER', "
-    "coco_id: 'BIGINT', flickr_id: 'BIGINT'}"
-)
+# Its integers are read as JSON and checked before they are cast: a typed read would stop
+# on a string with a message naming no record, and round 800.5 to 800 without a word.
+_IMAGE_INTEGERS = {"image_id": "bigint", "id": "bigint", "width": "integer", "height": "integer",
+                   "coco_id": "bigint", "flickr_id": "bigint"}
+
+# A damaged VG file is not guessed around: it is fixed or downloaded again.
+_FIX = "fix the file or download it again"
 
 
 def ingest_image_data(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feeds, stage: Path, progress: bool) -> tuple[int, int, int]:
-    """Write `images`; keep `images_known` for the SVIT image check. Returns read, written, rejected."""
+    """Write `images`; keep `images_known` for the SVIT image check. Returns read, written, rejected.
+
+    A file that is not a JSON array of objects, or has a value of the wrong type where an
+    integer belongs, stops the ingest: a record that is only missing something is rejected.
+    """
+    fields = ", ".join(f"json -> {sql_str('$.' + name)} as {name}" for name in _IMAGE_INTEGERS)
     with feeds.feeding([item]):
-        execute(
-            con,
-            f"""
-            create or replace temp table vg_image_rows as
-            select ordinality - 1 as record_index, coalesce(image_id, id) as image_id, width, height,
-                regexp_extract(url, '/(VG_100K(?:_2)?)/', 1) as folder, coco_id, flickr_id, url
-            from read_json({sql_str(feeds.path(item))}, format = 'array', columns = {_IMAGE_COLUMNS}) with ordinality
-            """,
-            f"read {item.name}",
-            item.size,
-            progress,
-        )
+        try:
+            execute(
+                con,
+                f"""
+                create or replace temp table vg_image_json as
+                select ordinality - 1 as record_index, json_type(json) as record_type, {fields}, json ->> '$.url' as url
+                from read_json({sql_str(feeds.path(item))}, format = 'array', records = false, columns = {{json: 'JSON'}})
+                    with ordinality
+                """,
+                f"read {item.name}",
+                item.size,
+                progress,
+            )
+        except duckdb.InvalidInputException as exc:
+            raise InputError(_unreadable(item, exc)) from exc
+    damaged = con.execute(
+        f"select record_index, damage from (select record_index, {_damage_sql()} as damage from vg_image_json) "
+        "where damage is not null order by record_index limit 1"
+    ).fetchall()
+    if damaged:
+        raise InputError(f"{item.display}: record {damaged[0][0]}: {damaged[0][1]}; {_FIX}")
+    casts = {name: f"{name}::{sql_type}" for name, sql_type in _IMAGE_INTEGERS.items()}
+    con.execute(
+        f"""
+        create or replace temp table vg_image_rows as
+        select record_index, coalesce({casts['image_id']}, {casts['id']}) as image_id, {casts['width']} as width,
+            {casts['height']} as height, regexp_extract(url, '/(VG_100K(?:_2)?)/', 1) as folder,
+            {casts['coco_id']} as coco_id, {casts['flickr_id']} as flickr_id, url
+        from vg_image_json
+        """
+    )
+    con.execute("drop table vg_image_json")
     con.execute(
         """
         create or replace temp table vg_image_problems as
@@ -74,6 +105,87 @@ def ingest_image_data(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Fe
     return _tally(con, "vg_image_rows", "vg_image_problems")
 
 
+def _damage_sql() -> str:
+    """SQL over vg_image_json: why a record cannot be read as an image at all, or NULL.
+
+    A JSON null or a missing key is not damage: such a record is rejected afterwards.
+    """
+    whens = [
+        "when record_type <> 'OBJECT' then case record_type when 'ARRAY' then 'an array' when 'VARCHAR' then 'a string' "
+        "when 'BOOLEAN' then 'a boolean' when 'NULL' then 'null' else 'a number' end || ', not an object'"
+    ]
+    for name, sql_type in _IMAGE_INTEGERS.items():
+        shown = f"'{name} ' || left({name}::varchar, 40)"
+        # 800.0 is whole: a file written through a float column (say, ids with nulls) is fine.
+        whens.append(
+            f"when json_type({name}) not in ('NULL', 'UBIGINT', 'BIGINT', 'DOUBLE') "
+            f"or (json_type({name}) = 'DOUBLE' and {name}::double <> trunc({name}::double)) then {shown} || ' is not an integer'"
+        )
+        whens.append(f"when json_type({name}) <> 'NULL' and try_cast({name} as {sql_type}) is null then {shown} || ' is out of range'")
+    return "case " + " ".join(whens) + " end"
+
+
+def _unreadable(item: InputFile, exc: duckdb.Error) -> str:
+    """One line for an image_data.json DuckDB cannot parse: the file, the broken record, what to do."""
+    first = str(exc).strip().splitlines()[0]
+    index = _first_broken_record(item)
+    where = f"record {index}: " if index is not None else ""
+    # DuckDB's message says "end of data" for most cuts; a cut just before the closing `]`
+    # it calls an unexpected character, but then the file does not end in `]`.
+    if "unexpected end of data" in first or not _ends_an_array(item):
+        return f"{item.display}: {where}the file ends before this record is complete (truncated); download it again"
+    reason = re.search(r"Malformed JSON .*: (.+?)\.?$", first)
+    if index is not None and reason:
+        return f"{item.display}: {where}not valid JSON ({reason.group(1)}); {_FIX}"
+    return f"{item.display}: not a readable JSON array ({first}); {_FIX}"
+
+
+# Finding the break reads the file whole in Python; image_data.json is some tens of MB.
+_LOCATE_MAX_BYTES = 1 << 27
+_SPACE = re.compile(r"[ \t\r\n]*")
+
+
+def _ends_an_array(item: InputFile) -> bool:
+    """Whether the file's last character other than whitespace is `]`, as a whole JSON array's is."""
+    if item.member is not None:
+        return True  # not known without reading the member whole
+    with open(item.path, "rb") as fh:
+        fh.seek(max(item.size - 256, 0))
+        return fh.read().rstrip(b" \t\r\n").endswith(b"]")
+
+
+def _first_broken_record(item: InputFile) -> int | None:
+    """The index of the first record of a JSON array that does not parse.
+
+    DuckDB's message counts records differently once parsing breaks, so the break is
+    found again here (bad input only). None when the file is a zip member, too large to
+    read whole, not an array at all, or parses here.
+    """
+    if item.member is not None or item.size > _LOCATE_MAX_BYTES:
+        return None
+    text = item.path.read_bytes().decode("utf-8", errors="replace")
+    decoder = json.JSONDecoder()
+    pos = _SPACE.match(text).end()
+    if not text.startswith("[", pos):
+        return None
+    pos = _SPACE.match(text, pos + 1).end()
+    if text.startswith("]", pos):
+        return None
+    index = 0
+    while True:
+        try:
+            _, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            return index
+        pos = _SPACE.match(text, pos).end()
+        if text.startswith("]", pos):
+            return None
+        index += 1
+        if not text.startswith(",", pos):
+            return index  # the file ends, or something else stands, where the next record begins
+        pos = _SPACE.match(text, pos + 1).end()
+
+
 def ingest_objects(con, item: InputFile, feeds: Feeds, stage: Path, progress: bool) -> tuple[int, int, int]:
     """objects.json: one row per object, keyed by image_id and object_id."""
     return _copy_nested(
@@ -97,16 +209,16 @@ def ingest_regions(con, item: InputFile, feeds: Feeds, stage: Path, progress: bo
 def _copy_nested(con, item: InputFile, feeds: Feeds, out: Path, progress: bool, columns: str, nested: str, select: str) -> tuple[int, int, int]:
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{out.name}_0.parquet"
-    written = copy_input_to_parquet(
-        con, item, feeds,
-        f"""
+    query = f"""
         select {select} from (
             select *, unnest({nested}) as o
             from read_json({sql_str(feeds.path(item))}, format = 'array', columns = {columns})
         )
-        """,
-        target, progress,
-    )
+    """
+    try:
+        written = copy_input_to_parquet(con, item, feeds, query, target, progress)
+    except duckdb.InvalidInputException as exc:  # not JSON, truncated, or a value of the wrong type
+        raise InputError(f"{item.display}: not a readable JSON array ({str(exc).strip().splitlines()[0]}); {_FIX}") from exc
     return written, written, 0
 
 

@@ -216,3 +216,76 @@ def test_coco_caption_file_larger_than_duckdbs_default_object_size(tmp_path):
     assert count(warehouse, "coco_captions") == 120_000
     [row] = table(warehouse, "coco_captions", "caption_id = 12345")
     assert (row["coco_id"], row["file_name"], row["split"]) == (12345 % 20_000, f"{12345 % 20_000:012d}.jpg", "train2017")
+
+
+IMAGES = [vg_image(i) for i in range(1, 6)]
+
+
+def _with_image_data(tmp_path, damage):
+    """A download with one SVIT item and image_data.json of five images, damaged by `damage`
+    (the records -> their JSON text); the source folder and image_data.json's path."""
+    source = write_corpus(tmp_path / "src", {"conversation": [{"image_id": 1, "conversations": [{"content": qa("q", "a")}]}]}, [])
+    image_data = source / "raw" / "annotations" / "vg" / "image_data.json"
+    image_data.write_text(damage([dict(image) for image in IMAGES]))
+    return source, image_data
+
+
+def _cut_inside_record(index: int):
+    # The text up to `index`'s record, and a little of it.
+    return lambda images: json.dumps(images)[: len(json.dumps(images[:index])) + len('{"image_id": ')]
+
+
+def _with(index: int, **changes):
+    return lambda images: json.dumps(images[:index] + [{**images[index], **changes}] + images[index + 1:])
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_cut_inside_record(2), "record 2: the file ends before this record is complete (truncated); download it again"),
+        (lambda images: json.dumps(images)[:-1], "record 5: the file ends before this record is complete (truncated); download it again"),
+        (_with(3, width="wide"), 'record 3: width "wide" is not an integer; fix the file or download it again'),
+        (_with(3, width=800.5), "record 3: width 800.5 is not an integer; fix the file or download it again"),
+        (_with(1, height="600"), 'record 1: height "600" is not an integer; fix the file or download it again'),
+        (_with(4, image_id=[5]), "record 4: image_id [5] is not an integer; fix the file or download it again"),
+        (_with(2, width=2**40), "record 2: width 1099511627776 is out of range; fix the file or download it again"),
+        (lambda images: json.dumps(images[:1] + [7] + images[1:]),
+         "record 1: a number, not an object; fix the file or download it again"),
+        (lambda images: json.dumps(images).replace("}, {", "} {", 1),
+         "record 1: not valid JSON (unexpected character); fix the file or download it again"),
+    ],
+    ids=["truncated", "truncated before ]", "width a string", "width a fraction", "height a numeric string",
+         "image_id a list", "width too large", "record not an object", "missing comma"],
+)
+def test_damaged_image_data_stops_with_one_line(tmp_path, damage, message):
+    source, image_data = _with_image_data(tmp_path, damage)
+    with pytest.raises(InputError) as raised:
+        run_ingest(source, (), Warehouse(tmp_path / "wh"), progress=False)
+    assert str(raised.value) == f"{image_data}: {message}"
+    assert len(str(raised.value).splitlines()) == 1
+    assert not (tmp_path / "wh" / "current").exists()
+
+
+def test_a_whole_number_written_as_a_float_is_an_integer(tmp_path):
+    """800.0 is what a tool writing ids through a float column (with nulls) gives: not damage."""
+    source, _ = _with_image_data(tmp_path, _with(3, width=800.0, coco_id=12.0))
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(source, (), warehouse, progress=False)
+    [image] = table(warehouse, "images", "image_id = 4")
+    assert (image["width"], image["coco_id"]) == (800, 12)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_cut_inside_record(2), "record 2: the file ends before this record is complete (truncated); download it again"),
+        (_with(3, width="wide"), 'record 3: width "wide" is not an integer; fix the file or download it again'),
+    ],
+    ids=["truncated", "width a string"],
+)
+def test_damaged_image_data_via_the_cli(tmp_path, damage, message):
+    source, image_data = _with_image_data(tmp_path, damage)
+    proc = _svit(tmp_path, "ingest", str(source), "--warehouse", str(tmp_path / "wh"))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [f"svit: {image_data}: {message}"]
