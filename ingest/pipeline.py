@@ -18,6 +18,7 @@ from tqdm import tqdm
 import svit
 from ingest import coco, llava, snapshot, svit_original, visual_genome
 from ingest.duck import connect, sql_str
+from ingest.empty_input import is_empty_json
 from ingest.json_punctuation import RawCounter
 from ingest.malloc import keep_batches_in_heap
 from ingest.tables import TABLES
@@ -320,14 +321,6 @@ def _write_snapshot(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return IngestReport(run_id, final, files, warnings=warnings, dropped=sorted(drop))
-
-
-def is_empty_json(item: InputFile) -> bool:  # placeholder until the readers' helper lands
-    if item.size == 0:
-        return True
-    if item.size > 64 or item.member is not None:
-        return False
-    return item.path.read_bytes().strip() in (b"[]", b"{}")
 
 
 def _check_model_names(inputs: list[InputFile]) -> None:
