@@ -10,7 +10,12 @@ from click.testing import CliRunner
 
 from svit.cli import cli
 
-SUBCOMMANDS = ["sample", "ingest", "build", "export", "verify", "stats", "sql", "demo"]
+SUBCOMMANDS = sorted(cli.commands)
+
+
+def test_the_contracts_commands_are_all_there():
+    assert {"sample", "ingest", "build", "export", "verify", "stats", "sql", "demo", "sources", "drop",
+            "status", "mix"} <= set(SUBCOMMANDS)
 
 
 @pytest.mark.parametrize("name", SUBCOMMANDS)
