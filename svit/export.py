@@ -23,6 +23,10 @@ with upper-case hex (`\\u001F`, fixed on the few batches that hold one), extra k
 them), and `--ascii`.
 
 Output is written to a temporary file (or folder) beside `--out` and renamed when complete.
+`--out` may not lie inside the warehouse, except under `<warehouse>/exports/`
+(svit/output_guard.py). The temporary file (or folder), and DuckDB's spill folder, are named
+after the process writing them, so the next export removes those a killed run left behind
+and leaves alone those of a run still going.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import mmap
 import os
 import re
 import shutil
+import socket
 import tempfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -51,6 +56,7 @@ from ingest.duck import sql_ident, sql_str
 from ingest.malloc import keep_batches_in_heap
 from ingest.snapshot import current_snapshot
 from svit.errors import SvitError
+from svit.output_guard import check_output
 from svit.warehouse import Warehouse
 
 FORMATS = ("llava", "jsonl", "messages", "parquet")
@@ -98,6 +104,62 @@ class ExportResult:
     out: Path
     records: int
     bytes: int
+
+
+# --------------------------------------------------------------------------- leftovers
+
+# A run killed with SIGKILL (or by the OOM killer) runs no cleanup, so its temporary files
+# stay. Their names hold the writer's pid and host: the next export removes those whose
+# process is gone, never one of a live process (a run going on beside it), and never one
+# written from another host (a shared folder, where that pid means nothing here).
+PARTIAL_SUFFIX = ".partial"
+TEMP_DIR_PREFIX = "svit-export-"
+_PARTIAL_NAME = re.compile(r"^\..+\.(\d+)@([A-Za-z0-9-]*)\.[a-z0-9_]+\.partial$")
+_TEMP_DIR_NAME = re.compile(r"^svit-export-(\d+)@([A-Za-z0-9-]*)-")
+
+
+def owner_tag(pid: int | None = None) -> str:
+    """`<pid>@<host>` as temporary names carry it (the host without dots, which separate the name's parts)."""
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
+    return f"{os.getpid() if pid is None else pid}@{host}"
+
+
+def partial_prefix(out: Path) -> str:
+    """The start of the temporary file's (or folder's) name beside `out`; a random part and `.partial` follow."""
+    return f".{out.name}.{owner_tag()}."
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError):  # another user's process, or not a pid at all
+        return False
+    return False
+
+
+def remove_leftovers(folder: Path, pattern: re.Pattern = _PARTIAL_NAME) -> list[Path]:
+    """Remove the temporary files and folders in `folder` left by killed exports of this host."""
+    _, host = owner_tag().split("@", 1)
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if not match or match.group(2) != host or not _process_gone(int(match.group(1))):
+            continue
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except OSError:
+            continue  # not ours to remove (another user's), or gone already
+        removed.append(entry)
+    return removed
 
 
 class _OutOfOrder(Exception):
@@ -239,7 +301,8 @@ class Source:
 
 
 def open_connection(warehouse: Warehouse, layout: Layout) -> tuple[duckdb.DuckDBPyConnection, Path]:
-    temp_dir = Path(tempfile.mkdtemp(prefix="svit-export-"))
+    remove_leftovers(Path(tempfile.gettempdir()), _TEMP_DIR_NAME)
+    temp_dir = Path(tempfile.mkdtemp(prefix=f"{TEMP_DIR_PREFIX}{owner_tag()}-"))
     con = duckdb.connect(
         config={
             "threads": int(os.environ.get("SVIT_DUCKDB_THREADS", os.cpu_count() or 2)),
@@ -548,6 +611,7 @@ def export(
         raise SvitError("--indent must be 0 or more")
     if not warehouse.root.is_dir():
         raise SvitError(f"no warehouse at {warehouse.root}: run `svit ingest` (or `svit demo`) first")
+    check_output(warehouse, out, allowed=("exports",), what="exports")
     out = Path(out).absolute()
     layout = Layout(indent if fmt == "llava" else None, ensure_ascii)  # JSONL: one record per line
     keep_batches_in_heap(any_size=True)  # each ~50 MB batch in fresh pages was ~5% of the CPU
@@ -568,7 +632,8 @@ def _export_json(con, source: Source, out: Path, fmt: str, layout: Layout, progr
     out.parent.mkdir(parents=True, exist_ok=True)
     plan = _plan(fmt, layout, source)
     total = con.execute(source.count_sql).fetchall()[0][0]
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    remove_leftovers(out.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=partial_prefix(out), suffix=PARTIAL_SUFFIX, dir=out.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -746,7 +811,8 @@ def _export_parquet(con, source: Source, out: Path, progress: bool) -> ExportRes
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SvitError(f"--out {out} exists and is not an empty folder; parquet export writes a folder of shards")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    remove_leftovers(out.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=partial_prefix(out), suffix=PARTIAL_SUFFIX, dir=out.parent))
     try:
         total, avg = con.execute(
             "select count(*), coalesce(avg(strlen(id_text) + coalesce(strlen(image), 0) + coalesce(strlen(extra), 0) "

@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import yaml
 
+from ingest.tables import TABLES
 from svit.build import PROJECT_DIR, build_models, run_dbt
 from svit.errors import SvitError
 from svit.mix_manifest import (
@@ -40,6 +41,15 @@ GENERIC_MODELS = ("mix_user", "mix_user_sources", "mix_user_coverage")
 GENERIC_PARENTS = ("mix_svit_core_150k", "int_object_phrases")
 # Tables each user mix writes beside its own (mix_user_sources, mix_user_coverage).
 COMPANION_SUFFIXES = ("__sources", "__coverage")
+# Names a mix may not take, though no project model has them: `svit sql` queries the
+# warehouse tables by bare name beside the models, so a mix named like a table would hide it
+# (`sources`, the ingest's table of sources, is named here too so that it stays reserved
+# whether or not TABLES lists it); mix_manifests is written by svit/mix_manifest.py; dbt
+# names its staging and intermediate models stg_* and int_*, its seeds after their files,
+# and the relations it builds a table through `<model>__dbt_tmp`, `__dbt_backup` and the like.
+RESERVED_TABLES = tuple(sorted(set(TABLES) | {"sources"}))
+RESERVED_PREFIXES = ("stg_", "int_", "_")
+RESERVED_INFIX = "__dbt_"
 LLAVA_COLUMNS = {"id", "image", "conversations", "record_order"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _FIRST = re.compile(r"^first:\s*(-?\d+)$")
@@ -97,6 +107,16 @@ class Recipe:
 def project_models() -> set[str]:
     """Names of the project's dbt models (file stems under models/)."""
     return {p.stem for p in (PROJECT_DIR / "models").rglob("*.sql")}
+
+
+def internal_relations() -> list[str]:
+    """Relations svit and dbt write into svit.duckdb that are neither user mixes nor project models."""
+    return sorted({MANIFEST_TABLE} | {p.stem for p in (PROJECT_DIR / "seeds").glob("*.csv")})
+
+
+def reserved_name(name: str) -> bool:
+    return (name in RESERVED_TABLES or name in internal_relations() or name.startswith(RESERVED_PREFIXES)
+            or RESERVED_INFIX in name)
 
 
 def _built_mixes(warehouse: Warehouse) -> dict[str, str]:
@@ -163,6 +183,8 @@ def load_recipe(path: Path, warehouse: Warehouse) -> Recipe:
         raise doc.error(doc.root, "the recipe has no `sources`")
     name_node = top["name"][1]
     name = doc.value(name_node)
+    if isinstance(name, str) and name.startswith("_"):  # the pattern refuses it too, without saying why
+        _check_name_free(doc, name_node, name, path, warehouse)
     if not isinstance(name, str) or not _NAME.match(name):
         raise doc.error(name_node, f"mix name {name!r} must be lower-case letters, digits and _, starting with a letter")
     _check_name_free(doc, name_node, name, path, warehouse)
@@ -187,6 +209,10 @@ def load_recipe(path: Path, warehouse: Warehouse) -> Recipe:
 def _check_name_free(doc: _Located, node, name: str, path: Path, warehouse: Warehouse) -> None:
     if name in project_models() or name.endswith(COMPANION_SUFFIXES):
         raise doc.error(node, f"mix name {name!r} is taken by a model of the project; choose another")
+    if reserved_name(name):
+        raise doc.error(node, f"mix name {name!r} is reserved; choose another (reserved: the tables "
+                              f"{', '.join(RESERVED_TABLES)}; {', '.join(internal_relations())}; names starting "
+                              f"with {', '.join(RESERVED_PREFIXES)} or holding {RESERVED_INFIX})")
     if name in llava_files(warehouse):
         raise doc.error(node, f"mix name {name!r} is taken by an ingested LLaVA file; choose another")
     earlier = _built_mixes(warehouse).get(name)

@@ -29,6 +29,7 @@ from ingest.duck import sql_ident
 from svit.build import PROJECT_DIR
 from svit.errors import SvitError
 from svit.facts import DETAIL_QUESTIONS, TASKS
+from svit.output_guard import check_output
 from svit.warehouse import Warehouse
 
 ANALYSES_DIR = PROJECT_DIR / "analyses"
@@ -210,6 +211,7 @@ def run_stats(
 
     started = time.perf_counter()
     out = Path(out_dir)
+    check_report_folder(warehouse, out)
     session = open_session(warehouse, models=True)
     try:
         if not session.models:
@@ -237,6 +239,19 @@ def run_stats(
     report.files = write_report(report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def check_report_folder(warehouse: Warehouse, out: Path) -> None:
+    """Refuse a report folder inside the warehouse (but for `<warehouse>/report/`), or one whose
+    report files are symlinks into it: the report is written through them, in place."""
+    if out.exists() and not out.is_dir():
+        raise SvitError(f"--out {out} is a file; the report is a folder (report.md, report.html, csv/, PNGs)")
+    for folder, patterns in ((out, ("report.md", "report.html", "*.png")), (out / "csv", ("*.csv",))):
+        check_output(warehouse, folder, allowed=("report",), what="the report")
+        if not folder.is_dir():
+            continue
+        for path in sorted({p for pattern in patterns for p in folder.glob(pattern) if p.is_symlink()}):
+            check_output(warehouse, path, allowed=("report",), what="the report")
 
 
 # --------------------------------------------------------------------------- helpers

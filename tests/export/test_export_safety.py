@@ -1,12 +1,20 @@
-"""`svit export` is all or nothing, and says which models exist."""
+"""`svit export` is all or nothing, says which models exist, and never writes inside the warehouse
+(but into its exports/ folder)."""
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import types
+from pathlib import Path
 
+import duckdb
 import pytest
 from click.testing import CliRunner
 
@@ -14,6 +22,7 @@ import svit.export as export_module
 from svit.cli import cli
 from svit.errors import SvitError
 from svit.export import export
+from svit.warehouse import Warehouse
 
 
 def _fail_after(monkeypatch, writes: int) -> None:
@@ -136,3 +145,113 @@ def test_output_file_goes_on_through_the_cache_when_direct_writes_are_refused(tm
     with export_module.OutputFile(path) as f:
         f.write(data)
     assert refused and path.read_bytes() == data
+
+
+# --------------------------------------------------------------------------- outputs inside the warehouse
+
+
+@pytest.fixture(scope="module")
+def guarded(built, tmp_path_factory) -> Warehouse:
+    """A copy of the built sample, its symlinks kept: the refusals are tried on it, so a guard
+    that let one through would not damage the warehouse the other tests share."""
+    root = tmp_path_factory.mktemp("guarded") / "warehouse"
+    shutil.copytree(built.root, root, symlinks=True)
+    return Warehouse(root.resolve())
+
+
+def warehouse_contents(root: Path) -> dict[str, tuple]:
+    """Every entry under `root` (links not followed): a file's bytes as a hash, a link's target."""
+    contents = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder) / name
+            if path.is_symlink():
+                contents[str(path.relative_to(root))] = ("link", os.readlink(path))
+            elif path.is_file():
+                contents[str(path.relative_to(root))] = ("file", hashlib.sha256(path.read_bytes()).hexdigest())
+            else:
+                contents[str(path.relative_to(root))] = ("folder",)
+    return contents
+
+
+def a_table_file(root: Path) -> Path:
+    return sorted(root.glob("turns/task=conversation/*.parquet"))[0]
+
+
+def _link(link: Path, target: Path) -> Path:
+    link.symlink_to(target)
+    return link
+
+
+# (case, --out given the warehouse root and a folder outside it, --format, what the message says)
+REFUSED = [
+    ("the database", lambda root, tmp: root / "svit.duckdb", "llava", "is the warehouse's database {root}/svit.duckdb"),
+    ("a table's parquet file", lambda root, tmp: a_table_file(root), "jsonl",
+     "is table data of the warehouse {root} (it resolves to {root}/.snapshots/"),
+    ("the warehouse itself", lambda root, tmp: root, "parquet", "is the warehouse {root} itself"),
+    ("a file in mixes/", lambda root, tmp: root / "mixes" / "x.json", "llava", "is inside the warehouse {root}"),
+    ("a parquet folder in dbt/", lambda root, tmp: root / "dbt" / "pq", "parquet", "is inside the warehouse {root}"),
+    ("out of exports/ by ..", lambda root, tmp: Path(f"{root}/exports/../svit.duckdb"), "llava",
+     "is the warehouse's database {root}/svit.duckdb"),
+    ("a link elsewhere to the database", lambda root, tmp: _link(tmp / "elsewhere.json", root / "svit.duckdb"),
+     "llava", "is the warehouse's database {root}/svit.duckdb"),
+    ("a file through a linked folder",
+     lambda root, tmp: _link(tmp / "tables", root / "turns") / a_table_file(root).relative_to(root / "turns"),
+     "messages", "is table data of the warehouse {root} (it resolves to {root}/.snapshots/"),
+    ("a link in exports/ to a table file", lambda root, tmp: _link(root / "exports" / "link.json", a_table_file(root)),
+     "llava", "is table data of the warehouse {root} (it resolves to {root}/.snapshots/"),
+]
+
+
+@pytest.mark.parametrize("case, out_of, fmt, says", REFUSED, ids=[r[0] for r in REFUSED])
+def test_an_output_inside_the_warehouse_is_refused_before_anything_is_written(
+        guarded, tmp_path, monkeypatch, case, out_of, fmt, says):
+    root = guarded.root
+    (root / "exports").mkdir(exist_ok=True)
+    out = out_of(root, tmp_path)
+    before = warehouse_contents(root)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # where DuckDB's spill folder would go
+    try:
+        with pytest.raises(SvitError) as info:
+            export(guarded, "llava_svit_all", out, fmt, progress=False)
+    finally:
+        if out.is_symlink() and out.parent == root / "exports":
+            out.unlink()
+            before.pop(str(out.relative_to(root)))
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"--out {os.path.abspath(out)} {says.format(root=root)}")
+    assert message.endswith(f"; write exports outside it or into {root}/exports/")
+    assert warehouse_contents(root) == before
+    assert list(temp.iterdir()) == []  # refused before DuckDB was started
+    con = duckdb.connect(str(guarded.duckdb_path), read_only=True)
+    try:
+        assert con.execute("select count(*) from llava_svit_all").fetchall()[0][0] > 0
+    finally:
+        con.close()
+
+
+def test_exports_folder_of_the_warehouse_is_allowed(guarded):
+    out = guarded.root / "exports" / "core.json"
+    result = export(guarded, "svit_core_150k", out, progress=False)
+    assert result.out == out and len(json.loads(out.read_text())) == result.records > 0
+    out.unlink()
+
+
+def test_cli_refuses_an_output_inside_the_warehouse_in_one_line(guarded):
+    database = guarded.duckdb_path
+    before = database.read_bytes()
+    proc = subprocess.run(
+        [sys.executable, "-m", "svit.cli", "export", "llava_svit_all", "--out", str(database),
+         "--warehouse", str(guarded.root), "--no-progress"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"svit: --out {database} is the warehouse's database {database}; "
+        f"write exports outside it or into {guarded.root}/exports/"
+    ]
+    assert database.read_bytes() == before

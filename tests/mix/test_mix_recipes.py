@@ -163,3 +163,34 @@ def test_cli_reports_a_bad_recipe_in_one_line(warehouse, tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [f"svit: {path}:4: a fraction must lie within 0..1, not 2.5; write a count as a whole number"]
+
+
+@pytest.mark.parametrize("name", ["mix_manifests", "turns", "sources", "stg_x", "int_x", "_x", "a__dbt_tmp"])
+def test_a_reserved_mix_name_is_refused_and_nothing_is_built(warehouse, tmp_path, monkeypatch, name):
+    def no_build(*args, **kwargs):
+        raise AssertionError("dbt ran for a refused recipe")
+
+    monkeypatch.setattr("svit.mix.run_dbt", no_build)
+    monkeypatch.setattr("svit.mix.build_models", no_build)
+    manifests = query(warehouse, "select mix, built_at from mix_manifests order by mix")
+    path = tmp_path / "reserved.yml"
+    path.write_text(f"sources:\n  - source: llava_svit_all\nname: {name}\n")
+    with pytest.raises(SvitError) as caught:
+        build_mix(warehouse, str(path))
+    message = str(caught.value)
+    assert message.startswith(f"{path}:3: mix name '{name}' is reserved; choose another (reserved: the tables ")
+    assert "\n" not in message
+    for reserved in ("images", "turns", "llava_records", "sources", "mix_manifests", "python_round3_ties",
+                     "stg_", "int_", " _ ", "__dbt_"):
+        assert reserved in message.replace(",", " ")
+    assert query(warehouse, "select mix, built_at from mix_manifests order by mix") == manifests
+    [(tables,)] = query(warehouse, f"select count(*) from duckdb_tables() where table_name = '{name}'")
+    assert tables == (1 if name == "mix_manifests" else 0)
+    assert not (warehouse.root / "mixes" / f"{name}.manifest.json").exists()
+
+
+def test_a_project_model_s_name_is_still_said_to_be_taken(warehouse, tmp_path):
+    path = tmp_path / "model.yml"
+    path.write_text("name: stg_svit__turns\nsources:\n  - source: llava_svit_all\n")
+    with pytest.raises(SvitError, match=f"{path}:1: mix name 'stg_svit__turns' is taken by a model of the project"):
+        build_mix(warehouse, str(path))
