@@ -279,6 +279,10 @@ def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None
     from svit.mix import build_mix
 
     warehouse = Warehouse.resolve(warehouse_dir)
+    if export_file:  # refused before the mix is built, not after
+        from svit.output_guard import check_output
+
+        check_output(warehouse, Path(export_file), allowed=("exports",), what="exports")
     # A mix is built by dbt from the models: they must match the tables (no --allow-stale here).
     with reading(warehouse, allow_stale=False):
         result = build_mix(warehouse, recipe)
