@@ -34,7 +34,7 @@ SVIT = """
 import sys
 from pathlib import Path
 from svit.export import export
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 r = export(Warehouse(Path(sys.argv[1])), sys.argv[2], Path(sys.argv[3]), "llava", progress=False)
 print(r.records)
 """

@@ -22,9 +22,9 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from svit.baai_procedure import image_path, to_llava_record  # noqa: E402
-from svit.facts import TASKS  # noqa: E402
-from svit.referring import choose_instruction  # noqa: E402
+from svit.core.baai_procedure import image_path, to_llava_record  # noqa: E402
+from svit.core.facts import TASKS  # noqa: E402
+from svit.core.referring import choose_instruction  # noqa: E402
 
 
 def _items(corpus: Path, task: str) -> list[dict]:

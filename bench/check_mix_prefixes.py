@@ -11,7 +11,7 @@ llava_v1_5_mix665k.json and llava_instruct_150k.json ingested) by the first fold
 
 The published figures (SVIT_FORMAT.md section 4: coco 206,388; vg 244,129; gqa 72,140;
 ocr_vqa 80,000; textvqa 21,953; none 40,688; 665,298 in all) follow from the parts of
-llava_v1_5_mix665k (svit/facts.py) with the LLaVA-Instruct part (coco) replaced by
+llava_v1_5_mix665k (svit/core/facts.py) with the LLaVA-Instruct part (coco) replaced by
 SVIT_core_150K (157,712 records on VG images). The generator makes each part
 round(size * N / 108,077) records (at least 2) and a core of round(157,712 * N / 108,077),
 so `svit sample --images 108077` reaches the published figures exactly.
@@ -30,7 +30,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from svit.facts import LLAVA_MIX665K_PARTS, SVIT_CORE_150K_RECORDS  # noqa: E402
+from svit.core.facts import LLAVA_MIX665K_PARTS, SVIT_CORE_150K_RECORDS  # noqa: E402
 from synth.llava_files import part_sizes  # noqa: E402
 from synth.svit_llava import core_size  # noqa: E402
 

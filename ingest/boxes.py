@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.arrow_strings import string_bytes
+from svit.core.arrow_strings import string_bytes
 from ingest.parquet_writer import ParquetSink
 
 _BOX = r"\[[^\]\[]*\]"  # one `[...]` box as written, whatever is inside

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.duck import copy_input_to_parquet, sql_str
+from ingest.duck import copy_input_to_parquet
+from svit.core.sql import sql_str
 from ingest.empty_input import is_empty_json
 from ingest.sources import Feeds, InputFile
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -10,26 +9,18 @@ from pathlib import Path
 import duckdb
 from tqdm import tqdm
 
-# Peak RSS must stay well under 1.5 GiB at full scale: DuckDB spills past this to temp_directory.
-MEMORY_LIMIT = os.environ.get("SVIT_INGEST_MEMORY_LIMIT", "1GB")
+from svit.core import settings
+from svit.core.sql import sql_str
+
 
 
 def connect(temp_dir: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with a memory limit and a spill directory."""
-    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(temp_dir)})
+    # Ingest's peak memory must stay bounded at full scale: past the limit DuckDB spills to temp_dir.
+    con = duckdb.connect(config={"memory_limit": settings.ingest_memory_limit(), "temp_directory": str(temp_dir)})
     # Record order is part of the data (LLaVA files, record_index): keep it.
     con.execute("set preserve_insertion_order = true")
     return con
-
-
-def sql_str(value: str | os.PathLike) -> str:
-    """A SQL string literal."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def sql_ident(name: str) -> str:
-    """A quoted SQL identifier (a column or struct field of any name)."""
-    return '"' + str(name).replace('"', '""') + '"'
 
 
 def execute(con: duckdb.DuckDBPyConnection, sql: str, desc: str, total_bytes: int, progress: bool) -> None:

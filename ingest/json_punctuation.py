@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ingest.arrow_strings import string_bytes
+from svit.core.arrow_strings import string_bytes
 
 _QUOTE, _COLON = ord('"'), ord(":")
 _HIDING_ESCAPE = re.compile(rb"\\u00(?:22|3[aA])")

@@ -14,9 +14,10 @@ from pathlib import Path
 import duckdb
 
 from ingest.checks import turn_problem
-from ingest.duck import execute, sql_str
+from ingest.duck import execute
+from svit.core.sql import sql_str
 from ingest.sources import Feeds, InputFile, model_name
-from svit.errors import InputError
+from svit.core.errors import InputError
 
 
 def ingest_llava_file(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feeds, stage: Path, progress: bool) -> tuple[int, int, int]:

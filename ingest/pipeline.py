@@ -16,12 +16,14 @@ import pyarrow
 from tqdm import tqdm
 
 import svit
-from ingest import coco, llava, snapshot, svit_original, visual_genome
-from ingest.duck import connect, sql_str
+from ingest import coco, llava, svit_original, visual_genome
+from svit.core import snapshots
+from ingest.duck import connect
+from svit.core.sql import sql_str
 from ingest.empty_input import is_empty_json
 from ingest.json_punctuation import RawCounter
-from ingest.malloc import keep_batches_in_heap
-from ingest.tables import TABLES
+from svit.core.malloc import keep_batches_in_heap
+from svit.core.tables import TABLES
 from ingest.sources import (
     COCO_CAPTIONS,
     LLAVA,
@@ -36,8 +38,8 @@ from ingest.sources import (
     model_name,
     usable,
 )
-from svit.errors import InputError, SvitError
-from svit.warehouse import Warehouse
+from svit.core.errors import InputError, SvitError
+from svit.core.warehouse import Warehouse
 
 
 @dataclass
@@ -136,15 +138,15 @@ def run_ingest(
         )
     root = warehouse.root
     keep_batches_in_heap()
-    with snapshot.write_lock(root, "ingest"):
+    with snapshots.write_lock(root, "ingest"):
         return _write_snapshot(root, inputs, Path(source_dir), frozenset(), check_image_ids, progress)
 
 
 def drop_sources(warehouse: Warehouse, names: tuple[str, ...]) -> IngestReport:
     """`svit drop`: a new snapshot without the named sources (by name, or a LLaVA file's model name)."""
     root = warehouse.root
-    with snapshot.write_lock(root, "drop"):
-        previous = snapshot.previous_manifest(root)
+    with snapshots.write_lock(root, "drop"):
+        previous = snapshots.previous_manifest(root)
         held = [FileReport.from_manifest(f) for f in previous["files"]] if previous else []
         by_name = {f.name: f.name for f in held} | {model_name(f.name): f.name for f in held if f.kind == LLAVA}
         unknown = [n for n in names if n not in by_name]
@@ -192,7 +194,7 @@ def _damaged_sources(previous_dir: Path | None, previous: dict | None, before: d
     """Sources whose table files in the current snapshot no longer match its manifest."""
     if previous is None or previous_dir is None:
         return set()
-    damaged = snapshot.damaged_files(previous_dir, previous)
+    damaged = snapshots.damaged_files(previous_dir, previous)
     if any(d.startswith("rejects/") for d in damaged):
         return set(before)  # every source's rejects are in that file
     return {
@@ -209,8 +211,8 @@ def _write_snapshot(
     run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     versions = tool_versions()
-    previous = snapshot.previous_manifest(root)
-    previous_dir = snapshot.current_snapshot(root)
+    previous = snapshots.previous_manifest(root)
+    previous_dir = snapshots.current_snapshot(root)
     before = {f["name"]: FileReport.from_manifest(f) for f in previous["files"]} if previous else {}
     damaged = _damaged_sources(previous_dir, previous, before)
     _check_nothing_vanished(source_dir, given, before)
@@ -271,7 +273,7 @@ def _write_snapshot(
                 f"or remove the source on purpose with `svit drop {item.name}`"
             )
 
-    staging = snapshot.new_staging(root, run_id)
+    staging = snapshots.new_staging(root, run_id)
     try:
         con = connect(staging / ".duckdb_tmp")
         con.execute(f"create temp table rejects ({TABLES['rejects'][0]})")
@@ -287,7 +289,7 @@ def _write_snapshot(
         with feeds_for(inputs, staging) as feeds:
             for item in unchanged:
                 for relative in reports[item].outputs:
-                    snapshot.reuse(previous_dir, staging, relative)
+                    snapshots.reuse(previous_dir, staging, relative)
                 old = before[item.name]
                 reports[item].status = "unchanged" if item.name in given_names else "kept"
                 for key in ("records_read", "records_written", "records_rejected", "seconds", "reader",
@@ -315,7 +317,7 @@ def _write_snapshot(
         _write_manifest(staging, run_id, versions, files, all(f.image_ids_checked is not False for f in files))
         con.close()
         shutil.rmtree(staging / ".duckdb_tmp", ignore_errors=True)
-        final = snapshot.publish(root, staging)
+        final = snapshots.publish(root, staging)
     except BaseException:
         hasher.shutdown(cancel_futures=True)
         shutil.rmtree(staging, ignore_errors=True)
@@ -459,7 +461,7 @@ def _write_manifest(staging: Path, run_id: str, versions: dict[str, str], files:
         "tool_versions": versions,
         "image_id_check": image_id_check,
         "files": [asdict(f) for f in files],
-        "inventory": snapshot.inventory(staging),
+        "inventory": snapshots.inventory(staging),
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))

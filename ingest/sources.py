@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from svit.errors import InputError
-from svit.facts import TASKS
+from svit.core.errors import InputError
+from svit.core.facts import TASKS
 
 # What an input file is; decides which reader takes it.
 SVIT_TASK = "svit_task"  # data/<task>.json: one task

@@ -29,13 +29,13 @@ from tqdm import tqdm
 
 from ingest.boxes import BoxesAside
 from ingest.checks import turn_problem
-from ingest.duck import sql_ident, sql_str
+from svit.core.sql import sql_ident, sql_str
 from ingest.empty_input import is_empty_json
 from ingest.json_punctuation import Punctuation, RawCounter, text_punctuation
 from ingest.parquet_writer import ParquetSink, route_batches, split_by
 from ingest.sources import SVIT_ALL, Feeds, InputFile
-from svit.errors import InputError
-from svit.facts import DETAIL_QUESTIONS, TASKS
+from svit.core.errors import InputError
+from svit.core.facts import DETAIL_QUESTIONS, TASKS
 
 # svit.json's grouping is unverified, so there each block's task is inferred from its
 # content: marks mean referring; a detail instruction with one QA means detail; several QA

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.duck import copy_input_to_parquet, execute, sql_str
+from ingest.duck import copy_input_to_parquet, execute
+from svit.core.sql import sql_str
 from ingest.sources import Feeds, InputFile
-from svit.errors import InputError
+from svit.core.errors import InputError
 
 # image_data.json names the key `image_id` in VG 1.2 and `id` in VG 1.0: take either.
 # Its integers are read as JSON and checked before they are cast: a typed read would stop

@@ -10,18 +10,19 @@ from typing import Iterator
 import click
 
 from svit import __version__
-from svit.errors import SvitError
-from svit.warehouse import ENV_VAR, Warehouse
+from svit.core.errors import SvitError
+from svit.core.settings import WAREHOUSE_VAR
+from svit.core.warehouse import Warehouse
 
 BUNDLED_SAMPLE = Path(__file__).parent / "sample_corpus"
 
 warehouse_option = click.option(
     "--warehouse",
     "warehouse_dir",
-    envvar=ENV_VAR,
+    envvar=WAREHOUSE_VAR,
     type=click.Path(file_okay=False),
     default=None,
-    help=f"Warehouse directory (default ./warehouse, or ${ENV_VAR}).",
+    help=f"Warehouse directory (default ./warehouse, or ${WAREHOUSE_VAR}).",
 )
 
 
@@ -35,7 +36,7 @@ allow_stale_option = click.option(
 @contextlib.contextmanager
 def reading(warehouse: Warehouse, allow_stale: bool, models: bool = True) -> Iterator[None]:
     """A reading command's whole run: one snapshot, kept on disk meanwhile, and fresh models."""
-    from ingest.snapshot import reading as hold_snapshot
+    from svit.core.snapshots import reading as hold_snapshot
 
     with hold_snapshot(warehouse.root):
         if models:
@@ -173,17 +174,16 @@ def status(warehouse_dir: str | None) -> None:
 @warehouse_option
 def build(dbt_args: tuple[str, ...], warehouse_dir: str | None) -> None:
     """Run `dbt build` on the warehouse (extra arguments go to dbt)."""
-    from svit.build import build_models
+    from svit.workflows import build_with_manifests
 
-    result = build_models(Warehouse.resolve(warehouse_dir), dbt_args)
-    timings = result.timings
+    timings, manifests = build_with_manifests(Warehouse.resolve(warehouse_dir), dbt_args)
     models = sorted((t for t in timings if t.kind == "model"), key=lambda t: -t.seconds)
     click.echo("model seconds:")
     for t in models:
         click.echo(f"  {t.name:<40} {t.seconds:7.2f}")
     tests = [t for t in timings if t.kind in ("test", "unit_test")]
     click.echo(f"{len(models)} models, {len(tests)} tests passed in {sum(t.seconds for t in timings):.1f}s")
-    for mix in result.manifests:
+    for mix in manifests:
         click.echo(f"{mix.name}: {mix.records:,} records, manifest {mix.manifest_path}")
 
 
@@ -280,7 +280,7 @@ def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None
 
     warehouse = Warehouse.resolve(warehouse_dir)
     if export_file:  # refused before the mix is built, not after
-        from svit.output_guard import check_output
+        from svit.core.output_guard import check_output
 
         check_output(warehouse, Path(export_file), allowed=("exports",), what="exports")
     # A mix is built by dbt from the models: they must match the tables (no --allow-stale here).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from svit.baai_procedure import expand_box_text_to_square
+from svit.core.baai_procedure import expand_box_text_to_square
 
 
 def _expand_boxes_baai(texts: pa.Array, widths: pa.Array, heights: pa.Array) -> pa.Array:

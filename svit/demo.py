@@ -8,8 +8,8 @@ from typing import Callable
 
 import click
 
-from svit.errors import NotBuiltYet, SvitError
-from svit.warehouse import Warehouse
+from svit.core.errors import NotBuiltYet, SvitError
+from svit.core.warehouse import Warehouse
 
 
 def _stages(warehouse: Warehouse, corpus: Path) -> list[tuple[str, Callable[[], str]]]:
@@ -23,9 +23,9 @@ def _stages(warehouse: Warehouse, corpus: Path) -> list[tuple[str, Callable[[], 
         return _table_summary(warehouse) + (" (up to date)" if report.up_to_date else "")
 
     def build() -> str:
-        from svit.build import build_models
+        from svit.workflows import build_with_manifests
 
-        timings = build_models(warehouse, quiet=True).timings
+        timings, _ = build_with_manifests(warehouse, quiet=True)
         models = sum(t.kind == "model" for t in timings)
         tests = sum(t.kind in ("test", "unit_test") for t in timings)
         return f"{models} dbt models built, {tests} tests passed ({warehouse.duckdb_path.name})"

@@ -51,13 +51,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.arrow_strings import string_bytes
-from ingest.duck import sql_ident, sql_str
-from ingest.malloc import keep_batches_in_heap
-from ingest.snapshot import current_snapshot
-from svit.errors import SvitError
-from svit.output_guard import check_output
-from svit.warehouse import Warehouse
+from svit.core.arrow_strings import string_bytes
+from svit.core.sql import sql_ident, sql_str
+from svit.core.malloc import keep_batches_in_heap
+from svit.core.snapshots import current_snapshot
+from svit.core import models_db, settings
+from svit.core.models_db import LLAVA_COLUMNS, MODEL_PARTS, MODELS_CATALOG
+from svit.core.errors import SvitError
+from svit.core.output_guard import check_output
+from svit.core.warehouse import Warehouse
 
 FORMATS = ("llava", "jsonl", "messages", "parquet")
 BATCH_ROWS = 50_000
@@ -75,19 +77,6 @@ RENDER_THREADS = 2
 # The compiled rendering for llava / jsonl without extra keys or --ascii; False: SQL for all.
 USE_KERNEL = True
 NULL_RECORD = "a record rendered as NULL (an unexpected NULL in the model)"
-MODELS_CATALOG = "svit"  # dbt-duckdb names the database after the file stem
-# A model that is a view concatenating other models, in this order (DESIGN.md, model names).
-# Scanning the parts one after the other avoids sorting ~2.5 GB; the record_order check below
-# falls back to a sorted scan of the model should the parts ever not line up.
-MODEL_PARTS = {
-    "llava_svit_all": (
-        "llava_svit_conversation",
-        "llava_svit_complex_reasoning",
-        "llava_svit_detail_description",
-        "llava_svit_referring_qa",
-    ),
-}
-LLAVA_COLUMNS = {"id", "image", "conversations", "record_order"}
 PARQUET_SHARD_BYTES = "500MB"
 PARQUET_ROW_GROUP_BYTES = 200_000_000
 ROLE_TO_MESSAGES = {"human": "user", "gpt": "assistant"}
@@ -305,12 +294,12 @@ def open_connection(warehouse: Warehouse, layout: Layout) -> tuple[duckdb.DuckDB
     temp_dir = Path(tempfile.mkdtemp(prefix=f"{TEMP_DIR_PREFIX}{owner_tag()}-"))
     con = duckdb.connect(
         config={
-            "threads": int(os.environ.get("SVIT_DUCKDB_THREADS", os.cpu_count() or 2)),
+            "threads": settings.duckdb_threads(),
             # At 1 GB the scan of the marts plus the rendered batches waiting for Python kept
             # DuckDB's buffer pool at its limit: every eviction flushed its allocators (jemalloc
             # purge and malloc_trim), memory went back to the OS and was faulted in again. Full
             # scale (DuckDB rendering): ~30% fewer page faults, ~0.5 s less kernel time at 2 GB.
-            "memory_limit": os.environ.get("SVIT_EXPORT_MEMORY", "2GB"),
+            "memory_limit": settings.export_memory_limit(),
             "temp_directory": str(temp_dir),
             "preserve_insertion_order": True,
         }
@@ -331,12 +320,11 @@ def open_connection(warehouse: Warehouse, layout: Layout) -> tuple[duckdb.DuckDB
     )
     if warehouse.duckdb_path.is_file():
         try:
-            con.execute(f"attach {sql_str(warehouse.duckdb_path)} as {MODELS_CATALOG} (read_only)")
-        except duckdb.Error as exc:
+            models_db.attach(con, warehouse)
+        except SvitError:
             con.close()
             shutil.rmtree(temp_dir, ignore_errors=True)
-            lock = " (a `svit build` may be running: wait for it)" if "lock" in str(exc).lower() else ""
-            raise SvitError(f"cannot open {warehouse.duckdb_path}{lock}: {str(exc).splitlines()[0]}") from exc
+            raise
     return con, temp_dir
 
 
@@ -679,7 +667,7 @@ class OutputFile:
         self._direct = False
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         direct = getattr(os, "O_DIRECT", 0)
-        if direct and os.environ.get("SVIT_EXPORT_DIRECT_IO", "1") != "0":
+        if direct and settings.export_direct_io():
             try:
                 self._fd = os.open(path, flags | direct, 0o600)
                 self._direct = True

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.arrow_strings import string_layout
+from svit.core.arrow_strings import string_layout
 
 _SHORT_ESCAPES = {'"': '"', "\\": "\\", "\n": "n", "\r": "r", "\t": "t", "\b": "b", "\f": "f"}
 # The letter after the backslash, for the bytes json.dumps escapes with one.

@@ -81,11 +81,11 @@ from typing import IO, Any, Iterator
 
 import duckdb
 
-from ingest.duck import sql_ident, sql_str
-from ingest.snapshot import current_snapshot
-from ingest.tables import TABLES
-from svit.errors import SvitError
-from svit.warehouse import Warehouse
+from svit.core.sql import sql_ident, sql_str
+from svit.core.snapshots import current_snapshot
+from svit.core.tables import TABLES
+from svit.core.errors import SvitError
+from svit.core.warehouse import Warehouse
 
 MODELS_CATALOG = "svit"  # dbt-duckdb names the database after the file stem
 FORMATS = ("table", "csv", "json")
@@ -421,7 +421,7 @@ def _load_dbt_plugins(con: duckdb.DuckDBPyConnection) -> bool:
 
     import yaml
 
-    from svit.build import PROJECT_DIR
+    from svit.core.dbt import PROJECT_DIR
 
     try:
         profiles = yaml.safe_load((PROJECT_DIR / "profiles.yml").read_text()) or {}

@@ -25,21 +25,19 @@ from typing import Any, Sequence
 
 import jinja2
 
-from ingest.duck import sql_ident
-from svit.build import PROJECT_DIR
-from svit.errors import SvitError
-from svit.facts import DETAIL_QUESTIONS, TASKS
-from svit.output_guard import check_output
-from svit.warehouse import Warehouse
+from svit.core.sql import sql_ident
+from svit.core.dbt import PROJECT_DIR
+from svit.core.models_db import MODEL_PARTS  # the analyses read the parts (var stats_model_parts)
+from svit.core.errors import SvitError
+from svit.core.facts import DETAIL_QUESTIONS
+from svit.core.output_guard import check_output
+from svit.core.warehouse import Warehouse
 
 ANALYSES_DIR = PROJECT_DIR / "analyses"
 # dbt macros the analyses call; svit stats renders them itself (no dbt start-up).
 ANALYSIS_MACROS = (PROJECT_DIR / "macros" / "distribution_statistics.sql", PROJECT_DIR / "macros" / "llava_model_rows.sql",
                    PROJECT_DIR / "macros" / "word_count.sql", PROJECT_DIR / "macros" / "answer_counts.sql")
 DEFAULT_MODEL = "llava_svit_all"
-# llava_svit_all is the four task models sorted into the published order (models/marts); the
-# analyses read the parts instead (var stats_model_parts), which skips a sort of every record.
-MODEL_PARTS = {DEFAULT_MODEL: tuple(f"llava_svit_{task}" for task in TASKS)}
 SVIT_ANALYSES = (
     "svit_task_sizes", "svit_text_lengths", "svit_yes_no", "svit_duplicates", "svit_detail_instructions",
     "svit_boxes", "svit_box_border", "svit_top_phrases", "svit_images",

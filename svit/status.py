@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 
 
 def file_state(path: Path, size: int, sha256: str) -> str:
@@ -59,7 +59,7 @@ def status_lines(warehouse: Warehouse) -> tuple[list[str], bool]:
     built, _ = warehouse.models_state()
     record = None
     if warehouse.duckdb_path.is_file():
-        from ingest.snapshot import models_record
+        from svit.core.snapshots import models_record
 
         record = models_record(root)
     if not warehouse.duckdb_path.is_file():

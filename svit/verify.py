@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from ingest.duck import sql_str
-from svit.errors import SvitError
-from svit.facts import REFERRING_INSTRUCTIONS
+from svit.core.sql import sql_str
+from svit.core.errors import SvitError
+from svit.core.facts import REFERRING_INSTRUCTIONS
 from svit.query import open_session
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 
 @dataclass
 class FileReport:

@@ -25,8 +25,8 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
-from svit.baai_procedure import BOX_PATTERN
-from svit.facts import IMAGE_TOKEN, LLAVA_MIX665K_PARTS, PHRASE_START, REFERRING_INSTRUCTIONS, TASKS
+from svit.core.baai_procedure import BOX_PATTERN
+from svit.core.facts import IMAGE_TOKEN, LLAVA_MIX665K_PARTS, PHRASE_START, REFERRING_INSTRUCTIONS, TASKS
 from synth import llava_files, svit_llava, svit_original, visual_genome
 from synth.jsonfmt import HashingWriter, JsonArrayWriter, encode_element
 from synth.seeds import stream

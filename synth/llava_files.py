@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from synth import golden
 from synth.seeds import stream
 from synth.text import COLORS, OBJECTS, TextPool
-from svit.facts import IMAGE_TOKEN, LLAVA_MIX665K_PARTS, SHORT_ANSWER_SUFFIX, VG_IMAGES
+from svit.core.facts import IMAGE_TOKEN, LLAVA_MIX665K_PARTS, SHORT_ANSWER_SUFFIX, VG_IMAGES
 
 _ALNUM = string.ascii_letters + string.digits
 _FIRST_RECORD = {

@@ -4,7 +4,7 @@ The real core set comes from an unpublished core-set algorithm, so ours is a see
 sample: size ``round(157,712 * images / 108,077)`` (at least 2 blocks per task), with
 conversation records taking (157,712 - 113,732) / 157,712 of it and the single-QA rest
 spread over the other three tasks in proportion to their block counts. Records are
-converted with ``svit.baai_procedure``; ids are ``SVIT_<6 digits>`` numbered in a shuffled
+converted with ``svit.core.baai_procedure``; ids are ``SVIT_<6 digits>`` numbered in a shuffled
 order of their own (the official id format is unknown, and these ids deliberately do not
 say task, image or block); the file order is shuffled too. The referring instruction of
 each record is drawn from a seeded stream and is not recoverable from the record.
@@ -16,8 +16,8 @@ import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 
-from svit import baai_procedure
-from svit.facts import REFERRING_INSTRUCTIONS, SVIT_CORE_150K_RECORDS, SVIT_CORE_150K_SINGLE_QA, TASKS, VG_IMAGES
+from svit.core import baai_procedure
+from svit.core.facts import REFERRING_INSTRUCTIONS, SVIT_CORE_150K_RECORDS, SVIT_CORE_150K_SINGLE_QA, TASKS, VG_IMAGES
 from synth.seeds import stream
 from synth.svit_original import ImagePlan
 from synth.visual_genome import folder_of

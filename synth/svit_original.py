@@ -20,7 +20,7 @@ from synth import golden
 from synth.seeds import stream
 from synth.text import POSITIONS, PREPOSITIONS, TOPICS, TextPool
 from synth.visual_genome import ObjectGroup
-from svit.facts import DETAIL_QUESTIONS, TASKS
+from svit.core.facts import DETAIL_QUESTIONS, TASKS
 
 # Share of images missing from each task's file (at least one image each when N >= 10).
 MISSING_RATE = {"conversation": 0.001, "complex_reasoning": 0.001, "detail_description": 0.02, "referring_qa": 0.005}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from synth import golden
 from synth.seeds import stream
 from synth.text import COLORS, OBJECTS, POSITIONS, PREPOSITIONS
-from svit.facts import VG_FOLDERS
+from svit.core.facts import VG_FOLDERS
 
 URL_PREFIX = "https://cs.stanford.edu/people/rak248/"
 COCO_URL_PREFIX = "http://images.cocodataset.org/train2017/"

@@ -10,16 +10,16 @@ import duckdb
 import pytest
 
 from ingest.pipeline import run_ingest
-from svit.build import build_models
+from svit.workflows import build_with_manifests
 from svit.cli import BUNDLED_SAMPLE
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 
 
 @pytest.fixture(scope="session")
 def built_sample(tmp_path_factory) -> Warehouse:
     warehouse = Warehouse(tmp_path_factory.mktemp("built_sample"))
     run_ingest(BUNDLED_SAMPLE, tuple(sorted((BUNDLED_SAMPLE / "llava").glob("*.json"))), warehouse, progress=False)
-    build_models(warehouse, quiet=True)  # as `svit build`: the published mixes get manifests
+    build_with_manifests(warehouse, quiet=True)  # as `svit build`: the published mixes get manifests
     return warehouse
 
 

@@ -1,4 +1,4 @@
-"""svit.baai_procedure: BAAI's original -> LLaVA-1.5 conversion, rule by rule (SVIT_FORMAT.md section 3)."""
+"""svit.core.baai_procedure: BAAI's original -> LLaVA-1.5 conversion, rule by rule (SVIT_FORMAT.md section 3)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from svit import baai_procedure as bp
-from svit.facts import REFERRING_INSTRUCTIONS
+from svit.core import baai_procedure as bp
+from svit.core.facts import REFERRING_INSTRUCTIONS
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 CLOCK = "[0.526, 0.152, 0.625, 0.717]"

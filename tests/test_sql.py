@@ -14,11 +14,11 @@ import duckdb
 import pytest
 
 from ingest.pipeline import run_ingest
-from ingest.tables import TABLES
+from svit.core.tables import TABLES
 from svit.cli import BUNDLED_SAMPLE
-from svit.errors import SvitError
+from svit.core.errors import SvitError
 from svit.query import query, run_sql
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 
 READ_ONLY = "svit sql runs read-only queries"
 
@@ -148,7 +148,7 @@ WRITES = {
 
 
 def _files(root):
-    """What the warehouse holds, less the lock files readers take (ingest/snapshot.py: .readers)."""
+    """What the warehouse holds, less the lock files readers take (svit/core/snapshots.py: .readers)."""
     return sorted(str(p) for p in root.rglob("*") if ".readers" not in p.relative_to(root).parts)
 
 
@@ -266,7 +266,7 @@ def test_relative_paths_in_external_models_work_from_any_cwd(own_wh, tmp_path, m
 
 def test_model_views_may_call_the_dbt_plugin_functions(own_wh):
     """int_* views call Python functions dbt-duckdb registers from profiles.yml's plugins."""
-    from svit.baai_procedure import expand_box_text_to_square
+    from svit.core.baai_procedure import expand_box_text_to_square
     from svit.dbt_plugin import Plugin
 
     con = duckdb.connect(str(own_wh.duckdb_path))

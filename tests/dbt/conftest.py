@@ -8,8 +8,8 @@ import zipfile
 import pytest
 
 from svit.cli import BUNDLED_SAMPLE
-from svit.warehouse import Warehouse
-from tests.conftest import query as models  # the dbt tests' name for it
+from svit.core.warehouse import Warehouse
+from tests.conftest import query as models  # noqa: F401  (the dbt tests import it from here)
 
 
 @pytest.fixture(scope="session")

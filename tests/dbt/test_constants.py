@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import re
 
-from svit.build import PROJECT_DIR
-from svit.facts import REFERRING_INSTRUCTIONS
-from svit.referring import choose_instruction
+from svit.core.dbt import PROJECT_DIR
+from svit.core.facts import REFERRING_INSTRUCTIONS
+from svit.core.referring import choose_instruction
 from tests.dbt.conftest import models
 
 
@@ -40,7 +40,7 @@ def test_instruction_choice_in_sql_equals_python(built):
 
 
 def test_dbt_docs_generate_works(built):
-    from svit.build import run_dbt
+    from svit.core.dbt import run_dbt
 
     run_dbt(built, "docs generate", quiet=True)
     catalog = (built.root / "dbt" / "target" / "catalog.json")

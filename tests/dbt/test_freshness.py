@@ -11,10 +11,10 @@ from pathlib import Path
 import duckdb
 
 from ingest.pipeline import run_ingest
-from ingest.snapshot import models_snapshot
+from svit.core.snapshots import models_snapshot
 from svit.build import build_models
 from svit.cli import BUNDLED_SAMPLE
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 
 REPO = Path(__file__).resolve().parents[2]
 

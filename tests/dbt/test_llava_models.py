@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from svit.baai_procedure import image_path, to_llava_record
-from svit.facts import TASKS
-from svit.referring import choose_instruction
+from svit.core.baai_procedure import image_path, to_llava_record
+from svit.core.facts import TASKS
+from svit.core.referring import choose_instruction
 from tests.dbt.conftest import image_sizes, models, source_items
 
 

@@ -7,9 +7,9 @@ import re
 import pytest
 
 from ingest.pipeline import run_ingest
-from svit.build import run_dbt
+from svit.core.dbt import run_dbt
 from svit.cli import BUNDLED_SAMPLE
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 from tests.dbt.conftest import image_sizes, models, source_items
 
 

@@ -11,10 +11,10 @@ import subprocess
 import sys
 
 from ingest.pipeline import run_ingest
-from svit.build import run_dbt
+from svit.core.dbt import run_dbt
 from svit.cli import BUNDLED_SAMPLE
 from svit.verify import verify
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 
 BOX = r"\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\]"
 

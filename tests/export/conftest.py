@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import run_ingest
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 
 # Strings json.dumps escapes in every way it can: quotes, backslashes, each control
 # character, DEL, non-ASCII in and beyond the BMP, line separators, text that looks like

@@ -81,7 +81,7 @@ def test_parquet_shards_and_card(built, tmp_path):
 
 def test_parquet_refuses_a_folder_with_files(built, tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
-    from svit.errors import SvitError
+    from svit.core.errors import SvitError
 
     with pytest.raises(SvitError, match="not an empty folder"):
         export(built, "svit_core_150k", tmp_path, "parquet", progress=False)

@@ -20,9 +20,9 @@ from click.testing import CliRunner
 
 import svit.export as export_module
 from svit.cli import cli
-from svit.errors import SvitError
+from svit.core.errors import SvitError
 from svit.export import export
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 
 
 def _fail_after(monkeypatch, writes: int) -> None:

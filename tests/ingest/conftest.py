@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from ingest.pipeline import run_ingest
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 from synth.corpus import generate_corpus
 
 

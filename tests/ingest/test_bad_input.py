@@ -11,8 +11,8 @@ import zipfile
 import pytest
 
 from ingest.pipeline import run_ingest
-from svit.errors import InputError
-from svit.warehouse import Warehouse
+from svit.core.errors import InputError
+from svit.core.warehouse import Warehouse
 from tests.ingest.conftest import count, qa, table, vg_image, write_corpus
 
 GOOD_Q = "What is <st>clock<ed> [0.526, 0.152, 0.625, 0.717] next to?"

@@ -1,4 +1,4 @@
-"""glibc's heap settings (ingest/malloc.py): which allocations get a mapping of their own."""
+"""glibc's heap settings (svit/core/malloc.py): which allocations get a mapping of their own."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Run in a fresh interpreter: the settings last for the life of a process.
 PROBE = """
 import ctypes
-from ingest.malloc import keep_batches_in_heap
+from svit.core.malloc import keep_batches_in_heap
 
 libc = ctypes.CDLL(None)
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]

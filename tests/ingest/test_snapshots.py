@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from ingest.pipeline import run_ingest
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 from synth.corpus import generate_corpus
 from tests.ingest.conftest import count, table
 

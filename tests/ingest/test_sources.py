@@ -13,11 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.pipeline import drop_sources, run_ingest
-from ingest.snapshot import write_lock
+from svit.core.snapshots import write_lock
 from svit.cli import cli
-from svit.errors import InputError, SvitError
-from svit.warehouse import Warehouse
-from synth.corpus import generate_corpus
+from svit.core.errors import InputError, SvitError
+from svit.core.warehouse import Warehouse
 from tests.ingest.conftest import count, table
 
 REPO = Path(__file__).resolve().parents[2]
@@ -204,7 +203,7 @@ def test_a_writer_waits_for_no_one_and_stops_with_one_line(tmp_path, download):
     run_ingest(download, (), warehouse, progress=False)
     # A build (another process) holds the lock: ingest and drop stop, naming it.
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from ingest.snapshot import write_lock\n"
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from svit.core.snapshots import write_lock\n"
          f"with write_lock(Path({str(warehouse.root)!r}), 'build'):\n print('held', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True, cwd=REPO,
     )
@@ -263,7 +262,7 @@ def test_a_damaged_kept_source_is_read_again_from_its_file(tmp_path):
 
 
 def test_a_reader_keeps_its_snapshot_while_another_is_published(tmp_path):
-    from ingest.snapshot import reading
+    from svit.core.snapshots import reading
     from svit.query import execute, open_session
 
     empty = tmp_path / "empty"

@@ -14,7 +14,7 @@ import pytest
 from ingest import svit_original
 from ingest.json_punctuation import RawCounter
 from ingest.pipeline import run_ingest
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 from tests.ingest.conftest import qa, table, vg_image, write_corpus
 
 TABLES = {
@@ -172,7 +172,7 @@ def test_svit_json_infers_the_same_tasks_either_way(tmp_path, monkeypatch, corpu
 def test_a_plain_file_is_counted_during_its_scan_when_the_caller_has_not(tmp_path):
     from ingest.duck import connect
     from ingest.sources import discover, feeds_for
-    from ingest.tables import TABLES
+    from svit.core.tables import TABLES
 
     source = write_corpus(tmp_path / "src", {"conversation": [{"image_id": 1, "conversations": [{"content": qa("q", "a")}]}]})
     inputs = discover(source)

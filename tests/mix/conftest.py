@@ -7,7 +7,7 @@ import json
 import pytest
 
 from svit.cli import BUNDLED_SAMPLE
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 from tests.conftest import query
 
 TRUTH = json.loads((BUNDLED_SAMPLE / "GROUND_TRUTH.json").read_text())

@@ -9,11 +9,10 @@ import math
 import re
 from collections import defaultdict
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 
-from svit.build import PROJECT_DIR
+from svit.core.dbt import PROJECT_DIR
 from svit.mix import build_mix
 from tests.mix.conftest import TRUTH, query
 

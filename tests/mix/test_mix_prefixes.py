@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from svit.build import PROJECT_DIR
+from svit.core.dbt import PROJECT_DIR
 from tests.mix.conftest import TRUTH
 
 spec = importlib.util.spec_from_file_location("check_mix_prefixes", PROJECT_DIR / "bench" / "check_mix_prefixes.py")

@@ -9,12 +9,12 @@ from collections import Counter
 import pytest
 
 from ingest.pipeline import run_ingest
-from svit.build import build_models
+from svit.workflows import build_with_manifests
 from svit.cli import BUNDLED_SAMPLE
-from svit.errors import SvitError
-from svit.facts import REFERRING_INSTRUCTIONS
+from svit.core.errors import SvitError
+from svit.core.facts import REFERRING_INSTRUCTIONS
 from svit.mix import build_mix
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 from tests.mix.conftest import OFFICIAL, TRUTH, llava_records, query
 
 
@@ -75,9 +75,9 @@ def test_svit_build_writes_the_published_manifests_as_svit_mix_does(warehouse):
     manifests = warehouse.root / "mixes"
     for name in ("mix_svit_core_150k", "mix_svit_mix_665k"):
         (manifests / f"{name}.manifest.json").unlink(missing_ok=True)
-    result = build_models(warehouse, ("--select", "mix_svit_mix_665k", "llava_svit_conversation"), quiet=True)
+    _, manifests_written = build_with_manifests(warehouse, ("--select", "mix_svit_mix_665k", "llava_svit_conversation"), quiet=True)
     # Only the published mixes it built; a model that is not a mix gets none.
-    assert [m.name for m in result.manifests] == ["mix_svit_mix_665k"]
+    assert [m.name for m in manifests_written] == ["mix_svit_mix_665k"]
     assert not (manifests / "mix_svit_core_150k.manifest.json").exists()
     built = json.loads((manifests / "mix_svit_mix_665k.manifest.json").read_text())
     assert built["kind"] == "published" and built["records"] == TRUTH["svit_mix_665k"]["records"]
@@ -93,7 +93,7 @@ def test_without_llava_files_the_mixes_build_empty_and_svit_mix_refuses(tmp_path
     shutil.copytree(BUNDLED_SAMPLE, source, ignore=shutil.ignore_patterns("format", "llava"))
     wh = Warehouse(tmp_path / "wh")
     run_ingest(source, (), wh, progress=False)
-    assert build_models(wh, quiet=True).manifests == []  # built empty: no manifest
+    assert build_with_manifests(wh, quiet=True)[1] == []  # built empty: no manifest
     assert query(wh, "select (select count(*) from mix_svit_core_150k), (select count(*) from mix_svit_mix_665k)") \
         == [(0, 0)]
     with pytest.raises(SvitError, match="needs llava_v1_5_mix665k, llava_instruct_150k, svit_core_150k ingested"):

@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from svit.errors import SvitError
+from svit.core.errors import SvitError
 from svit.mix import build_mix
 from tests.mix.conftest import TRUTH, llava_records, query
 
@@ -170,8 +170,7 @@ def test_a_reserved_mix_name_is_refused_and_nothing_is_built(warehouse, tmp_path
     def no_build(*args, **kwargs):
         raise AssertionError("dbt ran for a refused recipe")
 
-    monkeypatch.setattr("svit.mix.run_dbt", no_build)
-    monkeypatch.setattr("svit.mix.build_models", no_build)
+    monkeypatch.setattr("svit.mix.build.run_dbt", no_build)
     manifests = query(warehouse, "select mix, built_at from mix_manifests order by mix")
     path = tmp_path / "reserved.yml"
     path.write_text(f"sources:\n  - source: llava_svit_all\nname: {name}\n")

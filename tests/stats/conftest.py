@@ -10,7 +10,7 @@ import pytest
 
 from svit.cli import BUNDLED_SAMPLE
 from svit.stats import StatsReport, run_stats
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 
 
 @pytest.fixture(scope="session")

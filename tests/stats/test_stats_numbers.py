@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from svit.cli import BUNDLED_SAMPLE
-from svit.facts import DETAIL_QUESTIONS, TASKS
+from svit.core.facts import DETAIL_QUESTIONS, TASKS
 
 from .conftest import llava_records, task_items
 

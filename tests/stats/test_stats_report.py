@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from svit.cli import cli
-from svit.errors import SvitError
+from svit.core.errors import SvitError
 from svit.stats import render_analysis, run_stats
-from svit.warehouse import Warehouse
+from svit.core.warehouse import Warehouse
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -7,7 +7,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from svit.facts import TASKS
+from svit.core.facts import TASKS
 from synth.corpus import generate_corpus
 
 

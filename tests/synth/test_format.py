@@ -6,8 +6,8 @@ import json
 import re
 from collections import Counter
 
-from svit import baai_procedure
-from svit.facts import (
+from svit.core import baai_procedure
+from svit.core.facts import (
     DETAIL_QUESTIONS,
     IMAGE_TOKEN,
     LLAVA_MIX665K_PARTS,

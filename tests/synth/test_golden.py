@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from svit import baai_procedure
-from svit.facts import LLAVA_MIX665K_PARTS, REFERRING_INSTRUCTIONS, TASKS
+from svit.core import baai_procedure
+from svit.core.facts import LLAVA_MIX665K_PARTS, REFERRING_INSTRUCTIONS, TASKS
 from synth import golden
 
 GOLDEN = Path(__file__).parent.parent / "data" / "golden"

@@ -19,15 +19,14 @@ from typing import TYPE_CHECKING, Iterable
 
 import duckdb
 
-from ingest.snapshot import current_snapshot
 from svit import __version__
-from svit.errors import SvitError
-from svit.warehouse import Warehouse
+from svit.core.models_db import MIX_MANIFESTS as MANIFEST_TABLE
+from svit.core.models_db import connect
+from svit.core.warehouse import Warehouse
 
 if TYPE_CHECKING:
-    from svit.mix import Recipe
+    from svit.mix.recipe import Recipe
 
-MANIFEST_TABLE = "mix_manifests"
 # The published mixes and the ingested LLaVA files each is made from; without all of them
 # the model is built empty and gets no manifest.
 PUBLISHED_FILES: dict[str, tuple[str, ...]] = {
@@ -48,41 +47,9 @@ class MixResult:
 # --------------------------------------------------------------------------- the warehouse
 
 
-def connect(warehouse: Warehouse, read_only: bool) -> duckdb.DuckDBPyConnection:
-    try:
-        return duckdb.connect(str(warehouse.duckdb_path), read_only=read_only)
-    except duckdb.Error as exc:
-        raise SvitError(f"cannot open {warehouse.duckdb_path}: {str(exc).splitlines()[0]} "
-                        "(is a `svit build` or `svit sql` running?)") from exc
-
-
-def built_relations(warehouse: Warehouse) -> dict[str, set[str]]:
-    """Tables and views in svit.duckdb with their column names."""
-    if not warehouse.duckdb_path.is_file():
-        return {}
-    con = connect(warehouse, read_only=True)
-    try:
-        rows = con.execute(
-            "select table_name, list(column_name) from duckdb_columns() where schema_name = 'main' group by all"
-        ).fetchall()
-    finally:
-        con.close()
-    return {name: set(columns) for name, columns in rows}
-
-
-def llava_files(warehouse: Warehouse) -> set[str]:
-    """Model names of the ingested LLaVA files (the `source` partitions of llava_records)."""
-    snapshot = current_snapshot(warehouse.root) or warehouse.root
-    folder = snapshot / "llava_records"
-    if not folder.is_dir():
-        return set()
-    return {d.name.split("=", 1)[1] for d in folder.iterdir()
-            if d.is_dir() and d.name.startswith("source=") and any(d.glob("*.parquet"))}
-
-
 def missing_files(warehouse: Warehouse, name: str) -> list[str]:
     """The LLaVA files the published mix `name` needs that are not ingested."""
-    present = llava_files(warehouse)
+    present = set(warehouse.llava_models())
     return [f for f in PUBLISHED_FILES[name] if f not in present]
 
 
@@ -127,6 +94,8 @@ def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: "Recipe |
         if recipe:
             manifest["coverage"] = _coverage(con, name)
         manifest["inputs"] = _inputs(warehouse)
+        snap = warehouse.snapshot()
+        manifest["snapshot"] = snap.name if snap is not None else None
         manifest["tool_versions"] = _tool_versions()
         con.execute(
             f"create table if not exists {MANIFEST_TABLE} (mix varchar, kind varchar, built_at varchar, "
@@ -212,19 +181,9 @@ def _published_recipe(name: str) -> dict:
 
 
 def _inputs(warehouse: Warehouse) -> list[dict]:
-    """The warehouse's input files as the ingest manifest recorded them (name, path, bytes, sha256)."""
-    folder = (current_snapshot(warehouse.root) or warehouse.root) / "manifest"
-    if not any(folder.rglob("*.parquet")):
-        return []
-    con = duckdb.connect()
-    try:
-        rows = con.execute(
-            f"select name, path, bytes, sha256 from read_parquet('{str(folder).replace(chr(39), chr(39) * 2)}/**/*.parquet') "
-            "order by name"
-        ).fetchall()
-    finally:
-        con.close()
-    return [{"name": n, "path": p, "bytes": b, "sha256": s} for n, p, b, s in rows]
+    """The warehouse's sources as its manifest records them (name, path, bytes, sha256)."""
+    return sorted(({k: f[k] for k in ("name", "path", "bytes", "sha256")} for f in warehouse.sources()),
+                  key=lambda f: f["name"])
 
 
 def _tool_versions() -> dict[str, str]:

@@ -21,9 +21,9 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from ingest.snapshot import SNAPSHOTS
-from svit.errors import SvitError
-from svit.warehouse import Warehouse
+from svit.core.snapshots import SNAPSHOTS
+from svit.core.errors import SvitError
+from svit.core.warehouse import Warehouse
 
 
 def check_output(

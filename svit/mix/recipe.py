@@ -5,13 +5,12 @@ counts, `mix_user_sources`, and its coverage beside the official core set,
 `mix_user_coverage`), which dbt writes to a table named by the recipe; see
 models/marts/mixes/mix_user.sql. Everything a recipe says is checked here first, against
 the warehouse, so a bad recipe builds nothing. Every mix then gets a manifest
-(svit/mix_manifest.py): a JSON file `<warehouse>/mixes/<name>.manifest.json` and a row of
+(svit/mix/manifest.py): a JSON file `<warehouse>/mixes/<name>.manifest.json` and a row of
 the table `mix_manifests` in svit.duckdb.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,20 +19,12 @@ from typing import Any
 import duckdb
 import yaml
 
-from ingest.tables import TABLES
-from svit.build import PROJECT_DIR, build_models, run_dbt
-from svit.errors import SvitError
-from svit.mix_manifest import (
-    MANIFEST_TABLE,
-    PUBLISHED,
-    MixResult,
-    built_relations,
-    connect,
-    llava_files,
-    missing_files,
-    write_manifest,
-)
-from svit.warehouse import Warehouse
+from svit.core.dbt import PROJECT_DIR
+from svit.core.errors import SvitError
+from svit.core.models_db import LLAVA_COLUMNS, built_relations, connect
+from svit.core.models_db import MIX_MANIFESTS as MANIFEST_TABLE
+from svit.core.tables import TABLES
+from svit.core.warehouse import Warehouse
 
 GENERIC_MODELS = ("mix_user", "mix_user_sources", "mix_user_coverage")
 # What the generic models read besides the recipe's sources: a warehouse built before they
@@ -44,13 +35,12 @@ COMPANION_SUFFIXES = ("__sources", "__coverage")
 # Names a mix may not take, though no project model has them: `svit sql` queries the
 # warehouse tables by bare name beside the models, so a mix named like a table would hide it
 # (`sources`, the ingest's table of sources, is named here too so that it stays reserved
-# whether or not TABLES lists it); mix_manifests is written by svit/mix_manifest.py; dbt
+# whether or not TABLES lists it); mix_manifests is written by svit/mix/manifest.py; dbt
 # names its staging and intermediate models stg_* and int_*, its seeds after their files,
 # and the relations it builds a table through `<model>__dbt_tmp`, `__dbt_backup` and the like.
 RESERVED_TABLES = tuple(sorted(set(TABLES) | {"sources"}))
 RESERVED_PREFIXES = ("stg_", "int_", "_")
 RESERVED_INFIX = "__dbt_"
-LLAVA_COLUMNS = {"id", "image", "conversations", "record_order"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _FIRST = re.compile(r"^first:\s*(-?\d+)$")
 RECIPE_KEYS = {"name", "seed", "shuffle", "description", "sources"}
@@ -213,7 +203,7 @@ def _check_name_free(doc: _Located, node, name: str, path: Path, warehouse: Ware
         raise doc.error(node, f"mix name {name!r} is reserved; choose another (reserved: the tables "
                               f"{', '.join(RESERVED_TABLES)}; {', '.join(internal_relations())}; names starting "
                               f"with {', '.join(RESERVED_PREFIXES)} or holding {RESERVED_INFIX})")
-    if name in llava_files(warehouse):
+    if name in set(warehouse.llava_models()):
         raise doc.error(node, f"mix name {name!r} is taken by an ingested LLaVA file; choose another")
     earlier = _built_mixes(warehouse).get(name)
     if earlier is not None and Path(earlier).resolve() != path.resolve():
@@ -224,7 +214,7 @@ def _known_sources(warehouse: Warehouse) -> dict[str, str]:
     """Every name a recipe may use -> its kind. Project models must be built and LLaVA-shaped."""
     relations = built_relations(warehouse)
     models = project_models()
-    known = {f: "llava_file" for f in llava_files(warehouse)}
+    known = {f: "llava_file" for f in set(warehouse.llava_models())}
     for name, columns in relations.items():
         if LLAVA_COLUMNS <= columns:
             known[name] = "model" if name in models else "relation"
@@ -322,54 +312,3 @@ def check_filter(text: str) -> str | None:
     finally:
         con.close()
     return None
-
-
-# --------------------------------------------------------------------------- building
-
-
-def build_mix(warehouse: Warehouse, target: str, quiet: bool = True) -> MixResult:
-    """Build a published mix (by name) or a recipe file, then write its manifest."""
-    if target in PUBLISHED:
-        return _build_published(warehouse, target, quiet)
-    path = Path(target)
-    if not path.is_file():
-        raise SvitError(f"{target}: no such recipe file (or published mix: {', '.join(PUBLISHED)})")
-    recipe = load_recipe(path, warehouse)
-    _require_built(warehouse, GENERIC_PARENTS)
-    if any(s.select == "coverage" for s in recipe.sources):
-        _require_phrases(warehouse, recipe)
-    mix_var = json.dumps({"mix": recipe.as_var()})
-    run_dbt(warehouse, "build", ("--select", *GENERIC_MODELS, "--vars", mix_var), quiet=quiet)
-    return write_manifest(warehouse, recipe.name, "user", recipe)
-
-
-def _build_published(warehouse: Warehouse, name: str, quiet: bool) -> MixResult:
-    _require_built(warehouse, {"mix_svit_core_150k": ("llava_svit_all",), "mix_svit_mix_665k": ("mix_svit_core_150k",)}[name])
-    absent = missing_files(warehouse, name)
-    if absent:
-        how = {"svit_core_150k": "format/llava-v1.5/SVIT_core_150K.json in the source directory",
-               "llava_v1_5_mix665k": "--llava llava_v1_5_mix665k.json",
-               "llava_instruct_150k": "--llava llava_instruct_150k.json (it tells the LLaVA-Instruct part apart)"}
-        raise SvitError(f"{name} needs {', '.join(absent)} ingested: `svit ingest` with "
-                        + "; ".join(how[f] for f in absent))
-    # As `svit build` does, limited to this model: one way to build a published mix and write its manifest.
-    [result] = [m for m in build_models(warehouse, ("--select", name), quiet=quiet).manifests if m.name == name]
-    return result
-
-
-def _require_built(warehouse: Warehouse, names) -> None:
-    missing = [n for n in names if n not in built_relations(warehouse)]
-    if missing:
-        raise SvitError(f"{', '.join(missing)} not built in {warehouse.duckdb_path}: run `svit build` first")
-
-
-def _require_phrases(warehouse: Warehouse, recipe: Recipe) -> None:
-    """`select: coverage` needs object phrases: SVIT's referring data, ingested and built."""
-    con = connect(warehouse, read_only=True)
-    try:
-        [(phrases,)] = con.execute("select count(*) from int_object_phrases").fetchall()
-    finally:
-        con.close()
-    if phrases == 0:
-        raise SvitError(f"{recipe.path}: select: coverage needs object phrases, and {warehouse.root} has none "
-                        "(ingest SVIT's referring_qa data, then `svit build`)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from svit.facts import IMAGE_TOKEN, PHRASE_END, PHRASE_START
+from svit.core.facts import IMAGE_TOKEN, PHRASE_END, PHRASE_START
 
 # A box as BAAI's tool matches it: four unsigned decimals, ", "-separated, in brackets.
 BOX_PATTERN = re.compile(r"\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\]")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from svit.facts import REFERRING_INSTRUCTIONS
+from svit.core.facts import REFERRING_INSTRUCTIONS
 
 
 def choose_instruction(record_id: str, seed: int | str = 0) -> str:

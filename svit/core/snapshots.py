@@ -24,8 +24,8 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
-from ingest.tables import TABLES
-from svit.errors import SvitError
+from svit.core.tables import TABLES
+from svit.core.errors import SvitError
 
 SNAPSHOTS = ".snapshots"
 CURRENT = "current"

@@ -6,8 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_WAREHOUSE = Path("warehouse")
-ENV_VAR = "SVIT_WAREHOUSE"
+from svit.core import settings
 
 
 @dataclass(frozen=True)
@@ -19,7 +18,7 @@ class Warehouse:
     @classmethod
     def resolve(cls, option: str | os.PathLike | None) -> "Warehouse":
         """Pick the warehouse from --warehouse, then $SVIT_WAREHOUSE, then ./warehouse."""
-        chosen = option or os.environ.get(ENV_VAR) or DEFAULT_WAREHOUSE
+        chosen = option or settings.warehouse_dir() or settings.DEFAULT_WAREHOUSE
         return cls(Path(chosen).resolve())
 
     def table_dir(self, table: str) -> Path:
@@ -29,16 +28,25 @@ class Warehouse:
     def duckdb_path(self) -> Path:
         return self.root / "svit.duckdb"
 
+    def llava_models(self) -> list[str]:
+        """Model names of the ingested LLaVA files: the `source` partitions of llava_records."""
+        snap = self.snapshot() or self.root
+        folder = snap / "llava_records"
+        if not folder.is_dir():
+            return []
+        return sorted(d.name.split("=", 1)[1] for d in folder.iterdir()
+                      if d.is_dir() and d.name.startswith("source=") and any(d.glob("*.parquet")))
+
     # ------------------------------------------------------------------ state (`svit status`)
 
     def snapshot(self) -> Path | None:
-        """The snapshot this process reads (see ingest/snapshot.py)."""
-        from ingest.snapshot import current_snapshot
+        """The snapshot this process reads (see svit/core/snapshots.py)."""
+        from svit.core.snapshots import current_snapshot
 
         return current_snapshot(self.root)
 
     def manifest(self) -> dict | None:
-        from ingest.snapshot import previous_manifest
+        from svit.core.snapshots import previous_manifest
 
         return previous_manifest(self.root)
 
@@ -49,7 +57,7 @@ class Warehouse:
 
     def damaged_files(self) -> list[str]:
         """Table files of the current snapshot that no longer match its manifest."""
-        from ingest.snapshot import damaged_files
+        from svit.core.snapshots import damaged_files
 
         snap, manifest = self.snapshot(), self.manifest()
         return damaged_files(snap, manifest) if snap is not None and manifest else []
@@ -57,7 +65,7 @@ class Warehouse:
     def models_state(self) -> tuple[str | None, str | None]:
         """(the snapshot the models were built from, the current one); the first is None when
         svit.duckdb is missing or carries no record."""
-        from ingest.snapshot import models_snapshot
+        from svit.core.snapshots import models_snapshot
 
         snap = self.snapshot()
         built = models_snapshot(self.root) if self.duckdb_path.is_file() else None
@@ -75,7 +83,7 @@ class Warehouse:
 
     def require_fresh_models(self, allow_stale: bool) -> str | None:
         """SvitError when the models are stale; with `allow_stale`, the warning to show instead."""
-        from svit.errors import SvitError
+        from svit.core.errors import SvitError
 
         stale = self.stale_models()
         if stale and not allow_stale:

@@ -13,3 +13,9 @@ class NotBuiltYet(SvitError):
 
 class InputError(SvitError):
     """An input file that cannot be read at all (not JSON, truncated, missing member)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (DuckDB's run to several), or its type when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,70 @@
+"""The models database, svit.duckdb, that `svit build` (dbt) writes: the one way to open it.
+
+Its facts live here too: the catalog name it is attached under, the columns that make a
+relation a LLaVA-shaped model, and the models that concatenate others.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from svit.core.errors import SvitError, first_line
+from svit.core.facts import TASKS
+from svit.core.sql import sql_str
+from svit.core.warehouse import Warehouse
+
+# dbt-duckdb names the database after the file stem; attached under the same name, the
+# models' own fully qualified references keep working.
+MODELS_CATALOG = "svit"
+# The table of mix manifests (svit/mix/manifest.py writes it beside the mixes).
+MIX_MANIFESTS = "mix_manifests"
+# A relation with these columns is a LLaVA-format model: exportable, mixable, profiled.
+LLAVA_COLUMNS = frozenset({"id", "image", "conversations", "record_order"})
+# A model that is a view concatenating other models, in this order (models/marts): readers
+# that go through the parts one after the other skip a sort of every record.
+MODEL_PARTS = {"llava_svit_all": tuple(f"llava_svit_{task}" for task in TASKS)}
+
+
+def _refusal(warehouse: Warehouse, exc: duckdb.Error) -> SvitError:
+    """One line for a svit.duckdb that cannot be opened; a lock names its holder."""
+    message = str(exc)
+    if "lock" in message.lower():
+        holder = re.search(r"PID (\d+)", message)
+        who = f" (process {holder.group(1)})" if holder else ""
+        return SvitError(
+            f"{warehouse.duckdb_path} is locked by another process{who}: a `svit build`, `svit mix` or another "
+            "writer is running. Wait for it to finish; the Parquet tables stay readable (`svit sql --no-models ...`)"
+        )
+    return SvitError(f"cannot open the models in {warehouse.duckdb_path}: {first_line(exc)}; run `svit build` to rebuild them")
+
+
+def connect(warehouse: Warehouse, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """A connection to svit.duckdb itself (read-only unless a mix manifest is being written)."""
+    try:
+        return duckdb.connect(str(warehouse.duckdb_path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise _refusal(warehouse, exc) from exc
+
+
+def attach(con: duckdb.DuckDBPyConnection, warehouse: Warehouse) -> None:
+    """Attach svit.duckdb read-only to `con` as MODELS_CATALOG."""
+    try:
+        con.execute(f"attach {sql_str(warehouse.duckdb_path)} as {MODELS_CATALOG} (read_only)")
+    except duckdb.Error as exc:
+        raise _refusal(warehouse, exc) from exc
+
+
+def built_relations(warehouse: Warehouse) -> dict[str, set[str]]:
+    """Tables and views in svit.duckdb with their column names ({} before a build)."""
+    if not warehouse.duckdb_path.is_file():
+        return {}
+    con = connect(warehouse, read_only=True)
+    try:
+        rows = con.execute(
+            "select table_name, list(column_name) from duckdb_columns() where schema_name = 'main' group by all"
+        ).fetchall()
+    finally:
+        con.close()
+    return {name: set(columns) for name, columns in rows}

@@ -1,0 +1,56 @@
+"""Every setting read from the environment, in one place; nothing else reads `os.environ`.
+
+| variable | default | what it changes |
+|---|---|---|
+| `SVIT_WAREHOUSE` | `./warehouse` | the warehouse directory when `--warehouse` is not given |
+| `SVIT_DUCKDB_THREADS` | the machine's cores | DuckDB threads of `svit build` (profiles.yml) and `svit export` |
+| `SVIT_DUCKDB_MEMORY` | `6GB` | DuckDB's memory limit in `svit build` (read by profiles.yml); past it DuckDB spills to disk |
+| `SVIT_INGEST_MEMORY_LIMIT` | `1GB` | DuckDB's memory limit in `svit ingest`; past it DuckDB spills to disk |
+| `SVIT_EXPORT_MEMORY` | `2GB` | DuckDB's memory limit in `svit export` |
+| `SVIT_EXPORT_DIRECT_IO` | `1` | `0` writes exports through the page cache instead of O_DIRECT |
+
+`svit build` also sets `SVIT_TABLES` for dbt (the snapshot folder the views read); it is not
+a user setting. bench/README.md has what the limits cost and save.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_WAREHOUSE = Path("warehouse")
+WAREHOUSE_VAR = "SVIT_WAREHOUSE"
+
+
+def warehouse_dir() -> str | None:
+    return os.environ.get(WAREHOUSE_VAR)
+
+
+def duckdb_threads() -> int:
+    return int(os.environ.get("SVIT_DUCKDB_THREADS", os.cpu_count() or 2))
+
+
+def ingest_memory_limit() -> str:
+    return os.environ.get("SVIT_INGEST_MEMORY_LIMIT", "1GB")
+
+
+def export_memory_limit() -> str:
+    return os.environ.get("SVIT_EXPORT_MEMORY", "2GB")
+
+
+def export_direct_io() -> bool:
+    return os.environ.get("SVIT_EXPORT_DIRECT_IO", "1") != "0"
+
+
+def dbt_environment(warehouse_root: Path, tables: Path) -> dict[str, str]:
+    """The environment dbt runs in: ours, plus where the warehouse and the snapshot it reads are.
+
+    Absolute paths, so the views dbt writes into svit.duckdb find the Parquet from any directory;
+    SVIT_TABLES names the snapshot itself, so the views never read a later one.
+    """
+    return {
+        **os.environ,
+        WAREHOUSE_VAR: str(warehouse_root),
+        "SVIT_TABLES": str(tables),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }

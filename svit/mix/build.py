@@ -1,0 +1,70 @@
+"""Building a mix: a published one by name, or a user's recipe through the generic dbt models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from svit.core import snapshots
+from svit.core.dbt import run_dbt
+from svit.core.errors import SvitError
+from svit.core.models_db import built_relations, connect
+from svit.core.warehouse import Warehouse
+from svit.mix.manifest import PUBLISHED, MixResult, missing_files, write_manifest, write_published_manifests
+from svit.mix.recipe import GENERIC_MODELS, GENERIC_PARENTS, Recipe, load_recipe
+
+
+def build_mix(warehouse: Warehouse, target: str, quiet: bool = True) -> MixResult:
+    """Build a published mix (by name) or a recipe file, then write its manifest; the warehouse's
+    write lock is held throughout, the manifest being written into svit.duckdb too."""
+    with snapshots.write_lock(warehouse.root, "mix"):
+        return _build(warehouse, target, quiet)
+
+
+def _build(warehouse: Warehouse, target: str, quiet: bool) -> MixResult:
+    if target in PUBLISHED:
+        return _build_published(warehouse, target, quiet)
+    path = Path(target)
+    if not path.is_file():
+        raise SvitError(f"{target}: no such recipe file (or published mix: {', '.join(PUBLISHED)})")
+    recipe = load_recipe(path, warehouse)
+    _require_built(warehouse, GENERIC_PARENTS)
+    if any(s.select == "coverage" for s in recipe.sources):
+        _require_phrases(warehouse, recipe)
+    mix_var = json.dumps({"mix": recipe.as_var()})
+    run_dbt(warehouse, "build", ("--select", *GENERIC_MODELS, "--vars", mix_var), quiet=quiet)
+    return write_manifest(warehouse, recipe.name, "user", recipe)
+
+
+def _build_published(warehouse: Warehouse, name: str, quiet: bool) -> MixResult:
+    _require_built(warehouse, {"mix_svit_core_150k": ("llava_svit_all",), "mix_svit_mix_665k": ("mix_svit_core_150k",)}[name])
+    absent = missing_files(warehouse, name)
+    if absent:
+        how = {"svit_core_150k": "format/llava-v1.5/SVIT_core_150K.json in the source directory",
+               "llava_v1_5_mix665k": "--llava llava_v1_5_mix665k.json",
+               "llava_instruct_150k": "--llava llava_instruct_150k.json (it tells the LLaVA-Instruct part apart)"}
+        raise SvitError(f"{name} needs {', '.join(absent)} ingested: `svit ingest` with "
+                        + "; ".join(how[f] for f in absent))
+    # As `svit build` does, limited to this model: one way to build a published mix and write its manifest.
+    timings = run_dbt(warehouse, "build", ("--select", name), quiet=quiet)
+    built = [t.name for t in timings if t.kind == "model" and t.status == "success"]
+    [result] = [m for m in write_published_manifests(warehouse, built) if m.name == name]
+    return result
+
+
+def _require_built(warehouse: Warehouse, names) -> None:
+    missing = [n for n in names if n not in built_relations(warehouse)]
+    if missing:
+        raise SvitError(f"{', '.join(missing)} not built in {warehouse.duckdb_path}: run `svit build` first")
+
+
+def _require_phrases(warehouse: Warehouse, recipe: Recipe) -> None:
+    """`select: coverage` needs object phrases: SVIT's referring data, ingested and built."""
+    con = connect(warehouse, read_only=True)
+    try:
+        [(phrases,)] = con.execute("select count(*) from int_object_phrases").fetchall()
+    finally:
+        con.close()
+    if phrases == 0:
+        raise SvitError(f"{recipe.path}: select: coverage needs object phrases, and {warehouse.root} has none "
+                        "(ingest SVIT's referring_qa data, then `svit build`)")
