@@ -9,7 +9,7 @@ llava_v1_5_mix665k.json and llava_instruct_150k.json ingested) by the first fold
 `image` (coco, vg, gqa, ocr_vqa, textvqa; `none` for text-only records, which have no
 `image` key), prints them beside the expected figures and exits 1 on any difference.
 
-The published figures (SVIT_FORMAT.md section 4: coco 206,388; vg 244,129; gqa 72,140;
+The published figures (docs/formats.md, "The published recipes": coco 206,388; vg 244,129; gqa 72,140;
 ocr_vqa 80,000; textvqa 21,953; none 40,688; 665,298 in all) follow from the parts of
 llava_v1_5_mix665k (svit/core/facts.py) with the LLaVA-Instruct part (coco) replaced by
 SVIT_core_150K (157,712 records on VG images). The generator makes each part
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         source = str(args.ground_truth)
     else:
         expected = expected_prefixes(args.images)
-        source = f"scaled to {args.images:,} images" if args.images else "published (SVIT_FORMAT.md section 4)"
+        source = f"scaled to {args.images:,} images" if args.images else "published (docs/formats.md)"
     start = time.perf_counter()
     try:
         counted = count_prefixes(args.warehouse)

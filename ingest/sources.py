@@ -69,7 +69,7 @@ class InputFile:
 
 
 def model_name(path: Path | str) -> str:
-    """A LLaVA file's model name: its stem, lower-cased, other characters as `_` (DESIGN.md)."""
+    """A LLaVA file's model name: its stem, lower-cased, other characters as `_` (docs/models.md)."""
     return re.sub(r"[^a-z0-9_]", "_", Path(path).stem.lower())
 
 

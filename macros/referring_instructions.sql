@@ -25,7 +25,7 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The LLaVA record id of an original block (DESIGN.md). -#}
+{#- The LLaVA record id of an original block (docs/models.md). -#}
 {% macro svit_record_id(task, image_id, block) -%}
     'svit_' || {{ task }} || '_' || {{ image_id }} || '_' || {{ block }}
 {%- endmacro %}

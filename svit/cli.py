@@ -1,4 +1,4 @@
-"""The `svit` command line: one subcommand per pipeline stage (DESIGN.md, CLI contract)."""
+"""The `svit` command line: one subcommand per pipeline stage (docs/cli.md)."""
 
 from __future__ import annotations
 

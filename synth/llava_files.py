@@ -2,7 +2,7 @@
 
 Parts come in the order of ``facts.LLAVA_MIX665K_PARTS`` (LLaVA-Instruct first; the real
 file's first record is LLaVA-Instruct's first), each as one contiguous run. Quirks kept
-(SVIT_FORMAT.md section 5):
+(docs/formats.md, "LLaVA-1.5's llava_v1_5_mix665k.json"):
 
 - LLaVA-Instruct: 12-digit string ids, image ``coco/train2017/<id>.jpg``, ids repeated
   (one image, several conversations); ``<image>`` after the question in ~25% of records.

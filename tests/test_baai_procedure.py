@@ -1,4 +1,4 @@
-"""svit.core.baai_procedure: BAAI's original -> LLaVA-1.5 conversion, rule by rule (SVIT_FORMAT.md section 3)."""
+"""svit.core.baai_procedure: BAAI's original -> LLaVA-1.5 conversion, rule by rule (docs/formats.md)."""
 
 from __future__ import annotations
 

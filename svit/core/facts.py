@@ -5,7 +5,7 @@ Each constant lives here once; the comment above it names its source.
 
 from __future__ import annotations
 
-# The four SVIT tasks, in the order the LLaVA models list them (DESIGN.md, model names).
+# The four SVIT tasks, in the order the LLaVA models list them (docs/models.md).
 TASKS: tuple[str, ...] = (
     "conversation",
     "complex_reasoning",
@@ -71,7 +71,7 @@ DETAIL_QUESTIONS: tuple[str, ...] = (
 # Visual Genome image folders (image_data.json urls).
 VG_FOLDERS: tuple[str, str] = ("VG_100K", "VG_100K_2")
 
-# Published sizes (SVIT dataset card, LLaVA-1.5 README); see SVIT_FORMAT.md sections 1, 4, 5.
+# Published sizes (SVIT dataset card, LLaVA-1.5 README); see docs/formats.md.
 VG_IMAGES = 108_077
 SVIT_CORE_150K_RECORDS = 157_712
 SVIT_CORE_150K_SINGLE_QA = 113_732

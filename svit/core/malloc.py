@@ -1,15 +1,14 @@
 """Keeping batch-sized allocations in glibc's heap instead of fresh mappings.
 
-Every Arrow batch the scans hand over is ~20 MB, above glibc's mmap threshold, so each one
-was a new mapping: page faults and zeroed pages for every batch, and on a VM whose free
-memory went back to the host, about 2 s of kernel time per GB touched. Serving allocations
+Every Arrow batch the scans hand over is above glibc's mmap threshold, so each one was a new
+mapping: page faults and zeroed pages for every batch, and on a VM whose free memory went
+back to the host, kernel time for every page touched. Serving allocations
 up to 32 MiB (glibc's limit for this setting) from the heap, and not trimming it, reuses the
-same pages. Measured on full-scale ingest: 17.1-17.2 s against 18.4-18.6 s, peak RSS
-~100 MB higher (1.3 GiB). Elsewhere than glibc this does nothing.
+same pages, for a little more peak memory. Elsewhere than glibc this does nothing.
 
-Export's batches (~50 MB, grown by realloc to 64 MB) are beyond that limit, so export asks
-for no mappings at all (`any_size=True`): full-scale export 9.2-10.1 CPU-s against 9.8-10.8,
-a quarter fewer page faults, ~20 MB more peak RSS. Ingest measured no gain from it.
+Export's batches are beyond that limit, so export asks for no mappings at all
+(`any_size=True`); ingest gains nothing from that. What each setting saves and costs is in
+bench/README.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The warehouse tables and their columns (DESIGN.md, "The warehouse").
+"""The warehouse tables and their columns (docs/warehouse.md).
 
 Used to write an empty table, with the right columns, when a run had no input for it, so
 every table always exists for dbt sources and ad-hoc SQL. Partition columns (task, source,

@@ -1,4 +1,4 @@
-"""Where the warehouse lives and what is inside it (DESIGN.md, "The warehouse")."""
+"""Where the warehouse lives and what is inside it (docs/warehouse.md)."""
 
 from __future__ import annotations
 

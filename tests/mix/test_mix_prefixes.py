@@ -13,7 +13,7 @@ spec = importlib.util.spec_from_file_location("check_mix_prefixes", PROJECT_DIR 
 check = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(check)
 
-# SVIT_FORMAT.md section 4 (derived there from the parts of llava_v1_5_mix665k, not observed).
+# docs/formats.md, "The published recipes" (derived there from the parts of llava_v1_5_mix665k, not observed).
 PUBLISHED = {"coco": 206_388, "vg": 244_129, "gqa": 72_140, "ocr_vqa": 80_000, "textvqa": 21_953, "none": 40_688}
 
 
