@@ -2,8 +2,8 @@
 
 Computed with Arrow kernels on each batch of turns as the scan writes them, so the turns are
 not read back from Parquet and the work runs beside the JSON parsing of the other files.
-(The same query in DuckDB over the written turns cost ~9 CPU-s at full scale and ran after
-the scans; with Arrow's string kernels the same steps take about two thirds of that.)
+Arrow's string kernels were chosen over the same query in DuckDB over the written turns,
+which costs more and has to wait for the scans (see bench/README.md).
 
 Offsets count characters, as Python's `str` indexes: `text[box_offset:][:len(box_text)]`
 is the box. Numbers are read as Python's `float()` reads them, only from boxes written the
@@ -21,8 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from svit.core.arrow_strings import string_bytes
 from ingest.parquet_writer import ParquetSink
+from svit.core.arrow_strings import string_bytes
 
 _BOX = r"\[[^\]\[]*\]"  # one `[...]` box as written, whatever is inside
 # The boxes right after a mark: an optional space, then boxes separated by ", ".
@@ -58,7 +58,7 @@ class BoxesAside:
     the turns came. Two threads compute (Arrow's kernels let go of the GIL) and one writes,
     so the boxes never hold up the scan of the largest referring file."""
 
-    PENDING = 4  # parts of ~65k turns under way: the scan runs ahead at most this far
+    PENDING = 4  # batches of turns under way: the scan runs ahead at most this far
 
     def __init__(self, boxes_path: Path, marks_path: Path | None) -> None:
         self.boxes_path, self.marks_path = boxes_path, marks_path
@@ -101,7 +101,7 @@ def referring_boxes(turns: pa.Table) -> tuple[pa.Table, pa.Table]:
     are unusable: `<st>` and `<ed>` not paired up, or a `<st>` with no `<ed>` before the next
     `<st>` or the end."""
     turns = turns.select(["image_id", "block", "turn", "text"]).combine_chunks()
-    if turns.schema.field("text").type != pa.string():  # a batch is far below 2 GB
+    if turns.schema.field("text").type != pa.string():  # one batch fits in 32-bit string offsets
         turns = turns.set_column(3, "text", turns.column("text").cast(pa.string()))
     text = turns.column("text")
     turns = turns.filter(pc.or_(pc.match_substring(text, "<st>"), pc.match_substring(text, "<ed>")))

@@ -27,3 +27,17 @@ def turn_problem(turn: str, index: str, first_role: str, second_role: str, json_
             when {not_string(f'{turn}."value"')} then {at} || '"value" is not a string'
         end
     """
+
+
+def unknown_image_problem(image_id_json: str, check_images: bool) -> str:
+    """SQL: why an SVIT item's image is unusable beyond its type (absent from image_data.json), or NULL.
+
+    `image_id_json` is the item's JSON `image_id`; the known ids are in the table
+    `images_known` (ingest/visual_genome.py). Without `check_images` every image is usable.
+    """
+    if not check_images:
+        return "null::varchar"
+    return (
+        f"case when try_cast({image_id_json} as bigint) not in (select image_id from images_known) "
+        f"then 'image_id ' || {image_id_json} || ' is not in image_data.json' end"
+    )

@@ -7,9 +7,9 @@ from pathlib import Path
 import duckdb
 
 from ingest.duck import copy_input_to_parquet
-from svit.core.sql import sql_str
 from ingest.empty_input import is_empty_json
 from ingest.sources import Feeds, InputFile
+from svit.core.sql import sql_str
 
 _COLUMNS = (
     "{images: 'STRUCT(id BIGINT, file_name VARCHAR, width INTEGER, height INTEGER)[]', "
@@ -20,8 +20,7 @@ _COLUMNS = (
 def ingest_captions(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feeds, stage: Path, progress: bool) -> tuple[int, int, int]:
     """One row per caption with its COCO image's file name and size; the split comes from the file name.
 
-    A COCO file is one JSON object (about 90 MB for train2017), so DuckDB may read an
-    object as large as the file.
+    A COCO file is one JSON object, so DuckDB may read an object as large as the file.
     """
     if is_empty_json(item):
         # No captions; and `[]` is not the object the read below expects.

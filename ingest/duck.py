@@ -13,7 +13,6 @@ from svit.core import settings
 from svit.core.sql import sql_str
 
 
-
 def connect(temp_dir: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with a memory limit and a spill directory."""
     # Ingest's peak memory must stay bounded at full scale: past the limit DuckDB spills to temp_dir.

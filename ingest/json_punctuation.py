@@ -1,8 +1,9 @@
 """Counting `"` and `:` in JSON text, to prove a typed read saw every key and every string.
 
-DuckDB's typed JSON reader is about twice as fast as reading blocks as JSON text, but it
-hides two things: keys it was not asked for are dropped, and a number where a string was
-expected comes back as its text. Both show in two byte counts of the raw file:
+DuckDB's typed JSON reader is faster than reading blocks as JSON text (see
+bench/README.md), but it hides two things: keys it was not asked for are dropped, and a
+number where a string was expected comes back as its text. Both show in two byte counts
+of the raw file:
 
 - a `:` outside strings follows a key, so colons = keys + colons inside strings;
 - a `"` outside strings delimits a key or a string, so quotes = 2 x (keys + strings)

@@ -15,9 +15,9 @@ import duckdb
 
 from ingest.checks import turn_problem
 from ingest.duck import execute
-from svit.core.sql import sql_str
 from ingest.sources import Feeds, InputFile, model_name
-from svit.core.errors import InputError
+from svit.core.errors import InputError, first_line
+from svit.core.sql import sql_str
 
 
 def ingest_llava_file(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feeds, stage: Path, progress: bool) -> tuple[int, int, int]:
@@ -28,7 +28,7 @@ def ingest_llava_file(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Fe
         try:
             execute(con, _scan_sql(path), f"scan {item.name}", item.size, progress)
         except (duckdb.InvalidInputException, duckdb.IOException) as exc:
-            raise InputError(f"cannot read {item.display} as a JSON array: {str(exc).strip().splitlines()[0]}") from exc
+            raise InputError(f"cannot read {item.display} as a JSON array: {first_line(exc)}") from exc
     con.execute(
         "create or replace temp table llava_bad as select record_index from llava_scan where problem is not null"
     )

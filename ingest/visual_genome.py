@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 
 from ingest.duck import copy_input_to_parquet, execute
-from svit.core.sql import sql_str
 from ingest.sources import Feeds, InputFile
-from svit.core.errors import InputError
+from svit.core.errors import InputError, first_line
+from svit.core.sql import sql_str
 
 # image_data.json names the key `image_id` in VG 1.2 and `id` in VG 1.0: take either.
 # Its integers are read as JSON and checked before they are cast: a typed read would stop
@@ -128,7 +128,7 @@ def _damage_sql() -> str:
 
 def _unreadable(item: InputFile, exc: duckdb.Error) -> str:
     """One line for an image_data.json DuckDB cannot parse: the file, the broken record, what to do."""
-    first = str(exc).strip().splitlines()[0]
+    first = first_line(exc)
     index = _first_broken_record(item)
     where = f"record {index}: " if index is not None else ""
     # DuckDB's message says "end of data" for most cuts; a cut just before the closing `]`
@@ -141,7 +141,8 @@ def _unreadable(item: InputFile, exc: duckdb.Error) -> str:
     return f"{item.display}: not a readable JSON array ({first}); {_FIX}"
 
 
-# Finding the break reads the file whole in Python; image_data.json is some tens of MB.
+# Finding the break reads the file whole in Python, so only a file up to this size (image_data.json
+# is well within it); a larger one is reported without the broken record's index.
 _LOCATE_MAX_BYTES = 1 << 27
 _SPACE = re.compile(r"[ \t\r\n]*")
 
@@ -219,7 +220,7 @@ def _copy_nested(con, item: InputFile, feeds: Feeds, out: Path, progress: bool, 
     try:
         written = copy_input_to_parquet(con, item, feeds, query, target, progress)
     except duckdb.InvalidInputException as exc:  # not JSON, truncated, or a value of the wrong type
-        raise InputError(f"{item.display}: not a readable JSON array ({str(exc).strip().splitlines()[0]}); {_FIX}") from exc
+        raise InputError(f"{item.display}: not a readable JSON array ({first_line(exc)}); {_FIX}") from exc
     return written, written, 0
 
 
