@@ -38,7 +38,6 @@ import mmap
 import os
 import re
 import shutil
-import socket
 import tempfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -58,6 +57,7 @@ from svit.core.snapshots import current_snapshot
 from svit.core import models_db, settings
 from svit.core.models_db import LLAVA_COLUMNS, MODEL_PARTS, MODELS_CATALOG
 from svit.core.errors import SvitError
+from svit.core.leftovers import OWNER, owner_tag, remove_dead
 from svit.core.output_guard import check_output
 from svit.core.warehouse import Warehouse
 
@@ -97,20 +97,12 @@ class ExportResult:
 
 # --------------------------------------------------------------------------- leftovers
 
-# A run killed with SIGKILL (or by the OOM killer) runs no cleanup, so its temporary files
-# stay. Their names hold the writer's pid and host: the next export removes those whose
-# process is gone, never one of a live process (a run going on beside it), and never one
-# written from another host (a shared folder, where that pid means nothing here).
+# A killed run's temporary files are named after their owner (pid and host), so the next
+# export removes them and leaves a live run's alone (svit/core/leftovers.py).
 PARTIAL_SUFFIX = ".partial"
 TEMP_DIR_PREFIX = "svit-export-"
-_PARTIAL_NAME = re.compile(r"^\..+\.(\d+)@([A-Za-z0-9-]*)\.[a-z0-9_]+\.partial$")
-_TEMP_DIR_NAME = re.compile(r"^svit-export-(\d+)@([A-Za-z0-9-]*)-")
-
-
-def owner_tag(pid: int | None = None) -> str:
-    """`<pid>@<host>` as temporary names carry it (the host without dots, which separate the name's parts)."""
-    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
-    return f"{os.getpid() if pid is None else pid}@{host}"
+_PARTIAL_NAME = re.compile(rf"^\..+\.{OWNER}\.[a-z0-9_]+\.partial$")
+_TEMP_DIR_NAME = re.compile(rf"^svit-export-{OWNER}-")
 
 
 def partial_prefix(out: Path) -> str:
@@ -118,37 +110,9 @@ def partial_prefix(out: Path) -> str:
     return f".{out.name}.{owner_tag()}."
 
 
-def _process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, OverflowError, ValueError):  # another user's process, or not a pid at all
-        return False
-    return False
-
-
 def remove_leftovers(folder: Path, pattern: re.Pattern = _PARTIAL_NAME) -> list[Path]:
     """Remove the temporary files and folders in `folder` left by killed exports of this host."""
-    _, host = owner_tag().split("@", 1)
-    removed = []
-    try:
-        entries = list(folder.iterdir())
-    except OSError:
-        return removed
-    for entry in entries:
-        match = pattern.match(entry.name)
-        if not match or match.group(2) != host or not _process_gone(int(match.group(1))):
-            continue
-        try:
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-        except OSError:
-            continue  # not ours to remove (another user's), or gone already
-        removed.append(entry)
-    return removed
+    return remove_dead(folder, pattern)
 
 
 class _OutOfOrder(Exception):

@@ -19,7 +19,7 @@ import duckdb
 from svit.core.sql import sql_str
 from svit.core.errors import SvitError
 from svit.core.facts import REFERRING_INSTRUCTIONS
-from svit.query import open_session
+from svit.core.session import open_session
 from svit.core.warehouse import Warehouse
 
 @dataclass

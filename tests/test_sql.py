@@ -17,7 +17,7 @@ from ingest.pipeline import run_ingest
 from svit.core.tables import TABLES
 from svit.cli import BUNDLED_SAMPLE
 from svit.core.errors import SvitError
-from svit.query import query, run_sql
+from svit.sql import query, run_sql
 from svit.core.warehouse import Warehouse
 
 READ_ONLY = "svit sql runs read-only queries"
@@ -416,7 +416,7 @@ def test_tables_and_models_work_with_the_restrictions_on(built_sample):
 
 
 def test_settings_cannot_be_changed_back(wh):
-    from svit.query import open_session
+    from svit.core.session import open_session
 
     for sql in (
         "set enable_external_access = true",
@@ -455,7 +455,7 @@ def test_leftover_temp_dir_of_a_dead_run_is_removed(wh, tmp_path, monkeypatch):
     import os
     import tempfile
 
-    from svit.query import open_session
+    from svit.core.session import open_session
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     finished = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from svit.export import export, owner_tag
+from svit.core.leftovers import owner_tag
+from svit.export import export
 from tests.conftest import query
 
 

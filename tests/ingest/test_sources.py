@@ -263,7 +263,8 @@ def test_a_damaged_kept_source_is_read_again_from_its_file(tmp_path):
 
 def test_a_reader_keeps_its_snapshot_while_another_is_published(tmp_path):
     from svit.core.snapshots import reading
-    from svit.query import execute, open_session
+    from svit.core.session import open_session
+    from svit.sql import execute
 
     empty = tmp_path / "empty"
     empty.mkdir()
