@@ -317,7 +317,7 @@ def sql(query: str, fmt: str, warehouse_dir: str | None, no_models: bool = False
     """
     import os
 
-    from svit.query import run_sql
+    from svit.sql import run_sql
 
     out = sys.stdout
     if hasattr(out, "reconfigure"):
