@@ -1,0 +1,43 @@
+"""`run_stats`: choose the models, run the analyses on a read-only session, write the report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from svit.core.errors import SvitError
+from svit.core.session import open_session
+from svit.core.warehouse import Warehouse
+from svit.stats.analyses import analysis_variables, is_model_analysis, list_analyses, run_analyses
+from svit.stats.models import available_models, choose_models
+from svit.stats.report import StatsReport, check_report_folder, in_report_order, write_report
+
+
+def run_stats(
+    warehouse: Warehouse,
+    out_dir: Path | str = "report",
+    models: Sequence[str] = (),
+    compare: tuple[str, str] | None = None,
+) -> StatsReport:
+    """Run the analyses over the warehouse and write report.md, report.html, csv/ and PNGs into `out_dir`."""
+    started = time.perf_counter()
+    out = Path(out_dir)
+    check_report_folder(warehouse, out)
+    session = open_session(warehouse, models=True)
+    try:
+        if not session.models:
+            raise SvitError(f"the statistics read the dbt models: {session.models_note}")
+        requested = list(models) + (list(compare) if compare else [])
+        choice = choose_models(session, requested)
+        shaped = set(available_models(session)[0])
+        # --compare puts two models side by side: the SVIT analyses are not part of it.
+        names = [n for n in list_analyses() if is_model_analysis(n) or not compare]
+        tables, timings = run_analyses(session.con, in_report_order(names), analysis_variables(choice, shaped))
+    finally:
+        session.close()
+    shown = list(compare) if compare else list(dict.fromkeys(list(models) or choice.names))
+    report = StatsReport(out, shown, tuple(compare) if compare else None, tables, timings=timings)
+    report.files = write_report(report)
+    report.seconds = time.perf_counter() - started
+    return report
