@@ -75,7 +75,9 @@ def run(method: str, warehouse: Path, model: str, out: Path) -> dict:
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", METHODS[method], str(warehouse), model, str(out)],
-        cwd=ROOT, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
@@ -106,8 +108,12 @@ def main() -> None:
     parser.add_argument("--warehouse", required=True, type=Path)
     parser.add_argument("--model", default="llava_svit_all")
     parser.add_argument("--methods", default="svit,duckdb,json")
-    parser.add_argument("--out-dir", type=Path, default=None, help="where the outputs go (default: a temp folder, removed)")
-    parser.add_argument("--check", action="store_true", help="svit output = json output (sha256), and readable by DuckDB")
+    parser.add_argument(
+        "--out-dir", type=Path, default=None, help="where the outputs go (default: a temp folder, removed)"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="svit output = json output (sha256), and readable by DuckDB"
+    )
     parser.add_argument("--json", dest="json_out", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -117,16 +123,25 @@ def main() -> None:
     if "svit" in args.methods.split(","):
         # numba compiles the rendering on first use after an install and caches it (what
         # `make` does once): not part of an export's time.
-        warm = subprocess.run([sys.executable, "-c", "from svit.json_kernel import warm_up; print(warm_up())"],
-                              cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, check=True)
+        warm = subprocess.run(
+            [sys.executable, "-c", "from svit.json_kernel import warm_up; print(warm_up())"],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         print(f"svit's compiled rendering loaded in {float(warm.stdout):.1f}s (compiled if the cache was cold)")
     print(f"{'method':<8} {'seconds':>8} {'peak RSS MiB':>13} {'CPU s':>8} {'records':>10} {'MB':>9}", flush=True)
     for method in args.methods.split(","):
         out = out_dir / f"{args.model}.{method}.json"
         r = run(method, args.warehouse.resolve(), args.model, out)
         results.append(r)
-        print(f"{method:<8} {r['seconds']:>8.2f} {r['peak_rss_mib']:>13.1f} {r['cpu_s']:>8.2f} "
-              f"{r['records']:>10,} {r['bytes'] / 1e6:>9.1f}", flush=True)
+        print(
+            f"{method:<8} {r['seconds']:>8.2f} {r['peak_rss_mib']:>13.1f} {r['cpu_s']:>8.2f} "
+            f"{r['records']:>10,} {r['bytes'] / 1e6:>9.1f}",
+            flush=True,
+        )
     by = {r["method"]: r for r in results}
     if "svit" in by:
         for other in ("duckdb", "json"):
@@ -139,10 +154,14 @@ def main() -> None:
             print(f"svit file == json.dump file (sha256): {same}")
         import duckdb
 
-        n = duckdb.connect().execute(
-            f"select count(*) from read_json('{svit_file}', format = 'array', records = false, columns = {{j: 'JSON'}}, "
-            "maximum_object_size = 1073741824)"
-        ).fetchall()[0][0]
+        n = (
+            duckdb.connect()
+            .execute(
+                f"select count(*) from read_json('{svit_file}', format = 'array', records = false, "
+                "columns = {j: 'JSON'}, maximum_object_size = 1073741824)"
+            )
+            .fetchall()[0][0]
+        )
         print(f"records read back by DuckDB: {n:,}")
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=2) + "\n")

@@ -43,7 +43,8 @@ def main() -> int:
     parser.add_argument("--show", type=int, default=3)
     args = parser.parse_args()
     images = {
-        r["image_id"]: r for r in json.loads((args.corpus / "raw" / "annotations" / "vg" / "image_data.json").read_bytes())
+        r["image_id"]: r
+        for r in json.loads((args.corpus / "raw" / "annotations" / "vg" / "image_data.json").read_bytes())
     }
     con = duckdb.connect(str(args.warehouse / "svit.duckdb"), read_only=True)
     failures = 0
@@ -57,19 +58,30 @@ def main() -> int:
             for block_index, block in enumerate(item["conversations"]):
                 record_id = f"svit_{task}_{item['image_id']}_{block_index}"
                 expected = to_llava_record(
-                    task, item["image_id"], block_index, block, image_path(folder, item["image_id"]),
-                    meta["width"], meta["height"], lambda _t, rid=record_id: choose_instruction(rid, args.seed), record_id,
+                    task,
+                    item["image_id"],
+                    block_index,
+                    block,
+                    image_path(folder, item["image_id"]),
+                    meta["width"],
+                    meta["height"],
+                    lambda _t, rid=record_id: choose_instruction(rid, args.seed),
+                    record_id,
                 )
                 row = cursor.fetchone()
-                got = None if row is None else {"id": row[0], "image": row[1], "conversations": [dict(t) for t in row[2]]}
+                got = (
+                    None if row is None else {"id": row[0], "image": row[1], "conversations": [dict(t) for t in row[2]]}
+                )
                 compared += 1
                 if got != expected:
                     differing += 1
                     if differing <= args.show:
                         print(f"  {task}: differs at {record_id}:\n    expected {expected}\n    derived  {got}")
         extra = len(cursor.fetchall())
-        print(f"{task}: {compared:,} records compared, {differing:,} differ, {extra:,} derived records left over "
-              f"({time.perf_counter() - started:.0f}s)")
+        print(
+            f"{task}: {compared:,} records compared, {differing:,} differ, {extra:,} derived records left over "
+            f"({time.perf_counter() - started:.0f}s)"
+        )
         failures += differing + extra
     return 1 if failures else 0
 

@@ -32,18 +32,42 @@ TASKS = ("conversation", "complex_reasoning", "detail_description", "referring_q
 
 SCHEMAS = {
     "turns": pa.schema(
-        [("task", pa.string()), ("image_id", pa.int64()), ("block", pa.int32()), ("turn", pa.int32()),
-         ("role", pa.string()), ("text", pa.string())]
+        [
+            ("task", pa.string()),
+            ("image_id", pa.int64()),
+            ("block", pa.int32()),
+            ("turn", pa.int32()),
+            ("role", pa.string()),
+            ("text", pa.string()),
+        ]
     ),
     "conversations": pa.schema(
-        [("task", pa.string()), ("image_id", pa.int64()), ("block", pa.int32()), ("n_turns", pa.int32()),
-         ("record_index", pa.int64()), ("extra", pa.string())]
+        [
+            ("task", pa.string()),
+            ("image_id", pa.int64()),
+            ("block", pa.int32()),
+            ("n_turns", pa.int32()),
+            ("record_index", pa.int64()),
+            ("extra", pa.string()),
+        ]
     ),
     "boxes": pa.schema(
-        [("task", pa.string()), ("image_id", pa.int64()), ("block", pa.int32()), ("turn", pa.int32()),
-         ("mark_index", pa.int32()), ("phrase", pa.string()), ("box_index", pa.int32()),
-         ("x1", pa.float64()), ("y1", pa.float64()), ("x2", pa.float64()), ("y2", pa.float64()),
-         ("box_text", pa.string()), ("mark_offset", pa.int32()), ("box_offset", pa.int32())]
+        [
+            ("task", pa.string()),
+            ("image_id", pa.int64()),
+            ("block", pa.int32()),
+            ("turn", pa.int32()),
+            ("mark_index", pa.int32()),
+            ("phrase", pa.string()),
+            ("box_index", pa.int32()),
+            ("x1", pa.float64()),
+            ("y1", pa.float64()),
+            ("x2", pa.float64()),
+            ("y2", pa.float64()),
+            ("box_text", pa.string()),
+            ("mark_offset", pa.int32()),
+            ("box_offset", pa.int32()),
+        ]
     ),
 }
 
@@ -66,7 +90,7 @@ class BatchedWriter:
         self.rows = 0
 
     def add(self, *row) -> None:
-        for column, value in zip(self.columns, row):
+        for column, value in zip(self.columns, row, strict=True):
             column.append(value)
         self.pending += 1
         if self.pending >= self.batch_rows:
@@ -74,8 +98,12 @@ class BatchedWriter:
 
     def flush(self) -> None:
         if self.pending:
-            self.writer.write_table(pa.Table.from_arrays(
-                [pa.array(c, type=f.type) for c, f in zip(self.columns, self.schema)], schema=self.schema))
+            self.writer.write_table(
+                pa.Table.from_arrays(
+                    [pa.array(c, type=f.type) for c, f in zip(self.columns, self.schema, strict=True)],
+                    schema=self.schema,
+                )
+            )
             self.rows += self.pending
             self.columns = [[] for _ in self.schema.names]
             self.pending = 0
@@ -119,14 +147,29 @@ def add_boxes(boxes: BatchedWriter, task: str, image_id: int, block: int, turn: 
             continue
         for box_index, box in enumerate(BOX.finditer(text, run.start(1), run.end(1))):
             box_text = box.group()
-            boxes.add(task, image_id, block, turn, mark_index, mark.group(1), box_index, *parse_box(box_text),
-                      box_text, mark.start(), box.start())
+            boxes.add(
+                task,
+                image_id,
+                block,
+                turn,
+                mark_index,
+                mark.group(1),
+                box_index,
+                *parse_box(box_text),
+                box_text,
+                mark.start(),
+                box.start(),
+            )
 
 
 def ingest_task(data: list, task: str, out: Path, batch_rows: int) -> dict:
     turns = BatchedWriter(out / "turns" / f"{task}.parquet", SCHEMAS["turns"], batch_rows)
     convs = BatchedWriter(out / "conversations" / f"{task}.parquet", SCHEMAS["conversations"], batch_rows)
-    boxes = BatchedWriter(out / "boxes" / f"{task}.parquet", SCHEMAS["boxes"], batch_rows) if task == "referring_qa" else None
+    boxes = (
+        BatchedWriter(out / "boxes" / f"{task}.parquet", SCHEMAS["boxes"], batch_rows)
+        if task == "referring_qa"
+        else None
+    )
     for record_index, item in enumerate(data):
         image_id = item["image_id"]
         for block, conv in enumerate(item["conversations"]):

@@ -274,7 +274,7 @@ def compare_counts(truth: dict | None, warehouse: dict | None, naive: dict | Non
                 values.append(src.get(key))
             else:
                 values.append(src.get(key, {}).get(task, 0))
-        seen = {v for v, src in zip(values, sources.values()) if src}
+        seen = {v for v, src in zip(values, sources.values(), strict=True) if src}
         ok = len(seen) <= 1
         agree &= ok
         name = f"{label} {task}" if task else label
@@ -289,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, help="reuse this corpus instead of generating one")
     parser.add_argument("--workdir", type=Path, help="where warehouses and outputs go (kept); default a temp dir")
     parser.add_argument("--keep", action="store_true", help="keep the temporary workdir")
-    parser.add_argument("--with-llava", action="store_true", help="also time ingest of everything, LLaVA files included")
+    parser.add_argument(
+        "--with-llava", action="store_true", help="also time ingest of everything, LLaVA files included"
+    )
     parser.add_argument("--skip-naive", action="store_true", help="do not run the naive baseline")
     parser.add_argument("--results", type=Path, help="results JSON (default bench/results/<timestamp>.json)")
     args = parser.parse_args(argv)
@@ -311,8 +313,11 @@ def main(argv: list[str] | None = None) -> int:
                 sys.exit(f"run_bench: {corpus} has no data/ folder; is it a BAAI/SVIT download?")
         else:
             corpus = workdir / "corpus"
-            stage = run_child("sample", [svit, "sample", "--out", str(corpus), "--images", str(args.images),
-                                         "--seed", str(args.seed)], logs)
+            stage = run_child(
+                "sample",
+                [svit, "sample", "--out", str(corpus), "--images", str(args.images), "--seed", str(args.seed)],
+                logs,
+            )
             if stage.status != "ok":
                 print_table([stage])
                 return 1
@@ -332,8 +337,9 @@ def main(argv: list[str] | None = None) -> int:
         warm_seconds = warm_cache(to_warm)
 
         wh_ingest = workdir / "wh-ingest"
-        ingest = run_child("ingest", [svit, "ingest", str(workdir / "ingest-src"), "--warehouse", str(wh_ingest)],
-                           logs, ingest_bytes)
+        ingest = run_child(
+            "ingest", [svit, "ingest", str(workdir / "ingest-src"), "--warehouse", str(wh_ingest)], logs, ingest_bytes
+        )
         stages.append(ingest)
         counts_wh = warehouse_counts(wh_ingest) if ingest.status == "ok" else None
         if ingest.status == "ok":
@@ -358,8 +364,12 @@ def main(argv: list[str] | None = None) -> int:
         naive = None
         if not args.skip_naive:
             naive_out = workdir / "naive-out"
-            naive = run_child("naive", [sys.executable, str(BENCH / "naive_ingest.py"), str(corpus), "--out", str(naive_out)],
-                              logs, naive_bytes)
+            naive = run_child(
+                "naive",
+                [sys.executable, str(BENCH / "naive_ingest.py"), str(corpus), "--out", str(naive_out)],
+                logs,
+                naive_bytes,
+            )
             if naive.status == "ok":
                 counts_naive = json.loads((naive_out / "counts.json").read_text())
                 naive.note = f"json.load + loops; output {tree_bytes(naive_out) / 1e6:,.1f} MB"
@@ -397,8 +407,11 @@ def main(argv: list[str] | None = None) -> int:
         speedup = None
         if naive is not None and naive.status == "ok" and ingest.status == "ok":
             speedup = naive.seconds / ingest.seconds
-            print(f"\ningest speedup over naive: {speedup:.2f}x  (naive {naive.seconds:.1f}s / ingest {ingest.seconds:.1f}s; "
-                  f"peak RSS {naive.peak_rss_mib:,.0f} vs {ingest.peak_rss_mib:,.0f} MiB)")
+            print(
+                f"\ningest speedup over naive: {speedup:.2f}x  "
+                f"(naive {naive.seconds:.1f}s / ingest {ingest.seconds:.1f}s; "
+                f"peak RSS {naive.peak_rss_mib:,.0f} vs {ingest.peak_rss_mib:,.0f} MiB)"
+            )
         agree, count_lines = compare_counts(truth, counts_wh, counts_naive)
         print()
         print("\n".join(count_lines))
@@ -417,8 +430,12 @@ def main(argv: list[str] | None = None) -> int:
             "machine": facts,
             "stages": [dict(asdict(s), mb_per_s=s.mb_per_s and round(s.mb_per_s, 2)) for s in stages],
             "speedup_ingest_over_naive": speedup and round(speedup, 3),
-            "counts": {"ground_truth": truth and {k: truth.get(k) for k in ("blocks_per_task", "turns_per_task", "boxes_total")},
-                       "warehouse": counts_wh, "naive": counts_naive},
+            "counts": {
+                "ground_truth": truth
+                and {k: truth.get(k) for k in ("blocks_per_task", "turns_per_task", "boxes_total")},
+                "warehouse": counts_wh,
+                "naive": counts_naive,
+            },
             "counts_agree": agree,
         }
         out = args.results or BENCH / "results" / f"{started_at.strftime('%Y%m%dT%H%M%S')}.json"

@@ -48,7 +48,12 @@ SCHEMA = pa.schema(
     ]
 )
 MARK_PROBLEMS = pa.schema(
-    [pa.field("image_id", pa.int64()), pa.field("block", pa.int32()), pa.field("turn", pa.int32()), pa.field("problem", pa.string())]
+    [
+        pa.field("image_id", pa.int64()),
+        pa.field("block", pa.int32()),
+        pa.field("turn", pa.int32()),
+        pa.field("problem", pa.string()),
+    ]
 )
 
 
@@ -82,7 +87,7 @@ class BoxesAside:
         if self.marks_path is not None:
             self._sink.write(self.marks_path, mark_problems)
 
-    def __enter__(self) -> "BoxesAside":
+    def __enter__(self) -> BoxesAside:
         return self
 
     def __exit__(self, exc_type, *_) -> None:
@@ -136,7 +141,9 @@ def referring_boxes(turns: pa.Table) -> tuple[pa.Table, pa.Table]:
     run = pc.struct_field(pc.extract_regex(after, _RUN), 0)
     if run.null_count:  # a mark without boxes after it
         with_boxes = run.is_valid()
-        marks, mark_offset, run_offset = (a[with_boxes.to_numpy(zero_copy_only=False)] for a in (marks, mark_offset, run_offset))
+        marks, mark_offset, run_offset = (
+            a[with_boxes.to_numpy(zero_copy_only=False)] for a in (marks, mark_offset, run_offset)
+        )
         run, phrase = run.filter(with_boxes), phrase.filter(with_boxes)
 
     # Box contents hold no brackets, so `], [` is exactly where one box ends and the next begins.
@@ -216,7 +223,11 @@ def _mark_problems(turns: pa.Table, text: pa.Array, unclosed: np.ndarray, stray_
     reason = pc.if_else(unpaired, ": <st> and <ed> do not pair up", ": unclosed <st>")
     # A stray `<ed>` with as many of each always leaves some `<st>` unclosed, so every suspect is a problem.
     return pa.table(
-        [rows.column("image_id"), rows.column("block"), rows.column("turn"),
-         pc.binary_join_element_wise("turn ", pc.cast(rows.column("turn"), pa.string()), reason, "")],
+        [
+            rows.column("image_id"),
+            rows.column("block"),
+            rows.column("turn"),
+            pc.binary_join_element_wise("turn ", pc.cast(rows.column("turn"), pa.string()), reason, ""),
+        ],
         schema=MARK_PROBLEMS,
     )

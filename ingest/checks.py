@@ -13,7 +13,7 @@ def turn_problem(turn: str, index: str, first_role: str, second_role: str, json_
     `from` / `value` and the caller has ruled out non-string values another way.
     """
     at = f"'turn ' || {index} || ': '"
-    role = f'json_extract_string({turn}."from", \'$\')' if json_leaves else f'{turn}."from"'
+    role = f"json_extract_string({turn}.\"from\", '$')" if json_leaves else f'{turn}."from"'
     not_string = (lambda v: f"not starts_with({v}::varchar, '\"')") if json_leaves else (lambda v: "false")
     return f"""
         case

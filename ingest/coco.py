@@ -17,7 +17,9 @@ _COLUMNS = (
 )
 
 
-def ingest_captions(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feeds, stage: Path, progress: bool) -> tuple[int, int, int]:
+def ingest_captions(
+    con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feeds, stage: Path, progress: bool
+) -> tuple[int, int, int]:
     """One row per caption with its COCO image's file name and size; the split comes from the file name.
 
     A COCO file is one JSON object, so DuckDB may read an object as large as the file.
@@ -30,7 +32,9 @@ def ingest_captions(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feed
     out.mkdir(parents=True, exist_ok=True)
     target = out / "coco_captions_0.parquet"
     written = copy_input_to_parquet(
-        con, item, feeds,
+        con,
+        item,
+        feeds,
         f"""
         with doc as (
             select images, annotations
@@ -43,6 +47,7 @@ def ingest_captions(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feed
         from captions c left join images i on i.id = c.image_id
         order by c.image_id, c.id
         """,
-        target, progress,
+        target,
+        progress,
     )
     return written, written, 0

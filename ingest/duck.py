@@ -56,5 +56,11 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, desc: str, total_bytes: in
 def copy_input_to_parquet(con, item, feeds, query: str, target: Path, progress: bool) -> int:
     """Write `query` (which reads `item`) to one Parquet file; the number of rows written."""
     with feeds.feeding([item]):
-        execute(con, f"copy ({query}) to {sql_str(target)} (format parquet, compression zstd)", f"read {item.name}", item.size, progress)
+        execute(
+            con,
+            f"copy ({query}) to {sql_str(target)} (format parquet, compression zstd)",
+            f"read {item.name}",
+            item.size,
+            progress,
+        )
     return con.execute(f"select count(*) from read_parquet({sql_str(target)})").fetchall()[0][0]

@@ -39,7 +39,7 @@ class Punctuation:
     colons: int = 0
     hiding_escapes: bool = False
 
-    def __iadd__(self, other: "Punctuation") -> "Punctuation":
+    def __iadd__(self, other: Punctuation) -> Punctuation:
         self.quotes += other.quotes
         self.colons += other.colons
         self.hiding_escapes |= other.hiding_escapes

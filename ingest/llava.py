@@ -20,7 +20,9 @@ from svit.core.errors import InputError, first_line
 from svit.core.sql import sql_str
 
 
-def ingest_llava_file(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feeds, stage: Path, progress: bool) -> tuple[int, int, int]:
+def ingest_llava_file(
+    con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feeds, stage: Path, progress: bool
+) -> tuple[int, int, int]:
     """Write one LLaVA file's records and turns under `source=<model name>`. Returns read, written, rejected."""
     source = model_name(item.name)
     path = sql_str(feeds.path(item))
@@ -46,24 +48,33 @@ def ingest_llava_file(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Fe
         copy (
             select ? as source_file, record_index, id, id_json, id_type, has_image, image, n_turns, extra
             from llava_scan where problem is null order by record_index
-        ) to {sql_str(records_dir / 'llava_records_0.parquet')} (format parquet, compression zstd)
+        ) to {sql_str(records_dir / "llava_records_0.parquet")} (format parquet, compression zstd)
         """,
         [item.name],
     )
     con.execute(
-        "insert into rejects select ?, ?, record_index, null, problem, raw from llava_scan where problem is not null order by record_index",
+        "insert into rejects select ?, ?, record_index, null, problem, raw from llava_scan where problem is not null "
+        "order by record_index",
         [item.name, item.display],
     )
     total, bad = con.execute("select count(*), count(problem) from llava_scan").fetchall()[0]
     return total, total - bad, bad
 
 
+def _read_records(path: str) -> str:
+    """SQL: the file's records, each whole as JSON (`json`), numbered from 1 (`ordinality`)."""
+    return f"read_json({path}, format = 'array', records = false, columns = {{json: 'JSON'}}) with ordinality"
+
+
 def _scan_sql(path: str) -> str:
+    id_types = "('VARCHAR', 'UBIGINT', 'BIGINT')"
+    turns = "json_transform(conversations_json, '[\"JSON\"]')"
+    id_type = "case json_type(id_json) when 'VARCHAR' then 'string' else 'integer' end"
     return f"""
     create or replace temp table llava_scan as
     with raw as (
         select ordinality - 1 as record_index, json as rec
-        from read_json({path}, format = 'array', records = false, columns = {{json: 'JSON'}}) with ordinality
+        from {_read_records(path)}
     ),
     fields as (
         select record_index, rec,
@@ -79,12 +90,12 @@ def _scan_sql(path: str) -> str:
             case
                 when not is_object then 'record is a ' || json_type(rec) || ', not an object'
                 when id_json is null then 'missing "id"'
-                when json_type(id_json) not in ('VARCHAR', 'UBIGINT', 'BIGINT') then '"id" is neither a string nor an integer'
+                when json_type(id_json) not in {id_types} then '"id" is neither a string nor an integer'
                 when has_image and json_type(image_json) <> 'VARCHAR' then '"image" is not a string'
                 when conversations_json is null then 'missing "conversations"'
                 when json_type(conversations_json) <> 'ARRAY' then '"conversations" is not a list'
                 when json_array_length(conversations_json) = 0 then 'empty "conversations"'
-                when len(list_filter(json_transform(conversations_json, '["JSON"]'), lambda t: json_type(t) <> 'OBJECT')) > 0
+                when len(list_filter({turns}, lambda t: json_type(t) <> 'OBJECT')) > 0
                     then 'a turn is not an object'
             end as problem
         from fields
@@ -92,7 +103,7 @@ def _scan_sql(path: str) -> str:
     select record_index,
         case when problem is null then json_extract_string(id_json, '$') end as id,
         case when problem is null then id_json::varchar end as id_json,
-        case when problem is null then case json_type(id_json) when 'VARCHAR' then 'string' else 'integer' end end as id_type,
+        case when problem is null then {id_type} end as id_type,
         coalesce(has_image, false) as has_image,
         case when problem is null then json_extract_string(image_json, '$') end as image,
         case when problem is null then json_array_length(conversations_json)::integer end as n_turns,
@@ -108,6 +119,9 @@ def _write_turns(con, item: InputFile, feeds: Feeds, path: str, out: Path, progr
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.parquet"):
         old.unlink()
+    role = "json_extract_string(t, '$.from')"
+    extra = 'json_merge_patch(t, \'{"from": null, "value": null}\')::varchar'
+    target = sql_str(out / "llava_turns_0.parquet")
     with feeds.feeding([item]):
         execute(
             con,
@@ -115,7 +129,7 @@ def _write_turns(con, item: InputFile, feeds: Feeds, path: str, out: Path, progr
             copy (
                 with recs as (
                     select ordinality - 1 as record_index, json_extract(json, '$.conversations') as conversations
-                    from read_json({path}, format = 'array', records = false, columns = {{json: 'JSON'}}) with ordinality
+                    from {_read_records(path)}
                     where ordinality - 1 not in (select record_index from llava_bad)
                 ),
                 turns as (
@@ -124,13 +138,13 @@ def _write_turns(con, item: InputFile, feeds: Feeds, path: str, out: Path, progr
                         (generate_subscripts(json_transform(conversations, '["JSON"]'), 1) - 1)::integer as turn
                     from recs
                 )
-                select record_index, turn, json_extract_string(t, '$.from') as role, json_extract_string(t, '$.value') as text,
-                    case when len(json_keys(t)) > 2 then json_merge_patch(t, '{{"from": null, "value": null}}')::varchar end as extra
+                select record_index, turn, {role} as role, json_extract_string(t, '$.value') as text,
+                    case when len(json_keys(t)) > 2 then {extra} end as extra
                 from turns
                 where json_type(t, '$.value') = 'VARCHAR'
                   and json_type(t, '$.from') = 'VARCHAR'
-                  and json_extract_string(t, '$.from') = case when turn % 2 = 0 then 'human' else 'gpt' end
-            ) to {sql_str(out / 'llava_turns_0.parquet')} (format parquet, compression zstd, compression_level 1, row_group_size 262144)
+                  and {role} = case when turn % 2 = 0 then 'human' else 'gpt' end
+            ) to {target} (format parquet, compression zstd, compression_level 1, row_group_size 262144)
             """,
             f"write turns of {item.name}",
             item.size,
@@ -140,6 +154,7 @@ def _write_turns(con, item: InputFile, feeds: Feeds, path: str, out: Path, progr
 
 def _diagnose_turns(con, item: InputFile, feeds: Feeds, path: str) -> None:
     """Reject the records holding a bad turn; a second parse, so only run on bad input."""
+    conversations = "json_extract(json, '$.conversations')"
     with feeds.feeding([item]):
         con.execute(
             f"""
@@ -150,9 +165,9 @@ def _diagnose_turns(con, item: InputFile, feeds: Feeds, path: str) -> None:
                     select record_index, rec, k, {turn_problem("t", "k", "human", "gpt")} as problem
                     from (
                         select ordinality - 1 as record_index, json as rec,
-                            unnest(json_transform(json_extract(json, '$.conversations'), '[{{"from": "JSON", "value": "JSON"}}]')) as t,
-                            generate_subscripts(json_transform(json_extract(json, '$.conversations'), '["JSON"]'), 1) - 1 as k
-                        from read_json({path}, format = 'array', records = false, columns = {{json: 'JSON'}}) with ordinality
+                            unnest(json_transform({conversations}, '[{{"from": "JSON", "value": "JSON"}}]')) as t,
+                            generate_subscripts(json_transform({conversations}, '["JSON"]'), 1) - 1 as k
+                        from {_read_records(path)}
                     )
                 )
                 where problem is not null
@@ -161,4 +176,6 @@ def _diagnose_turns(con, item: InputFile, feeds: Feeds, path: str) -> None:
             where s.record_index = p.record_index and s.problem is null
             """
         )
-    con.execute("create or replace temp table llava_bad as select record_index from llava_scan where problem is not null")
+    con.execute(
+        "create or replace temp table llava_bad as select record_index from llava_scan where problem is not null"
+    )

@@ -7,8 +7,8 @@ batches here. Writers open lazily, so a file exists only when it has rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,7 +44,7 @@ class ParquetSink:
             writer.close()
         self._writers.clear()
 
-    def __enter__(self) -> "ParquetSink":
+    def __enter__(self) -> ParquetSink:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import platform
 import shutil
@@ -17,13 +18,9 @@ from tqdm import tqdm
 
 import svit
 from ingest import coco, llava, svit_original, visual_genome
-from svit.core import snapshots
 from ingest.duck import connect
-from svit.core.sql import sql_str
 from ingest.empty_input import is_empty_json
 from ingest.json_punctuation import RawCounter
-from svit.core.malloc import keep_batches_in_heap
-from svit.core.tables import TABLES
 from ingest.sources import (
     COCO_CAPTIONS,
     LLAVA,
@@ -38,7 +35,11 @@ from ingest.sources import (
     model_name,
     usable,
 )
+from svit.core import snapshots
 from svit.core.errors import InputError, SvitError
+from svit.core.malloc import keep_batches_in_heap
+from svit.core.sql import sql_str
+from svit.core.tables import TABLES
 from svit.core.warehouse import Warehouse
 
 
@@ -67,11 +68,15 @@ class FileReport:
     image_ids_checked: bool | None = None  # SVIT files: read against image_data.json
 
     @classmethod
-    def from_manifest(cls, row: dict) -> "FileReport":
+    def from_manifest(cls, row: dict) -> FileReport:
         known = {f.name for f in fields(cls)}
         report = cls(**{k: v for k, v in row.items() if k in known})
         if not report.abs_path:  # written before sources were recorded
-            report.abs_path = report.path.rsplit(":", 1)[0] if report.path.endswith(".json") and ".zip:" in report.path else report.path
+            report.abs_path = (
+                report.path.rsplit(":", 1)[0]
+                if report.path.endswith(".json") and ".zip:" in report.path
+                else report.path
+            )
         return report
 
     def input_file(self) -> InputFile:
@@ -122,7 +127,10 @@ def _outputs(item: InputFile) -> list[str]:
 
 
 def run_ingest(
-    source_dir: Path, llava_files: tuple[Path, ...], warehouse: Warehouse, progress: bool = True,
+    source_dir: Path,
+    llava_files: tuple[Path, ...],
+    warehouse: Warehouse,
+    progress: bool = True,
     check_image_ids: bool = True,
 ) -> IngestReport:
     """Add or update the sources found in a BAAI/SVIT download (and extra LLaVA files) in a new
@@ -152,12 +160,17 @@ def drop_sources(warehouse: Warehouse, names: tuple[str, ...]) -> IngestReport:
         unknown = [n for n in names if n not in by_name]
         if unknown:
             listed = ", ".join(f.name for f in held) or "none"
-            raise SvitError(f"no source named {', '.join(unknown)} in {root} (its sources: {listed}); see `svit sources`")
+            raise SvitError(
+                f"no source named {', '.join(unknown)} in {root} (its sources: {listed}); see `svit sources`"
+            )
         return _write_snapshot(root, [], None, frozenset(by_name[n] for n in names), True, progress=False)
 
 
 def _file_reports(
-    inputs: list[InputFile], hashes: dict[InputFile, str], versions: dict[str, str], sizes: dict[InputFile, int],
+    inputs: list[InputFile],
+    hashes: dict[InputFile, str],
+    versions: dict[str, str],
+    sizes: dict[InputFile, int],
 ) -> dict[InputFile, FileReport]:
     """`sizes`: the recorded size of the kept sources, whose files may be gone."""
     image_data = next((i for i in inputs if i.kind == VG_IMAGE_DATA), None)
@@ -167,8 +180,16 @@ def _file_reports(
         depends = hashes[image_data] if image_data and item.kind in (SVIT_TASK, SVIT_ALL) else ""
         key = f"{hashes[item]}:{depends}:{versions['svit']}:{versions['duckdb']}"
         reports[item] = FileReport(
-            item.name, item.display, item.kind, sizes[item] if item in sizes else item.size, hashes[item],
-            cache_key=key, outputs=_outputs(item), abs_path=str(item.path.resolve()), member=item.member, task=item.task,
+            item.name,
+            item.display,
+            item.kind,
+            sizes[item] if item in sizes else item.size,
+            hashes[item],
+            cache_key=key,
+            outputs=_outputs(item),
+            abs_path=str(item.path.resolve()),
+            member=item.member,
+            task=item.task,
         )
     return reports
 
@@ -198,18 +219,23 @@ def _damaged_sources(previous_dir: Path | None, previous: dict | None, before: d
     if any(d.startswith("rejects/") for d in damaged):
         return set(before)  # every source's rejects are in that file
     return {
-        name for name, old in before.items()
+        name
+        for name, old in before.items()
         if any(d == out or d.startswith(out + "/") for d in damaged for out in old.outputs)
     }
 
 
 def _write_snapshot(
-    root: Path, given: list[InputFile], source_dir: Path | None, drop: frozenset[str], check_image_ids: bool,
+    root: Path,
+    given: list[InputFile],
+    source_dir: Path | None,
+    drop: frozenset[str],
+    check_image_ids: bool,
     progress: bool,
 ) -> IngestReport:
     """The one way a snapshot is made: the given sources read (unless unchanged), the others kept."""
-    run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     versions = tool_versions()
     previous = snapshots.previous_manifest(root)
     previous_dir = snapshots.current_snapshot(root)
@@ -247,8 +273,11 @@ def _write_snapshot(
                 continue
             # A kept source stays as it was read, whatever svit reads it with now: only its bytes
             # and what it depends on (image_data.json) count.
-            same = old.cache_key.split(":")[:2] == reports[item].cache_key.split(":")[:2] if item in kept_hashes \
+            same = (
+                old.cache_key.split(":")[:2] == reports[item].cache_key.split(":")[:2]
+                if item in kept_hashes
                 else old.cache_key == reports[item].cache_key
+            )
             if same:
                 unchanged.add(item)
         for item in kept:
@@ -260,8 +289,17 @@ def _write_snapshot(
             return IngestReport(previous["run_id"], previous_dir, list(before.values()), up_to_date=True)
     else:
         reports = {
-            item: FileReport(item.name, item.display, item.kind, item.size, "", outputs=_outputs(item),
-                             abs_path=str(item.path.resolve()), member=item.member, task=item.task)
+            item: FileReport(
+                item.name,
+                item.display,
+                item.kind,
+                item.size,
+                "",
+                outputs=_outputs(item),
+                abs_path=str(item.path.resolve()),
+                member=item.member,
+                task=item.task,
+            )
             for item in inputs
         }
     todo = [i for i in inputs if i not in unchanged]
@@ -282,7 +320,8 @@ def _write_snapshot(
             carried = [i.name for i in unchanged]
             if carried:
                 con.execute(
-                    f"insert into rejects select * from read_parquet({sql_str(previous_dir / 'rejects' / '*.parquet')}) "
+                    "insert into rejects select * "
+                    f"from read_parquet({sql_str(previous_dir / 'rejects' / '*.parquet')}) "
                     f"where source in (select unnest(?::varchar[]))",
                     [carried],
                 )
@@ -292,8 +331,17 @@ def _write_snapshot(
                     snapshots.reuse(previous_dir, staging, relative)
                 old = before[item.name]
                 reports[item].status = "unchanged" if item.name in given_names else "kept"
-                for key in ("records_read", "records_written", "records_rejected", "seconds", "reader",
-                            "ingested_at", "snapshot", "cache_key", "image_ids_checked"):
+                for key in (
+                    "records_read",
+                    "records_written",
+                    "records_rejected",
+                    "seconds",
+                    "reader",
+                    "ingested_at",
+                    "snapshot",
+                    "cache_key",
+                    "image_ids_checked",
+                ):
                     setattr(reports[item], key, getattr(old, key))
                 if item.name not in given_names:  # kept as it was, including the path it came from
                     reports[item].path = old.path
@@ -343,9 +391,14 @@ def _check_same_bytes(item: InputFile, old: FileReport) -> None:
     from the very bytes it was read from before."""
     reason = f"source {item.name} must be read again (its tables are damaged or a file it depends on changed)"
     if not usable(item.path):
-        raise InputError(f"{old.path}: {reason}, but the file is gone; give it again with `svit ingest`, or `svit drop {item.name}`")
+        raise InputError(
+            f"{old.path}: {reason}, but the file is gone; give it again with `svit ingest`, or `svit drop {item.name}`"
+        )
     if item.sha256() != old.sha256:
-        raise InputError(f"{old.path}: {reason}, but the file changed since; give it again with `svit ingest`, or `svit drop {item.name}`")
+        raise InputError(
+            f"{old.path}: {reason}, but the file changed since; "
+            f"give it again with `svit ingest`, or `svit drop {item.name}`"
+        )
 
 
 def _hash(item: InputFile, counter: RawCounter | None) -> str:
@@ -358,6 +411,7 @@ def _hash(item: InputFile, counter: RawCounter | None) -> str:
 
 def _ingest_changed(con, todo, feeds, staging, image_data, reports, progress, counters) -> None:
     """Read the inputs that changed (all of them on a first run) into the staging snapshot."""
+
     def timed(item_list, work):
         started = time.perf_counter()
         result = work()
@@ -370,24 +424,31 @@ def _ingest_changed(con, todo, feeds, staging, image_data, reports, progress, co
     check_images = image_data is not None
     if image_data is not None:
         if image_data in todo:
-            counts, _ = timed([image_data], lambda: visual_genome.ingest_image_data(con, image_data, feeds, staging, progress))
+            counts, _ = timed(
+                [image_data], lambda: visual_genome.ingest_image_data(con, image_data, feeds, staging, progress)
+            )
             _set_counts(reports[image_data], counts)
         else:
             con.execute(
-                f"create or replace table images_known as select image_id from read_parquet({sql_str(staging / 'images' / '*.parquet')})"
+                "create or replace table images_known as select image_id "
+                f"from read_parquet({sql_str(staging / 'images' / '*.parquet')})"
             )
     svit_files = [i for i in todo if i.kind in (SVIT_TASK, SVIT_ALL)]
     if svit_files:
         counts, elapsed = timed(
-            svit_files, lambda: svit_original.ingest_svit_files(con, svit_files, feeds, staging, check_images, progress, counters)
+            svit_files,
+            lambda: svit_original.ingest_svit_files(con, svit_files, feeds, staging, check_images, progress, counters),
         )
         for item, c in counts.items():
             # For SVIT files: records read are image items, records written are blocks.
             _set_counts(reports[item], (c.records_read, c.blocks_written, c.rejected))
             reports[item].reader = c.reader
-            _say(progress, f"{item.name}: {c.records_read:,} records, {c.blocks_written:,} blocks, "
-                           f"{c.turns_written:,} turns, {c.boxes_written:,} boxes, {c.rejected:,} rejected, {c.reader} read "
-                           f"({c.records_read / max(elapsed, 1e-9):,.0f} records/s together)")
+            _say(
+                progress,
+                f"{item.name}: {c.records_read:,} records, {c.blocks_written:,} blocks, "
+                f"{c.turns_written:,} turns, {c.boxes_written:,} boxes, {c.rejected:,} rejected, {c.reader} read "
+                f"({c.records_read / max(elapsed, 1e-9):,.0f} records/s together)",
+            )
     readers = {
         LLAVA: llava.ingest_llava_file,
         VG_OBJECTS: visual_genome.ingest_objects,
@@ -397,10 +458,13 @@ def _ingest_changed(con, todo, feeds, staging, image_data, reports, progress, co
     for item in todo:
         if item.kind not in readers:
             continue
-        counts, elapsed = timed([item], lambda: readers[item.kind](con, item, feeds, staging, progress))
+        counts, elapsed = timed([item], functools.partial(readers[item.kind], con, item, feeds, staging, progress))
         _set_counts(reports[item], counts)
-        _say(progress, f"{item.name}: {counts[0]:,} records, {counts[1]:,} written, {counts[2]:,} rejected "
-                       f"({counts[0] / max(elapsed, 1e-9):,.0f} records/s)")
+        _say(
+            progress,
+            f"{item.name}: {counts[0]:,} records, {counts[1]:,} written, {counts[2]:,} rejected "
+            f"({counts[0] / max(elapsed, 1e-9):,.0f} records/s)",
+        )
 
 
 def _set_counts(report: FileReport, counts: tuple[int, int, int]) -> None:
@@ -417,7 +481,7 @@ def _write_rejects(con, staging: Path) -> None:
     (staging / "rejects").mkdir()
     con.execute(
         f"""copy (select * from rejects order by source, record_index, block nulls first)
-        to {sql_str(staging / 'rejects' / 'rejects_0.parquet')} (format parquet, compression zstd)"""
+        to {sql_str(staging / "rejects" / "rejects_0.parquet")} (format parquet, compression zstd)"""
     )
 
 
@@ -429,10 +493,14 @@ def _write_sources(con, staging: Path, files: list[FileReport]) -> None:
     con.execute(f"create temp table sources ({TABLES['sources'][0]})")
     con.executemany(
         "insert into sources values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(f.name, f.kind, f.path, f.sha256, f.bytes, f.records_read, f.records_rejected, f.ingested_at, f.snapshot)
-         for f in files],
+        [
+            (f.name, f.kind, f.path, f.sha256, f.bytes, f.records_read, f.records_rejected, f.ingested_at, f.snapshot)
+            for f in files
+        ],
     )
-    con.execute(f"copy sources to {sql_str(staging / 'sources' / 'sources_0.parquet')} (format parquet, compression zstd)")
+    con.execute(
+        f"copy sources to {sql_str(staging / 'sources' / 'sources_0.parquet')} (format parquet, compression zstd)"
+    )
 
 
 def _write_manifest_table(con, staging: Path, run_id: str, versions: dict[str, str], files: list[FileReport]) -> None:
@@ -444,20 +512,37 @@ def _write_manifest_table(con, staging: Path, run_id: str, versions: dict[str, s
     con.executemany(
         "insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (run_id, f.name, f.path, f.kind, f.bytes, f.sha256, f.status, f.records_read, f.records_written,
-             f.records_rejected, f.seconds, json.dumps(versions), f.reader or None)
+            (
+                run_id,
+                f.name,
+                f.path,
+                f.kind,
+                f.bytes,
+                f.sha256,
+                f.status,
+                f.records_read,
+                f.records_written,
+                f.records_rejected,
+                f.seconds,
+                json.dumps(versions),
+                f.reader or None,
+            )
             for f in files
         ],
     )
-    con.execute(f"copy manifest to {sql_str(staging / 'manifest' / 'manifest_0.parquet')} (format parquet, compression zstd)")
+    con.execute(
+        f"copy manifest to {sql_str(staging / 'manifest' / 'manifest_0.parquet')} (format parquet, compression zstd)"
+    )
 
 
-def _write_manifest(staging: Path, run_id: str, versions: dict[str, str], files: list[FileReport], image_id_check: bool) -> None:
+def _write_manifest(
+    staging: Path, run_id: str, versions: dict[str, str], files: list[FileReport], image_id_check: bool
+) -> None:
     """manifest.json: the sources, and every table file with its size to find damage later;
     written last, so the inventory covers every table file."""
     manifest = {
         "run_id": run_id,
-        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(),
         "tool_versions": versions,
         "image_id_check": image_id_check,
         "files": [asdict(f) for f in files],
@@ -475,5 +560,7 @@ def _write_empty_tables(con, staging: Path) -> None:
             continue
         folder.mkdir(exist_ok=True)
         # With no partition folders, the partition column must be in the file itself.
-        con.execute(f"create or replace temp table empty_table ({columns}{f', {partition} varchar' if partition else ''})")
+        con.execute(
+            f"create or replace temp table empty_table ({columns}{f', {partition} varchar' if partition else ''})"
+        )
         con.execute(f"copy empty_table to {sql_str(folder / f'{name}_empty.parquet')} (format parquet)")

@@ -18,9 +18,9 @@ import shutil
 import threading
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from svit.core.errors import InputError
 from svit.core.facts import TASKS
@@ -83,10 +83,7 @@ def _zip_member(zip_path: Path, wanted: str) -> str:
     matches = [n for n in names if Path(n).name == wanted]
     if len(matches) != 1:
         found = ", ".join(names[:5]) or "nothing"
-        raise InputError(
-            f"{zip_path}: expected one member named {wanted}, found {found}; "
-            "is this the zip BAAI ships?"
-        )
+        raise InputError(f"{zip_path}: expected one member named {wanted}, found {found}; is this the zip BAAI ships?")
     return matches[0]
 
 
@@ -126,7 +123,9 @@ def discover(source_dir: Path, llava_files: tuple[Path, ...] = ()) -> list[Input
     """Every input in a download directory, plus extra LLaVA files, in a fixed order."""
     source_dir = Path(source_dir)
     if not source_dir.is_dir():
-        raise InputError(f"{source_dir}: not a folder; give the folder of a BAAI/SVIT download (or an empty one with --llava)")
+        raise InputError(
+            f"{source_dir}: not a folder; give the folder of a BAAI/SVIT download (or an empty one with --llava)"
+        )
     inputs: list[InputFile] = []
     data = source_dir / "data"
     for task in TASKS:
@@ -191,7 +190,9 @@ class Feeds:
         return self._paths[item]
 
     @contextlib.contextmanager
-    def feeding(self, items: list[InputFile], taps: dict[InputFile, Callable[[bytes], None]] | None = None) -> Iterator[None]:
+    def feeding(
+        self, items: list[InputFile], taps: dict[InputFile, Callable[[bytes], None]] | None = None
+    ) -> Iterator[None]:
         """Feed the pipes of `items` while the block runs; a damaged zip is the error raised.
 
         `taps` see every chunk of a zip member as it goes into its pipe.
@@ -199,7 +200,9 @@ class Feeds:
         zipped = [item for item in items if item.member is not None]
         errors: list[BaseException] = []
         threads = [
-            threading.Thread(target=_feed_pipe, args=(item, self._paths[item], errors, (taps or {}).get(item)), daemon=True)
+            threading.Thread(
+                target=_feed_pipe, args=(item, self._paths[item], errors, (taps or {}).get(item)), daemon=True
+            )
             for item in zipped
         ]
         for thread in threads:
@@ -213,7 +216,7 @@ class Feeds:
             # A writer whose pipe was never opened (the query failed first) waits in open():
             # opening and closing the other end lets it through, to fail on its first write.
             # It may reach open() only after that, so this repeats until every writer is done.
-            for item, thread in zip(zipped, threads):
+            for item, thread in zip(zipped, threads, strict=True):
                 while thread.is_alive():
                     with contextlib.suppress(OSError):
                         os.close(os.open(self._paths[item], os.O_RDONLY | os.O_NONBLOCK))

@@ -54,17 +54,18 @@ def check_boxes(con, boxes: Path, marks: Path) -> None:
             f"from read_parquet({sql_str(marks)}) group by all"
         )
     if _any_file(boxes):
+        outside = "least(x1, y1, x2, y2) < 0 or greatest(x1, y1, x2, y2) > 1"
         problems.append(
             f"""
             select image_id, block, arg_min('turn ' || turn || ': ' || case
                     when x1 is null or y1 is null or x2 is null or y2 is null then 'malformed box ' || box_text
-                    when least(x1, y1, x2, y2) < 0 or greatest(x1, y1, x2, y2) > 1 then 'box ' || box_text || ' outside 0..1'
+                    when {outside} then 'box ' || box_text || ' outside 0..1'
                     when x2 < x1 then 'box ' || box_text || ' has x2 < x1'
                     else 'box ' || box_text || ' has y2 < y1'
                 end, (turn, mark_index, box_index)) as problem
             from read_parquet({sql_str(boxes)})
             where x1 is null or y1 is null or x2 is null or y2 is null
-               or least(x1, y1, x2, y2) < 0 or greatest(x1, y1, x2, y2) > 1 or x2 < x1 or y2 < y1
+               or {outside} or x2 < x1 or y2 < y1
             group by all
             """
         )

@@ -82,7 +82,9 @@ def ingest_svit_files(
 
     def scan(item: InputFile) -> None:
         counter = (raw_counters or {}).get(item)
-        readers[item] = _scan_file(con.cursor(), item, feeds, stage, work, check_images, progress, lock, counter=counter)
+        readers[item] = _scan_file(
+            con.cursor(), item, feeds, stage, work, check_images, progress, lock, counter=counter
+        )
 
     # Most work first, so the two workers finish close together. A referring file counts
     # double, for the boxes taken beside its scan (see bench/README.md).
@@ -94,7 +96,8 @@ def ingest_svit_files(
         return empty | {item: SvitCounts(reader=readers[item]) for item in files}
     with step("block checks"):
         con.execute(
-            f"create or replace temp table svit_rows as select * from read_parquet({sql_str(work / '*.parquet')}, union_by_name = true)"
+            "create or replace temp table svit_rows as select * "
+            f"from read_parquet({sql_str(work / '*.parquet')}, union_by_name = true)"
         )
         reject_whole_blocks(con)
         reject_repeated_images(con)
@@ -135,8 +138,16 @@ class _Steps:
 
 
 def _scan_file(
-    con, item: InputFile, feeds: Feeds, stage: Path, work: Path, check_images: bool, progress: bool, lock,
-    turns_only: bool = False, counter: RawCounter | None = None,
+    con,
+    item: InputFile,
+    feeds: Feeds,
+    stage: Path,
+    work: Path,
+    check_images: bool,
+    progress: bool,
+    lock,
+    turns_only: bool = False,
+    counter: RawCounter | None = None,
 ) -> str:
     """Parse one SVIT file once: turns into turns/task=<task>/, everything else into the work folder.
 
@@ -177,7 +188,9 @@ def _scan_file(
         good = pc.and_(batch.column("is_turn"), pc.is_null(batch.column("problem")))
         yield from turns_of(batch, good)
         if not turns_only:
-            yield rest_file(pa.Table.from_batches([batch.filter(pc.invert(good))]).drop_columns(["is_turn", "role", "text"]))
+            yield rest_file(
+                pa.Table.from_batches([batch.filter(pc.invert(good))]).drop_columns(["is_turn", "role", "text"])
+            )
 
     seen = TypedTally()
 
@@ -201,15 +214,20 @@ def _scan_file(
                 extra_keys = extra_key_hint(item, KEY_SAMPLE_BYTES) if mode == "typed" else []
                 # A rescan leaves out blocks already rejected: their marks were checked.
                 marks = None if turns_only else _marks_file(work, stem)
-                with feeds.feeding([item], taps), ParquetSink() as sink, \
-                        BoxesAside(_referring_boxes(stage, stem), marks) as boxes:
+                with (
+                    feeds.feeding([item], taps),
+                    ParquetSink() as sink,
+                    BoxesAside(_referring_boxes(stage, stem), marks) as boxes,
+                ):
                     if mode == "typed":
                         if item.member is None and count_here:
                             threading.Thread(target=counter.count_file, args=(item.path,), daemon=True).start()
                         sql = typed_scan_sql(sql_str(feeds.path(item)), check_images, infer, extra_keys)
                         route_batches(con.sql(sql).to_arrow_reader(65_536), sink, route_typed, advance)
                     else:
-                        sql = json_scan_sql(sql_str(feeds.path(item)), check_images, infer, mode == "tolerant", turns_only)
+                        sql = json_scan_sql(
+                            sql_str(feeds.path(item)), check_images, infer, mode == "tolerant", turns_only
+                        )
                         route_batches(con.sql(sql).to_arrow_reader(65_536), sink, route, advance)
                 if mode == "typed":
                     if item.member is None:
@@ -218,8 +236,10 @@ def _scan_file(
                 if progress:
                     elapsed = time.perf_counter() - started
                     with lock:
-                        tqdm.write(f"  {item.name}: {read:,} records, {item.size / 1e6:,.0f} MB in {elapsed:.1f}s "
-                                   f"({read / elapsed:,.0f} records/s, {item.size / 1e6 / elapsed:,.0f} MB/s, {mode} read)")
+                        tqdm.write(
+                            f"  {item.name}: {read:,} records, {item.size / 1e6:,.0f} MB in {elapsed:.1f}s "
+                            f"({read / elapsed:,.0f} records/s, {item.size / 1e6 / elapsed:,.0f} MB/s, {mode} read)"
+                        )
                 return mode
             except NotProven:
                 _remove_outputs(stage, work, stem)
@@ -228,12 +248,17 @@ def _scan_file(
                 # Errors met while streaming arrive through Arrow as OSError with DuckDB's text.
                 _remove_outputs(stage, work, stem)
                 message = first_line(exc)
-                if not isinstance(exc, (duckdb.InvalidInputException, duckdb.IOException)) and "Input Error" not in message:
+                if (
+                    not isinstance(exc, (duckdb.InvalidInputException, duckdb.IOException))
+                    and "Input Error" not in message
+                ):
                     raise
                 # A record or list of the wrong shape fails a typed reader: read more of it as JSON.
                 if mode != "tolerant" and "transform error" in message.lower():
                     continue
-                raise InputError(f"{item.display}: not a readable JSON array ({message}); is the file complete?") from exc
+                raise InputError(
+                    f"{item.display}: not a readable JSON array ({message}); is the file complete?"
+                ) from exc
     finally:
         bar.close()
     raise AssertionError("the tolerant reader either reads a file or raises")
@@ -267,9 +292,10 @@ def _rescan_without_rejected(con, files, feeds, stage, work, check_images, progr
     a full parse of the file, so it only happens on bad input.
     """
     for item in files:
+        name = sql_str(item.name)
         late = f"""
             select record_index, block from svit_rows
-            where file_name = {sql_str(item.name)} and turn is null and block is not null and problem is not null and raw is null
+            where file_name = {name} and turn is null and block is not null and problem is not null and raw is null
         """
         if not con.execute(f"select count(*) from ({late})").fetchall()[0][0]:
             continue
@@ -310,7 +336,7 @@ def _write_conversations(con, stage: Path) -> None:
             from svit_rows
             where turn is null and problem is null
             order by file_name, record_index, block
-        ) to {sql_str(stage / 'conversations')} (format parquet, compression zstd, compression_level 1,
+        ) to {sql_str(stage / "conversations")} (format parquet, compression zstd, compression_level 1,
             partition_by (task), overwrite_or_ignore, filename_pattern 'conversations_{{i}}')
         """
     )
@@ -339,4 +365,3 @@ def _counts(con, files: list[InputFile], stage: Path) -> dict[InputFile, SvitCou
         read, blocks, turns, rejected = by_name.get(item.name, (0, 0, 0, 0))
         counts[item] = SvitCounts(read, blocks, turns, boxes if item.task == "referring_qa" else 0, rejected)
     return counts
-

@@ -58,14 +58,16 @@ def typed_scan_sql(path: str, check_images: bool, infer_task: str | None, extra_
     # The JSON read looks for <st> in the block's text; here the same strings are its turns and extra keys.
     task = _task_sql(
         infer_task,
-        "(list_bool_or(list_transform(content, lambda t: contains(t.\"from\", '<st>') or contains(t.\"value\", '<st>')))"
+        "(list_bool_or(list_transform(content, lambda t: "
+        "contains(t.\"from\", '<st>') or contains(t.\"value\", '<st>')))"
         " or contains(coalesce(extra::varchar, ''), '<st>'))",
     )
     placeholder = f"[null::{_TURN_TYPE}]"
+    columns = f"{{image_id: 'JSON', conversations: '{block_type}'}}"
     return f"""
     with items as (
         select ordinality - 1 as record_index, image_id as image_id_json, conversations
-        from read_json({path}, format = 'array', columns = {{image_id: 'JSON', conversations: '{block_type}'}}) with ordinality
+        from read_json({path}, format = 'array', columns = {columns}) with ordinality
     ),
     judged_items as (
         select *,
@@ -113,30 +115,41 @@ def typed_scan_sql(path: str, check_images: bool, infer_task: str | None, extra_
     """
 
 
-def json_scan_sql(path: str, check_images: bool, infer_task: str | None, tolerant: bool, turns_only: bool = False) -> str:
+def json_scan_sql(
+    path: str, check_images: bool, infer_task: str | None, tolerant: bool, turns_only: bool = False
+) -> str:
     """One row per turn (`is_turn`) and one per block or unusable image item.
 
     `turns_only`: just the turns, without the blocks listed in `svit_exclude` (a rescan).
     """
     if tolerant:
         # Any shape: each item whole as JSON, typed afterwards (slower; only for odd files).
+        conversations_type = "json_type(json, '$.conversations')"
         items = f"""
             select ordinality - 1 as record_index,
                 case when json_type(json) = 'OBJECT' then json_extract(json, '$.image_id') end as image_id_json,
-                case when json_type(json, '$.conversations') = 'ARRAY'
+                case when {conversations_type} = 'ARRAY'
                     then json_transform(json_extract(json, '$.conversations'), '["JSON"]') end as conversations,
                 case when json_type(json) <> 'OBJECT' then 'record is a ' || json_type(json) || ', not an object'
-                     when json_type(json, '$.conversations') <> 'ARRAY' then '"conversations" is not a list' end as shape_problem,
+                     when {conversations_type} <> 'ARRAY' then '"conversations" is not a list' end as shape_problem,
                 json as item_json
             from read_json({path}, format = 'array', records = false, columns = {{json: 'JSON'}}) with ordinality
         """
     else:
+        columns = "{image_id: 'JSON', conversations: 'JSON[]'}"
         items = f"""
             select ordinality - 1 as record_index, image_id as image_id_json, conversations,
                 null::varchar as shape_problem, null::json as item_json
-            from read_json({path}, format = 'array', columns = {{image_id: 'JSON', conversations: 'JSON[]'}}) with ordinality
+            from read_json({path}, format = 'array', columns = {columns}) with ordinality
         """
     task = _task_sql(infer_task, "contains(blk::varchar, '<st>')")
+    block_rows = f"list_append(case when block_problem is null then content end, null::{_TURN_TYPE})"
+    # A rescan: just the turns, of the blocks not listed in svit_exclude.
+    where = (
+        "where k < n and (record_index, block) not in (select (record_index, block) from svit_exclude)"
+        if turns_only
+        else ""
+    )
     return f"""
     with items as ({items}),
     judged_items as (
@@ -203,8 +216,8 @@ def json_scan_sql(path: str, check_images: bool, infer_task: str | None, toleran
         -- Each block's turns, then one more row (t null) that stands for the block itself.
         select record_index, image_id_json, block, block_problem, extra, item_problem, task, raw,
             case when block_problem is null then len(content) else 0 end as n,
-            unnest(list_append(case when block_problem is null then content end, null::{_TURN_TYPE})) as t,
-            generate_subscripts(list_append(case when block_problem is null then content end, null::{_TURN_TYPE}), 1) - 1 as k
+            unnest({block_rows}) as t,
+            generate_subscripts({block_rows}, 1) - 1 as k
         from judged_blocks
     )
     select
@@ -223,6 +236,5 @@ def json_scan_sql(path: str, check_images: bool, infer_task: str | None, toleran
         case when k = n then extra::varchar end as extra,
         case when k = n then raw end as raw
     from rows
-    {"where k < n and (record_index, block) not in (select (record_index, block) from svit_exclude)" if turns_only else ""}
+    {where}
     """
-

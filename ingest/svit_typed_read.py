@@ -99,7 +99,9 @@ def typed_rest(batch: pa.RecordBatch) -> pa.Table:
             # A turn's problem stays on the turn's row; the block takes it in reject_whole_blocks
             # (ingest/svit_block_checks.py).
             "problem": pc.if_else(
-                pc.and_(pc.is_valid(b_turn), pc.invert(b_rejected)), pa.scalar(None, pa.string()), blocks.column("problem")
+                pc.and_(pc.is_valid(b_turn), pc.invert(b_rejected)),
+                pa.scalar(None, pa.string()),
+                blocks.column("problem"),
             ),
             "n_turns": pc.if_else(b_rejected, pa.scalar(0, pa.int32()), blocks.column("n_turns")),
             "extra": pc.if_else(b_rejected, pa.scalar(None, pa.string()), blocks.column("extra")),
@@ -121,4 +123,3 @@ def typed_rest(batch: pa.RecordBatch) -> pa.Table:
         }
     )
     return pa.concat_tables([block_rows, turn_rows])
-

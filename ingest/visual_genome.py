@@ -16,20 +16,29 @@ from svit.core.sql import sql_str
 # image_data.json names the key `image_id` in VG 1.2 and `id` in VG 1.0: take either.
 # Its integers are read as JSON and checked before they are cast: a typed read would stop
 # on a string with a message naming no record, and round 800.5 to 800 without a word.
-_IMAGE_INTEGERS = {"image_id": "bigint", "id": "bigint", "width": "integer", "height": "integer",
-                   "coco_id": "bigint", "flickr_id": "bigint"}
+_IMAGE_INTEGERS = {
+    "image_id": "bigint",
+    "id": "bigint",
+    "width": "integer",
+    "height": "integer",
+    "coco_id": "bigint",
+    "flickr_id": "bigint",
+}
 
 # A damaged VG file is not guessed around: it is fixed or downloaded again.
 _FIX = "fix the file or download it again"
 
 
-def ingest_image_data(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feeds, stage: Path, progress: bool) -> tuple[int, int, int]:
+def ingest_image_data(
+    con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feeds, stage: Path, progress: bool
+) -> tuple[int, int, int]:
     """Write `images`; keep `images_known` for the SVIT image check. Returns read, written, rejected.
 
     A file that is not a JSON array of objects, or has a value of the wrong type where an
     integer belongs, stops the ingest: a record that is only missing something is rejected.
     """
     fields = ", ".join(f"json -> {sql_str('$.' + name)} as {name}" for name in _IMAGE_INTEGERS)
+    path = sql_str(feeds.path(item))
     with feeds.feeding([item]):
         try:
             execute(
@@ -37,7 +46,7 @@ def ingest_image_data(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Fe
                 f"""
                 create or replace temp table vg_image_json as
                 select ordinality - 1 as record_index, json_type(json) as record_type, {fields}, json ->> '$.url' as url
-                from read_json({sql_str(feeds.path(item))}, format = 'array', records = false, columns = {{json: 'JSON'}})
+                from read_json({path}, format = 'array', records = false, columns = {{json: 'JSON'}})
                     with ordinality
                 """,
                 f"read {item.name}",
@@ -56,21 +65,26 @@ def ingest_image_data(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Fe
     con.execute(
         f"""
         create or replace temp table vg_image_rows as
-        select record_index, coalesce({casts['image_id']}, {casts['id']}) as image_id, {casts['width']} as width,
-            {casts['height']} as height, regexp_extract(url, '/(VG_100K(?:_2)?)/', 1) as folder,
-            {casts['coco_id']} as coco_id, {casts['flickr_id']} as flickr_id, url
+        select record_index, coalesce({casts["image_id"]}, {casts["id"]}) as image_id, {casts["width"]} as width,
+            {casts["height"]} as height, regexp_extract(url, '/(VG_100K(?:_2)?)/', 1) as folder,
+            {casts["coco_id"]} as coco_id, {casts["flickr_id"]} as flickr_id, url
         from vg_image_json
         """
     )
     con.execute("drop table vg_image_json")
+    bad_size = "width is null or height is null or width <= 0 or height <= 0"
+    # A record whose image_id an earlier record has.
+    repeats = (
+        "count(*) over (partition by image_id) > 1 and record_index > min(record_index) over (partition by image_id)"
+    )
     con.execute(
-        """
+        f"""
         create or replace temp table vg_image_problems as
         select record_index, case
             when image_id is null then 'missing "image_id"'
-            when width is null or height is null or width <= 0 or height <= 0 then 'missing or non-positive width/height'
+            when {bad_size} then 'missing or non-positive width/height'
             when folder = '' then 'url ' || coalesce(url, 'null') || ' names no VG_100K or VG_100K_2 folder'
-            when count(*) over (partition by image_id) > 1 and record_index > min(record_index) over (partition by image_id)
+            when {repeats}
                 then 'image_id ' || image_id || ' repeats an earlier record'
         end as problem
         from vg_image_rows
@@ -87,7 +101,7 @@ def ingest_image_data(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Fe
             from vg_image_rows r join vg_image_problems p using (record_index)
             where p.problem is null
             order by r.record_index
-        ) to {sql_str(out / 'images_0.parquet')} (format parquet, compression zstd)
+        ) to {sql_str(out / "images_0.parquet")} (format parquet, compression zstd)
         """
     )
     con.execute(
@@ -112,7 +126,8 @@ def _damage_sql() -> str:
     A JSON null or a missing key is not damage: such a record is rejected afterwards.
     """
     whens = [
-        "when record_type <> 'OBJECT' then case record_type when 'ARRAY' then 'an array' when 'VARCHAR' then 'a string' "
+        "when record_type <> 'OBJECT' then case record_type "
+        "when 'ARRAY' then 'an array' when 'VARCHAR' then 'a string' "
         "when 'BOOLEAN' then 'a boolean' when 'NULL' then 'null' else 'a number' end || ', not an object'"
     ]
     for name, sql_type in _IMAGE_INTEGERS.items():
@@ -120,9 +135,13 @@ def _damage_sql() -> str:
         # 800.0 is whole: a file written through a float column (say, ids with nulls) is fine.
         whens.append(
             f"when json_type({name}) not in ('NULL', 'UBIGINT', 'BIGINT', 'DOUBLE') "
-            f"or (json_type({name}) = 'DOUBLE' and {name}::double <> trunc({name}::double)) then {shown} || ' is not an integer'"
+            f"or (json_type({name}) = 'DOUBLE' and {name}::double <> trunc({name}::double)) "
+            f"then {shown} || ' is not an integer'"
         )
-        whens.append(f"when json_type({name}) <> 'NULL' and try_cast({name} as {sql_type}) is null then {shown} || ' is out of range'")
+        whens.append(
+            f"when json_type({name}) <> 'NULL' and try_cast({name} as {sql_type}) is null "
+            f"then {shown} || ' is out of range'"
+        )
     return "case " + " ".join(whens) + " end"
 
 
@@ -191,8 +210,15 @@ def _first_broken_record(item: InputFile) -> int | None:
 def ingest_objects(con, item: InputFile, feeds: Feeds, stage: Path, progress: bool) -> tuple[int, int, int]:
     """objects.json: one row per object, keyed by image_id and object_id."""
     return _copy_nested(
-        con, item, feeds, stage / "vg_objects", progress,
-        columns="{image_id: 'BIGINT', objects: 'STRUCT(object_id BIGINT, x INTEGER, y INTEGER, w INTEGER, h INTEGER, names VARCHAR[], synsets VARCHAR[])[]'}",
+        con,
+        item,
+        feeds,
+        stage / "vg_objects",
+        progress,
+        columns=(
+            "{image_id: 'BIGINT', objects: 'STRUCT(object_id BIGINT, x INTEGER, y INTEGER, w INTEGER, h INTEGER, "
+            "names VARCHAR[], synsets VARCHAR[])[]'}"
+        ),
         nested="objects",
         select="image_id, o.object_id, o.x, o.y, o.w, o.h, o.names, o.synsets",
     )
@@ -201,14 +227,23 @@ def ingest_objects(con, item: InputFile, feeds: Feeds, stage: Path, progress: bo
 def ingest_regions(con, item: InputFile, feeds: Feeds, stage: Path, progress: bool) -> tuple[int, int, int]:
     """region_descriptions.json: one row per region description."""
     return _copy_nested(
-        con, item, feeds, stage / "vg_regions", progress,
-        columns="{id: 'BIGINT', regions: 'STRUCT(region_id BIGINT, image_id BIGINT, phrase VARCHAR, x INTEGER, y INTEGER, width INTEGER, height INTEGER)[]'}",
+        con,
+        item,
+        feeds,
+        stage / "vg_regions",
+        progress,
+        columns=(
+            "{id: 'BIGINT', regions: 'STRUCT(region_id BIGINT, image_id BIGINT, phrase VARCHAR, "
+            "x INTEGER, y INTEGER, width INTEGER, height INTEGER)[]'}"
+        ),
         nested="regions",
         select="coalesce(o.image_id, id) as image_id, o.region_id, o.phrase, o.x, o.y, o.width, o.height",
     )
 
 
-def _copy_nested(con, item: InputFile, feeds: Feeds, out: Path, progress: bool, columns: str, nested: str, select: str) -> tuple[int, int, int]:
+def _copy_nested(
+    con, item: InputFile, feeds: Feeds, out: Path, progress: bool, columns: str, nested: str, select: str
+) -> tuple[int, int, int]:
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{out.name}_0.parquet"
     query = f"""
@@ -225,5 +260,7 @@ def _copy_nested(con, item: InputFile, feeds: Feeds, out: Path, progress: bool, 
 
 
 def _tally(con, rows: str, problems: str) -> tuple[int, int, int]:
-    total, bad = con.execute(f"select count(*), count(problem) from {rows} join {problems} using (record_index)").fetchall()[0]
+    total, bad = con.execute(
+        f"select count(*), count(problem) from {rows} join {problems} using (record_index)"
+    ).fetchall()[0]
     return total, total - bad, bad

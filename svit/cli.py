@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import click
 
@@ -53,9 +53,15 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write the corpus into.")
-@click.option("--images", default=300, show_default=True, type=click.IntRange(min=1), help="Number of Visual Genome images.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed; the same seed gives byte-identical files.")
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write the corpus into."
+)
+@click.option(
+    "--images", default=300, show_default=True, type=click.IntRange(min=1), help="Number of Visual Genome images."
+)
+@click.option(
+    "--seed", default=0, show_default=True, type=int, help="Random seed; the same seed gives byte-identical files."
+)
 @click.option("--zip", "zip_data", is_flag=True, help="Ship data/*.json as data/*.zip, as BAAI does.")
 @warehouse_option
 def sample(out_dir: str, images: int, seed: int, zip_data: bool, warehouse_dir: str | None) -> None:
@@ -71,8 +77,21 @@ def sample(out_dir: str, images: int, seed: int, zip_data: bool, warehouse_dir: 
 
 @cli.command()
 @click.argument("source_dir", type=click.Path())
-@click.option("--llava", "llava_files", multiple=True, type=click.Path(), help="Extra LLaVA-format JSON file to ingest (repeatable).")
-@click.option("--no-image-id-check", is_flag=True, help="Read SVIT files without raw/annotations/vg/image_data.json: their image ids are not checked (recorded in the manifest).")
+@click.option(
+    "--llava",
+    "llava_files",
+    multiple=True,
+    type=click.Path(),
+    help="Extra LLaVA-format JSON file to ingest (repeatable).",
+)
+@click.option(
+    "--no-image-id-check",
+    is_flag=True,
+    help=(
+        "Read SVIT files without raw/annotations/vg/image_data.json: "
+        "their image ids are not checked (recorded in the manifest)."
+    ),
+)
 @warehouse_option
 def ingest(source_dir: str, llava_files: tuple[str, ...], no_image_id_check: bool, warehouse_dir: str | None) -> None:
     """Add or update sources: a BAAI/SVIT download (JSON or zips) and LLaVA files, into Parquet tables.
@@ -86,8 +105,9 @@ def ingest(source_dir: str, llava_files: tuple[str, ...], no_image_id_check: boo
     from ingest.pipeline import run_ingest
 
     warehouse = Warehouse.resolve(warehouse_dir)
-    report = run_ingest(Path(source_dir), tuple(Path(f) for f in llava_files), warehouse,
-                        check_image_ids=not no_image_id_check)
+    report = run_ingest(
+        Path(source_dir), tuple(Path(f) for f in llava_files), warehouse, check_image_ids=not no_image_id_check
+    )
     for line in report.warnings:
         click.echo(f"svit: warning: {line}", err=True)
     if report.up_to_date:
@@ -128,7 +148,9 @@ def drop(names: tuple[str, ...], warehouse_dir: str | None) -> None:
 
 
 @cli.command()
-@click.option("--no-check", is_flag=True, help="Do not hash the source files to see whether they still hold the same bytes.")
+@click.option(
+    "--no-check", is_flag=True, help="Do not hash the source files to see whether they still hold the same bytes."
+)
 @warehouse_option
 def sources(no_check: bool, warehouse_dir: str | None) -> None:
     """List the sources the warehouse holds and whether their files still hold the same bytes.
@@ -189,15 +211,39 @@ def build(dbt_args: tuple[str, ...], warehouse_dir: str | None) -> None:
 
 @cli.command()
 @click.argument("model")
-@click.option("--out", "out_file", required=True, type=click.Path(), help="File to write (a folder for --format parquet).")
-@click.option("--format", "fmt", type=click.Choice(["llava", "jsonl", "messages", "parquet"]), default="llava", show_default=True)
-@click.option("--indent", type=click.IntRange(min=0), default=None, help="Indent the llava JSON like json.dump(indent=N) (default: one line, as json.dump).")
-@click.option("--ascii", "ensure_ascii", is_flag=True, help="Escape non-ASCII characters as \\uXXXX (json.dump's ensure_ascii=True).")
-@click.option("--no-progress", is_flag=True, help="No progress bar (it is hidden anyway when stderr is not a terminal).")
+@click.option(
+    "--out", "out_file", required=True, type=click.Path(), help="File to write (a folder for --format parquet)."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["llava", "jsonl", "messages", "parquet"]), default="llava", show_default=True
+)
+@click.option(
+    "--indent",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Indent the llava JSON like json.dump(indent=N) (default: one line, as json.dump).",
+)
+@click.option(
+    "--ascii",
+    "ensure_ascii",
+    is_flag=True,
+    help="Escape non-ASCII characters as \\uXXXX (json.dump's ensure_ascii=True).",
+)
+@click.option(
+    "--no-progress", is_flag=True, help="No progress bar (it is hidden anyway when stderr is not a terminal)."
+)
 @allow_stale_option
 @warehouse_option
-def export(model: str, out_file: str, fmt: str, indent: int | None, ensure_ascii: bool, no_progress: bool,
-           allow_stale: bool, warehouse_dir: str | None) -> None:
+def export(
+    model: str,
+    out_file: str,
+    fmt: str,
+    indent: int | None,
+    ensure_ascii: bool,
+    no_progress: bool,
+    allow_stale: bool,
+    warehouse_dir: str | None,
+) -> None:
     """Write a model back to LLaVA JSON or another training format.
 
     MODEL is a dbt model (llava_svit_all, ...) or an ingested LLaVA file by its model name
@@ -205,19 +251,21 @@ def export(model: str, out_file: str, fmt: str, indent: int | None, ensure_ascii
     """
     import time
 
-    from svit.export import export as run_export
-
     from ingest.sources import LLAVA, model_name
+    from svit.export import export as run_export
 
     warehouse = Warehouse.resolve(warehouse_dir)
     ingested_file = any(s["kind"] == LLAVA and model_name(s["name"]) == model for s in warehouse.sources())
     started = time.perf_counter()
     with reading(warehouse, allow_stale, models=not ingested_file):
-        result = run_export(warehouse, model, Path(out_file), fmt, indent=indent,
-                            ensure_ascii=ensure_ascii, progress=not no_progress)
+        result = run_export(
+            warehouse, model, Path(out_file), fmt, indent=indent, ensure_ascii=ensure_ascii, progress=not no_progress
+        )
     seconds = time.perf_counter() - started
-    click.echo(f"wrote {result.out}: {result.records:,} records of {result.model} as {fmt}, "
-               f"{result.bytes / 1e6:,.1f} MB in {seconds:.1f}s")
+    click.echo(
+        f"wrote {result.out}: {result.records:,} records of {result.model} as {fmt}, "
+        f"{result.bytes / 1e6:,.1f} MB in {seconds:.1f}s"
+    )
 
 
 @cli.command()
@@ -233,27 +281,40 @@ def verify(show: int, allow_stale: bool, warehouse_dir: str | None) -> None:
         reports = run_verify(warehouse, show)
     differing = 0
     for r in reports:
-        click.echo(f"{r.source}: {r.records:,} records, {r.matched:,} matched, {r.differing:,} differing, "
-                   f"{r.unmatched:,} unmatched (no SVIT block reads the same)")
+        click.echo(
+            f"{r.source}: {r.records:,} records, {r.matched:,} matched, {r.differing:,} differing, "
+            f"{r.unmatched:,} unmatched (no SVIT block reads the same)"
+        )
         for instruction, n in sorted(r.instructions.items(), key=lambda kv: -kv[1]):
             click.echo(f"  instruction {n:>9,}  {instruction}")
         click.echo(f"  per record: {r.per_record}")
         for d in r.differences:
-            click.echo(f"  differs: record {d['record_index']} (official id {d['official_id']!r}, ours {d['derived_id']}), "
-                       f"turn {d['turn']}:\n    official: {d['official']!r}\n    derived:  {d['derived']!r}")
+            click.echo(
+                f"  differs: record {d['record_index']} (official id {d['official_id']!r}, ours {d['derived_id']}), "
+                f"turn {d['turn']}:\n    official: {d['official']!r}\n    derived:  {d['derived']!r}"
+            )
         differing += r.differing
     if differing:
         raise SvitError(f"{differing:,} official records differ from what the warehouse derives")
 
 
 @cli.command()
-@click.option("--model", "models", multiple=True, metavar="M", help="LLaVA model or mix to profile (repeatable; default llava_svit_all and every ingested LLaVA file).")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="M",
+    help="LLaVA model or mix to profile (repeatable; default llava_svit_all and every ingested LLaVA file).",
+)
 @click.option("--compare", nargs=2, metavar="A B", default=None, help="Put two models or mixes side by side.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="report", show_default=True, help="Report directory.")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False), default="report", show_default=True, help="Report directory."
+)
 @allow_stale_option
 @warehouse_option
-def stats(models: tuple[str, ...], compare: tuple[str, str] | None, out_dir: str, allow_stale: bool,
-          warehouse_dir: str | None) -> None:
+def stats(
+    models: tuple[str, ...], compare: tuple[str, str] | None, out_dir: str, allow_stale: bool, warehouse_dir: str | None
+) -> None:
     """Distribution statistics and plots: report.md, report.html, CSV tables, PNGs."""
     from svit.stats import run_stats
 
@@ -262,13 +323,21 @@ def stats(models: tuple[str, ...], compare: tuple[str, str] | None, out_dir: str
         report = run_stats(warehouse, Path(out_dir), models, compare or None)
     for line in report.summary_lines():
         click.echo(line)
-    click.echo(f"wrote {report.out_dir / 'report.md'}, report.html and {len(report.files) - 2} CSV/PNG files "
-               f"in {report.seconds:.1f}s")
+    click.echo(
+        f"wrote {report.out_dir / 'report.md'}, report.html and {len(report.files) - 2} CSV/PNG files "
+        f"in {report.seconds:.1f}s"
+    )
 
 
 @cli.command()
 @click.argument("recipe")
-@click.option("--export", "export_file", type=click.Path(dir_okay=False), default=None, help="Also write the mix as LLaVA JSON to this file.")
+@click.option(
+    "--export",
+    "export_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the mix as LLaVA JSON to this file.",
+)
 @warehouse_option
 def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None:
     """Build a mix and write its manifest.
@@ -288,12 +357,16 @@ def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None
         result = build_mix(warehouse, recipe)
     click.echo(f"{result.name}: {result.records:,} records")
     for s in result.manifest["sources"]:
-        click.echo(f"  {s['source']:<32} available {s['available']:>9,}  filtered {s['filtered']:>9,}  "
-                   f"selected {s['selected']:>9,}  upsampled {s['upsampled']:>9,}")
+        click.echo(
+            f"  {s['source']:<32} available {s['available']:>9,}  filtered {s['filtered']:>9,}  "
+            f"selected {s['selected']:>9,}  upsampled {s['upsampled']:>9,}"
+        )
     for name, c in result.manifest.get("coverage", {}).get("mixes", {}).items():
         share = "-" if c["yes_share"] is None else f"{c['yes_share']:.3f}"
-        click.echo(f"  {name:<32} phrases {c['phrases_covered']:,} of {result.manifest['coverage']['phrases_total']:,}"
-                   f"  yes/no {c['yes_records']:,}/{c['no_records']:,} (yes share {share})")
+        click.echo(
+            f"  {name:<32} phrases {c['phrases_covered']:,} of {result.manifest['coverage']['phrases_total']:,}"
+            f"  yes/no {c['yes_records']:,}/{c['no_records']:,} (yes share {share})"
+        )
     click.echo(f"  manifest: {result.manifest_path} (and the table mix_manifests)")
     if export_file:
         from svit.export import export as run_export
@@ -305,7 +378,13 @@ def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None
 @cli.command()
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--no-models", is_flag=True, help="Do not attach svit.duckdb (the dbt models): query the Parquet tables only, e.g. while a build holds its lock.")
+@click.option(
+    "--no-models",
+    is_flag=True,
+    help=(
+        "Do not attach svit.duckdb (the dbt models): query the Parquet tables only, e.g. while a build holds its lock."
+    ),
+)
 @allow_stale_option
 @warehouse_option
 def sql(query: str, fmt: str, warehouse_dir: str | None, no_models: bool = False, allow_stale: bool = False) -> None:

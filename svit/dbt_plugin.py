@@ -14,7 +14,7 @@ def _expand_boxes_baai(texts: pa.Array, widths: pa.Array, heights: pa.Array) -> 
     return pa.array(
         [
             None if text is None else expand_box_text_to_square(text, width, height)
-            for text, width, height in zip(texts.to_pylist(), widths.to_pylist(), heights.to_pylist())
+            for text, width, height in zip(texts.to_pylist(), widths.to_pylist(), heights.to_pylist(), strict=True)
         ],
         pa.string(),
     )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import click
 
@@ -33,8 +33,12 @@ def _stages(warehouse: Warehouse, corpus: Path) -> list[tuple[str, Callable[[], 
     def export() -> str:
         from svit.export import export as run_export
 
-        result = run_export(warehouse, "llava_svit_all", warehouse.root / "exports" / "llava_svit_all.json", "llava", progress=False)
-        return f"{result.records:,} records of llava_svit_all -> {result.out} ({result.bytes / 1e6:,.1f} MB, LLaVA JSON)"
+        result = run_export(
+            warehouse, "llava_svit_all", warehouse.root / "exports" / "llava_svit_all.json", "llava", progress=False
+        )
+        return (
+            f"{result.records:,} records of llava_svit_all -> {result.out} ({result.bytes / 1e6:,.1f} MB, LLaVA JSON)"
+        )
 
     def stats() -> str:
         from svit.stats import run_stats

@@ -33,8 +33,12 @@ def source_rows(warehouse: Warehouse, check: bool = True) -> list[dict]:
         state = "-"
         if check:
             # A zip member's sha256 is the zip's; `bytes` is the member's, so only the hash can tell.
-            state = file_state(Path(s.get("abs_path") or s["path"]), s["bytes"] if not s.get("member") else -1, s["sha256"])
-        rows.append({"name": s["name"], "kind": s["kind"], "records": s["records_read"], "path": s["path"], "file": state})
+            state = file_state(
+                Path(s.get("abs_path") or s["path"]), s["bytes"] if not s.get("member") else -1, s["sha256"]
+            )
+        rows.append(
+            {"name": s["name"], "kind": s["kind"], "records": s["records_read"], "path": s["path"], "file": state}
+        )
     return rows
 
 
@@ -52,8 +56,10 @@ def status_lines(warehouse: Warehouse) -> tuple[list[str], bool]:
     if damaged:
         healthy = False
         shown = ", ".join(damaged[:3]) + (f" and {len(damaged) - 3} more" if len(damaged) > 3 else "")
-        lines.append(f"damaged   {len(damaged)} table files do not match the manifest ({shown}): "
-                     "run `svit ingest` with the same sources to rebuild them")
+        lines.append(
+            f"damaged   {len(damaged)} table files do not match the manifest ({shown}): "
+            "run `svit ingest` with the same sources to rebuild them"
+        )
     else:
         lines.append(f"tables    {len(manifest.get('inventory', {}))} files, all as the manifest records them")
     built, _ = warehouse.models_state()

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from svit.core.sql import sql_str
 from svit.core.errors import SvitError
 from svit.core.facts import REFERRING_INSTRUCTIONS
 from svit.core.session import open_session
+from svit.core.sql import sql_str
 from svit.core.warehouse import Warehouse
+
 
 @dataclass
 class FileReport:
@@ -126,20 +127,24 @@ def _verify_file(con, source: str, file_name: str, show: int, out) -> FileReport
         [source],
     )
     report.records = con.execute("select count(*) from official").fetchall()[0][0]
-    report.matched, report.differing = con.execute("select count(*), count(*) filter (where differs) from matched").fetchall()[0]
+    report.matched, report.differing = con.execute(
+        "select count(*), count(*) filter (where differs) from matched"
+    ).fetchall()[0]
     report.unmatched = report.records - report.matched
     report.matched -= report.differing
     report.instructions = dict(
         con.execute(
-            "select coalesce(instruction, 'none'), count(*) from matched where task = 'referring_qa' group by 1 order by 2 desc"
+            "select coalesce(instruction, 'none'), count(*) from matched where task = 'referring_qa' "
+            "group by 1 order by 2 desc"
         ).fetchall()
     )
     target = out / f"{source}.parquet"
+    status = "case when m.record_index is null then 'unmatched' when m.differs then 'differs' else 'matched' end"
     con.execute(
         f"""
         copy (
             select o.record_index, o.id as official_id, m.derived_id, m.task,
-                case when m.record_index is null then 'unmatched' when m.differs then 'differs' else 'matched' end as status,
+                {status} as status,
                 m.instruction
             from official o left join matched m using (record_index)
             order by o.record_index
@@ -177,9 +182,21 @@ def _with_instruction(turn: dict, used: str | None) -> dict:
 
 
 def _first_difference(record_index, official_id, derived_id, official, derived) -> dict:
-    for turn, (a, b) in enumerate(zip(official, derived)):
+    for turn, (a, b) in enumerate(zip(official, derived, strict=False)):
         if dict(a) != dict(b):
-            return {"record_index": record_index, "official_id": official_id, "derived_id": derived_id, "turn": turn,
-                    "official": dict(a), "derived": dict(b)}
-    return {"record_index": record_index, "official_id": official_id, "derived_id": derived_id, "turn": None,
-            "official": f"{len(official)} turns", "derived": f"{len(derived)} turns"}
+            return {
+                "record_index": record_index,
+                "official_id": official_id,
+                "derived_id": derived_id,
+                "turn": turn,
+                "official": dict(a),
+                "derived": dict(b),
+            }
+    return {
+        "record_index": record_index,
+        "official_id": official_id,
+        "derived_id": derived_id,
+        "turn": None,
+        "official": f"{len(official)} turns",
+        "derived": f"{len(derived)} turns",
+    }

@@ -10,7 +10,9 @@ from svit.mix import MixResult, write_published_manifests
 
 
 def build_with_manifests(
-    warehouse: Warehouse, extra: tuple[str, ...] = (), quiet: bool = False,
+    warehouse: Warehouse,
+    extra: tuple[str, ...] = (),
+    quiet: bool = False,
 ) -> tuple[list[NodeTiming], list[MixResult]]:
     """`svit build`: dbt build, then a manifest for each published mix it built, as `svit mix
     <published>` writes it; one write lock over both, the manifests going into svit.duckdb."""

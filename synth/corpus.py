@@ -270,8 +270,11 @@ def _write_svit_and_raw(out_dir, metas, plans, core, pool, seed, zip_data, progr
         if bar is not None:
             bar.update()
             if position % 500 == 0:
-                bar.set_postfix(blocks=sum(s.blocks for s in stats.values()),
-                                qa=sum(s.turns for s in stats.values()) // 2, refresh=False)
+                bar.set_postfix(
+                    blocks=sum(s.blocks for s in stats.values()),
+                    qa=sum(s.turns for s in stats.values()) // 2,
+                    refresh=False,
+                )
     if bar is not None:
         bar.close()
 
@@ -307,8 +310,10 @@ def _write_svit_and_raw(out_dir, metas, plans, core, pool, seed, zip_data, progr
 def _write_coco(out_dir: Path, images: list[str], annotations: list[str], files: dict) -> None:
     """captions_train2017.json, the same bytes ``json.dump`` would give for the whole dict."""
     info = {"description": "Synthetic COCO 2017 captions (svit-warehouse)", "version": "1.0", "year": 2017}
-    licenses = [{"url": "http://creativecommons.org/licenses/by/2.0/", "id": k, "name": "Attribution License"}
-                for k in range(1, 9)]
+    licenses = [
+        {"url": "http://creativecommons.org/licenses/by/2.0/", "id": k, "name": "Attribution License"}
+        for k in range(1, 9)
+    ]
     output = _Output(out_dir, "raw/annotations/coco/captions_train2017.json")
     sink = output.sink
     sink.write('{"info": ' + json.dumps(info) + ', "licenses": ' + json.dumps(licenses) + ', "images": [')

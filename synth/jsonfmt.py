@@ -69,8 +69,14 @@ def encode_element(item: Any, indent: int | None, ensure_ascii: bool) -> str:
 def _emit_flat_strings(obj: dict, indent: int, encode, level: int, out: list[str]) -> None:
     """Fast path for a non-empty dict of strings (a conversation turn)."""
     inner = "\n" + " " * (indent * (level + 1))
-    out.append("{" + inner + ("," + inner).join(encode(k) + ": " + encode(v) for k, v in obj.items())
-               + "\n" + " " * (indent * level) + "}")
+    out.append(
+        "{"
+        + inner
+        + ("," + inner).join(encode(k) + ": " + encode(v) for k, v in obj.items())
+        + "\n"
+        + " " * (indent * level)
+        + "}"
+    )
 
 
 class HashingWriter:

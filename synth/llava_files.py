@@ -25,10 +25,10 @@ import random
 import string
 from collections.abc import Iterator
 
+from svit.core.facts import IMAGE_TOKEN, LLAVA_MIX665K_PARTS, SHORT_ANSWER_SUFFIX, VG_IMAGES
 from synth import golden
 from synth.seeds import stream
 from synth.text import COLORS, OBJECTS, TextPool
-from svit.core.facts import IMAGE_TOKEN, LLAVA_MIX665K_PARTS, SHORT_ANSWER_SUFFIX, VG_IMAGES
 
 _ALNUM = string.ascii_letters + string.digits
 _FIRST_RECORD = {
@@ -38,41 +38,84 @@ _FIRST_RECORD = {
     "vg": golden.MIX665K_VG_EXCERPT,
 }
 _LLAVA_DETAIL_PROMPTS = (
-    "Describe the following image.", "What do you see happening in this image?",
+    "Describe the following image.",
+    "What do you see happening in this image?",
     "Explain the visual content of the image in great detail.",
     "Can you elaborate on the elements of the picture provided?",
 )
-_SHORT_ANSWERS = ("Yes", "No", "2", "3", "left", "right", "white", "red", "man", "table",
-                  "wood", "sunny", "tennis", "pizza", "bathroom", "frisbee", "black", "none")
-_GQA_QUESTIONS = ("Is the {0} to the left or to the right of the {1}?", "What color is the {0}?",
-                  "Are there both {0}s and {1}s in this picture?", "Who is wearing the {0}?",
-                  "Which kind of furniture is {2}?", "Is the {0} made of {3}?",
-                  "Does the {0} look {2}?", "What is the {0} on?")
-_OCR_QUESTIONS = (("Who wrote this book?", "author"), ("What is the title of this book?", "title"),
-                  ("What type of book is this?", "genre"), ("Is this a comedy book?", "yn"),
-                  ("What is the genre of this book?", "genre"), ("Is this book related to Travel?", "yn"),
-                  ("Who is the author of this book?", "author"), ("Is this a sci-fi book?", "yn"))
-_GENRES = ("Cookbooks, Food & Wine", "Travel", "Religion & Spirituality", "Children's Books",
-           "Science Fiction & Fantasy", "Business & Money", "Health, Fitness & Dieting", "History")
+_SHORT_ANSWERS = (
+    "Yes",
+    "No",
+    "2",
+    "3",
+    "left",
+    "right",
+    "white",
+    "red",
+    "man",
+    "table",
+    "wood",
+    "sunny",
+    "tennis",
+    "pizza",
+    "bathroom",
+    "frisbee",
+    "black",
+    "none",
+)
+_GQA_QUESTIONS = (
+    "Is the {0} to the left or to the right of the {1}?",
+    "What color is the {0}?",
+    "Are there both {0}s and {1}s in this picture?",
+    "Who is wearing the {0}?",
+    "Which kind of furniture is {2}?",
+    "Is the {0} made of {3}?",
+    "Does the {0} look {2}?",
+    "What is the {0} on?",
+)
+_OCR_QUESTIONS = (
+    ("Who wrote this book?", "author"),
+    ("What is the title of this book?", "title"),
+    ("What type of book is this?", "genre"),
+    ("Is this a comedy book?", "yn"),
+    ("What is the genre of this book?", "genre"),
+    ("Is this book related to Travel?", "yn"),
+    ("Who is the author of this book?", "author"),
+    ("Is this a sci-fi book?", "yn"),
+)
+_GENRES = (
+    "Cookbooks, Food & Wine",
+    "Travel",
+    "Religion & Spirituality",
+    "Children's Books",
+    "Science Fiction & Fantasy",
+    "Business & Money",
+    "Health, Fitness & Dieting",
+    "History",
+)
 _AUTHORS = ("M. Laurent", "José Álvarez", "Anne O'Neill", "李明", "K. R. Sharma", "Ellen Park")
 _REGION_DESCRIBE = "Please provide a short description for this region: {}."
 _REGION_LOCATE = "Please provide the bounding box coordinate of the region this sentence describes: {}."
 _MC_SUFFIX = "\nAnswer with the option's letter from the given choices directly."
 _SHAREGPT_HUMAN = (
-    "Can you explain what this Python line does?\n\n```python\npath = \"C:\\\\Users\\\\me\\\\data.json\"\n```",
-    "Translate \"good morning\" into French, Chinese and Japanese.",
+    'Can you explain what this Python line does?\n\n```python\npath = "C:\\\\Users\\\\me\\\\data.json"\n```',
+    'Translate "good morning" into French, Chinese and Japanese.',
     "Write a short poem about the café on the corner ☕️",
     "What is the difference between a list and a tuple?",
     "请用中文解释一下什么是机器学习。",
     "Give me three tips for a better résumé.",
-    "Summarize the following text:\n\"The quick brown fox\" \\ jumps over the lazy dog.\nThank you!",
+    'Summarize the following text:\n"The quick brown fox" \\ jumps over the lazy dog.\nThank you!',
     "How do I escape a backslash (\\) in a regular expression?",
     "I feel tired today 😴 any advice?",
 )
 _SHAREGPT_GPT_OPENERS = (
-    "Sure! Here is an explanation:\n\n", "Bonjour ! « Good morning » se dit « bonjour » en français. ",
-    "机器学习是人工智能的一个分支。", "Of course. ", "Here are three ideas:\n1. ",
-    "The backslash `\\` is an escape character, so write `\\\\` to match it. ", "Great question! 😊 ",
+    "Sure! Here is an explanation:\n\n",
+    "Bonjour ! « Good morning » se dit « bonjour » en français. ",
+    "机器学习是人工智能的一个分支。",
+    "Of course. ",
+    "Here are three ideas:\n1. ",
+    "The backslash `\\` is an escape character, so write `\\\\` to match it. ",
+    "Great question! 😊 ",
 )
 
 
@@ -184,18 +227,27 @@ class MixWriter:
 
     def _vqav2(self, rng: random.Random) -> dict:
         record_id = _coco_id(rng)
-        return {"id": record_id, "image": f"coco/train2017/{record_id}.jpg",
-                "conversations": self._short_qa(rng, rng.randint(1, 6), True)}
+        return {
+            "id": record_id,
+            "image": f"coco/train2017/{record_id}.jpg",
+            "conversations": self._short_qa(rng, rng.randint(1, 6), True),
+        }
 
     def _okvqa(self, rng: random.Random) -> dict:
         record_id = _coco_id(rng)
-        return {"id": record_id, "image": f"coco/train2017/{record_id}.jpg",
-                "conversations": self._short_qa(rng, 1, True)}
+        return {
+            "id": record_id,
+            "image": f"coco/train2017/{record_id}.jpg",
+            "conversations": self._short_qa(rng, 1, True),
+        }
 
     def _gqa(self, rng: random.Random) -> dict:
         record_id = rng.randint(1, 2_417_997)
-        return {"id": record_id, "image": f"gqa/images/{record_id}.jpg",
-                "conversations": self._short_qa(rng, rng.randint(1, 8), False)}
+        return {
+            "id": record_id,
+            "image": f"gqa/images/{record_id}.jpg",
+            "conversations": self._short_qa(rng, rng.randint(1, 8), False),
+        }
 
     def _ocr_vqa(self, rng: random.Random) -> dict:
         digits = f"{rng.randint(0, 999_999_999):09d}"
@@ -224,16 +276,24 @@ class MixWriter:
         else:
             text = question + SHORT_ANSWER_SUFFIX
             answer = rng.choice(_SHORT_ANSWERS)
-        return {"id": record_id, "image": f"coco/train2017/{image_id}.jpg",
-                "conversations": [_human(text, True), _gpt(answer)]}
+        return {
+            "id": record_id,
+            "image": f"coco/train2017/{image_id}.jpg",
+            "conversations": [_human(text, True), _gpt(answer)],
+        }
 
     def _textcaps(self, rng: random.Random) -> dict:
         record_id = "".join(rng.choices("0123456789abcdef", k=16))
-        tokens = ", ".join(rng.choice(("SALE", "Coca-Cola", "2019", "STOP", "café", "OPEN")) for _ in range(rng.randint(1, 4)))
+        tokens = ", ".join(
+            rng.choice(("SALE", "Coca-Cola", "2019", "STOP", "café", "OPEN")) for _ in range(rng.randint(1, 4))
+        )
         prompt = f"Provide a one-sentence caption for the provided image.\nReference OCR token: {tokens}"
-        caption = f"A {rng.choice(COLORS)} {_noun(rng)} with a sign that says \"{tokens.split(', ')[0]}\"."
-        return {"id": record_id, "image": f"textvqa/train_images/{record_id}.jpg",
-                "conversations": [_human(prompt, True), _gpt(caption)]}
+        caption = f'A {rng.choice(COLORS)} {_noun(rng)} with a sign that says "{tokens.split(", ")[0]}".'
+        return {
+            "id": record_id,
+            "image": f"textvqa/train_images/{record_id}.jpg",
+            "conversations": [_human(prompt, True), _gpt(caption)],
+        }
 
     def _regions(self, rng: random.Random) -> list[dict]:
         turns = []
@@ -254,4 +314,8 @@ class MixWriter:
     def _vg(self, rng: random.Random) -> dict:
         folder = "VG_100K" if rng.random() < 0.6 else "VG_100K_2"
         image_id = rng.randint(1, 2_417_997)
-        return {"id": f"{folder}/{image_id}", "image": f"vg/{folder}/{image_id}.jpg", "conversations": self._regions(rng)}
+        return {
+            "id": f"{folder}/{image_id}",
+            "image": f"vg/{folder}/{image_id}.jpg",
+            "conversations": self._regions(rng),
+        }

@@ -16,11 +16,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from svit.core.facts import DETAIL_QUESTIONS, TASKS
 from synth import golden
 from synth.seeds import stream
 from synth.text import POSITIONS, PREPOSITIONS, TOPICS, TextPool
 from synth.visual_genome import ObjectGroup
-from svit.core.facts import DETAIL_QUESTIONS, TASKS
 
 # Share of images missing from each task's file (at least one image each when N >= 10).
 MISSING_RATE = {"conversation": 0.001, "complex_reasoning": 0.001, "detail_description": 0.02, "referring_qa": 0.005}
@@ -29,16 +29,24 @@ SOURCE_RATE = 0.01
 YES_NO_RATE = 0.25
 
 _REFERRING_QUESTIONS = {
-    1: ("Where is the {0} in the image?", "What is the {0} used for in this scene?",
-        "What color is the {0}?", "Can you describe the {0} and its surroundings?",
-        "What is happening around the {0}?"),
-    2: ("Which object is located higher in the image, the {0} or the {1}?",
+    1: (
+        "Where is the {0} in the image?",
+        "What is the {0} used for in this scene?",
+        "What color is the {0}?",
+        "Can you describe the {0} and its surroundings?",
+        "What is happening around the {0}?",
+    ),
+    2: (
+        "Which object is located higher in the image, the {0} or the {1}?",
         "What is the relationship between the {0} and the {1}?",
         "Is the {0} closer to the camera than the {1}?",
-        "How is the {0} positioned relative to the {1}?"),
-    3: ("What do the {0}, the {1} and the {2} have in common?",
+        "How is the {0} positioned relative to the {1}?",
+    ),
+    3: (
+        "What do the {0}, the {1} and the {2} have in common?",
         "Can you point out the {0}, the {1} and the {2} in the image?",
-        "How are the {0}, the {1} and the {2} arranged in the scene?"),
+        "How are the {0}, the {1} and the {2} arranged in the scene?",
+    ),
 }
 
 
@@ -80,7 +88,9 @@ def plan(images: list[dict], seed: int) -> tuple[list[ImagePlan], list[int]]:
             k = max(k, 1)
         for position in rng.sample(candidates, min(k, len(candidates))):
             old = plans[position]
-            plans[position] = ImagePlan(**{f: getattr(old, f) for f in TASKS} | {task: () if task == "conversation" else 0})
+            plans[position] = ImagePlan(
+                **{f: getattr(old, f) for f in TASKS} | {task: () if task == "conversation" else 0}
+            )
     return plans, [images[p]["image_id"] for p in uncovered]
 
 
@@ -90,7 +100,9 @@ class BlockWriter:
     def __init__(self, pool: TextPool):
         self.pool = pool
 
-    def blocks(self, task: str, seed: int, image_id: int, plan: ImagePlan, groups: tuple[ObjectGroup, ...]) -> list[dict]:
+    def blocks(
+        self, task: str, seed: int, image_id: int, plan: ImagePlan, groups: tuple[ObjectGroup, ...]
+    ) -> list[dict]:
         rng = stream(seed, task, image_id)
         count = plan.blocks(task)
         first_golden = image_id == 1
@@ -110,8 +122,14 @@ class BlockWriter:
         elif task == "detail_description":
             for _ in range(count):
                 question = DETAIL_QUESTIONS[int(rng.random() * len(DETAIL_QUESTIONS))]
-                out.append({"content": [{"from": "user", "value": question},
-                                        {"from": "gpt", "value": self.pool.description(rng)}]})
+                out.append(
+                    {
+                        "content": [
+                            {"from": "user", "value": question},
+                            {"from": "gpt", "value": self.pool.description(rng)},
+                        ]
+                    }
+                )
         elif task == "referring_qa":
             for _ in range(count):
                 out.append({"content": self._referring(rng, groups)})

@@ -12,10 +12,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from svit.core.facts import VG_FOLDERS
 from synth import golden
 from synth.seeds import stream
 from synth.text import COLORS, OBJECTS, POSITIONS, PREPOSITIONS
-from svit.core.facts import VG_FOLDERS
 
 URL_PREFIX = "https://cs.stanford.edu/people/rak248/"
 COCO_URL_PREFIX = "http://images.cocodataset.org/train2017/"
@@ -81,14 +81,16 @@ def image_data(images: int, seed: int) -> list[dict]:
                 coco_id = rng.randint(9, 581_929)
             used_coco.add(coco_id)
         flickr_id = rng.randint(10_000_000, 9_999_999_999) if rng.random() < 0.6 else None
-        entries.append({
-            "image_id": image_id,
-            "url": f"{URL_PREFIX}{folder}/{image_id}.jpg",
-            "width": width,
-            "height": height,
-            "coco_id": coco_id,
-            "flickr_id": flickr_id,
-        })
+        entries.append(
+            {
+                "image_id": image_id,
+                "url": f"{URL_PREFIX}{folder}/{image_id}.jpg",
+                "width": width,
+                "height": height,
+                "coco_id": coco_id,
+                "flickr_id": flickr_id,
+            }
+        )
     return entries
 
 
@@ -117,7 +119,9 @@ def annotate(seed: int, position: int, meta: dict) -> ImageAnnotations:
     if image_id == 1:
         for obj in (golden.VG_IMAGE_1_CLOCK, golden.VG_IMAGE_1_SIGN):
             objects.append(dict(obj))
-            groups.append(ObjectGroup(obj["names"][0], (normalised_box(obj["x"], obj["y"], obj["w"], obj["h"], width, height),)))
+            groups.append(
+                ObjectGroup(obj["names"][0], (normalised_box(obj["x"], obj["y"], obj["w"], obj["h"], width, height),))
+            )
     for singular, plural in rng.sample(OBJECTS, rng.randint(3, 9)):
         r = rng.random()
         count = 1 if r < 0.7 else 2 if r < 0.9 else 3
@@ -125,10 +129,17 @@ def annotate(seed: int, position: int, meta: dict) -> ImageAnnotations:
         for _ in range(count):
             x, w = _span(rng, width)
             y, h = _span(rng, height)
-            objects.append({
-                "object_id": next_id, "x": x, "y": y, "w": w, "h": h,
-                "names": [singular], "synsets": [singular.replace(" ", "_") + ".n.01"],
-            })
+            objects.append(
+                {
+                    "object_id": next_id,
+                    "x": x,
+                    "y": y,
+                    "w": w,
+                    "h": h,
+                    "names": [singular],
+                    "synsets": [singular.replace(" ", "_") + ".n.01"],
+                }
+            )
             next_id += 1
             boxes.append(normalised_box(x, y, w, h, width, height))
         groups.append(ObjectGroup(singular if count == 1 else plural, tuple(boxes)))
@@ -139,11 +150,17 @@ def annotate(seed: int, position: int, meta: dict) -> ImageAnnotations:
     for k in range(rng.randint(3, 8)):
         obj = objects[int(rng.random() * len(objects))]
         name = obj["names"][0]
-        regions.append({
-            "region_id": region_id + k, "image_id": image_id,
-            "phrase": f"{rng.choice(COLORS)} {name} {rng.choice(PREPOSITIONS)} the {rng.choice(OBJECTS)[0]}",
-            "x": obj["x"], "y": obj["y"], "width": obj["w"], "height": obj["h"],
-        })
+        regions.append(
+            {
+                "region_id": region_id + k,
+                "image_id": image_id,
+                "phrase": f"{rng.choice(COLORS)} {name} {rng.choice(PREPOSITIONS)} the {rng.choice(OBJECTS)[0]}",
+                "x": obj["x"],
+                "y": obj["y"],
+                "width": obj["w"],
+                "height": obj["h"],
+            }
+        )
     return ImageAnnotations(
         objects={"image_id": image_id, "objects": objects},
         regions={"id": image_id, "regions": regions},
@@ -163,7 +180,7 @@ def coco_entries(seed: int, position: int, meta: dict) -> tuple[dict, list[dict]
         "height": meta["height"],
         "width": meta["width"],
         "date_captured": f"2013-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} "
-                         f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}",
+        f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}",
         "id": coco_id,
     }
     annotations = []

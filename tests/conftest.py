@@ -10,9 +10,9 @@ import duckdb
 import pytest
 
 from ingest.pipeline import run_ingest
-from svit.workflows import build_with_manifests
 from svit.cli import BUNDLED_SAMPLE
 from svit.core.warehouse import Warehouse
+from svit.workflows import build_with_manifests
 
 
 @pytest.fixture(scope="session")

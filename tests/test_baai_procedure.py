@@ -57,7 +57,9 @@ def test_two_phrases_with_several_boxes_each():
 
 def test_repeated_identical_box_is_converted_once_everywhere():
     text = f"the clock {CLOCK} and again the clock {CLOCK}."
-    assert bp.expand_box_text_to_square(text, 800, 600) == f"the clock {CLOCK_PADDED} and again the clock {CLOCK_PADDED}."
+    assert (
+        bp.expand_box_text_to_square(text, 800, 600) == f"the clock {CLOCK_PADDED} and again the clock {CLOCK_PADDED}."
+    )
 
 
 def test_converted_box_equal_to_a_later_box_is_converted_again():
@@ -111,16 +113,25 @@ def test_non_referring_records_only_rename_roles_and_add_the_image_token(record_
         role = "user" if turn["from"] == "human" else "gpt"
         content.append({"from": role, "value": turn["value"].removeprefix("<image>\n")})
     block = {"content": content, "topic": "dropped from the record"}
-    task = {"svit_conversation_0": "conversation", "svit_complex_0": "complex_reasoning"}.get(record_id, "detail_description")
+    task = {"svit_conversation_0": "conversation", "svit_complex_0": "complex_reasoning"}.get(
+        record_id, "detail_description"
+    )
     record = bp.to_llava_record(task, 1, 0, block, golden["image"], 800, 600, None, golden["id"])
     assert record == golden
 
 
 def test_instruction_is_appended_to_every_human_turn_of_a_referring_block():
-    block = {"content": [{"from": "user", "value": "q1"}, {"from": "gpt", "value": "a1"},
-                         {"from": "user", "value": "q2"}, {"from": "gpt", "value": "a2"}]}
-    record = bp.to_llava_record("referring_qa", 5, 3, block, "vg/VG_100K/5.jpg", 10, 10,
-                                lambda turn: REFERRING_INSTRUCTIONS[turn // 2], "x")
+    block = {
+        "content": [
+            {"from": "user", "value": "q1"},
+            {"from": "gpt", "value": "a1"},
+            {"from": "user", "value": "q2"},
+            {"from": "gpt", "value": "a2"},
+        ]
+    }
+    record = bp.to_llava_record(
+        "referring_qa", 5, 3, block, "vg/VG_100K/5.jpg", 10, 10, lambda turn: REFERRING_INSTRUCTIONS[turn // 2], "x"
+    )
     values = [t["value"] for t in record["conversations"]]
     assert values == ["<image>\nq1 " + REFERRING_INSTRUCTIONS[0], "a1", "q2 " + REFERRING_INSTRUCTIONS[1], "a2"]
 

@@ -19,9 +19,21 @@ def bench_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("bench")
     results = work / "results.json"
     proc = subprocess.run(
-        [sys.executable, str(RUN_BENCH), "--images", "30", "--seed", "0",
-         "--workdir", str(work / "w"), "--results", str(results)],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(RUN_BENCH),
+            "--images",
+            "30",
+            "--seed",
+            "0",
+            "--workdir",
+            str(work / "w"),
+            "--results",
+            str(results),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     return proc, json.loads(results.read_text()) if results.is_file() else None, work
 

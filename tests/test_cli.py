@@ -14,8 +14,20 @@ SUBCOMMANDS = sorted(cli.commands)
 
 
 def test_the_contracts_commands_are_all_there():
-    assert {"sample", "ingest", "build", "export", "verify", "stats", "sql", "demo", "sources", "drop",
-            "status", "mix"} <= set(SUBCOMMANDS)
+    assert {
+        "sample",
+        "ingest",
+        "build",
+        "export",
+        "verify",
+        "stats",
+        "sql",
+        "demo",
+        "sources",
+        "drop",
+        "status",
+        "mix",
+    } <= set(SUBCOMMANDS)
 
 
 @pytest.mark.parametrize("name", SUBCOMMANDS)

@@ -13,7 +13,11 @@ from synth.corpus import generate_corpus
 
 
 def _hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_bundled_sample_is_what_the_generator_makes(tmp_path):
@@ -27,7 +31,8 @@ def test_bundled_sample_is_what_the_generator_makes(tmp_path):
 def test_demo_runs_every_built_stage_on_the_bundled_sample(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "svit.cli", "demo", "--warehouse", str(tmp_path / "wh")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
     truth = json.loads((BUNDLED_SAMPLE / "GROUND_TRUTH.json").read_text())

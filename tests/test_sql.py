@@ -14,11 +14,11 @@ import duckdb
 import pytest
 
 from ingest.pipeline import run_ingest
-from svit.core.tables import TABLES
 from svit.cli import BUNDLED_SAMPLE
 from svit.core.errors import SvitError
-from svit.sql import query, run_sql
+from svit.core.tables import TABLES
 from svit.core.warehouse import Warehouse
+from svit.sql import query, run_sql
 
 READ_ONLY = "svit sql runs read-only queries"
 
@@ -84,7 +84,7 @@ def test_json_output_parses_back_to_the_same_values(wh):
     sql = "select image_id, block, turn, role, text, task from turns where task = 'referring_qa' order by all limit 200"
     got = json.loads(output(wh, sql, "json"))
     expected = query(wh, sql)
-    assert got == [dict(zip(expected.columns, row)) for row in expected.rows]
+    assert got == [dict(zip(expected.columns, row, strict=True)) for row in expected.rows]
     assert got[0]["task"] == "referring_qa" and "<st>" in "".join(r["text"] for r in got)
     unicode_rows = json.loads(output(wh, "select text from llava_turns where not text ~ '^[ -~\\n]*$' limit 5", "json"))
     assert unicode_rows and all(not r["text"].isascii() for r in unicode_rows)
@@ -98,7 +98,18 @@ def test_json_output_converts_duckdb_types(wh):
     text = output(wh, sql, "json")
     assert "ü" in text  # UTF-8, not \u escapes
     assert json.loads(text) == [
-        {"l": [1, 2], "s": {"a": 1, "b": [True]}, "d": "1.50", "day": "2020-01-02", "n": None, "f": "nan", "x": 2.5, "dec": "2.5", "u": "ü", "j": {"k": 1}}
+        {
+            "l": [1, 2],
+            "s": {"a": 1, "b": [True]},
+            "d": "1.50",
+            "day": "2020-01-02",
+            "n": None,
+            "f": "nan",
+            "x": 2.5,
+            "dec": "2.5",
+            "u": "ü",
+            "j": {"k": 1},
+        }
     ]
     assert output(wh, "select 1 as a where false", "json").strip() == "[]"
 
@@ -109,8 +120,16 @@ def test_csv_output_parses_back_to_the_same_values(wh):
     expected = query(wh, sql)
     assert rows[0] == expected.columns
     assert rows[1:] == [[str(v) for v in row] for row in expected.rows]
-    texts = list(csv.DictReader(io.StringIO(output(wh, "select text from turns where task = 'detail_description' order by all limit 20", "csv"))))
-    assert [r["text"] for r in texts] == [r[0] for r in query(wh, "select text from turns where task = 'detail_description' order by all limit 20").rows]
+    texts = list(
+        csv.DictReader(
+            io.StringIO(
+                output(wh, "select text from turns where task = 'detail_description' order by all limit 20", "csv")
+            )
+        )
+    )
+    assert [r["text"] for r in texts] == [
+        r[0] for r in query(wh, "select text from turns where task = 'detail_description' order by all limit 20").rows
+    ]
 
 
 def test_table_output_has_header_aligned_rows_and_row_count(wh):
@@ -121,7 +140,9 @@ def test_table_output_has_header_aligned_rows_and_row_count(wh):
     assert lines[2].startswith("complex_reasoning")
     assert lines[-1] == "(4 rows)"
     assert len({len(line) for line in lines[:-1]}) == 1  # aligned: numbers right-aligned to the same edge
-    one = output(wh, "select text from turns where task = 'detail_description' and role = 'gpt' limit 1", "table").splitlines()
+    one = output(
+        wh, "select text from turns where task = 'detail_description' and role = 'gpt' limit 1", "table"
+    ).splitlines()
     assert one[-1] == "(1 row)" and one[2].endswith("…") and len(one[2]) == 60
 
 
@@ -219,7 +240,10 @@ def test_missing_warehouse_says_to_ingest_first(tmp_path):
 
 def _models_db(warehouse: Warehouse) -> None:
     con = duckdb.connect(str(warehouse.duckdb_path))
-    con.execute("create table llava_svit_demo as select * from (values ('svit_referring_qa_1_0', 2), ('svit_conversation_1_0', 4)) v(id, n_turns)")
+    con.execute(
+        "create table llava_svit_demo as select * "
+        "from (values ('svit_referring_qa_1_0', 2), ('svit_conversation_1_0', 4)) v(id, n_turns)"
+    )
     con.execute("create schema main_staging")
     con.execute("create view main_staging.stg_demo as select id from llava_svit_demo")
     con.close()
@@ -271,9 +295,13 @@ def test_model_views_may_call_the_dbt_plugin_functions(own_wh):
 
     con = duckdb.connect(str(own_wh.duckdb_path))
     Plugin("svit.dbt_plugin", {}).configure_connection(con)
-    con.execute("create view int_demo as select svit_expand_boxes_baai('a <st>cat<ed> [0.1, 0.2, 0.3, 0.4]', 100, 50) as t")
+    con.execute(
+        "create view int_demo as select svit_expand_boxes_baai('a <st>cat<ed> [0.1, 0.2, 0.3, 0.4]', 100, 50) as t"
+    )
     con.close()
-    assert query(own_wh, "select t from int_demo").rows == [(expand_box_text_to_square("a <st>cat<ed> [0.1, 0.2, 0.3, 0.4]", 100, 50),)]
+    assert query(own_wh, "select t from int_demo").rows == [
+        (expand_box_text_to_square("a <st>cat<ed> [0.1, 0.2, 0.3, 0.4]", 100, 50),)
+    ]
     with pytest.raises(SvitError, match="Function with name no_such_function does not exist"):
         query(own_wh, "select no_such_function(1)")
 
@@ -303,7 +331,9 @@ def test_locked_models_file_names_the_writer_and_no_models_still_works(own_wh):
         assert f"process {holder.pid}" in message
         assert "build" in message and "wait for it to finish" in message.lower() and "--no-models" in message
         assert time.monotonic() - started < 10  # fails at once, does not wait for the lock
-        proc = cli("--warehouse", str(own_wh.root), "--no-models", "--format", "csv", "select count(*) as n from images")
+        proc = cli(
+            "--warehouse", str(own_wh.root), "--no-models", "--format", "csv", "select count(*) as n from images"
+        )
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout == "n\n300\n"
     finally:
@@ -328,18 +358,40 @@ def _outside_parquet(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
-        ("select * from read_text('/etc/passwd')", "svit sql reads only the warehouse: read_text('/etc/passwd') is outside {root}"),
-        ("select * from read_blob('/etc/passwd')", "svit sql reads only the warehouse: read_blob('/etc/passwd') is outside {root}"),
+        (
+            "select * from read_text('/etc/passwd')",
+            "svit sql reads only the warehouse: read_text('/etc/passwd') is outside {root}",
+        ),
+        (
+            "select * from read_blob('/etc/passwd')",
+            "svit sql reads only the warehouse: read_blob('/etc/passwd') is outside {root}",
+        ),
         ("select * from glob('/etc/*')", "svit sql reads only the warehouse: glob('/etc/*') is outside {root}"),
-        ("select * from read_parquet('{outside}')", "svit sql reads only the warehouse: read_parquet('{outside}') is outside {root}"),
+        (
+            "select * from read_parquet('{outside}')",
+            "svit sql reads only the warehouse: read_parquet('{outside}') is outside {root}",
+        ),
         ("select * from '{outside}'", "svit sql reads only the warehouse: '{outside}' is outside {root}"),
-        ("select * from sqlite_scan('x.db', 't')", NO_EXTENSIONS + " (the built-in ones, such as parquet and json, are always there): sqlite_scan is in DuckDB's sqlite_scanner extension"),
+        (
+            "select * from sqlite_scan('x.db', 't')",
+            NO_EXTENSIONS
+            + (
+                " (the built-in ones, such as parquet and json, are always there): "
+                "sqlite_scan is in DuckDB's sqlite_scanner extension"
+            ),
+        ),
         ("INSTALL httpfs", f"{READ_ONLY}; refused this LOAD statement (INSTALL httpfs): {NO_EXTENSIONS}"),
         ("LOAD httpfs", f"{READ_ONLY}; refused this LOAD statement (LOAD httpfs): {NO_EXTENSIONS}"),
-        ("SET enable_external_access=true", f"{READ_ONLY}; refused this SET statement (SET enable_external_access=true): its settings are locked"),
+        (
+            "SET enable_external_access=true",
+            f"{READ_ONLY}; refused this SET statement (SET enable_external_access=true): its settings are locked",
+        ),
         (
             "select * from read_csv('https://example.com/x.csv')",
-            "svit sql does not use the network: read_csv('https://example.com/x.csv') is refused (it reads only the warehouse {root})",
+            (
+                "svit sql does not use the network: read_csv('https://example.com/x.csv') is refused "
+                "(it reads only the warehouse {root})"
+            ),
         ),
     ],
 )
@@ -354,7 +406,10 @@ def test_access_outside_the_warehouse_is_refused_in_one_line(wh, tmp_path, sql, 
 
 def test_refusals_through_the_cli_exit_1_with_one_line(wh, tmp_path):
     for sql, expected in [
-        ("select * from read_text('/etc/passwd')", f"svit: svit sql reads only the warehouse: read_text('/etc/passwd') is outside {wh.root}\n"),
+        (
+            "select * from read_text('/etc/passwd')",
+            f"svit: svit sql reads only the warehouse: read_text('/etc/passwd') is outside {wh.root}\n",
+        ),
         ("select * from sqlite_scan('x.db', 't')", f"svit: {NO_EXTENSIONS}"),
         ("select count(*) from read_csv('https://example.com/x.csv')", "svit: svit sql does not use the network"),
     ]:

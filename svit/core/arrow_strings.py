@@ -19,7 +19,7 @@ def string_layout(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         offsets = np.frombuffer(offsets, width, len(arr) + 1, arr.offset * width.itemsize)
     data = np.frombuffer(data if data is not None else b"", np.uint8)
     # Nobody writes through it; read-only also keeps numba to one compiled version
-    # (svit/json_kernel.py), whichever library made the buffer.
+    # (svit/export/json_kernel.py), whichever library made the buffer.
     data.flags.writeable = False
     return offsets, data
 
@@ -27,4 +27,4 @@ def string_layout(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 def string_bytes(arr: pa.Array) -> np.ndarray:
     """The bytes of all strings of `arr`, back to back (a view; nulls hold no bytes)."""
     offsets, data = string_layout(arr)
-    return data[offsets[0]:offsets[-1]]
+    return data[offsets[0] : offsets[-1]]

@@ -1,6 +1,7 @@
 """BAAI's published conversion of SVIT's original files into LLaVA-1.5 records, in Python.
 
-This is the reference the SQL models are checked against (docs/formats.md, "From SVIT's original JSON to BAAI's LLaVA files"):
+This is the reference the SQL models are checked against (docs/formats.md, "From SVIT's
+original JSON to BAAI's LLaVA files"):
 
 1. one LLaVA record per original conversation block; ``user`` becomes ``human``;
 2. ``<image>\\n`` is prefixed to the first human turn;

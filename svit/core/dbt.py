@@ -29,10 +29,14 @@ def dbt_args(warehouse: Warehouse, command: str, extra: tuple[str, ...] = ()) ->
     """dbt's command line for this project on `warehouse`; targets and logs stay inside it."""
     return [
         *command.split(),  # e.g. "build", or "docs generate"
-        "--project-dir", str(PROJECT_DIR),
-        "--profiles-dir", str(PROJECT_DIR),
-        "--target-path", str(warehouse.root / "dbt" / "target"),
-        "--log-path", str(warehouse.root / "dbt" / "logs"),
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target-path",
+        str(warehouse.root / "dbt" / "target"),
+        "--log-path",
+        str(warehouse.root / "dbt" / "logs"),
         *extra,
     ]
 
@@ -66,16 +70,23 @@ def run_dbt(warehouse: Warehouse, command: str, extra: tuple[str, ...] = (), qui
         with snapshots.holding(root, current):
             timings = _run_dbt_process(warehouse, command, extra, quiet, current)
         if building:
-            snapshots.write_models_record(root, {
-                "snapshot": current.name,
-                "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            })
+            snapshots.write_models_record(
+                root,
+                {
+                    "snapshot": current.name,
+                    "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                },
+            )
             snapshots.remove_unused_snapshots(root)  # the snapshot the models read before, if no reader holds it
         return timings
 
 
 def _run_dbt_process(
-    warehouse: Warehouse, command: str, extra: tuple[str, ...], quiet: bool, tables: Path,
+    warehouse: Warehouse,
+    command: str,
+    extra: tuple[str, ...],
+    quiet: bool,
+    tables: Path,
 ) -> list[NodeTiming]:
     """dbt in its own process: dbt-duckdb keeps its DuckDB connection open for the life of the
     process, which would lock svit.duckdb against everything that comes after."""

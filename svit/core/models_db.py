@@ -37,7 +37,9 @@ def _refusal(warehouse: Warehouse, exc: duckdb.Error) -> SvitError:
             f"{warehouse.duckdb_path} is locked by another process{who}: a `svit build`, `svit mix` or another "
             "writer is running. Wait for it to finish; the Parquet tables stay readable (`svit sql --no-models ...`)"
         )
-    return SvitError(f"cannot open the models in {warehouse.duckdb_path}: {first_line(exc)}; run `svit build` to rebuild them")
+    return SvitError(
+        f"cannot open the models in {warehouse.duckdb_path}: {first_line(exc)}; run `svit build` to rebuild them"
+    )
 
 
 def connect(warehouse: Warehouse, read_only: bool = True) -> duckdb.DuckDBPyConnection:

@@ -18,16 +18,19 @@ through it, and a folder (the report's) cannot be one.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from svit.core.snapshots import SNAPSHOTS
 from svit.core.errors import SvitError
+from svit.core.snapshots import SNAPSHOTS
 from svit.core.warehouse import Warehouse
 
 
 def check_output(
-    warehouse: Warehouse, out: Path | str, allowed: Sequence[str] = ("exports", "report"), what: str = "outputs",
+    warehouse: Warehouse,
+    out: Path | str,
+    allowed: Sequence[str] = ("exports", "report"),
+    what: str = "outputs",
 ) -> None:
     """Raise SvitError if writing `out` could touch the warehouse, unless it is under `<root>/<allowed>`."""
     root = _resolve(Path(warehouse.root), out)

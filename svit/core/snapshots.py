@@ -21,11 +21,11 @@ import fcntl
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-from svit.core.tables import TABLES
 from svit.core.errors import SvitError
+from svit.core.tables import TABLES
 
 SNAPSHOTS = ".snapshots"
 CURRENT = "current"

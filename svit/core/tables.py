@@ -32,7 +32,10 @@ TABLES: dict[str, tuple[str, str | None]] = {
     ),
     "llava_turns": ("record_index bigint, turn integer, role varchar, text varchar, extra varchar", "source"),
     "vg_objects": (
-        "image_id bigint, object_id bigint, x integer, y integer, w integer, h integer, names varchar[], synsets varchar[]",
+        (
+            "image_id bigint, object_id bigint, x integer, y integer, w integer, h integer, "
+            "names varchar[], synsets varchar[]"
+        ),
         None,
     ),
     "vg_regions": (

@@ -16,7 +16,7 @@ class Warehouse:
     root: Path
 
     @classmethod
-    def resolve(cls, option: str | os.PathLike | None) -> "Warehouse":
+    def resolve(cls, option: str | os.PathLike | None) -> Warehouse:
         """Pick the warehouse from --warehouse, then $SVIT_WAREHOUSE, then ./warehouse."""
         chosen = option or settings.warehouse_dir() or settings.DEFAULT_WAREHOUSE
         return cls(Path(chosen).resolve())
@@ -34,8 +34,11 @@ class Warehouse:
         folder = snap / "llava_records"
         if not folder.is_dir():
             return []
-        return sorted(d.name.split("=", 1)[1] for d in folder.iterdir()
-                      if d.is_dir() and d.name.startswith("source=") and any(d.glob("*.parquet")))
+        return sorted(
+            d.name.split("=", 1)[1]
+            for d in folder.iterdir()
+            if d.is_dir() and d.name.startswith("source=") and any(d.glob("*.parquet"))
+        )
 
     # ------------------------------------------------------------------ state (`svit status`)
 
@@ -78,8 +81,10 @@ class Warehouse:
         built, current = self.models_state()
         if built == current:
             return None
-        return (f"models were built from snapshot {built or '(not recorded)'}, the warehouse is at {current}: "
-                "run `svit build`")
+        return (
+            f"models were built from snapshot {built or '(not recorded)'}, the warehouse is at {current}: "
+            "run `svit build`"
+        )
 
     def require_fresh_models(self, allow_stale: bool) -> str | None:
         """SvitError when the models are stale; with `allow_stale`, the warning to show instead."""

@@ -37,14 +37,19 @@ def _build(warehouse: Warehouse, target: str, quiet: bool) -> MixResult:
 
 
 def _build_published(warehouse: Warehouse, name: str, quiet: bool) -> MixResult:
-    _require_built(warehouse, {"mix_svit_core_150k": ("llava_svit_all",), "mix_svit_mix_665k": ("mix_svit_core_150k",)}[name])
+    _require_built(
+        warehouse, {"mix_svit_core_150k": ("llava_svit_all",), "mix_svit_mix_665k": ("mix_svit_core_150k",)}[name]
+    )
     absent = missing_files(warehouse, name)
     if absent:
-        how = {"svit_core_150k": "format/llava-v1.5/SVIT_core_150K.json in the source directory",
-               "llava_v1_5_mix665k": "--llava llava_v1_5_mix665k.json",
-               "llava_instruct_150k": "--llava llava_instruct_150k.json (it tells the LLaVA-Instruct part apart)"}
-        raise SvitError(f"{name} needs {', '.join(absent)} ingested: `svit ingest` with "
-                        + "; ".join(how[f] for f in absent))
+        how = {
+            "svit_core_150k": "format/llava-v1.5/SVIT_core_150K.json in the source directory",
+            "llava_v1_5_mix665k": "--llava llava_v1_5_mix665k.json",
+            "llava_instruct_150k": "--llava llava_instruct_150k.json (it tells the LLaVA-Instruct part apart)",
+        }
+        raise SvitError(
+            f"{name} needs {', '.join(absent)} ingested: `svit ingest` with " + "; ".join(how[f] for f in absent)
+        )
     # As `svit build` does, limited to this model: one way to build a published mix and write its manifest.
     timings = run_dbt(warehouse, "build", ("--select", name), quiet=quiet)
     built = [t.name for t in timings if t.kind == "model" and t.status == "success"]
@@ -66,5 +71,7 @@ def _require_phrases(warehouse: Warehouse, recipe: Recipe) -> None:
     finally:
         con.close()
     if phrases == 0:
-        raise SvitError(f"{recipe.path}: select: coverage needs object phrases, and {warehouse.root} has none "
-                        "(ingest SVIT's referring_qa data, then `svit build`)")
+        raise SvitError(
+            f"{recipe.path}: select: coverage needs object phrases, and {warehouse.root} has none "
+            "(ingest SVIT's referring_qa data, then `svit build`)"
+        )

@@ -12,10 +12,11 @@ import datetime as dt
 import hashlib
 import json
 import platform
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -60,36 +61,49 @@ def write_published_manifests(warehouse: Warehouse, built: Iterable[str]) -> lis
     """Manifests of the published mixes among the models `built`, skipping those built empty
     because a LLaVA file they need is not ingested."""
     built = set(built)
-    return [write_manifest(warehouse, name, "published", None)
-            for name in PUBLISHED if name in built and not missing_files(warehouse, name)]
+    return [
+        write_manifest(warehouse, name, "published", None)
+        for name in PUBLISHED
+        if name in built and not missing_files(warehouse, name)
+    ]
 
 
-def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: "Recipe | None") -> MixResult:
+def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: Recipe | None) -> MixResult:
     """Write the manifest of the mix table `name` (a published mix, or the user mix of `recipe`)."""
     con = connect(warehouse, read_only=False)
     try:
         records = con.execute(f'select count(*) from "{name}"').fetchone()[0]
         sources = _user_sources(con, name) if recipe else _published_sources(con, name)
         if recipe:
-            for entry, source in zip(sources, recipe.sources):
-                entry.update(kind=source.kind, take=source.take_text(), filter=source.filter, select=source.select,
-                             yes_no_ratio=source.yes_no_ratio)
+            for entry, source in zip(sources, recipe.sources, strict=True):
+                entry.update(
+                    kind=source.kind,
+                    take=source.take_text(),
+                    filter=source.filter,
+                    select=source.select,
+                    yes_no_ratio=source.yes_no_ratio,
+                )
         manifest = {
             "mix": name,
             "kind": kind,
-            "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "recipe_file": str(recipe.path.resolve()) if recipe else None,
             "recipe": recipe.document if recipe else _published_recipe(name),
             "recipe_sha256": hashlib.sha256(recipe.path.read_bytes()).hexdigest() if recipe else None,
             "records": records,
             "sources": sources,
-            "records_per_task": dict(con.execute(
-                f"select coalesce(task, 'none'), count(*) from \"{name}\" group by 1 order by 1").fetchall()),
-            "records_per_image_prefix": dict(con.execute(
-                f"select image_prefix, count(*) from \"{name}\" group by 1 order by 1").fetchall()),
-            "words_per_role": dict(con.execute(
-                f"""select t."from", sum(len(string_split(trim(t.value), ' ')))::bigint
-                    from (select unnest(conversations) as t from "{name}") group by 1 order by 1""").fetchall()),
+            "records_per_task": dict(
+                con.execute(f"select coalesce(task, 'none'), count(*) from \"{name}\" group by 1 order by 1").fetchall()
+            ),
+            "records_per_image_prefix": dict(
+                con.execute(f'select image_prefix, count(*) from "{name}" group by 1 order by 1').fetchall()
+            ),
+            "words_per_role": dict(
+                con.execute(
+                    f"""select t."from", sum(len(string_split(trim(t.value), ' ')))::bigint
+                    from (select unnest(conversations) as t from "{name}") group by 1 order by 1"""
+                ).fetchall()
+            ),
         }
         if recipe:
             manifest["coverage"] = _coverage(con, name)
@@ -102,8 +116,10 @@ def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: "Recipe |
             "recipe_file varchar, records bigint, manifest json)"
         )
         con.execute(f"delete from {MANIFEST_TABLE} where mix = ?", [name])
-        con.execute(f"insert into {MANIFEST_TABLE} values (?, ?, ?, ?, ?, ?)",
-                    [name, kind, manifest["built_at"], manifest["recipe_file"], records, json.dumps(manifest)])
+        con.execute(
+            f"insert into {MANIFEST_TABLE} values (?, ?, ?, ?, ?, ?)",
+            [name, kind, manifest["built_at"], manifest["recipe_file"], records, json.dumps(manifest)],
+        )
     finally:
         con.close()
     out = warehouse.root / "mixes" / f"{name}.manifest.json"
@@ -121,8 +137,10 @@ def _user_sources(con, name: str) -> list[dict]:
         group by all order by s.source_number
         """
     ).fetchall()
-    return [{"source": source, "available": available, "filtered": filtered, "selected": selected, "upsampled": upsampled}
-            for _, source, available, filtered, selected, upsampled in rows]
+    return [
+        {"source": source, "available": available, "filtered": filtered, "selected": selected, "upsampled": upsampled}
+        for _, source, available, filtered, selected, upsampled in rows
+    ]
 
 
 def _coverage(con, name: str) -> dict:
@@ -133,9 +151,15 @@ def _coverage(con, name: str) -> dict:
             from "{name}__coverage" order by position"""
     ).fetchall()
     mixes = {
-        mix: {"records": records, "phrases_covered": covered, "phrase_share": share, "yes_records": yes,
-              "no_records": no, "yes_share": yes_share,
-              "records_per_task": dict(sorted(json.loads(per_task).items()))}
+        mix: {
+            "records": records,
+            "phrases_covered": covered,
+            "phrase_share": share,
+            "yes_records": yes,
+            "no_records": no,
+            "yes_share": yes_share,
+            "records_per_task": dict(sorted(json.loads(per_task).items())),
+        }
         for mix, records, covered, _, share, yes, no, yes_share, per_task in rows
     }
     return {
@@ -152,38 +176,70 @@ def _published_sources(con, name: str) -> list[dict]:
             "select (select count(*) from stg_llava__records where llava_file = 'svit_core_150k'), "
             "(select count(*) from mix_svit_core_150k)"
         ).fetchone()
-        unmatched = [r[0] for r in con.execute(
-            "select record_index from stg_llava__records where llava_file = 'svit_core_150k' "
-            "and record_index not in (select official_record_index from mix_svit_core_150k) order by 1 limit 100"
-        ).fetchall()]
-        return [{"source": "svit_core_150k", "kind": "llava_file", "available": available, "filtered": available,
-                 "selected": selected, "upsampled": 0, "unmatched": available - selected,
-                 "unmatched_record_indexes": unmatched}]
+        unmatched = [
+            r[0]
+            for r in con.execute(
+                "select record_index from stg_llava__records where llava_file = 'svit_core_150k' "
+                "and record_index not in (select official_record_index from mix_svit_core_150k) order by 1 limit 100"
+            ).fetchall()
+        ]
+        return [
+            {
+                "source": "svit_core_150k",
+                "kind": "llava_file",
+                "available": available,
+                "filtered": available,
+                "selected": selected,
+                "upsampled": 0,
+                "unmatched": available - selected,
+                "unmatched_record_indexes": unmatched,
+            }
+        ]
     available, kept, core = con.execute(
         "select (select count(*) from stg_llava__records where llava_file = 'llava_v1_5_mix665k'), "
         "(select count(*) from mix_svit_mix_665k where mix_source = 'llava_v1_5_mix665k'), "
         "(select count(*) from mix_svit_core_150k)"
     ).fetchone()
     return [
-        {"source": "llava_v1_5_mix665k", "kind": "llava_file", "available": available, "filtered": kept,
-         "selected": kept, "upsampled": 0, "replaced_llava_instruct": available - kept},
-        {"source": "mix_svit_core_150k", "kind": "model", "available": core, "filtered": core, "selected": core,
-         "upsampled": 0},
+        {
+            "source": "llava_v1_5_mix665k",
+            "kind": "llava_file",
+            "available": available,
+            "filtered": kept,
+            "selected": kept,
+            "upsampled": 0,
+            "replaced_llava_instruct": available - kept,
+        },
+        {
+            "source": "mix_svit_core_150k",
+            "kind": "model",
+            "available": core,
+            "filtered": core,
+            "selected": core,
+            "upsampled": 0,
+        },
     ]
 
 
 def _published_recipe(name: str) -> dict:
     if name == "mix_svit_core_150k":
-        return {"name": name, "rule": "the records of the official SVIT_core_150K.json, matched to SVIT blocks by "
-                "content and rebuilt from the warehouse; official ids, order and instructions"}
-    return {"name": name, "rule": "llava_v1_5_mix665k with the records whose id and turns equal a record of "
-            "llava_instruct_150k replaced by mix_svit_core_150k, placed where the first of them was"}
+        return {
+            "name": name,
+            "rule": "the records of the official SVIT_core_150K.json, matched to SVIT blocks by "
+            "content and rebuilt from the warehouse; official ids, order and instructions",
+        }
+    return {
+        "name": name,
+        "rule": "llava_v1_5_mix665k with the records whose id and turns equal a record of "
+        "llava_instruct_150k replaced by mix_svit_core_150k, placed where the first of them was",
+    }
 
 
 def _inputs(warehouse: Warehouse) -> list[dict]:
     """The warehouse's sources as its manifest records them (name, path, bytes, sha256)."""
-    return sorted(({k: f[k] for k in ("name", "path", "bytes", "sha256")} for f in warehouse.sources()),
-                  key=lambda f: f["name"])
+    return sorted(
+        ({k: f[k] for k in ("name", "path", "bytes", "sha256")} for f in warehouse.sources()), key=lambda f: f["name"]
+    )
 
 
 def _tool_versions() -> dict[str, str]:

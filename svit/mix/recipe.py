@@ -51,7 +51,7 @@ SELECTS = ("random", "coverage")
 # mix_filter_columns); a filter is checked against an empty table of them.
 FILTER_COLUMNS = (
     "id varchar, id_json varchar, has_image boolean, image varchar, extra varchar, "
-    "conversations struct(\"from\" varchar, \"value\" varchar)[], task varchar, image_id bigint, block integer, "
+    'conversations struct("from" varchar, "value" varchar)[], task varchar, image_id bigint, block integer, '
     "source_file varchar, record_index bigint, source_position bigint, image_prefix varchar, n_turns bigint, "
     "n_qa bigint, words bigint, human_words bigint, gpt_words bigint, has_boxes boolean, yes_no varchar"
 )
@@ -69,9 +69,16 @@ class Source:
     yes_no_ratio: float | None = None  # share of Yes among the records whose first answer is Yes/No
 
     def as_var(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "take": self.take, "n": self.n,
-                "fraction": self.fraction, "filter": self.filter, "select": self.select,
-                "yes_no_ratio": self.yes_no_ratio}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "take": self.take,
+            "n": self.n,
+            "fraction": self.fraction,
+            "filter": self.filter,
+            "select": self.select,
+            "yes_no_ratio": self.yes_no_ratio,
+        }
 
     def take_text(self) -> str:
         return {"all": "all", "first": f"first:{self.n}", "count": str(self.n)}.get(self.take, str(self.fraction))
@@ -87,8 +94,12 @@ class Recipe:
     document: dict = field(default_factory=dict)  # the YAML as read
 
     def as_var(self) -> dict:
-        return {"name": self.name, "seed": self.seed, "shuffle": self.shuffle,
-                "sources": [s.as_var() for s in self.sources]}
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "shuffle": self.shuffle,
+            "sources": [s.as_var() for s in self.sources],
+        }
 
 
 # --------------------------------------------------------------------------- the warehouse
@@ -105,8 +116,12 @@ def internal_relations() -> list[str]:
 
 
 def reserved_name(name: str) -> bool:
-    return (name in RESERVED_TABLES or name in internal_relations() or name.startswith(RESERVED_PREFIXES)
-            or RESERVED_INFIX in name)
+    return (
+        name in RESERVED_TABLES
+        or name in internal_relations()
+        or name.startswith(RESERVED_PREFIXES)
+        or RESERVED_INFIX in name
+    )
 
 
 def _built_mixes(warehouse: Warehouse) -> dict[str, str]:
@@ -176,7 +191,9 @@ def load_recipe(path: Path, warehouse: Warehouse) -> Recipe:
     if isinstance(name, str) and name.startswith("_"):  # the pattern refuses it too, without saying why
         _check_name_free(doc, name_node, name, path, warehouse)
     if not isinstance(name, str) or not _NAME.match(name):
-        raise doc.error(name_node, f"mix name {name!r} must be lower-case letters, digits and _, starting with a letter")
+        raise doc.error(
+            name_node, f"mix name {name!r} must be lower-case letters, digits and _, starting with a letter"
+        )
     _check_name_free(doc, name_node, name, path, warehouse)
     seed = 0
     if "seed" in top:
@@ -200,9 +217,12 @@ def _check_name_free(doc: _Located, node, name: str, path: Path, warehouse: Ware
     if name in project_models() or name.endswith(COMPANION_SUFFIXES):
         raise doc.error(node, f"mix name {name!r} is taken by a model of the project; choose another")
     if reserved_name(name):
-        raise doc.error(node, f"mix name {name!r} is reserved; choose another (reserved: the tables "
-                              f"{', '.join(RESERVED_TABLES)}; {', '.join(internal_relations())}; names starting "
-                              f"with {', '.join(RESERVED_PREFIXES)} or holding {RESERVED_INFIX})")
+        raise doc.error(
+            node,
+            f"mix name {name!r} is reserved; choose another (reserved: the tables "
+            f"{', '.join(RESERVED_TABLES)}; {', '.join(internal_relations())}; names starting "
+            f"with {', '.join(RESERVED_PREFIXES)} or holding {RESERVED_INFIX})",
+        )
     if name in set(warehouse.llava_models()):
         raise doc.error(node, f"mix name {name!r} is taken by an ingested LLaVA file; choose another")
     earlier = _built_mixes(warehouse).get(name)
@@ -243,8 +263,11 @@ def _source(doc: _Located, node, known: dict[str, str], mix_name: str) -> Source
         ratio_node = entry["yes_no_ratio"][1]
         ratio = doc.value(ratio_node)
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
-            raise doc.error(ratio_node, f"yes_no_ratio must be a number within 0..1 (the share of Yes among the "
-                                        f"records whose first answer is Yes or No), not {ratio!r}")
+            raise doc.error(
+                ratio_node,
+                f"yes_no_ratio must be a number within 0..1 (the share of Yes among the "
+                f"records whose first answer is Yes or No), not {ratio!r}",
+            )
         source.yes_no_ratio = float(ratio)
     if "filter" in entry:
         filter_node = entry["filter"][1]
@@ -289,8 +312,11 @@ def _select(doc: _Located, node, source: Source) -> None:
     if select not in SELECTS:
         raise doc.error(node, f"select must be {' or '.join(SELECTS)}, not {select!r}")
     if select == "coverage" and source.take in ("all", "first"):
-        raise doc.error(node, f"select: coverage orders the records it picks, so take must be a count or a "
-                                   f"fraction, not {source.take_text()}")
+        raise doc.error(
+            node,
+            f"select: coverage orders the records it picks, so take must be a count or a "
+            f"fraction, not {source.take_text()}",
+        )
     source.select = select
 
 

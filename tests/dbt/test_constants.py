@@ -22,14 +22,17 @@ def test_round3_ties_seed_is_what_python_does():
 
 def test_instruction_macro_lists_the_published_sentences_in_order():
     text = (PROJECT_DIR / "macros" / "referring_instructions.sql").read_text()
-    body = text[text.index("macro referring_instructions()"):text.index("endmacro")]
+    body = text[text.index("macro referring_instructions()") : text.index("endmacro")]
     assert tuple(re.findall(r"'([^']+)'", body)) == REFERRING_INSTRUCTIONS
 
 
 def test_instruction_choice_in_sql_equals_python(built):
-    rows = models(built, """
+    rows = models(
+        built,
+        """
         select id, conversations[1].value from llava_svit_referring_qa
-    """)
+    """,
+    )
     assert rows
     used = set()
     for record_id, question in rows:
@@ -43,7 +46,7 @@ def test_dbt_docs_generate_works(built):
     from svit.core.dbt import run_dbt
 
     run_dbt(built, "docs generate", quiet=True)
-    catalog = (built.root / "dbt" / "target" / "catalog.json")
+    catalog = built.root / "dbt" / "target" / "catalog.json"
     import json
 
     nodes = json.loads(catalog.read_text())["nodes"]

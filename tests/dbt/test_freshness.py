@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 
 from ingest.pipeline import run_ingest
-from svit.core.snapshots import models_snapshot
 from svit.build import build_models
 from svit.cli import BUNDLED_SAMPLE
+from svit.core.snapshots import models_snapshot
 from svit.core.warehouse import Warehouse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,8 +64,14 @@ def test_a_changed_source_without_a_rebuild_is_refused_until_svit_build(tmp_path
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads((tmp_path / "file.json").read_text())) == len(records) - 1
     # Tables alone are never stale.
-    proc = svit("sql", "select count(*) from llava_records where source = 'llava_instruct_150k'", "--no-models",
-                "--format", "csv", *wh)
+    proc = svit(
+        "sql",
+        "select count(*) from llava_records where source = 'llava_instruct_150k'",
+        "--no-models",
+        "--format",
+        "csv",
+        *wh,
+    )
     assert proc.returncode == 0 and proc.stdout.split() == ["count_star()", str(len(records) - 1)]
     # A partial build would mix the two snapshots in svit.duckdb.
     proc = svit("build", "--select", "llava_svit_conversation", *wh)

@@ -22,9 +22,15 @@ def _expected() -> list[dict]:
                 record_id = f"svit_{task}_{item['image_id']}_{block_index}"
                 records.append(
                     to_llava_record(
-                        task, item["image_id"], block_index, block,
-                        image_path(_folder(meta["url"]), item["image_id"]), meta["width"], meta["height"],
-                        (lambda _turn, rid=record_id: choose_instruction(rid, 0)), record_id,
+                        task,
+                        item["image_id"],
+                        block_index,
+                        block,
+                        image_path(_folder(meta["url"]), item["image_id"]),
+                        meta["width"],
+                        meta["height"],
+                        (lambda _turn, rid=record_id: choose_instruction(rid, 0)),
+                        record_id,
                     )
                 )
     return records
@@ -35,14 +41,16 @@ def test_every_record_equals_baais_procedure_in_the_published_order(built):
     got = [{"id": i, "image": image, "conversations": [dict(t) for t in conv]} for i, image, conv in rows]
     expected = _expected()
     assert len(got) == len(expected)
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         assert g == e, g["id"]
 
 
 def test_per_task_models_hold_their_task_in_order(built):
     for task in TASKS:
         ids = [r[0] for r in models(built, f"select id from llava_svit_{task} order by record_order")]
-        all_ids = [r[0] for r in models(built, f"select id from llava_svit_all where task = '{task}' order by record_order")]
+        all_ids = [
+            r[0] for r in models(built, f"select id from llava_svit_all where task = '{task}' order by record_order")
+        ]
         assert ids == all_ids and ids
 
 

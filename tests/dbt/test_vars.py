@@ -7,8 +7,8 @@ import re
 import pytest
 
 from ingest.pipeline import run_ingest
-from svit.core.dbt import run_dbt
 from svit.cli import BUNDLED_SAMPLE
+from svit.core.dbt import run_dbt
 from svit.core.warehouse import Warehouse
 from tests.dbt.conftest import image_sizes, models, source_items
 
@@ -31,7 +31,8 @@ def test_qwen_boxes_are_thousandths_of_the_original_image_without_instruction(qw
     )
     [(value,)] = models(
         qwen_no_instruction,
-        f"select conversations[1].value from llava_svit_referring_qa where image_id = {first['image_id']} and block = 0",
+        "select conversations[1].value from llava_svit_referring_qa "
+        f"where image_id = {first['image_id']} and block = 0",
     )
     assert value == "<image>\n" + expected  # and no instruction appended
 
@@ -52,7 +53,7 @@ def test_pixels_are_rounded_on_the_original_size(tmp_path):
     scale = (meta["width"], meta["height"]) * 2
     expected = re.sub(
         r"\[([0-9.]+), ([0-9.]+), ([0-9.]+), ([0-9.]+)\]",
-        lambda m: "[" + ", ".join(str(round(float(v) * s)) for v, s in zip(m.groups(), scale)) + "]",
+        lambda m: "[" + ", ".join(str(round(float(v) * s)) for v, s in zip(m.groups(), scale, strict=True)) + "]",
         answer.replace("<st>", "").replace("<ed>", ""),
     )
     [(question, value)] = models(

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-
-import duckdb
 import shutil
 import subprocess
 import sys
 
+import duckdb
+
 from ingest.pipeline import run_ingest
-from svit.core.dbt import run_dbt
 from svit.cli import BUNDLED_SAMPLE
-from svit.verify import verify
+from svit.core.dbt import run_dbt
 from svit.core.warehouse import Warehouse
+from svit.verify import verify
 
 BOX = r"\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\]"
 
@@ -23,12 +23,21 @@ def test_bundled_sample_official_files_match_the_derived_records(built):
     truth = json.loads((BUNDLED_SAMPLE / "GROUND_TRUTH.json").read_text())
     reports = {r.source: r for r in verify(built)}
     core = reports["SVIT_core_150K.json"]
-    assert (core.records, core.matched, core.differing, core.unmatched) == (truth["core"]["records"], truth["core"]["records"], 0, 0)
+    assert (core.records, core.matched, core.differing, core.unmatched) == (
+        truth["core"]["records"],
+        truth["core"]["records"],
+        0,
+        0,
+    )
     assert core.instructions == truth["core"]["referring_instructions"]
     mix = reports["SVIT_mix_665K.json"]
     assert mix.records == truth["svit_mix_665k"]["records"]
     assert (mix.matched, mix.differing) == (truth["core"]["records"], 0)
-    per_record = duckdb.connect().sql(f"select status, instruction, count(*) from '{core.per_record}' group by all order by all").fetchall()
+    per_record = (
+        duckdb.connect()
+        .sql(f"select status, instruction, count(*) from '{core.per_record}' group by all order by all")
+        .fetchall()
+    )
     assert per_record == sorted(
         [("matched", None, truth["core"]["records"] - sum(truth["core"]["referring_instructions"].values()))]
         + [("matched", s, n) for s, n in truth["core"]["referring_instructions"].items()],
@@ -59,8 +68,9 @@ def test_a_changed_official_record_is_reported_and_fails(tmp_path):
     assert difference["record_index"] == target and difference["turn"] == 1
     assert edited_box in difference["official"]["value"] and edited_box not in difference["derived"]["value"]
 
-    proc = subprocess.run([sys.executable, "-m", "svit.cli", "verify", "--warehouse", str(warehouse.root)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "svit.cli", "verify", "--warehouse", str(warehouse.root)], capture_output=True, text=True
+    )
     assert proc.returncode == 1
     assert "1 differing" in proc.stdout and edited_box in proc.stdout
     assert proc.stderr.strip() == "svit: 1 official records differ from what the warehouse derives"

@@ -38,8 +38,15 @@ def tricky_records() -> list[dict]:
         if i % 3 == 1:
             rec["model"] = ""
         if i == 2:
-            rec["meta"] = {"score": 0.1, "big": 12345678901234, "tags": ["a", "é"], "empty": [], "none": None,
-                           "nested": {"x": [1, 2.5, {"y": "z"}], "e": {}}, "ok": True}
+            rec["meta"] = {
+                "score": 0.1,
+                "big": 12345678901234,
+                "tags": ["a", "é"],
+                "empty": [],
+                "none": None,
+                "nested": {"x": [1, 2.5, {"y": "z"}], "e": {}},
+                "ok": True,
+            }
         turns = [
             {"from": "human", "value": ("<image>\n" if "image" in rec else "") + text},
             {"from": "gpt", "value": text[::-1]},

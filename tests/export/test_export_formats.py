@@ -36,7 +36,7 @@ def test_messages_shape(built, tmp_path):
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(records) == len(source)
     roles = {"human": "user", "gpt": "assistant"}
-    for rec, src in zip(records, source):
+    for rec, src in zip(records, source, strict=True):
         assert list(rec) == ["id", "images", "messages"]
         assert rec["id"] == src["id"]  # the JSON type kept
         assert rec["images"] == ([src["image"]] if "image" in src else [])
@@ -57,17 +57,22 @@ def test_parquet_shards_and_card(built, tmp_path):
     shards = sorted(out.glob("*.parquet"))
     assert [p.name for p in shards] == ["train-00000-of-00001.parquet"]
     table = pq.read_table(shards[0])
-    assert table.schema.equals(pa.schema([
-        ("id", pa.string()),
-        ("id_is_int", pa.bool_()),
-        ("image", pa.string()),
-        ("conversations", pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))),
-        ("extra", pa.string()),
-    ]), check_metadata=False)
+    assert table.schema.equals(
+        pa.schema(
+            [
+                ("id", pa.string()),
+                ("id_is_int", pa.bool_()),
+                ("image", pa.string()),
+                ("conversations", pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))),
+                ("extra", pa.string()),
+            ]
+        ),
+        check_metadata=False,
+    )
     source = json.loads(MIX.read_text(encoding="utf-8"))
     rows = table.to_pylist()
     assert result.records == len(rows) == len(source)
-    for row, src in zip(rows, source):
+    for row, src in zip(rows, source, strict=True):
         assert (int(row["id"]) if row["id_is_int"] else row["id"]) == src["id"]
         assert row["image"] == src.get("image")
         assert row["conversations"] == src["conversations"]
@@ -75,7 +80,7 @@ def test_parquet_shards_and_card(built, tmp_path):
         assert (json.loads(row["extra"]) if row["extra"] else {}) == extra
     card = (out / "README.md").read_text()
     assert "dataset_info:" in card and "- name: id_is_int" in card and f"num_examples: {len(source)}" in card
-    assert "path: \"train-*.parquet\"" in card
+    assert 'path: "train-*.parquet"' in card
     assert not list(tmp_path.glob(".*partial*"))
 
 

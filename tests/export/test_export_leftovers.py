@@ -39,8 +39,15 @@ def test_the_export_after_a_killed_one_removes_its_leftovers(built, tmp_path):
     out_dir.mkdir()
     temp.mkdir()
     out = out_dir / "all.json"
-    argv = svit_command() + ["export", "llava_svit_all", "--warehouse", str(built.root), "--out", str(out),
-                             "--no-progress"]
+    argv = svit_command() + [
+        "export",
+        "llava_svit_all",
+        "--warehouse",
+        str(built.root),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     env = {**os.environ, "TMPDIR": str(temp)}  # DuckDB's spill folder goes under TMPDIR
 
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -64,7 +71,7 @@ def test_the_export_after_a_killed_one_removes_its_leftovers(built, tmp_path):
     # Should the export have finished before its partial file was seen, these stand for what a
     # killed run leaves; they are there in any case. Beside them: a live run's, and another host's.
     gone = owner_tag(dead_pid())
-    (out_dir / f".all.json.{gone}.abcd1234.partial").write_text("[{\"id\": ")
+    (out_dir / f".all.json.{gone}.abcd1234.partial").write_text('[{"id": ')
     (out_dir / f".pq.{gone}.abcd1234.partial").mkdir()
     (out_dir / f".pq.{gone}.abcd1234.partial" / "train_0.parquet").write_bytes(b"PAR1")
     (temp / f"svit-export-{gone}-abcd1234").mkdir()

@@ -8,9 +8,10 @@ from collections import Counter
 import duckdb
 import pytest
 
-import svit.export as export_module
+import svit.export.writer as export_module
 from svit.cli import BUNDLED_SAMPLE
-from svit.export import Layout, _fix_bytes, export, record_sql
+from svit.export import Layout, export
+from svit.export.writer import _fix_bytes, record_sql
 
 from .conftest import TRICKY_TEXTS, tricky_records
 
@@ -31,22 +32,36 @@ def _render(records: list[dict], layout: Layout, turn_extras: bool = True) -> by
     for i, r in enumerate(records):
         extra = {k: v for k, v in r.items() if k not in ("id", "image", "conversations")}
         turns = [
-            {"from": t["from"], "value": t["value"],
-             "extra": json.dumps({k: v for k, v in t.items() if k not in ("from", "value")}) if len(t) > 2 else None}
+            {
+                "from": t["from"],
+                "value": t["value"],
+                "extra": json.dumps({k: v for k, v in t.items() if k not in ("from", "value")}) if len(t) > 2 else None,
+            }
             for t in r["conversations"]
         ]
-        rows.append((json.dumps(r["id"], ensure_ascii=False), "image" in r, r.get("image"), json.dumps(extra) if extra else None, turns, i))
+        rows.append(
+            (
+                json.dumps(r["id"], ensure_ascii=False),
+                "image" in r,
+                r.get("image"),
+                json.dumps(extra) if extra else None,
+                turns,
+                i,
+            )
+        )
     turn_type = 'struct("from" varchar, "value" varchar' + (", extra varchar)" if turn_extras else ")")
     if not turn_extras:
         assert all(t["extra"] is None for row in rows for t in row[4])
         rows = [row[:4] + ([{"from": t["from"], "value": t["value"]} for t in row[4]],) + row[5:] for row in rows]
-    con.execute("create table recs (id_text varchar, has_image boolean, image varchar, extra varchar, "
-                f"turns {turn_type}[], ord bigint)")
+    con.execute(
+        "create table recs (id_text varchar, has_image boolean, image varchar, extra varchar, "
+        f"turns {turn_type}[], ord bigint)"
+    )
     con.executemany("insert into recs values (?, ?, ?, ?, ?, ?)", rows)
     prefix = "," + layout.open(1) if layout.indent is not None else ", "
     texts = con.execute(f"select {record_sql(layout, prefix, True, turn_extras)} from recs order by ord").fetchall()
     body = _fix_bytes("".join(t for (t,) in texts).encode(), layout.ensure_ascii)
-    return b"[" + layout.open(1).encode() + bytes(body)[len(prefix):] + (layout.close(0) + "]").encode()
+    return b"[" + layout.open(1).encode() + bytes(body)[len(prefix) :] + (layout.close(0) + "]").encode()
 
 
 @pytest.mark.parametrize("indent", [None, 0, 1, 2, 4])
@@ -107,9 +122,14 @@ def test_mix665k_quirks_survive(built, tmp_path):
     assert any(not t["value"].isascii() for r in records for t in r["conversations"])
 
 
-@pytest.mark.parametrize(("model", "path", "indent"), [
-    ("svit_core_150k", CORE, 4), ("svit_mix_665k", SVIT_MIX, 4), ("llava_instruct_150k", BUNDLED_SAMPLE / "llava" / "llava_instruct_150k.json", 2),
-])
+@pytest.mark.parametrize(
+    ("model", "path", "indent"),
+    [
+        ("svit_core_150k", CORE, 4),
+        ("svit_mix_665k", SVIT_MIX, 4),
+        ("llava_instruct_150k", BUNDLED_SAMPLE / "llava" / "llava_instruct_150k.json", 2),
+    ],
+)
 def test_export_reproduces_source_bytes(built, tmp_path, model, path, indent):
     out = tmp_path / f"{model}.json"
     export(built, model, out, indent=indent, progress=False)

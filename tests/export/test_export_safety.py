@@ -18,11 +18,11 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-import svit.export as export_module
+import svit.export.writer as export_module
 from svit.cli import cli
 from svit.core.errors import SvitError
-from svit.export import export
 from svit.core.warehouse import Warehouse
+from svit.export import export
 
 
 def _fail_after(monkeypatch, writes: int) -> None:
@@ -91,8 +91,9 @@ def test_unknown_model_lists_models(built, tmp_path):
 
 def test_cli_export(built, tmp_path):
     out = tmp_path / "core.json"
-    result = CliRunner().invoke(cli, ["export", "svit_core_150k", "--out", str(out), "--indent", "4", "--ascii",
-                                      "--warehouse", str(built.root)])
+    result = CliRunner().invoke(
+        cli, ["export", "svit_core_150k", "--out", str(out), "--indent", "4", "--ascii", "--warehouse", str(built.root)]
+    )
     assert result.exit_code == 0, result.output
     assert "438 records" in result.output
     assert out.read_bytes() == json.dumps(json.loads(out.read_text()), indent=4).encode()
@@ -186,26 +187,46 @@ def _link(link: Path, target: Path) -> Path:
 # (case, --out given the warehouse root and a folder outside it, --format, what the message says)
 REFUSED = [
     ("the database", lambda root, tmp: root / "svit.duckdb", "llava", "is the warehouse's database {root}/svit.duckdb"),
-    ("a table's parquet file", lambda root, tmp: a_table_file(root), "jsonl",
-     "is table data of the warehouse {root} (it resolves to {root}/.snapshots/"),
+    (
+        "a table's parquet file",
+        lambda root, tmp: a_table_file(root),
+        "jsonl",
+        "is table data of the warehouse {root} (it resolves to {root}/.snapshots/",
+    ),
     ("the warehouse itself", lambda root, tmp: root, "parquet", "is the warehouse {root} itself"),
     ("a file in mixes/", lambda root, tmp: root / "mixes" / "x.json", "llava", "is inside the warehouse {root}"),
     ("a parquet folder in dbt/", lambda root, tmp: root / "dbt" / "pq", "parquet", "is inside the warehouse {root}"),
-    ("out of exports/ by ..", lambda root, tmp: Path(f"{root}/exports/../svit.duckdb"), "llava",
-     "is the warehouse's database {root}/svit.duckdb"),
-    ("a link elsewhere to the database", lambda root, tmp: _link(tmp / "elsewhere.json", root / "svit.duckdb"),
-     "llava", "is the warehouse's database {root}/svit.duckdb"),
-    ("a file through a linked folder",
-     lambda root, tmp: _link(tmp / "tables", root / "turns") / a_table_file(root).relative_to(root / "turns"),
-     "messages", "is table data of the warehouse {root} (it resolves to {root}/.snapshots/"),
-    ("a link in exports/ to a table file", lambda root, tmp: _link(root / "exports" / "link.json", a_table_file(root)),
-     "llava", "is table data of the warehouse {root} (it resolves to {root}/.snapshots/"),
+    (
+        "out of exports/ by ..",
+        lambda root, tmp: Path(f"{root}/exports/../svit.duckdb"),
+        "llava",
+        "is the warehouse's database {root}/svit.duckdb",
+    ),
+    (
+        "a link elsewhere to the database",
+        lambda root, tmp: _link(tmp / "elsewhere.json", root / "svit.duckdb"),
+        "llava",
+        "is the warehouse's database {root}/svit.duckdb",
+    ),
+    (
+        "a file through a linked folder",
+        lambda root, tmp: _link(tmp / "tables", root / "turns") / a_table_file(root).relative_to(root / "turns"),
+        "messages",
+        "is table data of the warehouse {root} (it resolves to {root}/.snapshots/",
+    ),
+    (
+        "a link in exports/ to a table file",
+        lambda root, tmp: _link(root / "exports" / "link.json", a_table_file(root)),
+        "llava",
+        "is table data of the warehouse {root} (it resolves to {root}/.snapshots/",
+    ),
 ]
 
 
 @pytest.mark.parametrize("case, out_of, fmt, says", REFUSED, ids=[r[0] for r in REFUSED])
 def test_an_output_inside_the_warehouse_is_refused_before_anything_is_written(
-        guarded, tmp_path, monkeypatch, case, out_of, fmt, says):
+    guarded, tmp_path, monkeypatch, case, out_of, fmt, says
+):
     root = guarded.root
     (root / "exports").mkdir(exist_ok=True)
     out = out_of(root, tmp_path)
@@ -244,9 +265,20 @@ def test_cli_refuses_an_output_inside_the_warehouse_in_one_line(guarded):
     database = guarded.duckdb_path
     before = database.read_bytes()
     proc = subprocess.run(
-        [sys.executable, "-m", "svit.cli", "export", "llava_svit_all", "--out", str(database),
-         "--warehouse", str(guarded.root), "--no-progress"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "svit.cli",
+            "export",
+            "llava_svit_all",
+            "--out",
+            str(database),
+            "--warehouse",
+            str(guarded.root),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr

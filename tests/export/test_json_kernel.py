@@ -1,4 +1,4 @@
-"""svit/json_kernel.py: the compiled rendering writes what json.dumps writes, byte for byte."""
+"""svit/export/json_kernel.py: the compiled rendering writes what json.dumps writes, byte for byte."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-import svit.export as export_module
+import svit.export.writer as export_module
 from svit.export import Layout, export
-from svit.json_kernel import RecordText, render_batch
+from svit.export.json_kernel import RecordText, render_batch
 
 from .conftest import TRICKY_TEXTS, tricky_records, warehouse_of
 
@@ -24,8 +24,13 @@ def plain_records() -> list[dict]:
     records = [{k: v for k, v in r.items() if k in ("id", "image", "conversations")} for r in tricky_records()]
     for r in records:
         r["conversations"] = [{"from": t["from"], "value": t["value"]} for t in r["conversations"]]
-    records.append({"id": 'odd "image"', "image": 'a"\\b\n.jpg',
-                    "conversations": [{"from": "human", "value": LONG}, {"from": "gpt", "value": LONG[::-1]}]})
+    records.append(
+        {
+            "id": 'odd "image"',
+            "image": 'a"\\b\n.jpg',
+            "conversations": [{"from": "human", "value": LONG}, {"from": "gpt", "value": LONG[::-1]}],
+        }
+    )
     return records
 
 
@@ -45,7 +50,9 @@ def batch_of(records: list[dict]) -> pa.RecordBatch:
             "image": [r.get("image") for r in records],
             "turns": [r["conversations"] for r in records],
         },
-        schema=pa.schema([("id_text", pa.string()), ("has_image", pa.bool_()), ("image", pa.string()), ("turns", TURNS)]),
+        schema=pa.schema(
+            [("id_text", pa.string()), ("has_image", pa.bool_()), ("image", pa.string()), ("turns", TURNS)]
+        ),
     )
 
 
@@ -56,7 +63,7 @@ def test_records_render_as_json_dumps_writes_them(indent):
     prefix = "," + layout.open(1) if indent is not None else ", "
     buffer, size, null_record = render_batch(batch_of(records), RecordText(layout, prefix))
     assert null_record == -1
-    text = b"[" + layout.open(1).encode() + buffer[len(prefix):size].tobytes() + (layout.close(0) + "]").encode()
+    text = b"[" + layout.open(1).encode() + buffer[len(prefix) : size].tobytes() + (layout.close(0) + "]").encode()
     assert text == json.dumps(records, indent=indent, ensure_ascii=False).encode()
 
 
@@ -67,19 +74,29 @@ def test_every_text_alone_and_a_sliced_batch():
     text = RecordText(Layout(None), "", "\n")
     for start in range(len(records)):
         buffer, size, _ = render_batch(whole.slice(start, len(records)), text)
-        expected = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in (records * 2)[start:start + len(records)])
+        expected = "".join(
+            json.dumps(r, ensure_ascii=False) + "\n" for r in (records * 2)[start : start + len(records)]
+        )
         assert buffer[:size].tobytes() == expected.encode()
     for t in TRICKY_TEXTS:
         buffer, size, _ = render_batch(batch_of([{"id": 1, "conversations": [{"from": "gpt", "value": t}]}]), text)
-        assert buffer[:size].tobytes().decode() == json.dumps({"id": 1, "conversations": [{"from": "gpt", "value": t}]}, ensure_ascii=False) + "\n"
+        assert (
+            buffer[:size].tobytes().decode()
+            == json.dumps({"id": 1, "conversations": [{"from": "gpt", "value": t}]}, ensure_ascii=False) + "\n"
+        )
 
 
 def test_turn_fields_are_found_by_name():
     records = plain_records()
     batch = batch_of(records)
     swapped_type = pa.list_(pa.struct([("value", pa.string()), ("from", pa.string())]))
-    swapped = batch.set_column(3, "turns", pa.array(
-        [[{"value": t["value"], "from": t["from"]} for t in r["conversations"]] for r in records], swapped_type))
+    swapped = batch.set_column(
+        3,
+        "turns",
+        pa.array(
+            [[{"value": t["value"], "from": t["from"]} for t in r["conversations"]] for r in records], swapped_type
+        ),
+    )
     text = RecordText(Layout(None), "")
     assert render_batch(swapped, text)[0].tobytes() == render_batch(batch, text)[0].tobytes()
 
@@ -113,11 +130,14 @@ def plain_warehouse(tmp_path_factory):
 
 
 @pytest.mark.parametrize(("fmt", "indent"), [("llava", None), ("llava", 2), ("llava", 4), ("jsonl", None)])
-def test_export_through_the_kernel_equals_json_dumps_and_the_sql_rendering(plain_warehouse, tmp_path, monkeypatch, fmt, indent):
+def test_export_through_the_kernel_equals_json_dumps_and_the_sql_rendering(
+    plain_warehouse, tmp_path, monkeypatch, fmt, indent
+):
     warehouse, path = plain_warehouse
     records = plain_records()
     expected = (
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records) if fmt == "jsonl"
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        if fmt == "jsonl"
         else json.dumps(records, indent=indent, ensure_ascii=False)
     ).encode()
     monkeypatch.setattr(export_module, "BATCH_ROWS", 3)  # several batches, rendered two at a time
@@ -140,14 +160,18 @@ def test_one_compiled_version_serves_every_batch():
     # image at all) must all use the version `make` compiled.
     import duckdb
 
-    from svit.json_kernel import _render, warm_up
+    from svit.export.json_kernel import _render, warm_up
 
     warm_up()
     text = RecordText(Layout(None), "")
-    from_duckdb = duckdb.sql(
-        "select '1' as id_text, false as has_image, null::varchar as image, "
-        "[{'from': 'human', 'value': 'q'}] as turns"
-    ).to_arrow_table().to_batches()[0]
+    from_duckdb = (
+        duckdb.sql(
+            "select '1' as id_text, false as has_image, null::varchar as image, "
+            "[{'from': 'human', 'value': 'q'}] as turns"
+        )
+        .to_arrow_table()
+        .to_batches()[0]
+    )
     for batch in (batch_of(plain_records()), from_duckdb, batch_of([{"id": 1, "conversations": []}])):
         assert render_batch(batch, text)[2] == -1
     assert len(_render.signatures) == 1

@@ -39,17 +39,19 @@ def table(warehouse: Warehouse, name: str, where: str = "true", order: str = "al
     """Rows of a warehouse table as dicts (hive partition columns included)."""
     con = duckdb.connect()
     rel = con.sql(
-        f"select * from read_parquet('{warehouse.root / name}/**/*.parquet', hive_partitioning = true, union_by_name = true) "
+        f"select * from read_parquet('{warehouse.root / name}/**/*.parquet', "
+        "hive_partitioning = true, union_by_name = true) "
         f"where {where} order by {order}"
     )
     cols = rel.columns
-    return [dict(zip(cols, row)) for row in rel.fetchall()]
+    return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
 
 
 def count(warehouse: Warehouse, name: str, where: str = "true") -> int:
     con = duckdb.connect()
     return con.sql(
-        f"select count(*) from read_parquet('{warehouse.root / name}/**/*.parquet', hive_partitioning = true, union_by_name = true) "
+        f"select count(*) from read_parquet('{warehouse.root / name}/**/*.parquet', "
+        "hive_partitioning = true, union_by_name = true) "
         f"where {where}"
     ).fetchall()[0][0]
 

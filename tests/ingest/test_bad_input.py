@@ -36,8 +36,14 @@ def _rejects(warehouse):
         ({"contents": qa("q", "a")}, 'missing "content"'),
         ({"content": "not a list"}, '"content" is not a list'),
         ({"content": []}, 'empty "content"'),
-        ({"content": [{"from": "user", "value": "q"}, {"from": "assistant", "value": "a"}]}, 'turn 1: "from" is assistant, not user/gpt'),
-        ({"content": [{"from": "user", "value": "q"}, {"from": "user", "value": "a"}]}, "turn 1: turns do not alternate user/gpt"),
+        (
+            {"content": [{"from": "user", "value": "q"}, {"from": "assistant", "value": "a"}]},
+            'turn 1: "from" is assistant, not user/gpt',
+        ),
+        (
+            {"content": [{"from": "user", "value": "q"}, {"from": "user", "value": "a"}]},
+            "turn 1: turns do not alternate user/gpt",
+        ),
         ({"content": [{"from": "gpt", "value": "a"}]}, "turn 0: turns do not alternate user/gpt"),
         ({"content": [{"from": "user", "value": "q"}, {"from": "gpt", "value": 5}]}, 'turn 1: "value" is not a string'),
         ({"content": [{"from": "user", "value": "q"}, {"from": "gpt"}]}, 'turn 1: missing "value"'),
@@ -51,11 +57,27 @@ def test_bad_block_is_rejected_whole_and_its_neighbours_kept(tmp_path, bad_block
     ]
     warehouse, report = _ingest(tmp_path, {"conversation": items})
     [reject] = _rejects(warehouse)
-    assert (reject["source"], reject["record_index"], reject["block"], reject["reason"]) == ("conversation.json", 0, 1, reason)
+    assert (reject["source"], reject["record_index"], reject["block"], reject["reason"]) == (
+        "conversation.json",
+        0,
+        1,
+        reason,
+    )
     assert json.loads(reject["raw_json"]) == bad_block
     assert reject["path"].endswith("data/conversation.json")
-    assert [(r["image_id"], r["block"]) for r in table(warehouse, "conversations", order="image_id, block")] == [(1, 0), (1, 2), (2, 0)]
-    assert [r["text"] for r in table(warehouse, "turns", order="image_id, block, turn")] == ["q0", "a0", "q2", "a2", "q3", "a3"]
+    assert [(r["image_id"], r["block"]) for r in table(warehouse, "conversations", order="image_id, block")] == [
+        (1, 0),
+        (1, 2),
+        (2, 0),
+    ]
+    assert [r["text"] for r in table(warehouse, "turns", order="image_id, block, turn")] == [
+        "q0",
+        "a0",
+        "q2",
+        "a2",
+        "q3",
+        "a3",
+    ]
     assert report.rejected == 1
 
 
@@ -72,7 +94,11 @@ def test_bad_block_is_rejected_whole_and_its_neighbours_kept(tmp_path, bad_block
     ],
 )
 def test_bad_image_item_is_rejected_with_its_record_index(tmp_path, item, reason):
-    items = [{"image_id": 1, "conversations": [{"content": qa("q0", "a0")}]}, item, {"image_id": 3, "conversations": [{"content": qa("q", "a")}]}]
+    items = [
+        {"image_id": 1, "conversations": [{"content": qa("q0", "a0")}]},
+        item,
+        {"image_id": 3, "conversations": [{"content": qa("q", "a")}]},
+    ]
     warehouse, _ = _ingest(tmp_path, {"complex_reasoning": items})
     rejects = _rejects(warehouse)
     assert [(r["record_index"], r["reason"]) for r in rejects] == [(1, reason)]
@@ -106,7 +132,11 @@ def test_bad_referring_marks_reject_the_block_and_its_boxes(tmp_path, question, 
     assert {r["block"] for r in table(warehouse, "turns")} == {0}
     boxes = table(warehouse, "boxes", order="turn, mark_index, box_index")
     assert {b["block"] for b in boxes} == {0}
-    assert [b["box_text"] for b in boxes] == ["[0.526, 0.152, 0.625, 0.717]", "[0.1, 0.2, 0.3, 0.4]", "[0.5, 0.2, 0.7, 0.9]"]
+    assert [b["box_text"] for b in boxes] == [
+        "[0.526, 0.152, 0.625, 0.717]",
+        "[0.1, 0.2, 0.3, 0.4]",
+        "[0.5, 0.2, 0.7, 0.9]",
+    ]
 
 
 def test_a_mark_whose_phrase_ends_in_an_angle_bracket_is_kept(tmp_path):
@@ -115,24 +145,35 @@ def test_a_mark_whose_phrase_ends_in_an_angle_bracket_is_kept(tmp_path):
     warehouse, _ = _ingest(tmp_path, {"referring_qa": items})
     assert _rejects(warehouse) == []
     [box] = table(warehouse, "boxes")
-    assert (box["phrase"], box["box_text"], box["mark_offset"], box["box_offset"]) == ("clock<", "[0.1, 0.2, 0.3, 0.4]", 13, 28)
+    assert (box["phrase"], box["box_text"], box["mark_offset"], box["box_offset"]) == (
+        "clock<",
+        "[0.1, 0.2, 0.3, 0.4]",
+        13,
+        28,
+    )
 
 
 def test_referring_offsets_count_characters_not_bytes(tmp_path):
-    question = "Où est l'<st>horloge é<ed> [0.1, 0.2, 0.3, 0.4] — et <st>中文<ed> [0.5, 0.5, 0.6, 0.6], [0.0, 0.0, 1.0, 1.0]?"
+    question = (
+        "Où est l'<st>horloge é<ed> [0.1, 0.2, 0.3, 0.4] — et <st>中文<ed> [0.5, 0.5, 0.6, 0.6], [0.0, 0.0, 1.0, 1.0]?"
+    )
     items = [{"image_id": 1, "conversations": [{"content": qa(question, "ok")}]}]
     warehouse, _ = _ingest(tmp_path, {"referring_qa": items})
     boxes = table(warehouse, "boxes", order="mark_index, box_index")
     assert [(b["phrase"], b["box_index"]) for b in boxes] == [("horloge é", 0), ("中文", 0), ("中文", 1)]
     for b in boxes:
-        assert question[b["box_offset"]: b["box_offset"] + len(b["box_text"])] == b["box_text"]
-        assert question[b["mark_offset"]:].startswith("<st>" + b["phrase"] + "<ed>")
+        assert question[b["box_offset"] : b["box_offset"] + len(b["box_text"])] == b["box_text"]
+        assert question[b["mark_offset"] :].startswith("<st>" + b["phrase"] + "<ed>")
     assert (boxes[2]["x1"], boxes[2]["y2"]) == (0.0, 1.0)
 
 
 def test_llava_record_problems_are_rejected(tmp_path):
     records = [
-        {"id": "a", "image": "x.jpg", "conversations": [{"from": "human", "value": "<image>\nq"}, {"from": "gpt", "value": "a"}]},
+        {
+            "id": "a",
+            "image": "x.jpg",
+            "conversations": [{"from": "human", "value": "<image>\nq"}, {"from": "gpt", "value": "a"}],
+        },
         {"id": "b", "image": None, "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]},
         {"image": "x.jpg", "conversations": [{"from": "human", "value": "q"}]},
         {"id": "d", "conversations": [{"from": "user", "value": "q"}, {"from": "gpt", "value": "a"}]},
@@ -196,7 +237,7 @@ def test_damaged_zip_member_stops_with_the_zip_named(tmp_path):
         zf.writestr("conversation.json", json.dumps(items))
     data = bytearray(target.read_bytes())
     middle = len(data) // 2
-    data[middle: middle + 64] = bytes(64)
+    data[middle : middle + 64] = bytes(64)
     target.write_bytes(bytes(data))
     with pytest.raises(InputError, match="conversation.zip"):
         run_ingest(tmp_path / "src", (), Warehouse(tmp_path / "wh"), progress=False, check_image_ids=False)
@@ -208,14 +249,20 @@ def test_coco_caption_file_larger_than_duckdbs_default_object_size(tmp_path):
     coco = source / "raw" / "annotations" / "coco"
     coco.mkdir(parents=True)
     images = [{"id": i, "file_name": f"{i:012d}.jpg", "width": 640, "height": 480} for i in range(20_000)]
-    annotations = [{"image_id": i % 20_000, "id": i, "caption": f"A caption number {i} " + "x" * 120} for i in range(120_000)]
+    annotations = [
+        {"image_id": i % 20_000, "id": i, "caption": f"A caption number {i} " + "x" * 120} for i in range(120_000)
+    ]
     (coco / "captions_train2017.json").write_text(json.dumps({"images": images, "annotations": annotations}))
     assert (coco / "captions_train2017.json").stat().st_size > 16 * 2**20
     warehouse = Warehouse(tmp_path / "wh")
     run_ingest(source, (), warehouse, progress=False)
     assert count(warehouse, "coco_captions") == 120_000
     [row] = table(warehouse, "coco_captions", "caption_id = 12345")
-    assert (row["coco_id"], row["file_name"], row["split"]) == (12345 % 20_000, f"{12345 % 20_000:012d}.jpg", "train2017")
+    assert (row["coco_id"], row["file_name"], row["split"]) == (
+        12345 % 20_000,
+        f"{12345 % 20_000:012d}.jpg",
+        "train2017",
+    )
 
 
 IMAGES = [vg_image(i) for i in range(1, 6)]
@@ -224,7 +271,9 @@ IMAGES = [vg_image(i) for i in range(1, 6)]
 def _with_image_data(tmp_path, damage):
     """A download with one SVIT item and image_data.json of five images, damaged by `damage`
     (the records -> their JSON text); the source folder and image_data.json's path."""
-    source = write_corpus(tmp_path / "src", {"conversation": [{"image_id": 1, "conversations": [{"content": qa("q", "a")}]}]}, [])
+    source = write_corpus(
+        tmp_path / "src", {"conversation": [{"image_id": 1, "conversations": [{"content": qa("q", "a")}]}]}, []
+    )
     image_data = source / "raw" / "annotations" / "vg" / "image_data.json"
     image_data.write_text(damage([dict(image) for image in IMAGES]))
     return source, image_data
@@ -236,26 +285,45 @@ def _cut_inside_record(index: int):
 
 
 def _with(index: int, **changes):
-    return lambda images: json.dumps(images[:index] + [{**images[index], **changes}] + images[index + 1:])
+    return lambda images: json.dumps(images[:index] + [{**images[index], **changes}] + images[index + 1 :])
 
 
 @pytest.mark.parametrize(
     "damage, message",
     [
-        (_cut_inside_record(2), "record 2: the file ends before this record is complete (truncated); download it again"),
-        (lambda images: json.dumps(images)[:-1], "record 5: the file ends before this record is complete (truncated); download it again"),
+        (
+            _cut_inside_record(2),
+            "record 2: the file ends before this record is complete (truncated); download it again",
+        ),
+        (
+            lambda images: json.dumps(images)[:-1],
+            "record 5: the file ends before this record is complete (truncated); download it again",
+        ),
         (_with(3, width="wide"), 'record 3: width "wide" is not an integer; fix the file or download it again'),
         (_with(3, width=800.5), "record 3: width 800.5 is not an integer; fix the file or download it again"),
         (_with(1, height="600"), 'record 1: height "600" is not an integer; fix the file or download it again'),
         (_with(4, image_id=[5]), "record 4: image_id [5] is not an integer; fix the file or download it again"),
         (_with(2, width=2**40), "record 2: width 1099511627776 is out of range; fix the file or download it again"),
-        (lambda images: json.dumps(images[:1] + [7] + images[1:]),
-         "record 1: a number, not an object; fix the file or download it again"),
-        (lambda images: json.dumps(images).replace("}, {", "} {", 1),
-         "record 1: not valid JSON (unexpected character); fix the file or download it again"),
+        (
+            lambda images: json.dumps(images[:1] + [7] + images[1:]),
+            "record 1: a number, not an object; fix the file or download it again",
+        ),
+        (
+            lambda images: json.dumps(images).replace("}, {", "} {", 1),
+            "record 1: not valid JSON (unexpected character); fix the file or download it again",
+        ),
     ],
-    ids=["truncated", "truncated before ]", "width a string", "width a fraction", "height a numeric string",
-         "image_id a list", "width too large", "record not an object", "missing comma"],
+    ids=[
+        "truncated",
+        "truncated before ]",
+        "width a string",
+        "width a fraction",
+        "height a numeric string",
+        "image_id a list",
+        "width too large",
+        "record not an object",
+        "missing comma",
+    ],
 )
 def test_damaged_image_data_stops_with_one_line(tmp_path, damage, message):
     source, image_data = _with_image_data(tmp_path, damage)
@@ -278,7 +346,10 @@ def test_a_whole_number_written_as_a_float_is_an_integer(tmp_path):
 @pytest.mark.parametrize(
     "damage, message",
     [
-        (_cut_inside_record(2), "record 2: the file ends before this record is complete (truncated); download it again"),
+        (
+            _cut_inside_record(2),
+            "record 2: the file ends before this record is complete (truncated); download it again",
+        ),
         (_with(3, width="wide"), 'record 3: width "wide" is not an integer; fix the file or download it again'),
     ],
     ids=["truncated", "width a string"],

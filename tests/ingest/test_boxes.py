@@ -53,8 +53,20 @@ def python_boxes(image_id, block, turn, text):
         for box_index, box in enumerate(BOX.finditer(run.group(1))):
             numbers = BAAI_BOX.fullmatch(box.group())
             values = [_float(v) for v in numbers.groups()] if numbers else [None] * 4
-            rows.append((image_id, block, turn, mark_index, phrase, box_index, *values, box.group(),
-                         mark_offset, run_offset + box.start()))
+            rows.append(
+                (
+                    image_id,
+                    block,
+                    turn,
+                    mark_index,
+                    phrase,
+                    box_index,
+                    *values,
+                    box.group(),
+                    mark_offset,
+                    run_offset + box.start(),
+                )
+            )
     return rows
 
 
@@ -98,7 +110,7 @@ def test_boxes_equal_a_python_reading_of_each_turn():
     for row in rows_of(boxes):  # the offsets point at the mark and the box
         text, phrase, box_text, mark_offset, box_offset = TEXTS[row[2]], row[4], row[10], row[11], row[12]
         assert text[mark_offset:].startswith(f"<st>{phrase}<ed>")
-        assert text[box_offset:box_offset + len(box_text)] == box_text
+        assert text[box_offset : box_offset + len(box_text)] == box_text
 
 
 def test_awkward_boxes_in_detail():
@@ -111,7 +123,10 @@ def test_awkward_boxes_in_detail():
     bad = by_text["<st>odd<ed> [1.2.3, 0.1, 0.2, 0.3]"][0]
     assert (bad["x1"], bad["y1"], bad["box_text"]) == (None, 0.1, "[1.2.3, 0.1, 0.2, 0.3]")
     short = by_text["<st>short<ed> [0.1, 0.1, 0.6], [0.1, 0.2, 0.3, 0.4]"]
-    assert [(b["box_index"], b["box_text"], b["x1"]) for b in short] == [(0, "[0.1, 0.1, 0.6]", None), (1, "[0.1, 0.2, 0.3, 0.4]", 0.1)]
+    assert [(b["box_index"], b["box_text"], b["x1"]) for b in short] == [
+        (0, "[0.1, 0.1, 0.6]", None),
+        (1, "[0.1, 0.2, 0.3, 0.4]", 0.1),
+    ]
     assert [b["phrase"] for b in by_text["<st>a<<ed> [0.1, 0.1, 0.2, 0.2]"]] == ["a<"]
     assert [b["phrase"] for b in by_text["<st>a<e<ed> [0.1, 0.1, 0.2, 0.2]"]] == ["a<e"]
     assert "<st>no box<ed> here, then <st>box<ed>  [0.1, 0.1, 0.2, 0.2]" not in by_text

@@ -99,7 +99,9 @@ def test_an_empty_input_via_the_cli_exits_0(tmp_path):
     source, _, _ = _download(tmp_path, "svit_task", b"[]")
     proc = subprocess.run(
         [sys.executable, "-m", "svit.cli", "ingest", str(source), "--warehouse", str(tmp_path / "wh")],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr

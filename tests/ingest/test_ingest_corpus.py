@@ -38,32 +38,67 @@ def _python_boxes(corpus_dir):
                 for m, found in enumerate(mark.finditer(turn["value"])):
                     for k, bx in enumerate(box.finditer(found.group(3))):
                         x1, y1, x2, y2 = (float(v) for v in bx.group()[1:-1].split(", "))
-                        rows.append((item["image_id"], b, t, m, found.group(1), k, x1, y1, x2, y2, bx.group(),
-                                     found.start(), found.start(3) + bx.start()))
+                        rows.append(
+                            (
+                                item["image_id"],
+                                b,
+                                t,
+                                m,
+                                found.group(1),
+                                k,
+                                x1,
+                                y1,
+                                x2,
+                                y2,
+                                bx.group(),
+                                found.start(),
+                                found.start(3) + bx.start(),
+                            )
+                        )
     return sorted(rows)
 
 
 def test_boxes_equal_an_independent_python_parse(corpus, ingested):
     corpus_dir, _ = corpus
     got = sorted(
-        (r["image_id"], r["block"], r["turn"], r["mark_index"], r["phrase"], r["box_index"], r["x1"], r["y1"], r["x2"], r["y2"],
-         r["box_text"], r["mark_offset"], r["box_offset"])
+        (
+            r["image_id"],
+            r["block"],
+            r["turn"],
+            r["mark_index"],
+            r["phrase"],
+            r["box_index"],
+            r["x1"],
+            r["y1"],
+            r["x2"],
+            r["y2"],
+            r["box_text"],
+            r["mark_offset"],
+            r["box_offset"],
+        )
         for r in table(ingested, "boxes")
     )
     assert got == _python_boxes(corpus_dir)
 
 
 def test_box_offsets_point_at_the_box_text(ingested):
-    turns = {(r["image_id"], r["block"], r["turn"]): r["text"] for r in table(ingested, "turns", "task = 'referring_qa'")}
+    turns = {
+        (r["image_id"], r["block"], r["turn"]): r["text"] for r in table(ingested, "turns", "task = 'referring_qa'")
+    }
     for b in table(ingested, "boxes"):
         text = turns[(b["image_id"], b["block"], b["turn"])]
-        assert text[b["box_offset"]: b["box_offset"] + len(b["box_text"])] == b["box_text"]
-        assert text[b["mark_offset"]: b["mark_offset"] + 4 + len(b["phrase"]) + 4] == f"<st>{b['phrase']}<ed>"
+        assert text[b["box_offset"] : b["box_offset"] + len(b["box_text"])] == b["box_text"]
+        assert text[b["mark_offset"] : b["mark_offset"] + 4 + len(b["phrase"]) + 4] == f"<st>{b['phrase']}<ed>"
 
 
 def test_vg_image_1_worked_example(ingested):
     image = table(ingested, "images", "image_id = 1")[0]
-    assert (image["width"], image["height"], image["folder"], image["image_path"]) == (800, 600, "VG_100K_2", "vg/VG_100K_2/1.jpg")
+    assert (image["width"], image["height"], image["folder"], image["image_path"]) == (
+        800,
+        600,
+        "VG_100K_2",
+        "vg/VG_100K_2/1.jpg",
+    )
     assert image["coco_id"] is None
     clocks = table(ingested, "boxes", "image_id = 1 and phrase = 'clock'")
     assert clocks, "the generator puts VG image 1's clock into a referring QA"
@@ -80,8 +115,10 @@ def test_turn_text_and_order_equal_the_source(corpus, ingested):
         for b, block in enumerate(item["conversations"])
         for t, turn in enumerate(block["content"])
     ]
-    got = [(r["image_id"], r["block"], r["turn"], r["role"], r["text"])
-           for r in table(ingested, "turns", "task = 'conversation'", order="image_id, block, turn")]
+    got = [
+        (r["image_id"], r["block"], r["turn"], r["role"], r["text"])
+        for r in table(ingested, "turns", "task = 'conversation'", order="image_id, block, turn")
+    ]
     assert sorted(got) == sorted(expected)
 
 
@@ -114,7 +151,7 @@ def test_llava_records_keep_id_type_absent_image_extra_keys_and_order(corpus, in
     source = json.loads((corpus_dir / "llava" / "llava_v1_5_mix665k.json").read_text())
     rows = table(ingested, "llava_records", "source = 'llava_v1_5_mix665k'", order="record_index")
     assert len(rows) == len(source)
-    for row, rec in zip(rows, source):
+    for row, rec in zip(rows, source, strict=True):
         assert json.loads(row["id_json"]) == rec["id"] and type(json.loads(row["id_json"])) is type(rec["id"])
         assert row["id_type"] == ("integer" if isinstance(rec["id"], int) else "string")
         assert row["has_image"] == ("image" in rec)
@@ -128,7 +165,11 @@ def test_llava_records_keep_id_type_absent_image_extra_keys_and_order(corpus, in
 def test_llava_turns_equal_the_source_text(corpus, ingested):
     corpus_dir, _ = corpus
     source = json.loads((corpus_dir / "llava" / "llava_v1_5_mix665k.json").read_text())
-    expected = [(i, t, turn["from"], turn["value"]) for i, rec in enumerate(source) for t, turn in enumerate(rec["conversations"])]
+    expected = [
+        (i, t, turn["from"], turn["value"])
+        for i, rec in enumerate(source)
+        for t, turn in enumerate(rec["conversations"])
+    ]
     rows = table(ingested, "llava_turns", "source = 'llava_v1_5_mix665k'", order="record_index, turn")
     assert [(r["record_index"], r["turn"], r["role"], r["text"]) for r in rows] == expected
 
@@ -149,7 +190,13 @@ def test_vg_objects_regions_and_coco_captions(corpus, ingested):
     assert count(ingested, "coco_captions") == truth["coco"]["captions"]
     first = objects[0]["objects"][0]
     row = table(ingested, "vg_objects", f"object_id = {first['object_id']}")[0]
-    assert (row["x"], row["y"], row["w"], row["h"], row["names"]) == (first["x"], first["y"], first["w"], first["h"], first["names"])
+    assert (row["x"], row["y"], row["w"], row["h"], row["names"]) == (
+        first["x"],
+        first["y"],
+        first["w"],
+        first["h"],
+        first["names"],
+    )
 
 
 def test_manifest_lists_every_file_with_hash_and_counts(corpus, ingested):

@@ -29,7 +29,8 @@ def _snapshot_files(warehouse: Warehouse) -> dict[str, str]:
     current = (warehouse.root / "current").resolve()
     return {
         str(p.relative_to(current)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(current.rglob("*")) if p.is_file()
+        for p in sorted(current.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -39,10 +40,17 @@ def test_zipped_download_gives_the_same_tables_as_json(tmp_path, corpus, ingeste
     generate_corpus(zipped, images=60, seed=11, zip_data=True)
     assert not list((zipped / "data").glob("*.json"))
     warehouse = Warehouse(tmp_path / "wh")
-    report = run_ingest(zipped, (zipped / "llava" / "llava_v1_5_mix665k.json", zipped / "llava" / "llava_instruct_150k.json"), warehouse, progress=False)
+    report = run_ingest(
+        zipped,
+        (zipped / "llava" / "llava_v1_5_mix665k.json", zipped / "llava" / "llava_instruct_150k.json"),
+        warehouse,
+        progress=False,
+    )
     assert _contents(warehouse) == _contents(ingested)
     # Counted as they stream out of the zip: the typed read is proven there too.
-    assert {f.name: f.reader for f in report.files if f.reader} == {f"{t}.json": "typed" for t in truth["blocks_per_task"]}
+    assert {f.name: f.reader for f in report.files if f.reader} == {
+        f"{t}.json": "typed" for t in truth["blocks_per_task"]
+    }
     paths = {r["source_file"] for r in table(warehouse, "conversations")}
     assert paths == {"conversation.json", "complex_reasoning.json", "detail_description.json", "referring_qa.json"}
 
@@ -55,7 +63,9 @@ def test_svit_json_alone_is_read_with_tasks_inferred(tmp_path, corpus):
     for task in ("conversation", "complex_reasoning", "detail_description", "referring_qa"):
         for item in json.loads((corpus_dir / "data" / f"{task}.json").read_text()):
             combined.setdefault(item["image_id"], []).extend(item["conversations"])
-    (source / "data" / "svit.json").write_text(json.dumps([{"image_id": k, "conversations": v} for k, v in combined.items()]))
+    (source / "data" / "svit.json").write_text(
+        json.dumps([{"image_id": k, "conversations": v} for k, v in combined.items()])
+    )
     shutil.copytree(corpus_dir / "raw", source / "raw")
     warehouse = Warehouse(tmp_path / "wh")
     report = run_ingest(source, (), warehouse, progress=False)
@@ -117,7 +127,9 @@ def test_killed_ingest_leaves_the_previous_warehouse_readable_and_unchanged(tmp_
     generate_corpus(bigger, images=1500, seed=3)
     proc = subprocess.Popen(
         [sys.executable, "-m", "svit.cli", "ingest", str(bigger), "--warehouse", str(warehouse.root)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     snapshots = warehouse.root / ".snapshots"
     deadline = time.monotonic() + 60
@@ -150,9 +162,14 @@ def test_every_table_exists_even_without_its_input(tmp_path, corpus):
     # An empty partitioned table still has its partition column.
     import duckdb
 
-    columns = duckdb.connect().sql(
-        f"select * from read_parquet('{warehouse.root}/llava_records/**/*.parquet', hive_partitioning = true, union_by_name = true)"
-    ).columns
+    columns = (
+        duckdb.connect()
+        .sql(
+            f"select * from read_parquet('{warehouse.root}/llava_records/**/*.parquet', "
+            "hive_partitioning = true, union_by_name = true)"
+        )
+        .columns
+    )
     assert "source" in columns
     assert count(warehouse, "turns") > 0
 

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.pipeline import drop_sources, run_ingest
-from svit.core.snapshots import write_lock
 from svit.cli import cli
 from svit.core.errors import InputError, SvitError
+from svit.core.snapshots import write_lock
 from svit.core.warehouse import Warehouse
 from tests.ingest.conftest import count, table
 
@@ -24,8 +24,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 def llava_file(path: Path, n: int, prefix: str = "r") -> Path:
     records = [
-        {"id": f"{prefix}{i}", "image": f"coco/train2017/{i:012d}.jpg",
-         "conversations": [{"from": "human", "value": f"<image>\nWhat is {i}?"}, {"from": "gpt", "value": f"It is {i}."}]}
+        {
+            "id": f"{prefix}{i}",
+            "image": f"coco/train2017/{i:012d}.jpg",
+            "conversations": [
+                {"from": "human", "value": f"<image>\nWhat is {i}?"},
+                {"from": "gpt", "value": f"It is {i}."},
+            ],
+        }
         for i in range(n)
     ]
     path.write_text(json.dumps(records))
@@ -87,8 +93,12 @@ def test_drop_removes_a_source_and_only_that(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     warehouse = Warehouse(tmp_path / "wh")
-    run_ingest(empty, (llava_file(tmp_path / "mine.json", 3), llava_file(tmp_path / "second.json", 2, "s")),
-               warehouse, progress=False)
+    run_ingest(
+        empty,
+        (llava_file(tmp_path / "mine.json", 3), llava_file(tmp_path / "second.json", 2, "s")),
+        warehouse,
+        progress=False,
+    )
     report = drop_sources(warehouse, ("mine",))  # by model name; the file name works too
     assert report.dropped == ["mine.json"]
     assert count(warehouse, "llava_records", "source = 'mine'") == 0
@@ -170,15 +180,19 @@ def test_empty_file_is_no_records_when_new_and_an_error_when_it_held_records(tmp
     listless = tmp_path / "listless.json"
     listless.write_text("[]")
     report = run_ingest(empty, (blank, listless), warehouse, progress=False)
-    assert sorted(report.warnings) == [f"{blank}: no records (an empty file or [])",
-                                       f"{listless}: no records (an empty file or [])"]
+    assert sorted(report.warnings) == [
+        f"{blank}: no records (an empty file or [])",
+        f"{listless}: no records (an empty file or [])",
+    ]
     assert {f.name: f.records_read for f in report.files} == {"blank.json": 0, "listless.json": 0}
 
     mine = llava_file(tmp_path / "mine.json", 3)
     run_ingest(empty, (mine,), warehouse, progress=False)
     for content in ("", "[]"):
         mine.write_text(content)
-        with pytest.raises(InputError, match=r"mine.json: empty, but source mine.json held 3 records; .*svit drop mine.json"):
+        with pytest.raises(
+            InputError, match=r"mine.json: empty, but source mine.json held 3 records; .*svit drop mine.json"
+        ):
             run_ingest(empty, (mine,), warehouse, progress=False)
     assert count(warehouse, "llava_records", "source = 'mine'") == 3
 
@@ -203,9 +217,15 @@ def test_a_writer_waits_for_no_one_and_stops_with_one_line(tmp_path, download):
     run_ingest(download, (), warehouse, progress=False)
     # A build (another process) holds the lock: ingest and drop stop, naming it.
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from svit.core.snapshots import write_lock\n"
-         f"with write_lock(Path({str(warehouse.root)!r}), 'build'):\n print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True, cwd=REPO,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from svit.core.snapshots import write_lock\n"
+            f"with write_lock(Path({str(warehouse.root)!r}), 'build'):\n print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -262,8 +282,8 @@ def test_a_damaged_kept_source_is_read_again_from_its_file(tmp_path):
 
 
 def test_a_reader_keeps_its_snapshot_while_another_is_published(tmp_path):
-    from svit.core.snapshots import reading
     from svit.core.session import open_session
+    from svit.core.snapshots import reading
     from svit.sql import execute
 
     empty = tmp_path / "empty"

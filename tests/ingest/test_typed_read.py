@@ -52,23 +52,33 @@ def test_the_bundled_style_corpus_is_read_typed_with_its_extra_keys(tmp_path, mo
 
 def test_problems_the_typed_read_judges_give_the_same_rejects(tmp_path, monkeypatch):
     conversation = [
-        {"image_id": 1, "conversations": [
-            {"content": qa("q0", "a0"), "topic": "sport", "weight": {"a": [1, "x:y"], "b": None}},
-            {"content": [{"from": "user", "value": "q"}, {"from": "assistant", "value": "a"}]},
-            {"content": [{"from": "user", "value": "q"}, {"from": "user", "value": "a"}]},
-            {"content": []},
-            {"content": qa('say "hi": ok', "a\\b \u00e9 \u4e2d")},
-        ]},
+        {
+            "image_id": 1,
+            "conversations": [
+                {"content": qa("q0", "a0"), "topic": "sport", "weight": {"a": [1, "x:y"], "b": None}},
+                {"content": [{"from": "user", "value": "q"}, {"from": "assistant", "value": "a"}]},
+                {"content": [{"from": "user", "value": "q"}, {"from": "user", "value": "a"}]},
+                {"content": []},
+                {"content": qa('say "hi": ok', "a\\b \u00e9 \u4e2d")},
+            ],
+        },
         {"image_id": 99, "conversations": [{"content": qa("q", "a")}]},
         {"image_id": 1, "conversations": [{"content": qa("again", "again")}]},
         {"image_id": 2, "conversations": [{"content": qa("q3", "a3")}, {"content": [{"from": "gpt", "value": "a"}]}]},
     ]
-    referring = [{"image_id": 1, "conversations": [
-        {"content": qa(BOX_Q, "ok")},
-        {"content": qa("Where is <st>clock<ed> [0.7, 0.1, 0.6, 0.9]?", "there")},
-        {"content": qa("Where is <st>clock [0.1, 0.1, 0.6, 0.9]?", "there")},
-    ]}]
-    source = write_corpus(tmp_path / "src", {"conversation": conversation, "referring_qa": referring}, [vg_image(i) for i in (1, 2)])
+    referring = [
+        {
+            "image_id": 1,
+            "conversations": [
+                {"content": qa(BOX_Q, "ok")},
+                {"content": qa("Where is <st>clock<ed> [0.7, 0.1, 0.6, 0.9]?", "there")},
+                {"content": qa("Where is <st>clock [0.1, 0.1, 0.6, 0.9]?", "there")},
+            ],
+        }
+    ]
+    source = write_corpus(
+        tmp_path / "src", {"conversation": conversation, "referring_qa": referring}, [vg_image(i) for i in (1, 2)]
+    )
     typed, plain, readers = _both(tmp_path, monkeypatch, source)
     assert readers == {"conversation.json": "typed", "referring_qa.json": "typed"}
     assert typed == plain
@@ -85,9 +95,14 @@ def test_problems_the_typed_read_judges_give_the_same_rejects(tmp_path, monkeypa
     assert json.loads(typed["rejects"][2]["raw_json"]) == {"content": []}
     kept = [r for r in typed["conversations"] if r["task"] == "conversation"]
     assert [json.loads(r["extra"]) if r["extra"] else None for r in kept] == [
-        {"topic": "sport", "weight": {"a": [1, "x:y"], "b": None}}, None, None
+        {"topic": "sport", "weight": {"a": [1, "x:y"], "b": None}},
+        None,
+        None,
     ]
-    assert [t["text"] for t in typed["turns"] if t["task"] == "conversation"][2:4] == ['say "hi": ok', "a\\b \u00e9 \u4e2d"]
+    assert [t["text"] for t in typed["turns"] if t["task"] == "conversation"][2:4] == [
+        'say "hi": ok',
+        "a\\b \u00e9 \u4e2d",
+    ]
 
 
 def _write_raw(tmp_path, text: str):
@@ -97,24 +112,47 @@ def _write_raw(tmp_path, text: str):
     return source
 
 
-GOOD = '{"image_id": 2, "conversations": [{"content": [{"from": "user", "value": "q"}, {"from": "gpt", "value": "a"}]}]}'
+GOOD = (
+    '{"image_id": 2, "conversations": [{"content": [{"from": "user", "value": "q"}, {"from": "gpt", "value": "a"}]}]}'
+)
 
 
 @pytest.mark.parametrize(
     "item",
     [
         # A number, a list and null where a string belongs: the typed read would give '5', ...
-        '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "q"}, {"from": "gpt", "value": 5}]}]}',
-        '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "q"}, {"from": "gpt", "value": ["a:b"]}]}]}',
-        '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "q"}, {"from": "gpt", "value": null}]}]}',
+        (
+            '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "q"}, '
+            '{"from": "gpt", "value": 5}]}]}'
+        ),
+        (
+            '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "q"}, '
+            '{"from": "gpt", "value": ["a:b"]}]}]}'
+        ),
+        (
+            '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "q"}, '
+            '{"from": "gpt", "value": null}]}]}'
+        ),
         '{"image_id": 1, "conversations": [{"content": [{"from": 7, "value": "q"}, {"from": "gpt", "value": "a"}]}]}',
         # ... and a number beside an extra key, so neither count moves alone.
-        '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "q"}, {"from": "gpt", "value": 5, "x": 1}]}]}',
+        (
+            '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "q"}, '
+            '{"from": "gpt", "value": 5, "x": 1}]}]}'
+        ),
         # Keys the typed read does not ask for: on a turn, on an item.
-        '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "q", "lang": "en"}, {"from": "gpt", "value": "a"}]}]}',
-        '{"image_id": 1, "source": "vg", "conversations": [{"content": [{"from": "user", "value": "q"}, {"from": "gpt", "value": "a"}]}]}',
+        (
+            '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "q", "lang": "en"}, '
+            '{"from": "gpt", "value": "a"}]}]}'
+        ),
+        (
+            '{"image_id": 1, "source": "vg", "conversations": [{"content": [{"from": "user", "value": "q"}, '
+            '{"from": "gpt", "value": "a"}]}]}'
+        ),
         # A quote spelled as an escape hides from the byte count.
-        '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "say \\u0022hi\\u0022"}, {"from": "gpt", "value": "a"}]}]}',
+        (
+            '{"image_id": 1, "conversations": [{"content": [{"from": "user", "value": "say \\u0022hi\\u0022"}, '
+            '{"from": "gpt", "value": "a"}]}]}'
+        ),
         # Shapes the typed read cannot judge: no conversations left, a missing key.
         '{"image_id": 1, "conversations": []}',
         '{"image_id": 1, "conversations": [{"content": [{"value": "q"}, {"from": "gpt", "value": "a"}]}]}',
@@ -128,7 +166,12 @@ def test_what_the_typed_read_cannot_see_sends_the_file_to_the_json_read(tmp_path
 
 
 def test_an_extra_block_key_first_seen_after_the_sample_sends_the_file_to_the_json_read(tmp_path, monkeypatch):
-    items = [{"image_id": 1, "conversations": [{"content": qa("q" * 200, "a")}] * 5 + [{"content": qa("q", "a"), "late": True}]}]
+    items = [
+        {
+            "image_id": 1,
+            "conversations": [{"content": qa("q" * 200, "a")}] * 5 + [{"content": qa("q", "a"), "late": True}],
+        }
+    ]
     source = write_corpus(tmp_path / "src", {"conversation": items}, [vg_image(1)])
     monkeypatch.setattr(svit_original, "KEY_SAMPLE_BYTES", 512)
     typed, plain, readers = _both(tmp_path, monkeypatch, source)
@@ -162,7 +205,9 @@ def test_svit_json_infers_the_same_tasks_either_way(tmp_path, monkeypatch, corpu
         for item in json.loads((corpus_dir / "data" / f"{task}.json").read_text()):
             combined.setdefault(item["image_id"], []).extend(item["conversations"])
     items = [{"image_id": k, "conversations": v} for k, v in combined.items()]
-    source = write_corpus(tmp_path / "src", {}, json.loads((corpus_dir / "raw/annotations/vg/image_data.json").read_text()))
+    source = write_corpus(
+        tmp_path / "src", {}, json.loads((corpus_dir / "raw/annotations/vg/image_data.json").read_text())
+    )
     (source / "data" / "svit.json").write_text(json.dumps(items))
     typed, plain, readers = _both(tmp_path, monkeypatch, source)
     assert readers == {"svit.json": "typed"}
@@ -174,7 +219,9 @@ def test_a_plain_file_is_counted_during_its_scan_when_the_caller_has_not(tmp_pat
     from ingest.sources import discover, feeds_for
     from svit.core.tables import TABLES
 
-    source = write_corpus(tmp_path / "src", {"conversation": [{"image_id": 1, "conversations": [{"content": qa("q", "a")}]}]})
+    source = write_corpus(
+        tmp_path / "src", {"conversation": [{"image_id": 1, "conversations": [{"content": qa("q", "a")}]}]}
+    )
     inputs = discover(source)
     con = connect(tmp_path / "tmp")
     con.execute(f"create temp table rejects ({TABLES['rejects'][0]})")

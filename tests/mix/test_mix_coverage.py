@@ -20,17 +20,21 @@ SEED = 5
 # Source numbers of SELECT_RECIPE.
 COVERAGE_60, RANDOM_60 = 1, range(2, 7)
 COVERAGE_150, COVERAGE_RATIO, ALL_RATIO, NO_YES = 7, 8, 9, 10
-SELECT_RECIPE = f"""\
+SELECT_RECIPE = (
+    f"""\
 name: select_check
 seed: {SEED}
 sources:
   - source: llava_svit_all
     take: 60
     select: coverage
-""" + """\
+"""
+    + """\
   - source: llava_svit_all
     take: 60
-""" * len(RANDOM_60) + """\
+"""
+    * len(RANDOM_60)
+    + """\
   - source: llava_svit_all
     take: 150
     select: coverage
@@ -45,6 +49,7 @@ sources:
     take: 0.5
     yes_no_ratio: 0
 """
+)
 
 
 # --------------------------------------------------------------------------- the reference
@@ -61,7 +66,7 @@ def phrases_named(conversations, vocabulary: set[str]) -> set[str]:
         if turn["from"] != "human":
             continue
         w = words(turn["value"])
-        found.update(" ".join(w[i:i + n]) for n in (1, 2, 3) for i in range(len(w) - n + 1))
+        found.update(" ".join(w[i : i + n]) for n in (1, 2, 3) for i in range(len(w) - n + 1))
     return found & vocabulary
 
 
@@ -69,8 +74,9 @@ def half_up(x) -> int:
     return math.floor(x + Fraction(1, 2))
 
 
-def reference_pick(rows: list[tuple[set, str | None]], seed: int, number: int, take, select: str = "random",
-                   ratio: str | None = None) -> list[int]:
+def reference_pick(
+    rows: list[tuple[set, str | None]], seed: int, number: int, take, select: str = "random", ratio: str | None = None
+) -> list[int]:
     """The positions the README's rule picks from `rows` ((phrases, yes_no) in source order)."""
     n = len(rows)
     key = [hashlib.md5(f"{seed}:{number}:{p}".encode()).hexdigest() for p in range(n)]
@@ -97,7 +103,7 @@ def reference_pick(rows: list[tuple[set, str | None]], seed: int, number: int, t
         m = min(m, math.floor(len(classes["no"]) / (1 - r)))
     yes = half_up(r * m)
     quota = {"yes": yes, "no": m - yes, "other": min(len(classes["other"]), wanted - m)}
-    return sorted(p for c, positions in classes.items() for p in positions[:quota[c]])
+    return sorted(p for c, positions in classes.items() for p in positions[: quota[c]])
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -119,8 +125,12 @@ def source_rows(warehouse, model: str, vocabulary: set[str]) -> list[tuple[set, 
 
 
 def picked(warehouse, mix: str, number: int) -> list[int]:
-    return [i for (i,) in query(warehouse, f"select source_record_index from {mix} where source_number = {number} "
-                                           "order by record_order")]
+    return [
+        i
+        for (i,) in query(
+            warehouse, f"select source_record_index from {mix} where source_number = {number} order by record_order"
+        )
+    ]
 
 
 def covered(warehouse, mix: str, vocabulary: set[str], number: int | None = None) -> set[str]:
@@ -155,14 +165,17 @@ def test_object_phrases_are_the_marked_phrases_normalised(warehouse, vocabulary)
     assert "street lamp" in vocabulary and "crème brûlée" in vocabulary
 
 
-@pytest.mark.parametrize("number, model, take, select, ratio", [
-    (COVERAGE_60, "llava_svit_all", 60, "coverage", None),
-    (RANDOM_60[0], "llava_svit_all", 60, "random", None),
-    (COVERAGE_150, "llava_svit_all", 150, "coverage", None),
-    (COVERAGE_RATIO, "llava_svit_complex_reasoning", 400, "coverage", "0.3"),
-    (ALL_RATIO, "llava_svit_complex_reasoning", "all", "random", "0.9"),
-    (NO_YES, "llava_svit_complex_reasoning", "0.5", "random", "0"),
-])
+@pytest.mark.parametrize(
+    "number, model, take, select, ratio",
+    [
+        (COVERAGE_60, "llava_svit_all", 60, "coverage", None),
+        (RANDOM_60[0], "llava_svit_all", 60, "random", None),
+        (COVERAGE_150, "llava_svit_all", 150, "coverage", None),
+        (COVERAGE_RATIO, "llava_svit_complex_reasoning", 400, "coverage", "0.3"),
+        (ALL_RATIO, "llava_svit_complex_reasoning", "all", "random", "0.9"),
+        (NO_YES, "llava_svit_complex_reasoning", "0.5", "random", "0"),
+    ],
+)
 def test_picks_equal_the_rule(select_mix, warehouse, vocabulary, number, model, take, select, ratio):
     rows = source_rows(warehouse, model, vocabulary)
     assert picked(warehouse, "select_check", number) == reference_pick(rows, SEED, number, take, select, ratio)
@@ -174,7 +187,10 @@ def test_coverage_covers_more_phrases_than_random_picks_of_the_same_size(select_
     # 60 records from round 1 name at least 60 phrases, and more than any of five random
     # draws of 60 (91 against 68..83 on the sample).
     assert len(coverage) >= 60
-    assert len(coverage) > max(randoms) and len(coverage) >= 1.15 * sum(randoms) / len(randoms), (len(coverage), randoms)
+    assert len(coverage) > max(randoms) and len(coverage) >= 1.15 * sum(randoms) / len(randoms), (
+        len(coverage),
+        randoms,
+    )
     # Once the size reaches round 1, every phrase any question of the source names is covered.
     named = set().union(*(p for p, _ in source_rows(warehouse, "llava_svit_all", vocabulary)))
     assert covered(warehouse, "select_check", vocabulary, COVERAGE_150) == named
@@ -182,9 +198,14 @@ def test_coverage_covers_more_phrases_than_random_picks_of_the_same_size(select_
 
 def test_yes_no_ratio_hits_the_target_within_half_a_record(select_mix, warehouse):
     def counts(number):
-        return dict(query(warehouse, f"""
+        return dict(
+            query(
+                warehouse,
+                f"""
             select lower(regexp_extract(conversations[2].value, '(?i)^(yes|no)\\b', 1)) as a, count(*)
-            from select_check where source_number = {number} and a <> '' group by 1"""))
+            from select_check where source_number = {number} and a <> '' group by 1""",
+            )
+        )
 
     c = counts(COVERAGE_RATIO)
     m = c["yes"] + c["no"]
@@ -192,9 +213,14 @@ def test_yes_no_ratio_hits_the_target_within_half_a_record(select_mix, warehouse
     # 0.9 of all 1,101 Yes/No records would need 991 Yes, and there are 648: every Yes record is
     # taken, the No records are cut to fit (72), none is repeated.
     c = counts(ALL_RATIO)
-    available = dict(query(warehouse, """
+    available = dict(
+        query(
+            warehouse,
+            """
         select lower(regexp_extract(conversations[2].value, '(?i)^(yes|no)\\b', 1)) as a, count(*)
-        from llava_svit_complex_reasoning where a <> '' group by 1"""))
+        from llava_svit_complex_reasoning where a <> '' group by 1""",
+        )
+    )
     assert c["yes"] == available["yes"] and c["no"] < available["no"]
     assert abs(c["yes"] / (c["yes"] + c["no"]) - 0.9) <= 1 / (2 * (c["yes"] + c["no"]))
     assert "yes" not in counts(NO_YES) and counts(NO_YES)["no"] > 0
@@ -212,8 +238,12 @@ def test_core_like_is_deterministic(core_like, warehouse):
 def test_core_like_sizes_follow_the_recipe(core_like):
     manifest = core_like[1].manifest
     blocks = TRUTH["blocks_per_task"]
-    wanted = {"conversation": 0.13575, "complex_reasoning": 0.04062, "detail_description": 0.04062,
-              "referring_qa": 0.04062}
+    wanted = {
+        "conversation": 0.13575,
+        "complex_reasoning": 0.04062,
+        "detail_description": 0.04062,
+        "referring_qa": 0.04062,
+    }
     mine = manifest["coverage"]["mixes"]["core_like"]
     assert mine["records_per_task"] == manifest["records_per_task"]
     for task, fraction in wanted.items():
@@ -221,8 +251,12 @@ def test_core_like_sizes_follow_the_recipe(core_like):
         # A balanced source keeps its size unless a Yes/No class runs short (not on the sample).
         assert manifest["records_per_task"][task] == target, task
     assert sum(s["selected"] for s in manifest["sources"]) == manifest["records"]
-    assert [(s["select"], s["yes_no_ratio"]) for s in manifest["sources"]] == \
-        [("coverage", 0.5), ("coverage", 0.5), ("coverage", None), ("coverage", 0.5)]
+    assert [(s["select"], s["yes_no_ratio"]) for s in manifest["sources"]] == [
+        ("coverage", 0.5),
+        ("coverage", 0.5),
+        ("coverage", None),
+        ("coverage", 0.5),
+    ]
 
 
 def test_core_like_manifest_compares_coverage_with_the_official_core(core_like, warehouse, vocabulary):

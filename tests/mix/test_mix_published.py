@@ -9,12 +9,12 @@ from collections import Counter
 import pytest
 
 from ingest.pipeline import run_ingest
-from svit.workflows import build_with_manifests
 from svit.cli import BUNDLED_SAMPLE
 from svit.core.errors import SvitError
 from svit.core.facts import REFERRING_INSTRUCTIONS
-from svit.mix import build_mix
 from svit.core.warehouse import Warehouse
+from svit.mix import build_mix
+from svit.workflows import build_with_manifests
 from tests.mix.conftest import OFFICIAL, TRUTH, llava_records, query
 
 
@@ -35,9 +35,12 @@ def test_core_counts_per_task_and_lineage(warehouse):
     per_task = dict(query(warehouse, "select task, count(*) from mix_svit_core_150k group by 1"))
     assert per_task == TRUTH["core"]["records_per_task"]
     # Lineage: each record points at the llava_svit_all record it was rebuilt from.
-    [(mismatched,)] = query(warehouse, """
+    [(mismatched,)] = query(
+        warehouse,
+        """
         select count(*) from mix_svit_core_150k m join llava_svit_all a on a.id = m.derived_id
-        where a.image <> m.image or a.task <> m.task""")
+        where a.image <> m.image or a.task <> m.task""",
+    )
     assert mismatched == 0
 
 
@@ -49,8 +52,9 @@ def test_mix_665k_equals_the_official_mix_and_ground_truth(warehouse):
     prefixes = dict(query(warehouse, "select image_prefix, count(*) from mix_svit_mix_665k group by 1"))
     assert prefixes == TRUTH["svit_mix_665k"]["records_per_image_prefix"]
     first = TRUTH["svit_mix_665k"]["core_records_first"]
-    assert query(warehouse, f"select distinct mix_source from mix_svit_mix_665k where record_order < {first}") \
-        == [("mix_svit_core_150k",)]
+    assert query(warehouse, f"select distinct mix_source from mix_svit_mix_665k where record_order < {first}") == [
+        ("mix_svit_core_150k",)
+    ]
     # What was swapped out is exactly the LLaVA-Instruct part.
     [(kept,)] = query(warehouse, "select count(*) from mix_svit_mix_665k where mix_source = 'llava_v1_5_mix665k'")
     assert kept == TRUTH["llava_mix665k"]["records"] - TRUTH["llava_mix665k"]["records_per_part"]["llava_instruct"]
@@ -63,8 +67,9 @@ def test_published_manifest(warehouse):
     assert manifest["records_per_task"] == TRUTH["core"]["records_per_task"]
     [source] = manifest["sources"]
     assert (source["available"], source["selected"], source["unmatched"]) == (TRUTH["core"]["records"],) * 2 + (0,)
-    assert {i["name"] for i in manifest["inputs"]} >= {"SVIT_core_150K.json", "referring_qa.zip"} \
-        or {i["name"] for i in manifest["inputs"]} >= {"SVIT_core_150K.json", "referring_qa.json"}
+    assert {i["name"] for i in manifest["inputs"]} >= {"SVIT_core_150K.json", "referring_qa.zip"} or {
+        i["name"] for i in manifest["inputs"]
+    } >= {"SVIT_core_150K.json", "referring_qa.json"}
     assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
     assert set(manifest["words_per_role"]) == {"human", "gpt"} and "dbt-core" in manifest["tool_versions"]
     [(stored,)] = query(warehouse, "select manifest from mix_manifests where mix = 'mix_svit_core_150k'")
@@ -75,7 +80,9 @@ def test_svit_build_writes_the_published_manifests_as_svit_mix_does(warehouse):
     manifests = warehouse.root / "mixes"
     for name in ("mix_svit_core_150k", "mix_svit_mix_665k"):
         (manifests / f"{name}.manifest.json").unlink(missing_ok=True)
-    _, manifests_written = build_with_manifests(warehouse, ("--select", "mix_svit_mix_665k", "llava_svit_conversation"), quiet=True)
+    _, manifests_written = build_with_manifests(
+        warehouse, ("--select", "mix_svit_mix_665k", "llava_svit_conversation"), quiet=True
+    )
     # Only the published mixes it built; a model that is not a mix gets none.
     assert [m.name for m in manifests_written] == ["mix_svit_mix_665k"]
     assert not (manifests / "mix_svit_core_150k.manifest.json").exists()
@@ -84,8 +91,9 @@ def test_svit_build_writes_the_published_manifests_as_svit_mix_does(warehouse):
     assert built["records_per_image_prefix"] == TRUTH["svit_mix_665k"]["records_per_image_prefix"]
     by_mix = build_mix(warehouse, "mix_svit_mix_665k").manifest
     assert {k: v for k, v in built.items() if k != "built_at"} == {k: v for k, v in by_mix.items() if k != "built_at"}
-    assert query(warehouse, "select kind, records from mix_manifests where mix = 'mix_svit_mix_665k'") \
-        == [("published", TRUTH["svit_mix_665k"]["records"])]
+    assert query(warehouse, "select kind, records from mix_manifests where mix = 'mix_svit_mix_665k'") == [
+        ("published", TRUTH["svit_mix_665k"]["records"])
+    ]
 
 
 def test_without_llava_files_the_mixes_build_empty_and_svit_mix_refuses(tmp_path):
@@ -94,8 +102,9 @@ def test_without_llava_files_the_mixes_build_empty_and_svit_mix_refuses(tmp_path
     wh = Warehouse(tmp_path / "wh")
     run_ingest(source, (), wh, progress=False)
     assert build_with_manifests(wh, quiet=True)[1] == []  # built empty: no manifest
-    assert query(wh, "select (select count(*) from mix_svit_core_150k), (select count(*) from mix_svit_mix_665k)") \
-        == [(0, 0)]
+    assert query(wh, "select (select count(*) from mix_svit_core_150k), (select count(*) from mix_svit_mix_665k)") == [
+        (0, 0)
+    ]
     with pytest.raises(SvitError, match="needs llava_v1_5_mix665k, llava_instruct_150k, svit_core_150k ingested"):
         build_mix(wh, "mix_svit_mix_665k")
 

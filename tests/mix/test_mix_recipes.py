@@ -40,7 +40,9 @@ def built(warehouse, tmp_path_factory):
     path.write_text(RECIPE)
     first = build_mix(warehouse, str(path))
     records = llava_records(warehouse, "test_mix")
-    rows = query(warehouse, "select mix_source, source_record_index, repeat_index, id from test_mix order by record_order")
+    rows = query(
+        warehouse, "select mix_source, source_record_index, repeat_index, id from test_mix order by record_order"
+    )
     second = build_mix(warehouse, str(path))  # the same recipe file may be built again under its name
     return first, second, records, rows, warehouse
 
@@ -48,7 +50,10 @@ def built(warehouse, tmp_path_factory):
 def test_same_recipe_and_seed_give_the_same_records_in_the_same_order(built):
     first, second, records, rows, warehouse = built
     assert llava_records(warehouse, "test_mix") == records
-    assert query(warehouse, "select mix_source, source_record_index, repeat_index, id from test_mix order by record_order") == rows
+    assert (
+        query(warehouse, "select mix_source, source_record_index, repeat_index, id from test_mix order by record_order")
+        == rows
+    )
     assert first.manifest["sources"] == second.manifest["sources"]
 
 
@@ -56,8 +61,15 @@ def test_counts_per_source(built, warehouse):
     manifest = built[1].manifest
     sources = {s["source"]: s for s in manifest["sources"]}
     [(long_convs,)] = query(warehouse, "select count(*) from llava_svit_conversation where len(conversations) >= 6")
-    assert sources["llava_svit_conversation"].items() >= {"available": TRUTH["blocks_per_task"]["conversation"],
-                                                          "filtered": long_convs, "selected": 25, "upsampled": 0}.items()
+    assert (
+        sources["llava_svit_conversation"].items()
+        >= {
+            "available": TRUTH["blocks_per_task"]["conversation"],
+            "filtered": long_convs,
+            "selected": 25,
+            "upsampled": 0,
+        }.items()
+    )
     detail = TRUTH["blocks_per_task"]["detail_description"]
     assert sources["llava_svit_detail_description"]["selected"] == int(0.25 * detail + 0.5)  # rounded half up
     assert sources["llava_v1_5_mix665k"]["filtered"] == TRUTH["llava_mix665k"]["records_without_image"]
@@ -83,14 +95,17 @@ def test_filters_and_first_n_select_what_they_say(built, warehouse):
     _, _, records, rows, _ = built
     text_only = [r for r in records if "image" not in r]
     assert len(text_only) == 7 and all(r.get("model") == "" for r in text_only)
-    [(first_seven,)] = query(warehouse, """
+    [(first_seven,)] = query(
+        warehouse,
+        """
         select list(record_index order by record_index) from (
             select record_index from stg_llava__records
-            where llava_file = 'llava_v1_5_mix665k' and not has_image order by record_index limit 7)""")
+            where llava_file = 'llava_v1_5_mix665k' and not has_image order by record_index limit 7)""",
+    )
     assert [i for name, i, _, _ in rows if name == "llava_v1_5_mix665k"] == first_seven
-    convs = [r for r, (name, *_) in zip(records, rows) if name == "llava_svit_conversation"]
+    convs = [r for r, (name, *_) in zip(records, rows, strict=True) if name == "llava_svit_conversation"]
     assert all(len(r["conversations"]) >= 6 for r in convs)
-    referring = [r for r, (name, *_) in zip(records, rows) if name == "llava_svit_referring_qa"]
+    referring = [r for r, (name, *_) in zip(records, rows, strict=True) if name == "llava_svit_referring_qa"]
     assert referring and all(len(r["conversations"][1]["value"].split(" ")) > 40 for r in referring)
     # Picked records keep their source order within the source.
     order = [i for name, i, _, _ in rows if name == "llava_svit_conversation"]
@@ -113,16 +128,36 @@ BAD = [
     ("filter does not parse", "  - source: llava_svit_all\n    filter: n_turns >\n", 5, "does not parse"),
     ("filter names no column", "  - source: llava_svit_all\n    filter: nonsense_column > 2\n", 5, "does not parse"),
     ("two statements", "  - source: llava_svit_all\n    filter: 'true; drop table x'\n", 5, "does not parse"),
-    ("unknown select", "  - source: llava_svit_all\n    take: 5\n    select: greedy\n", 6,
-     "select must be random or coverage, not 'greedy'"),
-    ("coverage of all", "  - source: llava_svit_all\n    select: coverage\n", 5,
-     "select: coverage orders the records it picks, so take must be a count or a fraction, not all"),
-    ("coverage of first:N", "  - source: llava_svit_all\n    take: first:9\n    select: coverage\n", 6,
-     "take must be a count or a fraction, not first:9"),
-    ("yes_no_ratio above 1", "  - source: llava_svit_all\n    take: 5\n    yes_no_ratio: 1.5\n", 6,
-     "yes_no_ratio must be a number within 0..1"),
-    ("yes_no_ratio as text", "  - source: llava_svit_all\n    yes_no_ratio: half\n", 5,
-     "yes_no_ratio must be a number within 0..1 .*not 'half'"),
+    (
+        "unknown select",
+        "  - source: llava_svit_all\n    take: 5\n    select: greedy\n",
+        6,
+        "select must be random or coverage, not 'greedy'",
+    ),
+    (
+        "coverage of all",
+        "  - source: llava_svit_all\n    select: coverage\n",
+        5,
+        "select: coverage orders the records it picks, so take must be a count or a fraction, not all",
+    ),
+    (
+        "coverage of first:N",
+        "  - source: llava_svit_all\n    take: first:9\n    select: coverage\n",
+        6,
+        "take must be a count or a fraction, not first:9",
+    ),
+    (
+        "yes_no_ratio above 1",
+        "  - source: llava_svit_all\n    take: 5\n    yes_no_ratio: 1.5\n",
+        6,
+        "yes_no_ratio must be a number within 0..1",
+    ),
+    (
+        "yes_no_ratio as text",
+        "  - source: llava_svit_all\n    yes_no_ratio: half\n",
+        5,
+        "yes_no_ratio must be a number within 0..1 .*not 'half'",
+    ),
 ]
 
 
@@ -153,16 +188,23 @@ def test_a_name_built_from_another_recipe_file_is_refused(built, warehouse, tmp_
 
 def test_cli_reports_a_bad_recipe_in_one_line(warehouse, tmp_path):
     path = tmp_path / "bad.yml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         name: cli_mix
         sources:
           - source: llava_svit_all
             take: 2.5
-        """))
-    proc = subprocess.run([sys.executable, "-m", "svit.cli", "mix", str(path), "--warehouse", str(warehouse.root)],
-                          capture_output=True, text=True)
+        """)
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "svit.cli", "mix", str(path), "--warehouse", str(warehouse.root)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines() == [f"svit: {path}:4: a fraction must lie within 0..1, not 2.5; write a count as a whole number"]
+    assert proc.stderr.strip().splitlines() == [
+        f"svit: {path}:4: a fraction must lie within 0..1, not 2.5; write a count as a whole number"
+    ]
 
 
 @pytest.mark.parametrize("name", ["mix_manifests", "turns", "sources", "stg_x", "int_x", "_x", "a__dbt_tmp"])
@@ -179,8 +221,18 @@ def test_a_reserved_mix_name_is_refused_and_nothing_is_built(warehouse, tmp_path
     message = str(caught.value)
     assert message.startswith(f"{path}:3: mix name '{name}' is reserved; choose another (reserved: the tables ")
     assert "\n" not in message
-    for reserved in ("images", "turns", "llava_records", "sources", "mix_manifests", "python_round3_ties",
-                     "stg_", "int_", " _ ", "__dbt_"):
+    for reserved in (
+        "images",
+        "turns",
+        "llava_records",
+        "sources",
+        "mix_manifests",
+        "python_round3_ties",
+        "stg_",
+        "int_",
+        " _ ",
+        "__dbt_",
+    ):
         assert reserved in message.replace(",", " ")
     assert query(warehouse, "select mix, built_at from mix_manifests order by mix") == manifests
     [(tables,)] = query(warehouse, f"select count(*) from duckdb_tables() where table_name = '{name}'")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from svit.cli import BUNDLED_SAMPLE
-from svit.stats import StatsReport, run_stats
 from svit.core.warehouse import Warehouse
+from svit.stats import StatsReport, run_stats
 
 
 @pytest.fixture(scope="session")

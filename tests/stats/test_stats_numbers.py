@@ -63,7 +63,8 @@ def test_words_per_answer_equal_python(default_report, task):
     assert (row["min"], row["max"]) == (min(answers), max(answers))
     cuts = statistics.quantiles(answers, n=20, method="inclusive")  # 5%, 10%, ... 95%
     assert [row["p5"], row["p25"], row["p50"], row["p75"], row["p95"]] == pytest.approx(
-        [cuts[0], cuts[4], cuts[9], cuts[14], cuts[18]])
+        [cuts[0], cuts[4], cuts[9], cuts[14], cuts[18]]
+    )
     assert len(row["hist_counts"]) == 10 and sum(row["hist_counts"]) == len(answers)
     lo, span = min(answers), max(answers) - min(answers)  # 10 equal-width bins, the last one closed
     expected = Counter(min(10 * (w - lo) // span, 9) if span else 0 for w in answers)
@@ -107,8 +108,10 @@ def test_detail_instruction_usage_sums_to_detail_records(default_report, ground_
 
 def test_image_prefixes_equal_ground_truth(default_report, ground_truth):
     rows = default_report.tables["llava_image_prefixes"].dicts()
-    for model, truth in (("llava_v1_5_mix665k", ground_truth["llava_mix665k"]["records_per_image_prefix"]),
-                         ("svit_mix_665k", ground_truth["svit_mix_665k"]["records_per_image_prefix"])):
+    for model, truth in (
+        ("llava_v1_5_mix665k", ground_truth["llava_mix665k"]["records_per_image_prefix"]),
+        ("svit_mix_665k", ground_truth["svit_mix_665k"]["records_per_image_prefix"]),
+    ):
         assert {r["image_prefix"]: r["records"] for r in rows if r["model"] == model} == truth
 
 
@@ -120,8 +123,10 @@ def test_llava_file_sizes_and_modality_equal_python(default_report, ground_truth
     text_only = [r for r in records if "image" not in r]
     assert sizes["text_only"] == len(text_only)
     # LLaVA's modality_lengths: the words of all turns, grouped by whether the record has an image.
-    for measure, group in (("record words (text-only)", text_only),
-                           ("record words (image)", [r for r in records if "image" in r])):
+    for measure, group in (
+        ("record words (text-only)", text_only),
+        ("record words (image)", [r for r in records if "image" in r]),
+    ):
         lengths = [sum(words(t["value"]) for t in r["conversations"]) for r in group]
         row = dist(default_report, "llava_text_lengths", "llava_v1_5_mix665k", measure)
         assert row["n"] == len(lengths)

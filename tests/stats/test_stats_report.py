@@ -20,8 +20,8 @@ from PIL import Image
 
 from svit.cli import cli
 from svit.core.errors import SvitError
-from svit.stats import render_analysis, run_stats
 from svit.core.warehouse import Warehouse
+from svit.stats import render_analysis, run_stats
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -39,7 +39,12 @@ def test_report_files_exist_with_valid_pngs(default_report):
         assert f"]({png.name})" in (out / "report.md").read_text()
     assert {p.stem for p in (out / "csv").glob("*.csv")} >= set(default_report.tables)
     with (out / "csv" / "svit_task_sizes.csv").open() as f:
-        assert [r["task"] for r in csv.DictReader(f)] == ["conversation", "complex_reasoning", "detail_description", "referring_qa"]
+        assert [r["task"] for r in csv.DictReader(f)] == [
+            "conversation",
+            "complex_reasoning",
+            "detail_description",
+            "referring_qa",
+        ]
 
 
 def test_html_inlines_every_image(default_report):
@@ -51,8 +56,19 @@ def test_html_inlines_every_image(default_report):
 
 
 def test_compare_puts_two_models_side_by_side(sample_warehouse, tmp_path):
-    result = CliRunner().invoke(cli, ["stats", "--warehouse", str(sample_warehouse.root), "--out", str(tmp_path),
-                                      "--compare", "svit_core_150k", "llava_svit_all"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "stats",
+            "--warehouse",
+            str(sample_warehouse.root),
+            "--out",
+            str(tmp_path),
+            "--compare",
+            "svit_core_150k",
+            "llava_svit_all",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "svit_core_150k" in result.output and "llava_svit_all" in result.output
     with (tmp_path / "csv" / "compare_side_by_side.csv").open() as f:
@@ -175,7 +191,8 @@ def test_cli_refuses_a_report_inside_the_warehouse_in_one_line(guarded):
     out = guarded.root / "mixes" / "report"
     proc = subprocess.run(
         [sys.executable, "-m", "svit.cli", "stats", "--warehouse", str(guarded.root), "--out", str(out)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr

@@ -39,11 +39,17 @@ def test_data_files_are_json_dump_defaults(corpus, load):
 
 
 def test_llava_files_have_their_declared_layout(corpus, load):
-    for relpath, indent in [("format/llava-v1.5/SVIT_core_150K.json", 4), ("format/llava-v1.5/SVIT_mix_665K.json", 4),
-                            ("llava/llava_v1_5_mix665k.json", 2), ("llava/llava_instruct_150k.json", 2)]:
+    for relpath, indent in [
+        ("format/llava-v1.5/SVIT_core_150K.json", 4),
+        ("format/llava-v1.5/SVIT_mix_665K.json", 4),
+        ("llava/llava_v1_5_mix665k.json", 2),
+        ("llava/llava_instruct_150k.json", 2),
+    ]:
         text = (corpus / relpath).read_text(encoding="utf-8")
         assert text == json.dumps(load(relpath), indent=indent, ensure_ascii=False), relpath
-    assert (corpus / "GROUND_TRUTH.json").read_text() == json.dumps(load("GROUND_TRUTH.json"), sort_keys=True, indent=2) + "\n"
+    assert (corpus / "GROUND_TRUTH.json").read_text() == json.dumps(
+        load("GROUND_TRUTH.json"), sort_keys=True, indent=2
+    ) + "\n"
 
 
 def test_original_records_have_svit_shape(load, truth):
@@ -95,12 +101,17 @@ def test_recount_matches_ground_truth(load, truth):
         assert truth["extra_keys_per_task"][task] == dict(extra)
     assert truth["extra_keys_per_task"]["conversation"]["topic"] >= 1
     assert truth["extra_keys_per_task"]["complex_reasoning"]["source"] >= 1
-    assert sorted(set(images) - covered) == truth["images_without_svit_data"] and len(truth["images_without_svit_data"]) == 1
+    assert (
+        sorted(set(images) - covered) == truth["images_without_svit_data"]
+        and len(truth["images_without_svit_data"]) == 1
+    )
     detail = {i["image_id"] for i in load("data/detail_description.json")}
     assert truth["images_without_detail"] == len(set(images) - detail)
     answers = [b["content"][1]["value"] for i in load("data/complex_reasoning.json") for b in i["conversations"]]
     assert truth["complex_reasoning_answers_starting"] == {
-        "yes": sum(a.startswith("Yes, ") for a in answers), "no": sum(a.startswith("No, ") for a in answers)}
+        "yes": sum(a.startswith("Yes, ") for a in answers),
+        "no": sum(a.startswith("No, ") for a in answers),
+    }
     assert truth["complex_reasoning_answers_starting"]["no"] > 0
 
 
@@ -123,7 +134,7 @@ def test_referring_marks_and_boxes_agree_with_objects(load, truth):
                 assert 1 <= len(found) <= 3
                 assert turn["value"].count("<st>") == turn["value"].count("<ed>") == len(found)
                 marks += len(found)
-                for phrase, box_text in found:
+                for _phrase, box_text in found:
                     box_strings = re.findall(r"\[[^\]]*\]", box_text)
                     assert 1 <= len(box_strings) <= 3
                     for s in box_strings:
@@ -141,11 +152,11 @@ def test_raw_annotations(load, truth):
     images = load("raw/annotations/vg/image_data.json")
     ids = [e["image_id"] for e in images]
     assert ids == sorted(set(ids)) and ids[0] == 1
-    assert max(b - a for a, b in zip(ids, ids[1:])) > 1, "ids have gaps"
+    assert max(b - a for a, b in zip(ids, ids[1:], strict=False)) > 1, "ids have gaps"
     for e in images:
         assert list(e) == ["image_id", "url", "width", "height", "coco_id", "flickr_id"]
         assert 200 <= e["width"] <= 1280 and 200 <= e["height"] <= 1280
-        assert re.fullmatch(r"https://cs\.stanford\.edu/people/rak248/VG_100K(_2)?/%d\.jpg" % e["image_id"], e["url"])
+        assert re.fullmatch(rf"https://cs\.stanford\.edu/people/rak248/VG_100K(_2)?/{e['image_id']}\.jpg", e["url"])
     shapes = Counter((e["width"] > e["height"]) - (e["width"] < e["height"]) for e in images)
     assert shapes[1] > shapes[-1] > 0 and shapes[0] > 0
     assert [o["image_id"] for o in load("raw/annotations/vg/objects.json")] == ids
@@ -178,11 +189,18 @@ def test_core_records_are_baai_conversions_of_distinct_original_blocks(load, tru
         assert record["image"] == baai_procedure.image_path(m["url"].split("/")[-2], image_id)
         question = record["conversations"][0]["value"]
         instruction = next((i for i in REFERRING_INSTRUCTIONS if question.endswith(" " + i)), None)
+
+        def instruction_for(_turn: int, chosen: str | None = instruction) -> str | None:
+            return chosen
+
         matches = [
-            (task, b) for task, b, block in blocks[image_id]
+            (task, b)
+            for task, b, block in blocks[image_id]
             if (task == "referring_qa") == (instruction is not None)
-            and baai_procedure.to_llava_record(task, image_id, b, block, record["image"], m["width"], m["height"],
-                                              lambda _t: instruction, record["id"]) == record
+            and baai_procedure.to_llava_record(
+                task, image_id, b, block, record["image"], m["width"], m["height"], instruction_for, record["id"]
+            )
+            == record
         ]
         assert len(matches) == 1, record["id"]
         assert (image_id, *matches[0]) not in used
@@ -195,7 +213,7 @@ def test_core_records_are_baai_conversions_of_distinct_original_blocks(load, tru
     assert dict(per_task) == truth["core"]["records_per_task"]
     assert truth["core"]["single_qa_records"] == len(core) - per_task["conversation"]
     assert {k: v for k, v in truth["core"]["referring_instructions"].items() if v} == dict(instructions)
-    runs = sum(1 for a, b in zip(core, core[1:]) if a["id"] > b["id"])
+    runs = sum(1 for a, b in zip(core, core[1:], strict=False) if a["id"] > b["id"])
     assert runs > 0, "file order is shuffled, not by id"
 
 
@@ -237,10 +255,21 @@ def test_mix665k_keeps_the_llava_quirks(load, truth):
     assert summary["records_without_image"] == sum("image" not in r for r in mix) > 0
     prefix_count = Counter(r["image"].split("/")[0] if "image" in r else "none" for r in mix)
     assert summary["records_per_image_prefix"] == dict(prefix_count)
-    assert summary["image_token_after_question_records"] == sum(
-        r["conversations"][0]["value"].endswith("\n" + IMAGE_TOKEN) for r in mix if "image" in r) > 0
+    assert (
+        summary["image_token_after_question_records"]
+        == sum(r["conversations"][0]["value"].endswith("\n" + IMAGE_TOKEN) for r in mix if "image" in r)
+        > 0
+    )
     everything = json.dumps(mix, ensure_ascii=False)
-    for needle in ("é", "中文", "😀" if "😀" in everything else "😴", '\\"', "\\\\", "\\n", SHORT_ANSWER_SUFFIX.strip()):
+    for needle in (
+        "é",
+        "中文",
+        "😀" if "😀" in everything else "😴",
+        '\\"',
+        "\\\\",
+        "\\n",
+        SHORT_ANSWER_SUFFIX.strip(),
+    ):
         assert needle in everything, needle
     vg = [r for r in mix[parts["vg"]] if not r["id"].startswith("VG_100K_2/2412354")]
     assert all(re.fullmatch(r"VG_100K(_2)?/\d+", r["id"]) for r in vg)
@@ -262,6 +291,6 @@ def test_svit_mix_665k_replaces_the_llava_instruct_part_by_the_core(load, truth)
     instruct = _part_slices(truth)["llava_instruct"]
     assert instruct.start == 0
     assert len(svit_mix) == len(mix) == truth["svit_mix_665k"]["records"]
-    assert svit_mix == core + mix[instruct.stop:]
+    assert svit_mix == core + mix[instruct.stop :]
     prefix_count = Counter(r["image"].split("/")[0] if "image" in r else "none" for r in svit_mix)
     assert truth["svit_mix_665k"]["records_per_image_prefix"] == dict(prefix_count)

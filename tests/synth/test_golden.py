@@ -30,19 +30,33 @@ def test_generator_copies_equal_the_golden_files():
     assert [golden.MIX665K_OCR_VQA_EXCERPT] == _golden("mix665k_ocrvqa_record_EXCERPT_maybe_truncated.json")
     assert [golden.MIX665K_VG_EXCERPT] == _golden("mix665k_vg_record_EXCERPT_truncated.json")
     dataoptim = _golden("dataoptim_example-byod.json")
-    assert [r for r in dataoptim if r["id"].startswith("svit_")] == _golden("svit_records_llava_style_from_dataoptim.json")
+    assert [r for r in dataoptim if r["id"].startswith("svit_")] == _golden(
+        "svit_records_llava_style_from_dataoptim.json"
+    )
 
 
 def test_rebuilt_image_1_blocks_convert_back_to_dataoptims_records():
     """Our original-format blocks for VG image 1 give DataOptim's text (boxes aside: they pad them)."""
     by_id = {r["id"]: r for r in _golden("svit_records_llava_style_from_dataoptim.json")}
-    names = {"conversation": "svit_conversation_0", "complex_reasoning": "svit_complex_0",
-             "detail_description": "svit_detail_0", "referring_qa": "svit_referring_0"}
+    names = {
+        "conversation": "svit_conversation_0",
+        "complex_reasoning": "svit_complex_0",
+        "detail_description": "svit_detail_0",
+        "referring_qa": "svit_referring_0",
+    }
     for task in TASKS:
         expected = by_id[names[task]]
         record = baai_procedure.to_llava_record(
-            task, 1, 0, golden.IMAGE_1_BLOCKS[task], expected["image"], 800, 600,
-            lambda _t: "Locate the objects with their coordinates.", expected["id"])
+            task,
+            1,
+            0,
+            golden.IMAGE_1_BLOCKS[task],
+            expected["image"],
+            800,
+            600,
+            lambda _t: "Locate the objects with their coordinates.",
+            expected["id"],
+        )
         if task == "referring_qa":
             text = json.dumps(expected)
             for box in ("[0.526, 0.152, 0.625, 0.717]", "[0.147, 0.022, 0.258, 0.325]"):
@@ -83,9 +97,11 @@ def test_real_mix_excerpts_open_their_parts(load, truth):
     for part, _, _ in LLAVA_MIX665K_PARTS:
         start[part] = offset
         offset += truth["llava_mix665k"]["records_per_part"][part]
-    for part, name in [("gqa", "mix665k_gqa_record_EXCERPT_truncated.json"),
-                       ("ocr_vqa", "mix665k_ocrvqa_record_EXCERPT_maybe_truncated.json"),
-                       ("vg", "mix665k_vg_record_EXCERPT_truncated.json")]:
+    for part, name in [
+        ("gqa", "mix665k_gqa_record_EXCERPT_truncated.json"),
+        ("ocr_vqa", "mix665k_ocrvqa_record_EXCERPT_maybe_truncated.json"),
+        ("vg", "mix665k_vg_record_EXCERPT_truncated.json"),
+    ]:
         assert mix[start[part]] == _golden(name)[0]
 
 
@@ -108,6 +124,9 @@ def test_generated_records_have_the_golden_shapes(load, truth):
         assert _types(record) == _types(svit[0]) and list(record) == list(svit[0])
         assert all(list(t) == ["from", "value"] for t in record["conversations"])
         assert not record["id"].startswith("svit_")
-    referring = [r for r in load("format/llava-v1.5/SVIT_core_150K.json")
-                 if any(r["conversations"][0]["value"].endswith(i) for i in REFERRING_INSTRUCTIONS)]
+    referring = [
+        r
+        for r in load("format/llava-v1.5/SVIT_core_150K.json")
+        if any(r["conversations"][0]["value"].endswith(i) for i in REFERRING_INSTRUCTIONS)
+    ]
     assert referring, "the core holds referring records"

@@ -11,7 +11,11 @@ from synth.jsonfmt import HashingWriter, JsonArrayWriter, dumps_indented
 
 ITEMS = [
     {"id": 2327515, "image": "gqa/images/2327515.jpg", "conversations": [{"from": "human", "value": "<image>\nq"}]},
-    {"id": "x", "model": "", "conversations": [{"from": "human", "value": "é \"中文\" 😀 \\ back\nslash"}, {"from": "gpt", "value": ""}]},
+    {
+        "id": "x",
+        "model": "",
+        "conversations": [{"from": "human", "value": 'é "中文" 😀 \\ back\nslash'}, {"from": "gpt", "value": ""}],
+    },
     {"a": [], "b": {}, "c": None, "d": True, "e": 1.5, "f": [[1, {}], {"x": {"y": [0.0, 1.0]}}]},
 ]
 

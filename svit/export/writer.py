@@ -1,4 +1,4 @@
-"""`svit export`: a model back to LLaVA JSON, JSONL, chat messages or Parquet shards.
+"""Running `svit export`: the query, the rendering, and the atomic write of the output.
 
 Where the records come from:
 
@@ -10,7 +10,7 @@ Where the records come from:
 
 How the JSON is made: for `llava` and `jsonl` records without extra keys (the SVIT marts,
 LLaVA files without them) and without `--ascii`, DuckDB hands over each batch's columns as they are
-(id text, image, the list of turns) and a compiled loop (`svit/json_kernel.py`, numba)
+(id text, image, the list of turns) and a compiled loop (`json_kernel.py` beside this module, numba)
 writes the records' text on two threads, json.dumps's escaping and spacing included, while
 DuckDB reads the next batches; a writer thread puts each batch's text into the file. The
 rest, and `messages`, is rendered by DuckDB: every record to its final text (a record's
@@ -24,7 +24,7 @@ them), and `--ascii`.
 
 Output is written to a temporary file (or folder) beside `--out` and renamed when complete.
 `--out` may not lie inside the warehouse, except under `<warehouse>/exports/`
-(svit/output_guard.py). The temporary file (or folder), and DuckDB's spill folder, are named
+(svit/core/output_guard.py). The temporary file (or folder), and DuckDB's spill folder, are named
 after the process writing them, so the next export removes those a killed run left behind
 and leaves alone those of a run still going.
 """
@@ -33,46 +33,44 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import mmap
 import os
 import re
 import shutil
 import tempfile
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from svit.core.arrow_strings import string_bytes
-from svit.core.sql import sql_ident, sql_str
-from svit.core.malloc import keep_batches_in_heap
-from svit.core.snapshots import current_snapshot
 from svit.core import models_db, settings
-from svit.core.models_db import LLAVA_COLUMNS, MODEL_PARTS, MODELS_CATALOG
+from svit.core.arrow_strings import string_bytes
 from svit.core.errors import SvitError
 from svit.core.leftovers import OWNER, owner_tag, remove_dead
+from svit.core.malloc import keep_batches_in_heap
+from svit.core.models_db import LLAVA_COLUMNS, MODEL_PARTS, MODELS_CATALOG
 from svit.core.output_guard import check_output
+from svit.core.snapshots import current_snapshot
+from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
+from svit.export.layout import Layout
 
 FORMATS = ("llava", "jsonl", "messages", "parquet")
 BATCH_ROWS = 50_000
-# Rendered batches (~50 MB each) waiting for the writer: enough to ride out a slow moment of
-# the disk under O_DIRECT (full scale, 3 runs each: 6.7-7.4 s with 6, 7.3-7.7 s with 2,
-# the same peak RSS).
+# Rendered batches waiting for the writer: enough to ride out a slow moment of the disk under
+# O_DIRECT without more peak memory (bench/README.md, export).
 WRITE_QUEUE = 6
-# The compiled rendering (svit/json_kernel.py) holds each batch twice, as DuckDB's columns
-# and as text, so it takes half the rows and lets fewer wait: full scale, peak RSS 2.3 GB
-# against 3.0-3.15 GB with 50,000 and 6, in the same time (4.5-4.8 s).
+# The compiled rendering (svit/export/json_kernel.py) holds each batch twice, as DuckDB's columns
+# and as text, so it takes half the rows and lets fewer wait: a lower peak in the same time.
 KERNEL_BATCH_ROWS = 25_000
 KERNEL_WRITE_QUEUE = 3
-# Batches the compiled rendering works on at once (svit/json_kernel.py).
+# Batches the compiled rendering works on at once (svit/export/json_kernel.py).
 RENDER_THREADS = 2
 # The compiled rendering for llava / jsonl without extra keys or --ascii; False: SQL for all.
 USE_KERNEL = True
@@ -119,43 +117,12 @@ class _OutOfOrder(Exception):
     """The storage order of a model did not follow record_order: export again, sorted."""
 
 
-# --------------------------------------------------------------------------- JSON layout
-
-
-@dataclass(frozen=True)
-class Layout:
-    """What `json.dumps(records, indent=indent, ensure_ascii=ensure_ascii)` puts between tokens."""
-
-    indent: int | None
-    ensure_ascii: bool = False
-
-    def open(self, level: int) -> str:
-        """After `{` or `[` whose items stand at `level`."""
-        return "" if self.indent is None else "\n" + " " * (self.indent * level)
-
-    def sep(self, level: int) -> str:
-        """Between two items standing at `level`."""
-        return ", " if self.indent is None else ",\n" + " " * (self.indent * level)
-
-    def close(self, level: int) -> str:
-        """Before the `}` or `]` standing at `level`."""
-        return self.open(level)
-
-    def value(self, obj, level: int) -> str:
-        """`obj` as json.dumps writes it when its key (or the value itself) stands at `level`."""
-        text = json.dumps(obj, indent=self.indent, ensure_ascii=False)
-        return text if self.indent is None else text.replace("\n", "\n" + " " * (self.indent * level))
-
-    def members(self, extra_json: str, level: int) -> str:
-        """The members of a JSON object (extra keys), each preceded by the separator at `level`."""
-        extra = json.loads(extra_json)
-        return "".join(
-            f"{self.sep(level)}{json.dumps(k, ensure_ascii=False)}: {self.value(v, level)}" for k, v in extra.items()
-        )
-
-
 def record_sql(
-    layout: Layout, prefix: str, record_extras: bool = True, turn_extras: bool = True, suffix: str = "",
+    layout: Layout,
+    prefix: str,
+    record_extras: bool = True,
+    turn_extras: bool = True,
+    suffix: str = "",
 ) -> str:
     """SQL rendering one LLaVA record (columns id_text, has_image, image, extra, turns) as JSON text.
 
@@ -177,8 +144,8 @@ def record_sql(
         f"case when coalesce(len(turns), 0) = 0 then '[]' else {conversations} end",
         sql_str(L.close(1) + "}" + suffix),
     ]
-    # One concat() of all pieces: a chain of || copies the record once per operator (~9% of
-    # the rendering). concat() skips NULLs where || propagates them, hence the explicit check.
+    # One concat() of all pieces: a chain of || copies the record once per operator.
+    # concat() skips NULLs where || propagates them, hence the explicit check.
     return f"case when id_text is null or (has_image and image is null) then null else concat({', '.join(pieces)}) end"
 
 
@@ -188,14 +155,15 @@ def _turns_sql(L: Layout, turn_extras: bool) -> str:
         # The UDF costs a Python round trip per vector even on NULLs: only called where extras exist.
         turn = (
             f"'{{' || {sql_str(L.open(4))} || '\"from\": ' || to_json(t.\"from\")::varchar || {sql_str(L.sep(4))}"
-            f" || '\"value\": ' || to_json(t.\"value\")::varchar"
+            f' || \'"value": \' || to_json(t."value")::varchar'
             f" || coalesce(svit_extra_members(t.extra, 4), '') || {sql_str(L.close(3))} || '}}'"
         )
         return (
-            f"'[' || {sql_str(L.open(3))} || array_to_string(list_transform(turns, lambda t: {turn}), {sql_str(L.sep(3))})"
+            f"'[' || {sql_str(L.open(3))} || "
+            f"array_to_string(list_transform(turns, lambda t: {turn}), {sql_str(L.sep(3))})"
             f" || {sql_str(L.close(2))} || ']'"
         )
-    # DuckDB writes the whole list in one call (~40% faster than a lambda per turn), compact:
+    # DuckDB writes the whole list in one call (much faster than a lambda per turn), compact:
     # [{"from":"human","value":"..."},{"from":...}]. Only the punctuation between the keys
     # differs from json.dumps, and every such place holds a quote that is not escaped, which
     # text inside a string can never hold; so these replacements cannot touch the text.
@@ -224,8 +192,9 @@ def messages_sql() -> str:
     piece = f"case when i < {n} and ends_with({lead}, chr(10)) then ({lead})[:-2] else {lead} end"
     parts = (
         f"flatten(list_transform({pieces}, lambda p, i: "
-        "(case when i > 1 then ['{\"type\": \"image\"}'::json] else []::json[] end) || "
-        f"(case when {piece} <> '' or {n} = 1 then [json_object('type', 'text', 'text', {piece})] else []::json[] end)))"
+        '(case when i > 1 then [\'{"type": "image"}\'::json] else []::json[] end) || '
+        f"(case when {piece} <> '' or {n} = 1 "
+        f"then [json_object('type', 'text', 'text', {piece})] else []::json[] end)))"
     )
     message = (
         "json_object('role', case t.\"from\" when 'human' then 'user' when 'gpt' then 'assistant' else t.\"from\" end, "
@@ -259,21 +228,19 @@ def open_connection(warehouse: Warehouse, layout: Layout) -> tuple[duckdb.DuckDB
     con = duckdb.connect(
         config={
             "threads": settings.duckdb_threads(),
-            # At 1 GB the scan of the marts plus the rendered batches waiting for Python kept
-            # DuckDB's buffer pool at its limit: every eviction flushed its allocators (jemalloc
-            # purge and malloc_trim), memory went back to the OS and was faulted in again. Full
-            # scale (DuckDB rendering): ~30% fewer page faults, ~0.5 s less kernel time at 2 GB.
+            # Below this the scan of the marts plus the rendered batches waiting for Python keep
+            # DuckDB's buffer pool at its limit: every eviction flushes its allocators (jemalloc
+            # purge and malloc_trim), memory goes back to the OS and is faulted in again.
             "memory_limit": settings.export_memory_limit(),
             "temp_directory": str(temp_dir),
             "preserve_insertion_order": True,
         }
     )
     con.execute("set enable_progress_bar = false")  # DuckDB's bar writes to stdout; ours is on stderr
-    # Batches are large, short-lived strings: freeing them on a background thread measured ~7% faster.
+    # Batches are large, short-lived strings: freeing them on a background thread is faster.
     con.execute("set allocator_background_threads = true")
-    # Room for rendered records to wait until Python takes them: with the default (~1 MB) a
-    # DuckDB thread that got ahead sat idle ~25% of the time. Full scale, 3 runs each:
-    # 5.8-6.1 s against 6.2-6.9 s, peak RSS 1.36 GiB against 1.29.
+    # Room for rendered records to wait until Python takes them: with the default a DuckDB
+    # thread that got ahead sits idle (bench/README.md, export).
     con.execute("set streaming_buffer_size = '400MB'")
     con.create_function(
         "svit_extra_members",
@@ -308,11 +275,15 @@ def _cached(fn: Callable[[str, int], str]) -> Callable[[str, int], str]:
 
 def _marts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, set[str]]]:
     """LLaVA-shaped models in svit.duckdb: name -> (qualified name, its columns)."""
-    rows = con.execute(
-        "select schema_name, table_name, list(column_name) from duckdb_columns() "
-        "where database_name = ? group by all",
-        [MODELS_CATALOG],
-    ).fetchall() if _attached(con) else []
+    rows = (
+        con.execute(
+            "select schema_name, table_name, list(column_name) from duckdb_columns() "
+            "where database_name = ? group by all",
+            [MODELS_CATALOG],
+        ).fetchall()
+        if _attached(con)
+        else []
+    )
     return {
         table: (f"{MODELS_CATALOG}.{sql_ident(schema)}.{sql_ident(table)}", set(columns))
         for schema, table, columns in sorted(rows)
@@ -353,7 +324,8 @@ def resolve_source(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, model: 
         # Mixes of LLaVA files carry each record's id JSON, image presence and extra keys.
         mixed = {"id_json", "has_image", "extra"} <= _marts(con)[model][1]
         columns = (
-            "id_json::varchar as id_text, has_image, image, extra::varchar as extra, " if mixed
+            "id_json::varchar as id_text, has_image, image, extra::varchar as extra, "
+            if mixed
             else "to_json(id)::varchar as id_text, image is not null as has_image, image, null::varchar as extra, "
         ) + "conversations as turns, record_order as ord"
         parts = [p for p in MODEL_PARTS.get(model, ()) if p in marts] if model in MODEL_PARTS else [model]
@@ -376,8 +348,9 @@ def resolve_source(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, model: 
         turns_dir = snap / "llava_turns" / f"source={model}"
         has_turns = any(turns_dir.glob("*.parquet"))
         turn_files = sql_str(turns_dir / "*.parquet")
-        turn_extras = bool(has_turns and con.execute(
-            f"select count(extra) > 0 from read_parquet({turn_files})").fetchall()[0][0])
+        turn_extras = bool(
+            has_turns and con.execute(f"select count(extra) > 0 from read_parquet({turn_files})").fetchall()[0][0]
+        )
         # Turns without extra keys are {from, value}, the shape the fast JSON rendering needs.
         turn = "{'from': role, 'value': text, 'extra': extra}" if turn_extras else "{'from': role, 'value': text}"
         turns = (
@@ -392,8 +365,15 @@ def resolve_source(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, model: 
             f"from read_parquet({recs}) r left join {turns} t using (record_index) order by r.record_index"
         )
         record_extras = con.execute(f"select count(extra) > 0 from read_parquet({recs})").fetchall()[0][0]
-        return Source(model, "llava_file", [select], select, f"select count(*) from read_parquet({recs})",
-                      record_extras, turn_extras)
+        return Source(
+            model,
+            "llava_file",
+            [select],
+            select,
+            f"select count(*) from read_parquet({recs})",
+            record_extras,
+            turn_extras,
+        )
     known = available_models(warehouse, con)
     hint = ", ".join(known) if known else "none: run `svit ingest` and `svit build` first"
     raise SvitError(f"no model named {model!r} in {warehouse.root}; models: {hint}")
@@ -441,14 +421,19 @@ def _batches(con: duckdb.DuckDBPyConnection, sql: str, rows: int) -> Iterator[pa
 
 
 def _write_records(
-    con: duckdb.DuckDBPyConnection, source: Source, plan: _Plan, out: OutputFile, layout: Layout,
-    on_batch: Callable[[int], None], sorted_scan: bool,
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    plan: _Plan,
+    out: OutputFile,
+    layout: Layout,
+    on_batch: Callable[[int], None],
+    sorted_scan: bool,
 ) -> int:
     """Write every rendered record; returns how many. Raises _OutOfOrder."""
     relations = [source.sorted_sql] if sorted_scan else source.parts
     batch_rows, queue = BATCH_ROWS, WRITE_QUEUE
     if plan.kernel is not None:
-        from svit.json_kernel import render_batch  # numba: imported only when exporting
+        from svit.export.json_kernel import render_batch  # numba: imported only when exporting
 
         batch_rows, queue = min(BATCH_ROWS, KERNEL_BATCH_ROWS), KERNEL_WRITE_QUEUE
 
@@ -459,7 +444,7 @@ def _write_records(
         out.write(data[skip:] if skip else data)
 
     # Output buffers go round between the renderers and the writer instead of a fresh array
-    # per batch: full scale, ~620k page faults against ~750k, ~0.2 s less kernel time.
+    # per batch: fewer page faults.
     buffers: deque[np.ndarray] = deque()
 
     def render(batch: pa.RecordBatch) -> tuple[np.ndarray, int, int]:
@@ -475,8 +460,10 @@ def _write_records(
     n, last = 0, None
     # DuckDB reads the next batch only when asked for it: one thread writes (file I/O
     # releases the GIL) while the next batch is rendered. Up to `queue` batches wait.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="svit-export-writer") as writer, \
-            ThreadPoolExecutor(max_workers=RENDER_THREADS, thread_name_prefix="svit-export-render") as renderers:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="svit-export-writer") as writer,
+        ThreadPoolExecutor(max_workers=RENDER_THREADS, thread_name_prefix="svit-export-render") as renderers,
+    ):
         pending: deque[Future] = deque()
         for relation in relations:
             if plan.kernel is not None:
@@ -484,7 +471,10 @@ def _write_records(
             else:
                 # Only text holding `\u00` can hold an escape to fix: DuckDB finds those records
                 # while rendering for a fraction of what a search of every batch in Python costs.
-                query = f"select text, ord, contains(text, '\\u00') from (select {plan.render} as text, ord from ({relation}))"
+                query = (
+                    "select text, ord, contains(text, '\\u00') "
+                    f"from (select {plan.render} as text, ord from ({relation}))"
+                )
             for batch in _batches(con, query, batch_rows):
                 if not batch.num_rows:
                     continue
@@ -518,8 +508,15 @@ def _drain(pending: deque[Future]) -> None:
 def _progress(total: int | None, progress: bool, desc: str):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=" rec", unit_scale=True, dynamic_ncols=True, leave=False,
-                disable=None if progress else True)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=" rec",
+        unit_scale=True,
+        dynamic_ncols=True,
+        leave=False,
+        disable=None if progress else True,
+    )
 
 
 @dataclass
@@ -535,11 +532,13 @@ class _Plan:
 def _plan(fmt: str, layout: Layout, source: Source) -> _Plan:
     extras = (source.record_extras, source.turn_extras)
     if fmt in ("llava", "jsonl"):
-        prefix, suffix = ("," + layout.open(1) if layout.indent is not None else ", ", "") if fmt == "llava" else ("", "\n")
+        prefix, suffix = (
+            ("," + layout.open(1) if layout.indent is not None else ", ", "") if fmt == "llava" else ("", "\n")
+        )
         kernel = None
         # Extra keys (printed by json.dumps) and --ascii are the SQL rendering's alone.
         if USE_KERNEL and not (layout.ensure_ascii or any(extras)):
-            from svit.json_kernel import RecordText  # numba: imported only when exporting
+            from svit.export.json_kernel import RecordText  # numba: imported only when exporting
 
             kernel = RecordText(layout, prefix, suffix)
         render = record_sql(layout, prefix, *extras, suffix=suffix)
@@ -553,8 +552,13 @@ def _plan(fmt: str, layout: Layout, source: Source) -> _Plan:
 
 
 def export(
-    warehouse: Warehouse, model: str, out: Path, fmt: str = "llava", indent: int | None = None,
-    ensure_ascii: bool = False, progress: bool = True,
+    warehouse: Warehouse,
+    model: str,
+    out: Path,
+    fmt: str = "llava",
+    indent: int | None = None,
+    ensure_ascii: bool = False,
+    progress: bool = True,
 ) -> ExportResult:
     """Write `model` to `out` in `fmt`; the file (or folder, for parquet) appears only when complete."""
     if fmt not in FORMATS:
@@ -566,7 +570,7 @@ def export(
     check_output(warehouse, out, allowed=("exports",), what="exports")
     out = Path(out).absolute()
     layout = Layout(indent if fmt == "llava" else None, ensure_ascii)  # JSONL: one record per line
-    keep_batches_in_heap(any_size=True)  # each ~50 MB batch in fresh pages was ~5% of the CPU
+    keep_batches_in_heap(any_size=True)  # every batch in fresh pages costs page faults
     con, temp_dir = open_connection(warehouse, layout)
     try:
         source = resolve_source(warehouse, con, model)
@@ -616,9 +620,9 @@ class OutputFile:
 
     An export is written once and not read back by this process; going through the page
     cache costs a copy of every byte, and where the cache must first take fresh memory
-    (a VM whose free memory went back to the host) about 2 s per GB of kernel time. With
-    O_DIRECT the bytes go to the disk from an aligned staging buffer instead (measured here:
-    2.6 GB in 1.8 s, 0.14 s of kernel time, against 5.3 s buffered). Where O_DIRECT is not
+    (a VM whose free memory went back to the host) kernel time for every page. With
+    O_DIRECT the bytes go to the disk from an aligned staging buffer instead (bench/README.md
+    has the difference). Where O_DIRECT is not
     available (macOS, tmpfs, SVIT_EXPORT_DIRECT_IO=0) it is a plain unbuffered file.
     """
 
@@ -649,7 +653,7 @@ class OutputFile:
             return
         while len(view):
             n = min(len(view), self.STAGING - self._fill)
-            self._staging[self._fill: self._fill + n] = view[:n]
+            self._staging[self._fill : self._fill + n] = view[:n]
             self._fill += n
             view = view[n:]
             if self._fill == self.STAGING:
@@ -659,7 +663,7 @@ class OutputFile:
         view = memoryview(self._staging)[: self._fill]
         while len(view):
             try:
-                view = view[os.write(self._fd, view):]
+                view = view[os.write(self._fd, view) :]
             except OSError as exc:
                 if exc.errno != errno.EINVAL or not self._direct_on():
                     raise
@@ -690,7 +694,7 @@ class OutputFile:
             if self._staging is not None:
                 self._staging.close()
 
-    def __enter__(self) -> "OutputFile":
+    def __enter__(self) -> OutputFile:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -700,7 +704,7 @@ class OutputFile:
 def _write_all(fd: int, data) -> None:
     view = memoryview(data)
     while len(view):
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 # --------------------------------------------------------------------------- parquet
@@ -768,7 +772,7 @@ def _export_parquet(con, source: Source, out: Path, progress: bool) -> ExportRes
     try:
         total, avg = con.execute(
             "select count(*), coalesce(avg(strlen(id_text) + coalesce(strlen(image), 0) + coalesce(strlen(extra), 0) "
-            "+ coalesce(list_sum(list_transform(turns, lambda t: strlen(t.\"value\") + 8)), 0)), 1) "
+            '+ coalesce(list_sum(list_transform(turns, lambda t: strlen(t."value") + 8)), 0)), 1) '
             f"from ({source.parts[0] if len(source.parts) == 1 else source.sorted_sql})"
         ).fetchall()[0]
         rows_per_group = max(1_000, int(PARQUET_ROW_GROUP_BYTES // max(avg, 1)))

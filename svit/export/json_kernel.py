@@ -6,12 +6,12 @@ columns as they are (id text, image, the list of {from, value} turns) and one nu
 function writes each batch's records into a single buffer: a first pass measures every
 string's escapes (a branch-free loop LLVM vectorises), a second copies, escaping only the
 64-byte chunks that need it. The function releases the GIL, so batches render on two
-threads while DuckDB reads the next ones. Measured at full scale: ~30% less CPU than the
-SQL rendering, and the same bytes.
+threads while DuckDB reads the next ones: less CPU than the SQL rendering (bench/README.md),
+and the same bytes.
 
 Escaping is json.dumps's with ensure_ascii=False: `"`, `\\`, `\\n`, `\\r`, `\\t`, `\\b`,
 `\\f` with a backslash, other bytes below 0x20 as `\\u00xx`, everything else as it is. The
-layout strings (spaces, newlines, indentation) come from `export.Layout`. Records with
+layout strings (spaces, newlines, indentation) come from `svit.export.layout.Layout`. Records with
 extra keys, and `--ascii`, stay with the SQL rendering.
 
 numba compiles on first use and caches the machine code beside this file (a few seconds,
@@ -58,7 +58,7 @@ def _extra(v):
 @nb.njit(cache=True, nogil=True, inline="always")
 def _copy(out, pos, v):
     # An explicit loop over views: numba's slice assignment copies through a temporary.
-    o = out[pos:pos + len(v)]
+    o = out[pos : pos + len(v)]
     for j in range(len(v)):
         o[j] = v[j]
     return pos + len(v)
@@ -67,7 +67,7 @@ def _copy(out, pos, v):
 @nb.njit(cache=True, nogil=True)
 def _escape(out, pos, v):
     for s in range(0, len(v), 64):
-        chunk = v[s:s + 64]
+        chunk = v[s : s + 64]
         if _extra(chunk) == 0:
             pos = _copy(out, pos, chunk)
             continue
@@ -105,7 +105,7 @@ def _measure(ok, off, data, k, extras, i):
     """Bytes string k takes as JSON (`null` when missing); its escapes go to extras[i]."""
     if not ok[k]:
         return 4
-    v = data[off[k]:off[k + 1]]
+    v = data[off[k] : off[k + 1]]
     extras[i] = _extra(v)
     return 2 + len(v) + extras[i]
 
@@ -114,12 +114,30 @@ def _measure(ok, off, data, k, extras, i):
 def _put_value(out, pos, ok, off, data, k, extra):
     if not ok[k]:
         return _copy(out, pos, _NULL)
-    return _put_string(out, pos, data[off[k]:off[k + 1]], extra)
+    return _put_string(out, pos, data[off[k] : off[k + 1]], extra)
 
 
 @nb.njit(cache=True, nogil=True)
-def _render(n, id_off, id_data, id_ok, has_image, img_off, img_data, img_ok,
-            t_off, t_ok, f_off, f_data, f_ok, v_off, v_data, v_ok, text, scratch):
+def _render(
+    n,
+    id_off,
+    id_data,
+    id_ok,
+    has_image,
+    img_off,
+    img_data,
+    img_ok,
+    t_off,
+    t_ok,
+    f_off,
+    f_data,
+    f_ok,
+    v_off,
+    v_data,
+    v_ok,
+    text,
+    scratch,
+):
     """All `n` records back to back, at the start of `scratch` when it is large enough, else
     of a new buffer: (buffer, bytes written, -1), or (scratch, 0, r) when record r has a
     NULL id or image."""
@@ -133,7 +151,7 @@ def _render(n, id_off, id_data, id_ok, has_image, img_off, img_data, img_ok,
             return scratch, 0, r
         size += len(head) + id_off[r + 1] - id_off[r] + len(conv_key) + len(tail)
         if has_image[r]:
-            v = img_data[img_off[r]:img_off[r + 1]]
+            v = img_data[img_off[r] : img_off[r + 1]]
             size += len(img_key) + 2 + len(v) + _extra(v)
         k0, k1 = t_off[r], t_off[r + 1]
         if not t_ok[r] or k1 == k0:
@@ -148,10 +166,10 @@ def _render(n, id_off, id_data, id_ok, has_image, img_off, img_data, img_ok,
     pos = 0
     for r in range(n):
         pos = _copy(out, pos, head)
-        pos = _copy(out, pos, id_data[id_off[r]:id_off[r + 1]])
+        pos = _copy(out, pos, id_data[id_off[r] : id_off[r + 1]])
         if has_image[r]:
             pos = _copy(out, pos, img_key)
-            v = img_data[img_off[r]:img_off[r + 1]]
+            v = img_data[img_off[r] : img_off[r + 1]]
             pos = _put_string(out, pos, v, _extra(v))
         pos = _copy(out, pos, conv_key)
         k0, k1 = t_off[r], t_off[r + 1]
@@ -195,7 +213,9 @@ class RecordText:
 
 
 def render_batch(
-    batch: pa.RecordBatch, text: RecordText, scratch: np.ndarray | None = None,
+    batch: pa.RecordBatch,
+    text: RecordText,
+    scratch: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, int]:
     """The JSON text of a batch with columns id_text, has_image, image, turns (list of
     {from, value}): (buffer, size, -1) with the text in buffer[:size] (`scratch` if it is
@@ -204,12 +224,18 @@ def render_batch(
     ids, has_image, image, turns = (batch.column(name) for name in ("id_text", "has_image", "image", "turns"))
     t_off = turns.offsets.to_numpy().astype(np.int64)
     # flatten() applies the struct's own offset and nulls; fields are taken by name.
-    fields = dict(zip((f.name for f in turns.type.value_type), turns.values.flatten()))
+    fields = dict(zip((f.name for f in turns.type.value_type), turns.values.flatten(), strict=True))
     roles, values = fields["from"], fields["value"]
     return _render(
-        len(batch), *_string_parts(ids), pc.fill_null(has_image, False).to_numpy(zero_copy_only=False),
-        *_string_parts(image), t_off, turns.is_valid().to_numpy(zero_copy_only=False),
-        *_string_parts(roles), *_string_parts(values), text.arrays,
+        len(batch),
+        *_string_parts(ids),
+        pc.fill_null(has_image, False).to_numpy(zero_copy_only=False),
+        *_string_parts(image),
+        t_off,
+        turns.is_valid().to_numpy(zero_copy_only=False),
+        *_string_parts(roles),
+        *_string_parts(values),
+        text.arrays,
         np.zeros(0, np.uint8) if scratch is None else scratch,
     )
 
@@ -225,15 +251,19 @@ def warm_up() -> float:
     it; seconds taken. `make` runs this once after installing."""
     import time
 
-    from svit.export import Layout
+    from svit.export.layout import Layout
 
     started = time.perf_counter()
     batch = pa.RecordBatch.from_pydict(
         {"id_text": ["1"], "has_image": [True], "image": ["a.jpg"], "turns": [[{"from": "human", "value": "q\n"}]]},
-        schema=pa.schema([
-            ("id_text", pa.string()), ("has_image", pa.bool_()), ("image", pa.string()),
-            ("turns", pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))),
-        ]),
+        schema=pa.schema(
+            [
+                ("id_text", pa.string()),
+                ("has_image", pa.bool_()),
+                ("image", pa.string()),
+                ("turns", pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))),
+            ]
+        ),
     )
     render_batch(batch, RecordText(Layout(None), ""))
     return time.perf_counter() - started
