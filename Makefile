@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean lock
+.PHONY: demo test lint bench clean lock
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
@@ -13,8 +13,8 @@ $(STAMP): pyproject.toml requirements.lock
 	# --no-deps: the lock is the complete, hashed set (pip-compile); nothing else is resolved.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	# numba compiles the export's JSON rendering once and caches it (svit/json_kernel.py).
-	$(BIN)/python -c 'from svit.json_kernel import warm_up; print(f"export rendering compiled in {warm_up():.1f}s")'
+	# numba compiles the export's JSON rendering once and caches it (svit/export/json_kernel.py).
+	$(BIN)/python -c 'from svit.export.json_kernel import warm_up; print(f"export rendering compiled in {warm_up():.1f}s")'
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -23,6 +23,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# ruff (format and rules, pyproject.toml) and sqlfluff (DuckDB dialect through dbt's compiler,
+# .sqlfluff) on the models, macros, analyses and tests; dbt compiles against a throwaway warehouse.
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	SVIT_WAREHOUSE=$$(mktemp -d) $(BIN)/sqlfluff lint models macros analyses data_tests
+
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py --images $(or $(IMAGES),2000)
 
@@ -30,7 +37,7 @@ bench: $(STAMP)
 lock:
 	$(PYTHON) -m venv /tmp/svit-lock-venv
 	/tmp/svit-lock-venv/bin/pip install --quiet pip-tools
-	/tmp/svit-lock-venv/bin/pip-compile --quiet --strip-extras --extra test --generate-hashes --output-file requirements.lock pyproject.toml
+	/tmp/svit-lock-venv/bin/pip-compile --quiet --strip-extras --extra test --extra lint --generate-hashes --output-file requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) warehouse .pytest_cache
