@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/svit demo
 
-test: $(STAMP)
+# The lint first: style is never a review topic.
+test: lint
 	$(BIN)/python -m pytest
 
 # ruff (format and rules, pyproject.toml) and sqlfluff (DuckDB dialect through dbt's compiler,
@@ -28,7 +29,8 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	SVIT_WAREHOUSE=$$(mktemp -d) $(BIN)/sqlfluff lint models macros analyses data_tests
+	@tmp=$$(mktemp -d); SVIT_WAREHOUSE=$$tmp $(BIN)/sqlfluff lint models macros analyses data_tests; \
+		status=$$?; rm -rf $$tmp; exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py --images $(or $(IMAGES),2000)

@@ -12,9 +12,16 @@ texts as (
     select
         model,
         case role when 'human' then 'question' else 'answer' end as kind,
-        hash(case when contains(text, '<image>')
-                  then trim(replace(replace(replace(text, '<image>' || chr(10), ''), chr(10) || '<image>', ''), '<image>', ''))
-                  else text end) as text_hash,
+        hash(case
+            when contains(text, '<image>')
+                then
+                    trim(
+                        replace(
+                            replace(replace(text, '<image>' || chr(10), ''), chr(10) || '<image>', ''), '<image>', ''
+                        )
+                    )
+            else text
+        end) as text_hash,
         count(*) as n
     from model_turns
     group by all
@@ -25,4 +32,4 @@ final as (
 )
 
 select * from final
-order by model, kind desc
+order by model asc, kind desc

@@ -20,4 +20,4 @@ final as (
 )
 
 select * from final
-order by model, records desc, image_prefix
+order by model asc, records desc, image_prefix asc

@@ -13,33 +13,35 @@
 {#- One row per record with its turns measured (kind, words, chars): the dbt models keep a
     record's turns in `conversations`, measured in place; ingested files are grouped back. -#}
 with measured_records as materialized (
-    {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) %}
-    select
-        '{{ m }}' as scope,
-        image is not null as has_image,
-        list_transform(conversations, lambda c: {
-            'kind': case c."from" when 'human' then 'question' else 'answer' end,
-            'words': {{ word_count('c.value') }},
-            'chars': length(c.value)
-        }) as turns
-    from {{ ref(part) }}
-    union all
+        {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) %}
+        select
+            '{{ m }}' as scope,
+            model_rows.image is not null as has_image,
+            -- `c` is the lambda's parameter, which sqlfluff takes for a missing table -- noqa: disable=RF01
+            list_transform(model_rows.conversations, lambda c: {
+                'kind': case c."from" when 'human' then 'question' else 'answer' end,
+                'words': {{ word_count('c.value') }},
+                'chars': length(c.value)
+            }) as turns
+            -- noqa: enable=RF01
+        from {{ ref(part) }} as model_rows
+        union all
     {%- endfor %}{% endfor %}
     {%- if llava_files is none or llava_files %}
-    select
-        t.llava_file as scope,
-        any_value(r.has_image) as has_image,
-        list({
-            'kind': case t.role when 'human' then 'question' else 'answer' end,
-            'words': {{ word_count('t.text') }},
-            'chars': length(t.text)
-        } order by t.turn) as turns
-    from {{ ref('stg_llava__turns') }} as t
-    inner join {{ ref('stg_llava__records') }} as r using (llava_file, record_index)
-    {%- if llava_files is not none %}
+        select
+            t.llava_file as scope,
+            any_value(r.has_image) as has_image,
+            list({
+                'kind': case t.role when 'human' then 'question' else 'answer' end,
+                'words': {{ word_count('t.text') }},
+                'chars': length(t.text)
+            } order by t.turn) as turns
+        from {{ ref('stg_llava__turns') }} as t
+        inner join {{ ref('stg_llava__records') }} as r using (llava_file, record_index)
+        {%- if llava_files is not none %}
     where t.llava_file in ({% for f in llava_files %}'{{ f }}', {% endfor %}null)
     {%- endif %}
-    group by t.llava_file, t.record_index
+        group by t.llava_file, t.record_index
     {%- else %}
     select null::varchar as scope, null::boolean as has_image,
            null::struct(kind varchar, words bigint, chars bigint)[] as turns
@@ -48,26 +50,49 @@ with measured_records as materialized (
 ),
 
 measured as (
-    select scope, t.kind, t.words, t.chars
-    from (select scope, unnest(turns) as t from measured_records)
+    select
+        unnested.scope,
+        unnested.t.kind,
+        unnested.t.words,
+        unnested.t.chars
+    from (
+        select
+            scope,
+            unnest(turns) as t
+        from measured_records
+    ) as unnested
 ),
 
 records as (
-    select scope, has_image, coalesce(list_sum(list_transform(turns, lambda t: t.words)), 0) as words
+    select
+        measured_records.scope,
+        measured_records.has_image,
+        coalesce(list_sum(list_transform(measured_records.turns, lambda t: t.words)), 0) as words
     from measured_records
 ),
 
 frequencies as (
-    select scope, kind || ' words' as measure, words::double as v, count(*) as n
+    select
+        scope,
+        kind || ' words' as measure,
+        words::double as v,
+        count(*) as n
     from measured
     group by all
     union all
-    select scope, kind || ' chars' as measure, chars::double as v, count(*) as n
+    select
+        scope,
+        kind || ' chars' as measure,
+        chars::double as v,
+        count(*) as n
     from measured
     group by all
     union all
-    select scope, case when has_image then 'record words (image)' else 'record words (text-only)' end as measure,
-           words::double as v, count(*) as n
+    select
+        scope,
+        case when has_image then 'record words (image)' else 'record words (text-only)' end as measure,
+        words::double as v,
+        count(*) as n
     from records
     group by all
 ),

@@ -7,7 +7,9 @@ with model_turns as (
 ),
 
 answers as (
-    select model, text
+    select
+        model,
+        text
     from model_turns
     where role = 'gpt'
 ),

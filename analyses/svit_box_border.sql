@@ -2,7 +2,13 @@
     left, top, right or bottom edge). One row per task with boxes. -#}
 
 with boxes as (
-    select task, x1, y1, x2, y2 from {{ ref('stg_svit__boxes') }}
+    select
+        task,
+        x1,
+        y1,
+        x2,
+        y2
+    from {{ ref('stg_svit__boxes') }}
 ),
 
 final as (

@@ -1,25 +1,31 @@
 {#- Detail-instruction usage: how many detail_description records ask each of the 34
     instructions SVIT samples from (var `stats_detail_questions`, passed in from
-    svit/facts.py DETAIL_QUESTIONS), and any other question, marked listed = false. -#}
+    svit/core/facts.py DETAIL_QUESTIONS), and any other question, marked listed = false. -#}
 
 {%- set questions = var('stats_detail_questions', []) %}
 
 with asked as (
-    select trim(text) as question, count(*) as records
+    select
+        trim(text) as question,
+        count(*) as records
     from {{ ref('stg_svit__turns') }}
     where task = 'detail_description' and turn = 0
-    group by 1
+    group by trim(text)
 ),
 
 listed as (
-    select * from (values
+    select
+        instruction_list.k,
+        instruction_list.question
+    from (
+        values
         {%- for q in questions %}
         ({{ loop.index }}, '{{ q | replace("'", "''") }}'){{ "," if not loop.last }}
         {%- else %}
-        (null::integer, null::varchar)
+            (null::integer, null::varchar)
         {%- endfor %}
-    ) as t(k, question)
-    where question is not null
+    ) as instruction_list (k, question)
+    where instruction_list.question is not null
 ),
 
 final as (
@@ -33,4 +39,4 @@ final as (
 )
 
 select * from final
-order by instruction nulls last, records desc, question
+order by instruction asc nulls last, records desc, question asc

@@ -4,12 +4,21 @@
     (a collision among millions of texts has a probability of about 1e-6). -#}
 
 with turns as (
-    select task, case role when 'user' then 'question' else 'answer' end as kind, text
+    select
+        task,
+        text,
+        case role when 'user' then 'question' else 'answer' end as kind
     from {{ ref('stg_svit__turns') }}
 ),
 
 texts as (
-    select task, kind, hash(text) as text_hash, count(*) as n from turns group by all
+    select
+        task,
+        kind,
+        hash(text) as text_hash,
+        count(*) as n
+    from turns
+    group by all
 ),
 
 final as (
@@ -17,4 +26,7 @@ final as (
 )
 
 select * from final
-order by list_position(['conversation', 'complex_reasoning', 'detail_description', 'referring_qa'], task), task, kind desc
+order by
+    list_position(['conversation', 'complex_reasoning', 'detail_description', 'referring_qa'], task),
+    task asc,
+    kind desc

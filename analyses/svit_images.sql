@@ -2,7 +2,11 @@
     them SVIT's conversations use. One row per folder. -#}
 
 with images as (
-    select image_id, folder, coco_id from {{ ref('stg_svit__images') }}
+    select
+        image_id,
+        folder,
+        coco_id
+    from {{ ref('stg_svit__images') }}
 ),
 
 used as (
@@ -11,12 +15,12 @@ used as (
 
 final as (
     select
-        coalesce(folder, '(unknown)') as folder,
+        coalesce(images.folder, '(unknown)') as folder,
         count(*) as images,
-        count(coco_id) as in_coco,
-        count(coco_id) / count(*) as coco_share,
+        count(images.coco_id) as in_coco,
+        count(images.coco_id) / count(*) as coco_share,
         count(used.image_id) as used_by_svit,
-        count(*) filter (where coco_id is not null and used.image_id is not null) as used_and_in_coco
+        count(*) filter (where images.coco_id is not null and used.image_id is not null) as used_and_in_coco
     from images
     left join used using (image_id)
     group by all

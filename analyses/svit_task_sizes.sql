@@ -6,7 +6,10 @@ with conversations as (
 ),
 
 turns as (
-    select task, count(*) as turns, count(*) filter (where role = 'gpt') as qa_pairs
+    select
+        task,
+        count(*) as turns,
+        count(*) filter (where role = 'gpt') as qa_pairs
     from {{ ref('stg_svit__turns') }}
     group by task
 ),
@@ -27,15 +30,24 @@ final as (
     select
         per_task.task,
         per_task.records,
-        coalesce(turns.qa_pairs, 0) as qa_pairs,
-        coalesce(turns.turns, 0) as turns,
         per_task.images,
         per_task.mean_turns_per_record,
         per_task.min_turns_per_record,
-        per_task.max_turns_per_record
+        per_task.max_turns_per_record,
+        coalesce(turns.qa_pairs, 0) as qa_pairs,
+        coalesce(turns.turns, 0) as turns
     from per_task
     left join turns using (task)
 )
 
-select * from final
+select
+    task,
+    records,
+    qa_pairs,
+    turns,
+    images,
+    mean_turns_per_record,
+    min_turns_per_record,
+    max_turns_per_record
+from final
 order by list_position(['conversation', 'complex_reasoning', 'detail_description', 'referring_qa'], task), task

@@ -8,7 +8,11 @@
     no other whitespace) is counted without a regex. -#}
 
 with turns as (
-    select task, role, text from {{ ref('stg_svit__turns') }}
+    select
+        task,
+        role,
+        text
+    from {{ ref('stg_svit__turns') }}
 ),
 
 measured as materialized (
@@ -21,11 +25,19 @@ measured as materialized (
 ),
 
 frequencies as (
-    select scope, kind || ' words' as measure, words::double as v, count(*) as n
+    select
+        scope,
+        kind || ' words' as measure,
+        words::double as v,
+        count(*) as n
     from measured
     group by all
     union all
-    select scope, kind || ' chars' as measure, chars::double as v, count(*) as n
+    select
+        scope,
+        kind || ' chars' as measure,
+        chars::double as v,
+        count(*) as n
     from measured
     group by all
 ),
@@ -34,4 +46,5 @@ frequencies as (
 {{ distribution_statistics() }}
 
 select * from final
-order by list_position(['conversation', 'complex_reasoning', 'detail_description', 'referring_qa'], scope), scope, measure
+order by
+    list_position(['conversation', 'complex_reasoning', 'detail_description', 'referring_qa'], scope), scope, measure

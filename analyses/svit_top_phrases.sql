@@ -14,21 +14,29 @@ phrases as (
         count(distinct hash(image_id, block, turn)) as turns,
         count(distinct image_id) as images
     from boxes
-    group by 1
+    group by lower(trim(phrase))
 ),
 
 final as (
     select
-        row_number() over (order by boxes desc, phrase) as rank,
         phrase,
         boxes,
-        boxes / sum(boxes) over () as box_share,
         marks,
         turns,
-        images
+        images,
+        row_number() over (order by boxes desc, phrase asc) as rank,
+        boxes / sum(boxes) over () as box_share
     from phrases
 )
 
-select * from final
+select
+    rank,
+    phrase,
+    boxes,
+    box_share,
+    marks,
+    turns,
+    images
+from final
 where rank <= {{ var('stats_top_phrases', 20) }}
 order by rank

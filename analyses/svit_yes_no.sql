@@ -2,7 +2,9 @@
     "no" (any case, followed by a non-letter or the end), and the yes share among them. -#}
 
 with answers as (
-    select task, text
+    select
+        task,
+        text
     from {{ ref('stg_svit__turns') }}
     where role = 'gpt'
 ),

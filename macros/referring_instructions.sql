@@ -1,6 +1,6 @@
 {#-
     The three instructions SVIT appends to referring questions (SVIT dataset card;
-    BAAI-DCAI/DataOptim). Same list, same order as svit/facts.py REFERRING_INSTRUCTIONS;
+    BAAI-DCAI/DataOptim). Same list, same order as svit/core/facts.py REFERRING_INSTRUCTIONS;
     tests/dbt checks they agree.
 -#}
 {% macro referring_instructions() -%}

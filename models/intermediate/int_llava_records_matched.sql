@@ -9,8 +9,14 @@ with source_turns as (
 images as (
     -- Only images some LLaVA record shows: keys are computed for those blocks alone (none
     -- when no LLaVA file was ingested, which keeps `svit build` of SVIT alone fast).
-    select image_id, image_path from {{ ref('stg_svit__images') }}
-    where image_path in (select image from {{ ref('stg_llava__records') }} where image is not null)
+    select
+        image_id,
+        image_path
+    from {{ ref('stg_svit__images') }}
+    where image_path in (
+        select llava_images.image from {{ ref('stg_llava__records') }} as llava_images
+        where llava_images.image is not null
+    )
 ),
 
 blocks as (
@@ -25,7 +31,10 @@ blocks as (
 
 block_keys as (
     -- Two blocks that read the same share a key; either is as good a match (the smaller id).
-    select match_key, min(derived_id) as derived_id, arg_min(task, derived_id) as task
+    select
+        match_key,
+        min(derived_id) as derived_id,
+        arg_min(task, derived_id) as task
     from blocks
     group by match_key
 ),
@@ -39,7 +48,7 @@ llava_turns as (
         arg_min(text, turn) as first_turn,
         string_agg(md5({{ content_match_text('text') }}), chr(31) order by turn) as turn_keys
     from {{ ref('stg_llava__turns') }}
-    group by 1, 2
+    group by llava_file::varchar, record_index
 ),
 
 llava_records as (
@@ -47,10 +56,12 @@ llava_records as (
         records.llava_file::varchar as llava_file,
         records.record_index,
         records.id,
-        md5(coalesce(records.image, '') || chr(31) || llava_turns.turn_keys) as match_key,
-        llava_turns.first_turn
+        llava_turns.first_turn,
+        md5(coalesce(records.image, '') || chr(31) || llava_turns.turn_keys) as match_key
     from {{ ref('stg_llava__records') }} as records
-    inner join llava_turns on llava_turns.llava_file = records.llava_file::varchar and llava_turns.record_index = records.record_index
+    inner join
+        llava_turns
+        on llava_turns.llava_file = records.llava_file::varchar and records.record_index = llava_turns.record_index
 ),
 
 final as (
@@ -61,7 +72,9 @@ final as (
         llava_records.match_key,
         block_keys.derived_id,
         block_keys.task,
-        case when block_keys.task = 'referring_qa' then {{ instruction_of('llava_records.first_turn') }} end as instruction
+        case
+            when block_keys.task = 'referring_qa' then {{ instruction_of('llava_records.first_turn') }}
+        end as instruction
     from llava_records
     left join block_keys using (match_key)
 )

@@ -17,11 +17,18 @@ with turns as (
 ),
 
 images as (
-    select image_id, width, height from {{ ref('stg_svit__images') }}
+    select
+        image_id,
+        width,
+        height
+    from {{ ref('stg_svit__images') }}
 ),
 
 ties as (
-    select k, rounds_up from {{ ref('python_round3_ties') }}
+    select
+        k,
+        rounds_up
+    from {{ ref('python_round3_ties') }}
 ),
 
 boxes as (
@@ -42,8 +49,9 @@ numbers as (
         images.width,
         images.height,
         coalesce(
-            try(json_transform(box_text, '["DOUBLE"]')),
-            list_transform(string_split(box_text[2:-2], ', '), lambda s: s::double)
+            try(json_transform(boxes.box_text, '["DOUBLE"]')),
+            -- `s` is the lambda's parameter, which sqlfluff takes for an unqualified column.
+            list_transform(string_split(boxes.box_text[2:-2], ', '), lambda s: s::double)  -- noqa: RF02
         ) as v
     from boxes
     inner join images using (image_id)
@@ -80,9 +88,10 @@ padded_with_ties as (
         t2.rounds_up as up2,
         t3.rounds_up as up3,
         t4.rounds_up as up4
-    from padded
+    from
+        padded
     {%- for i in range(1, 5) %}
-    left join ties as t{{ i }} on t{{ i }}.k = {{ python_tie_below('p' ~ i, 'side') }}
+        left join ties as t{{ i }} on t{{ i }}.k = {{ python_tie_below('p' ~ i, 'side') }}
     {%- endfor %}
 ),
 
@@ -94,7 +103,7 @@ converted as (
         box_number,
         box_text,
         {% if box_format == 'padded' -%}
-        '[' || {{ python_repr_thousandths(python_round_to_thousandths('p1', 'side', 'up1')) }}
+            '[' || {{ python_repr_thousandths(python_round_to_thousandths('p1', 'side', 'up1')) }}
             || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('p2', 'side', 'up2')) }}
             || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('p3', 'side', 'up3')) }}
             || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('p4', 'side', 'up4')) }}
@@ -111,7 +120,14 @@ converted as (
 ),
 
 final as (
-    select image_id, block, turn, box_number, box_text, converted_text from converted
+    select
+        image_id,
+        block,
+        turn,
+        box_number,
+        box_text,
+        converted_text
+    from converted
 )
 
 select * from final

@@ -9,7 +9,11 @@ with turns as (
 ),
 
 images as (
-    select image_id, width, height from {{ ref('stg_svit__images') }}
+    select
+        image_id,
+        width,
+        height
+    from {{ ref('stg_svit__images') }}
 ),
 
 boxes_by_turn as (
@@ -30,11 +34,11 @@ referring as (
         turns.block,
         turns.turn,
         turns.role,
-        replace(replace(turns.text, '<st>', ''), '<ed>', '') as stripped,
         boxes_by_turn.originals,
         boxes_by_turn.converted,
         images.width,
-        images.height
+        images.height,
+        replace(replace(turns.text, '<st>', ''), '<ed>', '') as stripped
     from turns
     left join boxes_by_turn using (image_id, block, turn)
     left join images using (image_id)
@@ -51,12 +55,13 @@ referring_rewritten as (
         case
             when converted is null then stripped
             {% if var('box_format') == 'padded' -%}
-            -- BAAI rewrites with str.replace, box after box: when a rewritten box reads like
-            -- another box of the turn, that one is rewritten again. Such turns (rare) go
-            -- through BAAI's own code; every other turn is rewritten in place.
-            when list_has_any(converted, originals) and converted <> originals
-                then svit_expand_boxes_baai(stripped, width, height)
+                -- BAAI rewrites with str.replace, box after box: when a rewritten box reads like
+                -- another box of the turn, that one is rewritten again. Such turns (rare) go
+                -- through BAAI's own code; every other turn is rewritten in place.
+                when list_has_any(converted, originals) and converted <> originals
+                    then svit_expand_boxes_baai(stripped, width, height)
             {% endif -%}
+            -- sqlfluff's duckdb dialect cannot parse `lambda piece, i:` (two parameters) -- noqa: disable=PRS,LT01
             else array_to_string(
                 list_transform(
                     regexp_split_to_array(stripped, '{{ baai_box }}'),
@@ -64,17 +69,30 @@ referring_rewritten as (
                 ),
                 ''
             )
+            -- noqa: enable=PRS,LT01
         end as body
     from referring
 ),
 
 rendered as (
     -- Two branches, so a filter on another task never computes the referring rewrite.
-    select task, image_id, block, turn, role, text as body
+    select
+        task,
+        image_id,
+        block,
+        turn,
+        role,
+        text as body
     from turns
     where task <> 'referring_qa'
     union all
-    select task, image_id, block, turn, role, body
+    select
+        task,
+        image_id,
+        block,
+        turn,
+        role,
+        body
     from referring_rewritten
 ),
 
@@ -86,12 +104,12 @@ final as (
         turn,
         case role when 'user' then 'human' else role end as "from",
         case when turn = 0 then '<image>' || chr(10) else '' end
-            || body
-            || case
-                when task = 'referring_qa' and role = 'user'
-                    then coalesce(' ' || {{ referring_instruction(svit_record_id('task', 'image_id', 'block')) }}, '')
-                else ''
-            end as value
+        || body
+        || case
+            when task = 'referring_qa' and role = 'user'
+                then coalesce(' ' || {{ referring_instruction(svit_record_id('task', 'image_id', 'block')) }}, '')
+            else ''
+        end as value
     from rendered
 )
 

@@ -18,13 +18,53 @@ referring_qa as (
 ),
 
 final as (
-    select * from conversation
+    select
+        id,
+        image,
+        conversations,
+        task,
+        image_id,
+        block,
+        source_file,
+        record_index,
+        record_order
+    from conversation
     union all
-    select * from complex_reasoning
+    select
+        id,
+        image,
+        conversations,
+        task,
+        image_id,
+        block,
+        source_file,
+        record_index,
+        record_order
+    from complex_reasoning
     union all
-    select * from detail_description
+    select
+        id,
+        image,
+        conversations,
+        task,
+        image_id,
+        block,
+        source_file,
+        record_index,
+        record_order
+    from detail_description
     union all
-    select * from referring_qa
+    select
+        id,
+        image,
+        conversations,
+        task,
+        image_id,
+        block,
+        source_file,
+        record_index,
+        record_order
+    from referring_qa
 )
 
 select * from final

@@ -11,7 +11,10 @@ renamed as (
         mark_index::integer as mark_index,
         phrase,
         box_index::integer as box_index,
-        x1, y1, x2, y2,
+        x1,
+        y1,
+        x2,
+        y2,
         box_text,
         mark_offset::integer as mark_offset,
         box_offset::integer as box_offset

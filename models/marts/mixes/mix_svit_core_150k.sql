@@ -13,7 +13,10 @@ with official as (
 ),
 
 matched as (
-    select record_index, derived_id, instruction
+    select
+        record_index,
+        derived_id,
+        instruction
     from {{ ref('int_llava_records_matched') }}
     where llava_file = '{{ official_file }}' and derived_id is not null
 ),
@@ -30,10 +33,11 @@ final as (
         derived.image,
         official.extra,
         {% if var('instruction') == 'random' -%}
-        case when derived.task = 'referring_qa'
-            then {{ with_instruction('derived.conversations', 'matched.instruction') }}
-            else derived.conversations
-        end as conversations,
+            case
+                when derived.task = 'referring_qa'
+                    then {{ with_instruction('derived.conversations', 'matched.instruction') }}
+                else derived.conversations
+            end as conversations,
         {%- else -%}
         derived.conversations,
         {%- endif %}
@@ -50,7 +54,7 @@ final as (
         derived.id as derived_id
     from official
     inner join matched using (record_index)
-    inner join derived on derived.id = matched.derived_id
+    inner join derived on matched.derived_id = derived.id
 )
 
 select * from final

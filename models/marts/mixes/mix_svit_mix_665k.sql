@@ -28,7 +28,7 @@ core as (
 flagged as (
     select
         mix_records.*,
-        exists (
+        exists(
             select 1 from instruct_records
             where instruct_records.id = mix_records.id and instruct_records.turns_hash = mix_records.turns_hash
         ) as is_llava_instruct
@@ -50,9 +50,9 @@ kept as (
         '{{ mix_file }}' as mix_source,
         record_index as source_record_index,
         record_index as place,
-        0::bigint as within
+        0::bigint as within_place
     from flagged
-    where not is_llava_instruct and (select first_place from anchor) is not null
+    where not is_llava_instruct and (select anchor.first_place from anchor) is not null
 ),
 
 swapped_in as (
@@ -61,19 +61,23 @@ swapped_in as (
         image_prefix,
         'mix_svit_core_150k' as mix_source,
         source_record_index,
-        (select first_place from anchor) as place,
-        record_order + 1 as within
+        (select anchor.first_place from anchor) as place,
+        record_order + 1 as within_place
     from core
-    where (select first_place from anchor) is not null
+    where (select anchor.first_place from anchor) is not null
 ),
 
 final as (
     select
-        {{- mix_row_columns(between='row_number() over (order by place, within) - 1 as record_order') }},
+        {{- mix_row_columns(between='row_number() over (order by place, within_place) - 1 as record_order') }},
         image_prefix,
         mix_source,
         source_record_index
-    from (select * from kept union all select * from swapped_in)
+    from (
+        select * from kept
+        union all
+        select * from swapped_in
+    ) as kept_and_swapped_in
 )
 
 select * from final
