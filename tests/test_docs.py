@@ -1,4 +1,5 @@
-"""The manual: every command is documented, README.md stays short, links resolve, nothing cites files outside the repo."""
+"""The manual: every command is documented, README.md stays short, links resolve, nothing cites
+files outside the repo."""
 
 from __future__ import annotations
 
@@ -74,10 +75,27 @@ def _relative_links(path: Path) -> list[str]:
     return targets
 
 
+def _anchors(path: Path) -> set[str]:
+    """GitHub's anchors for the headings of a Markdown file."""
+    text = FENCE.sub("", path.read_text())
+    anchors = set()
+    for heading in re.findall(r"^#{1,6}\s+(.*?)\s*$", text, re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.replace("`", "").lower()).replace(" ", "-")
+        anchors.add(slug)
+    return anchors
+
+
 @pytest.mark.parametrize("page", _markdown_files(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_relative_links_point_to_files_that_exist(page):
-    broken = [t for t in _relative_links(page) if not (page.parent / t.split("#", 1)[0]).exists()]
-    assert not broken, f"{page.relative_to(ROOT)}: links to missing files: {broken}"
+    broken = []
+    for target in _relative_links(page):
+        file_part, _, anchor = target.partition("#")
+        linked = page.parent / file_part
+        if not linked.exists():
+            broken.append(target)
+        elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
+            broken.append(target)
+    assert not broken, f"{page.relative_to(ROOT)}: links to missing files or headings: {broken}"
 
 
 def test_link_finder_sees_links():
