@@ -113,7 +113,6 @@ def _tracked_text_files() -> list[Path]:
     return files
 
 
-@pytest.mark.xfail(strict=False, reason="code comments still cite DESIGN.md; being moved to docs/")
 def test_no_tracked_file_cites_files_outside_the_repository():
     # Spelled in pieces so that this file does not cite them itself.
     forbidden = ("DESIGN" + ".md", "SVIT_FORMAT" + ".md", "../" + "shared")

@@ -71,7 +71,7 @@ select
 from shaped
 {%- endmacro %}
 
-{#- The columns a recipe filter can use besides the mix columns (README, "Mixes"): words are
+{#- The columns a recipe filter can use besides the mix columns (docs/mixes.md): words are
     split on spaces, as the SQL cookbook counts them. -#}
 {% macro mix_filter_columns(conversations, image) -%}
     {{ image_prefix(image) }} as image_prefix,

@@ -1,5 +1,5 @@
 {#-
-    Object phrases, for recipes that favour coverage (README, "Mixes"). The phrases are the
+    Object phrases, for recipes that favour coverage (docs/mixes.md). The phrases are the
     ones SVIT marks itself (`<st>phrase<ed>`, the boxes table): they are the objects GPT-4
     was shown, so they stand for the "key concepts" of SVIT's core-set selection without a
     concept list of our own. A record asks about a phrase when one of its questions (human
