@@ -2,8 +2,7 @@
     svit_duplicates counts them; the `<image>` token and the newline beside it are
     removed first so a question counts the same wherever the token stands; texts are
     compared by their 64-bit hash, as in svit_duplicates.
-    Models: var `stats_models` (dbt models in LLaVA shape; default llava_svit_all) and var
-    `stats_llava_files` (ingested LLaVA files by model name; default every file). -#}
+    Which models: macros/llava_model_rows.sql. -#}
 with model_turns as (
     {{ llava_model_turns() }}
 ),

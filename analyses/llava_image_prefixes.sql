@@ -1,9 +1,7 @@
 {#- Per LLaVA model or mix: records by image prefix, the first folder of `image`
     (coco/train2017/... -> coco, vg, gqa, ocr_vqa, textvqa; none = text-only, no image),
     with their share of the model. One row per model and prefix.
-    Models: var `stats_models` (dbt models in LLaVA shape: image, conversations; default
-    llava_svit_all) and var `stats_llava_files` (ingested LLaVA files by model name, from
-    stg_llava__records / stg_llava__turns; default every file). -#}
+    Which models: macros/llava_model_rows.sql. -#}
 with model_records as (
     {{ llava_model_records() }}
 ),

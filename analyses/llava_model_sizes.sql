@@ -1,8 +1,6 @@
 {#- Per LLaVA model or mix: records, turns, QA pairs (gpt turns), distinct images,
     text-only records (no image) and their share, turns per record. One row per model.
-    Models: var `stats_models` (dbt models in LLaVA shape: image, conversations; default
-    llava_svit_all) and var `stats_llava_files` (ingested LLaVA files by model name, from
-    stg_llava__records / stg_llava__turns; default every file). -#}
+    Which models: macros/llava_model_rows.sql. -#}
 with model_records as (
     {{ llava_model_records() }}
 ),

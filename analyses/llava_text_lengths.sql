@@ -2,9 +2,7 @@
     (gpt turn), and words per record split by modality as LLaVA's `modality_lengths`
     does (the sum over a record's turns; records with an image vs text-only). Same columns
     and word definition as svit_text_lengths.
-    Models: var `stats_models` (dbt models in LLaVA shape: image, conversations; default
-    llava_svit_all) and var `stats_llava_files` (ingested LLaVA files by model name, from
-    stg_llava__records / stg_llava__turns; default every file). -#}
+    Which models: macros/llava_model_rows.sql. -#}
 {%- set llava_models = var('stats_models', ['llava_svit_all']) %}
 {%- set llava_files = var('stats_llava_files', none) %}
 {#- A model that is a sorted union of other models (llava_svit_all: the four task models)
@@ -72,21 +70,7 @@ records as (
 ),
 
 frequencies as (
-    select
-        scope,
-        kind || ' words' as measure,
-        words::double as v,
-        count(*) as n
-    from measured
-    group by all
-    union all
-    select
-        scope,
-        kind || ' chars' as measure,
-        chars::double as v,
-        count(*) as n
-    from measured
-    group by all
+    {{ turn_length_frequencies('measured') }}
     union all
     select
         scope,

@@ -1,7 +1,6 @@
 {#- Per LLaVA model or mix: Yes/No balance of short answers (gpt turns whose first word is
     "yes" or "no", any case, as in svit_yes_no), and the yes share among them.
-    Models: var `stats_models` (dbt models in LLaVA shape; default llava_svit_all) and var
-    `stats_llava_files` (ingested LLaVA files by model name; default every file). -#}
+    Which models: macros/llava_model_rows.sql. -#}
 with model_turns as (
     {{ llava_model_turns() }}
 ),

@@ -25,21 +25,7 @@ measured as materialized (
 ),
 
 frequencies as (
-    select
-        scope,
-        kind || ' words' as measure,
-        words::double as v,
-        count(*) as n
-    from measured
-    group by all
-    union all
-    select
-        scope,
-        kind || ' chars' as measure,
-        chars::double as v,
-        count(*) as n
-    from measured
-    group by all
+    {{ turn_length_frequencies('measured') }}
 ),
 
 -- The statistics of `frequencies`: macros/distribution_statistics.sql.

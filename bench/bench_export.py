@@ -124,7 +124,7 @@ def main() -> None:
         # numba compiles the rendering on first use after an install and caches it (what
         # `make` does once): not part of an export's time.
         warm = subprocess.run(
-            [sys.executable, "-c", "from svit.json_kernel import warm_up; print(warm_up())"],
+            [sys.executable, "-c", "from svit.export.json_kernel import warm_up; print(warm_up())"],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             capture_output=True,

@@ -1,12 +1,13 @@
 """The bundled sample, ingested with its LLaVA files and built with dbt once per session.
 
-Shared by the dbt, export, mix and stats tests (each build takes seconds); tests that
+Shared by the dbt, export, mix, sql and stats tests (each build takes seconds); tests that
 change a warehouse make their own.
 """
 
 from __future__ import annotations
 
-import duckdb
+import shutil
+
 import pytest
 
 from ingest.pipeline import run_ingest
@@ -23,10 +24,11 @@ def built_sample(tmp_path_factory) -> Warehouse:
     return warehouse
 
 
-def query(warehouse: Warehouse, sql: str) -> list[tuple]:
-    """Rows of `sql` over the built models (svit.duckdb, read-only)."""
-    con = duckdb.connect(str(warehouse.duckdb_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+@pytest.fixture(scope="module")
+def guarded(built_sample, tmp_path_factory) -> Warehouse:
+    """A copy of the built sample, its symlinks kept, for each module that asks: refusals to write
+    inside a warehouse are tried on it, so a guard that let one through would damage the copy,
+    not the warehouse the other tests share."""
+    root = tmp_path_factory.mktemp("guarded") / "warehouse"
+    shutil.copytree(built_sample.root, root, symlinks=True)
+    return Warehouse(root.resolve())

@@ -6,12 +6,12 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-RUN_BENCH = ROOT / "bench" / "run_bench.py"
+from tests.helpers import REPO
+
+RUN_BENCH = REPO / "bench" / "run_bench.py"
 
 
 @pytest.fixture(scope="module")

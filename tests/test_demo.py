@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from svit.cli import BUNDLED_SAMPLE
 from synth.corpus import generate_corpus
-
-
-def _hashes(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+from tests.helpers import TRUTH, file_hashes
 
 
 def test_bundled_sample_is_what_the_generator_makes(tmp_path):
-    params = json.loads((BUNDLED_SAMPLE / "GROUND_TRUTH.json").read_text())["generator"]
+    params = TRUTH["generator"]
     fresh = tmp_path / "fresh"
     generate_corpus(fresh, images=params["images"], seed=params["seed"], zip_data=params["zip"])
-    assert _hashes(fresh) == _hashes(BUNDLED_SAMPLE)
+    assert file_hashes(fresh) == file_hashes(BUNDLED_SAMPLE)
     assert 200 <= params["images"] <= 500 and params["zip"]
 
 
@@ -35,15 +26,14 @@ def test_demo_runs_every_built_stage_on_the_bundled_sample(tmp_path):
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
-    truth = json.loads((BUNDLED_SAMPLE / "GROUND_TRUTH.json").read_text())
-    turns = sum(truth["turns_per_task"].values())
+    turns = sum(TRUTH["turns_per_task"].values())
     assert f"{turns:,} turns" in proc.stdout
-    assert f"{truth['boxes_total']:,} boxes" in proc.stdout
+    assert f"{TRUTH['boxes_total']:,} boxes" in proc.stdout
     assert "0 rejects" in proc.stdout
     assert "dbt models built" in proc.stdout
-    assert f"{sum(truth['blocks_per_task'].values()):,} records of llava_svit_all" in proc.stdout
+    assert f"{sum(TRUTH['blocks_per_task'].values()):,} records of llava_svit_all" in proc.stdout
     exported = json.loads((tmp_path / "wh" / "exports" / "llava_svit_all.json").read_text())
-    assert len(exported) == sum(truth["blocks_per_task"].values())
+    assert len(exported) == sum(TRUTH["blocks_per_task"].values())
     assert (tmp_path / "wh" / "turns").is_dir()
     assert "stats " in proc.stdout and (tmp_path / "wh" / "report" / "report.html").is_file()
     assert "skipped" not in proc.stdout

@@ -6,7 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
+
 PACKAGES = ("svit", "ingest", "synth")
 # The CLI layer: the only modules that import stages.
 CLI = {"svit.cli", "svit.demo", "svit.workflows", "svit.__main__"}

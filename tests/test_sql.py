@@ -19,6 +19,7 @@ from svit.core.errors import SvitError
 from svit.core.tables import TABLES
 from svit.core.warehouse import Warehouse
 from svit.sql import query, run_sql
+from tests.helpers import query as models_query
 
 READ_ONLY = "svit sql runs read-only queries"
 
@@ -451,8 +452,6 @@ def test_a_link_in_the_warehouse_to_outside_is_refused(own_wh, tmp_path):
 
 
 def test_tables_and_models_work_with_the_restrictions_on(built_sample):
-    from tests.conftest import query as models_query
-
     settings = query(
         built_sample,
         "select current_setting('enable_external_access'), current_setting('autoload_known_extensions'), "

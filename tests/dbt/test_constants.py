@@ -8,7 +8,7 @@ import re
 from svit.core.dbt import PROJECT_DIR
 from svit.core.facts import REFERRING_INSTRUCTIONS
 from svit.core.referring import choose_instruction
-from tests.dbt.conftest import models
+from tests.helpers import query
 
 
 def test_round3_ties_seed_is_what_python_does():
@@ -26,9 +26,9 @@ def test_instruction_macro_lists_the_published_sentences_in_order():
     assert tuple(re.findall(r"'([^']+)'", body)) == REFERRING_INSTRUCTIONS
 
 
-def test_instruction_choice_in_sql_equals_python(built):
-    rows = models(
-        built,
+def test_instruction_choice_in_sql_equals_python(built_sample):
+    rows = query(
+        built_sample,
         """
         select id, conversations[1].value from llava_svit_referring_qa
     """,
@@ -42,11 +42,11 @@ def test_instruction_choice_in_sql_equals_python(built):
     assert used == set(REFERRING_INSTRUCTIONS)  # all three in use, as a random choice would
 
 
-def test_dbt_docs_generate_works(built):
+def test_dbt_docs_generate_works(built_sample):
     from svit.core.dbt import run_dbt
 
-    run_dbt(built, "docs generate", quiet=True)
-    catalog = built.root / "dbt" / "target" / "catalog.json"
+    run_dbt(built_sample, "docs generate", quiet=True)
+    catalog = built_sample.root / "dbt" / "target" / "catalog.json"
     import json
 
     nodes = json.loads(catalog.read_text())["nodes"]

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import duckdb
 
@@ -15,12 +12,7 @@ from svit.build import build_models
 from svit.cli import BUNDLED_SAMPLE
 from svit.core.snapshots import models_snapshot
 from svit.core.warehouse import Warehouse
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def svit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "svit.cli", *args], capture_output=True, text=True, cwd=REPO)
+from tests.helpers import svit_cli
 
 
 def test_a_changed_source_without_a_rebuild_is_refused_until_svit_build(tmp_path):
@@ -33,12 +25,12 @@ def test_a_changed_source_without_a_rebuild_is_refused_until_svit_build(tmp_path
     built_from = (warehouse.root / "current").resolve().name
     assert models_snapshot(warehouse.root) == built_from
     wh = ("--warehouse", str(warehouse.root))
-    status = svit("status", *wh)
+    status = svit_cli("status", *wh)
     assert status.returncode == 0 and f"models    fresh: built from {built_from}" in status.stdout
 
     records = json.loads(llava.read_text())
     llava.write_text(json.dumps(records[:-1]))
-    assert svit("ingest", str(source), "--llava", str(llava), *wh).returncode == 0
+    assert svit_cli("ingest", str(source), "--llava", str(llava), *wh).returncode == 0
     now = (warehouse.root / "current").resolve().name
     stale = f"models were built from snapshot {built_from}, the warehouse is at {now}: run `svit build`"
 
@@ -50,21 +42,21 @@ def test_a_changed_source_without_a_rebuild_is_refused_until_svit_build(tmp_path
         ("verify",),
         ("sql", "select count(*) from llava_svit_all"),
     ):
-        proc = svit(*argv, *wh)
+        proc = svit_cli(*argv, *wh)
         assert proc.returncode == 1, argv
         assert proc.stderr.strip().splitlines() == [f"svit: {stale} (or pass --allow-stale to read them anyway)"], argv
     assert not out.exists() and not (tmp_path / "report").exists()
-    assert svit("status", *wh).returncode == 1
+    assert svit_cli("status", *wh).returncode == 1
     # The snapshot the models read is kept while they are stale: --allow-stale reads it, and says so.
     assert (warehouse.root / ".snapshots" / built_from).is_dir()
-    proc = svit("export", "llava_svit_all", "--out", str(out), "--allow-stale", *wh)
+    proc = svit_cli("export", "llava_svit_all", "--out", str(out), "--allow-stale", *wh)
     assert proc.returncode == 0 and f"svit: warning: {stale}; going on with --allow-stale" in proc.stderr
     # An ingested file is not a model: it is read from the tables, fresh, without a build.
-    proc = svit("export", "llava_instruct_150k", "--out", str(tmp_path / "file.json"), *wh)
+    proc = svit_cli("export", "llava_instruct_150k", "--out", str(tmp_path / "file.json"), *wh)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads((tmp_path / "file.json").read_text())) == len(records) - 1
     # Tables alone are never stale.
-    proc = svit(
+    proc = svit_cli(
         "sql",
         "select count(*) from llava_records where source = 'llava_instruct_150k'",
         "--no-models",
@@ -74,13 +66,13 @@ def test_a_changed_source_without_a_rebuild_is_refused_until_svit_build(tmp_path
     )
     assert proc.returncode == 0 and proc.stdout.split() == ["count_star()", str(len(records) - 1)]
     # A partial build would mix the two snapshots in svit.duckdb.
-    proc = svit("build", "--select", "llava_svit_conversation", *wh)
+    proc = svit_cli("build", "--select", "llava_svit_conversation", *wh)
     assert proc.returncode == 1 and "a partial build would mix the two" in proc.stderr
 
     build_models(warehouse, quiet=True)
     assert models_snapshot(warehouse.root) == now
     assert not (warehouse.root / ".snapshots" / built_from).exists()  # no model reads it any more
-    proc = svit("sql", "select count(*) from llava_svit_all", "--format", "csv", *wh)
+    proc = svit_cli("sql", "select count(*) from llava_svit_all", "--format", "csv", *wh)
     assert proc.returncode == 0, proc.stderr
     # The views read the snapshot they were built from, named in their definition.
     con = duckdb.connect(str(warehouse.duckdb_path), read_only=True)

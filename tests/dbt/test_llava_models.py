@@ -5,7 +5,7 @@ from __future__ import annotations
 from svit.core.baai_procedure import image_path, to_llava_record
 from svit.core.facts import TASKS
 from svit.core.referring import choose_instruction
-from tests.dbt.conftest import image_sizes, models, source_items
+from tests.helpers import query, sample_image_sizes, sample_task_items
 
 
 def _folder(url: str) -> str:
@@ -13,10 +13,10 @@ def _folder(url: str) -> str:
 
 
 def _expected() -> list[dict]:
-    sizes = image_sizes()
+    sizes = sample_image_sizes()
     records = []
     for task in TASKS:
-        for item in source_items(task):
+        for item in sample_task_items(task):
             meta = sizes[item["image_id"]]
             for block_index, block in enumerate(item["conversations"]):
                 record_id = f"svit_{task}_{item['image_id']}_{block_index}"
@@ -36,8 +36,8 @@ def _expected() -> list[dict]:
     return records
 
 
-def test_every_record_equals_baais_procedure_in_the_published_order(built):
-    rows = models(built, "select id, image, conversations from llava_svit_all order by record_order")
+def test_every_record_equals_baais_procedure_in_the_published_order(built_sample):
+    rows = query(built_sample, "select id, image, conversations from llava_svit_all order by record_order")
     got = [{"id": i, "image": image, "conversations": [dict(t) for t in conv]} for i, image, conv in rows]
     expected = _expected()
     assert len(got) == len(expected)
@@ -45,16 +45,17 @@ def test_every_record_equals_baais_procedure_in_the_published_order(built):
         assert g == e, g["id"]
 
 
-def test_per_task_models_hold_their_task_in_order(built):
+def test_per_task_models_hold_their_task_in_order(built_sample):
     for task in TASKS:
-        ids = [r[0] for r in models(built, f"select id from llava_svit_{task} order by record_order")]
+        ids = [r[0] for r in query(built_sample, f"select id from llava_svit_{task} order by record_order")]
         all_ids = [
-            r[0] for r in models(built, f"select id from llava_svit_all where task = '{task}' order by record_order")
+            r[0]
+            for r in query(built_sample, f"select id from llava_svit_all where task = '{task}' order by record_order")
         ]
         assert ids == all_ids and ids
 
 
-def test_record_order_survives_in_the_stored_table(built):
+def test_record_order_survives_in_the_stored_table(built_sample):
     """The tables keep the published order as stored (the preserve_insertion_order trap)."""
-    stored = [r[0] for r in models(built, "select record_order from llava_svit_referring_qa")]
+    stored = [r[0] for r in query(built_sample, "select record_order from llava_svit_referring_qa")]
     assert stored == sorted(stored)

@@ -15,32 +15,32 @@ from svit.cli import BUNDLED_SAMPLE
 from svit.core.dbt import run_dbt
 from svit.core.warehouse import Warehouse
 from svit.verify import verify
+from tests.helpers import TRUTH
 
 BOX = r"\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\]"
 
 
-def test_bundled_sample_official_files_match_the_derived_records(built):
-    truth = json.loads((BUNDLED_SAMPLE / "GROUND_TRUTH.json").read_text())
-    reports = {r.source: r for r in verify(built)}
+def test_bundled_sample_official_files_match_the_derived_records(built_sample):
+    reports = {r.source: r for r in verify(built_sample)}
     core = reports["SVIT_core_150K.json"]
     assert (core.records, core.matched, core.differing, core.unmatched) == (
-        truth["core"]["records"],
-        truth["core"]["records"],
+        TRUTH["core"]["records"],
+        TRUTH["core"]["records"],
         0,
         0,
     )
-    assert core.instructions == truth["core"]["referring_instructions"]
+    assert core.instructions == TRUTH["core"]["referring_instructions"]
     mix = reports["SVIT_mix_665K.json"]
-    assert mix.records == truth["svit_mix_665k"]["records"]
-    assert (mix.matched, mix.differing) == (truth["core"]["records"], 0)
+    assert mix.records == TRUTH["svit_mix_665k"]["records"]
+    assert (mix.matched, mix.differing) == (TRUTH["core"]["records"], 0)
     per_record = (
         duckdb.connect()
         .sql(f"select status, instruction, count(*) from '{core.per_record}' group by all order by all")
         .fetchall()
     )
     assert per_record == sorted(
-        [("matched", None, truth["core"]["records"] - sum(truth["core"]["referring_instructions"].values()))]
-        + [("matched", s, n) for s, n in truth["core"]["referring_instructions"].items()],
+        [("matched", None, TRUTH["core"]["records"] - sum(TRUTH["core"]["referring_instructions"].values()))]
+        + [("matched", s, n) for s, n in TRUTH["core"]["referring_instructions"].items()],
         key=lambda r: (r[0], r[1] is None, r[1] or ""),
     )
 

@@ -8,10 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from svit.cli import BUNDLED_SAMPLE
 from svit.export import export
-
-MIX = BUNDLED_SAMPLE / "llava" / "llava_v1_5_mix665k.json"
+from tests.helpers import LLAVA_MIX665K, llava_records_of_file
 
 
 def _image_parts(text: str) -> list[dict]:
@@ -29,10 +27,10 @@ def _image_parts(text: str) -> list[dict]:
     return parts
 
 
-def test_messages_shape(built, tmp_path):
+def test_messages_shape(built_sample, tmp_path):
     out = tmp_path / "mix.messages.jsonl"
-    export(built, "llava_v1_5_mix665k", out, "messages", progress=False)
-    source = json.loads(MIX.read_text(encoding="utf-8"))
+    export(built_sample, "llava_v1_5_mix665k", out, "messages", progress=False)
+    source = llava_records_of_file(LLAVA_MIX665K)
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(records) == len(source)
     roles = {"human": "user", "gpt": "assistant"}
@@ -51,9 +49,9 @@ def test_messages_shape(built, tmp_path):
     assert after  # "...?\n<image>": the image part after the text
 
 
-def test_parquet_shards_and_card(built, tmp_path):
+def test_parquet_shards_and_card(built_sample, tmp_path):
     out = tmp_path / "mix_parquet"
-    result = export(built, "llava_v1_5_mix665k", out, "parquet", progress=False)
+    result = export(built_sample, "llava_v1_5_mix665k", out, "parquet", progress=False)
     shards = sorted(out.glob("*.parquet"))
     assert [p.name for p in shards] == ["train-00000-of-00001.parquet"]
     table = pq.read_table(shards[0])
@@ -69,7 +67,7 @@ def test_parquet_shards_and_card(built, tmp_path):
         ),
         check_metadata=False,
     )
-    source = json.loads(MIX.read_text(encoding="utf-8"))
+    source = llava_records_of_file(LLAVA_MIX665K)
     rows = table.to_pylist()
     assert result.records == len(rows) == len(source)
     for row, src in zip(rows, source, strict=True):
@@ -84,10 +82,10 @@ def test_parquet_shards_and_card(built, tmp_path):
     assert not list(tmp_path.glob(".*partial*"))
 
 
-def test_parquet_refuses_a_folder_with_files(built, tmp_path):
+def test_parquet_refuses_a_folder_with_files(built_sample, tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
     from svit.core.errors import SvitError
 
     with pytest.raises(SvitError, match="not an empty folder"):
-        export(built, "svit_core_150k", tmp_path, "parquet", progress=False)
+        export(built_sample, "svit_core_150k", tmp_path, "parquet", progress=False)
     assert (tmp_path / "keep.txt").read_text() == "mine"

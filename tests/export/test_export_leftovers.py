@@ -15,7 +15,7 @@ import pytest
 
 from svit.core.leftovers import owner_tag
 from svit.export import export
-from tests.conftest import query
+from tests.helpers import query
 
 
 def svit_command() -> list[str]:
@@ -34,7 +34,7 @@ def partials(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir() if p.name.endswith(".partial")}
 
 
-def test_the_export_after_a_killed_one_removes_its_leftovers(built, tmp_path):
+def test_the_export_after_a_killed_one_removes_its_leftovers(built_sample, tmp_path):
     out_dir, temp = tmp_path / "out", tmp_path / "tmp"
     out_dir.mkdir()
     temp.mkdir()
@@ -43,7 +43,7 @@ def test_the_export_after_a_killed_one_removes_its_leftovers(built, tmp_path):
         "export",
         "llava_svit_all",
         "--warehouse",
-        str(built.root),
+        str(built_sample.root),
         "--out",
         str(out),
         "--no-progress",
@@ -87,11 +87,11 @@ def test_the_export_after_a_killed_one_removes_its_leftovers(built, tmp_path):
     assert done.returncode == 0, done.stderr
     assert partials(out_dir) == keep
     assert [p.name for p in temp.iterdir()] == [f"svit-export-{live}-live1234"]
-    [(records,)] = query(built, "select count(*) from llava_svit_all")
+    [(records,)] = query(built_sample, "select count(*) from llava_svit_all")
     assert len(json.loads(out.read_text(encoding="utf-8"))) == records
 
 
-def test_a_parquet_export_removes_a_killed_one_s_folder(built, tmp_path, monkeypatch):
+def test_a_parquet_export_removes_a_killed_one_s_folder(built_sample, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     gone, live = owner_tag(dead_pid()), owner_tag(os.getpid())
@@ -100,15 +100,15 @@ def test_a_parquet_export_removes_a_killed_one_s_folder(built, tmp_path, monkeyp
     (left / "shards" / "train_0.parquet").write_bytes(b"PAR1")
     running = tmp_path / f".core.{live}.live1234.partial"
     running.mkdir()
-    result = export(built, "svit_core_150k", tmp_path / "core", "parquet", progress=False)
+    result = export(built_sample, "svit_core_150k", tmp_path / "core", "parquet", progress=False)
     assert result.records > 0 and (tmp_path / "core" / "README.md").is_file()
     assert partials(tmp_path) == {running.name}
     assert list((tmp_path / "tmp").iterdir()) == []  # this run's spill folder is gone too
 
 
 @pytest.mark.parametrize("name", [".all.json.1.abcd1234.partial", ".all.json.abcd1234.partial", "all.json.partial"])
-def test_partial_files_named_otherwise_are_left_alone(built, tmp_path, name):
+def test_partial_files_named_otherwise_are_left_alone(built_sample, tmp_path, name):
     """Files this scheme did not name (an older svit's, or anyone else's) cannot say whose they are."""
     (tmp_path / name).write_text("?")
-    export(built, "svit_core_150k", tmp_path / "all.json", progress=False)
+    export(built_sample, "svit_core_150k", tmp_path / "all.json", progress=False)
     assert partials(tmp_path) == {name}

@@ -12,12 +12,7 @@ import svit.export.writer as export_module
 from svit.cli import BUNDLED_SAMPLE
 from svit.export import Layout, export
 from svit.export.writer import _fix_bytes, record_sql
-
-from .conftest import TRICKY_TEXTS, tricky_records
-
-MIX = BUNDLED_SAMPLE / "llava" / "llava_v1_5_mix665k.json"
-CORE = BUNDLED_SAMPLE / "format" / "llava-v1.5" / "SVIT_core_150K.json"
-SVIT_MIX = BUNDLED_SAMPLE / "format" / "llava-v1.5" / "SVIT_mix_665K.json"
+from tests.helpers import LLAVA_MIX665K, OFFICIAL, TRICKY_TEXTS, llava_records_of_file, tricky_records
 
 
 def _render(records: list[dict], layout: Layout, turn_extras: bool = True) -> bytes:
@@ -97,19 +92,19 @@ def test_a_record_with_a_null_id_or_image_renders_as_null():
     assert rows == [(None,), (None,), (', {"id": 1, "conversations": [{"from": "human", "value": "q"}]}',)]
 
 
-def test_mix665k_round_trip_is_json_equal_and_byte_identical(built, tmp_path):
+def test_mix665k_round_trip_is_json_equal_and_byte_identical(built_sample, tmp_path):
     out = tmp_path / "mix.json"
-    result = export(built, "llava_v1_5_mix665k", out, "llava", indent=2, progress=False)
-    source = json.loads(MIX.read_text(encoding="utf-8"))
+    result = export(built_sample, "llava_v1_5_mix665k", out, "llava", indent=2, progress=False)
+    source = llava_records_of_file(LLAVA_MIX665K)
     exported = json.loads(out.read_text(encoding="utf-8"))
     assert result.records == len(source)
     assert exported == source
-    assert out.read_bytes() == MIX.read_bytes()  # the file was written with indent=2, UTF-8
+    assert out.read_bytes() == LLAVA_MIX665K.read_bytes()  # the file was written with indent=2, UTF-8
 
 
-def test_mix665k_quirks_survive(built, tmp_path):
+def test_mix665k_quirks_survive(built_sample, tmp_path):
     out = tmp_path / "mix.json"
-    export(built, "llava_v1_5_mix665k", out, progress=False)
+    export(built_sample, "llava_v1_5_mix665k", out, progress=False)
     records = json.loads(out.read_text(encoding="utf-8"))
     ids = Counter(json.dumps(r["id"]) for r in records)
     assert any(isinstance(r["id"], int) for r in records) and any(isinstance(r["id"], str) for r in records)
@@ -125,25 +120,25 @@ def test_mix665k_quirks_survive(built, tmp_path):
 @pytest.mark.parametrize(
     ("model", "path", "indent"),
     [
-        ("svit_core_150k", CORE, 4),
-        ("svit_mix_665k", SVIT_MIX, 4),
+        ("svit_core_150k", OFFICIAL / "SVIT_core_150K.json", 4),
+        ("svit_mix_665k", OFFICIAL / "SVIT_mix_665K.json", 4),
         ("llava_instruct_150k", BUNDLED_SAMPLE / "llava" / "llava_instruct_150k.json", 2),
     ],
 )
-def test_export_reproduces_source_bytes(built, tmp_path, model, path, indent):
+def test_export_reproduces_source_bytes(built_sample, tmp_path, model, path, indent):
     out = tmp_path / f"{model}.json"
-    export(built, model, out, indent=indent, progress=False)
+    export(built_sample, model, out, indent=indent, progress=False)
     assert out.read_bytes() == path.read_bytes()
 
 
-def test_default_and_ascii_layouts_match_json_dump(built, tmp_path):
-    source = json.loads(MIX.read_text(encoding="utf-8"))
+def test_default_and_ascii_layouts_match_json_dump(built_sample, tmp_path):
+    source = llava_records_of_file(LLAVA_MIX665K)
     for kwargs, expected in [
         ({}, json.dumps(source, ensure_ascii=False)),
         ({"indent": 4, "ensure_ascii": True}, json.dumps(source, indent=4)),
     ]:
         out = tmp_path / "mix.json"
-        export(built, "llava_v1_5_mix665k", out, progress=False, **kwargs)
+        export(built_sample, "llava_v1_5_mix665k", out, progress=False, **kwargs)
         assert out.read_bytes() == expected.encode()
 
 
@@ -172,20 +167,20 @@ def test_control_character_escapes_fixed_in_the_batches_that_hold_them(tricky, t
     assert out.read_bytes() == expected
 
 
-def test_jsonl_round_trip(built, tmp_path):
+def test_jsonl_round_trip(built_sample, tmp_path):
     out = tmp_path / "mix.jsonl"
-    export(built, "llava_v1_5_mix665k", out, "jsonl", progress=False)
-    source = json.loads(MIX.read_text(encoding="utf-8"))
+    export(built_sample, "llava_v1_5_mix665k", out, "jsonl", progress=False)
+    source = llava_records_of_file(LLAVA_MIX665K)
     lines = out.read_text(encoding="utf-8").splitlines()
     assert [json.loads(line) for line in lines] == source
     assert lines[0] == json.dumps(source[0], ensure_ascii=False)
 
 
 @pytest.mark.parametrize("model", ["llava_svit_all", "llava_svit_referring_qa"])
-def test_svit_models_export_their_rows_in_record_order(built, tmp_path, model):
+def test_svit_models_export_their_rows_in_record_order(built_sample, tmp_path, model):
     out = tmp_path / f"{model}.json"
-    export(built, model, out, progress=False)
-    con = duckdb.connect(str(built.duckdb_path), read_only=True)
+    export(built_sample, model, out, progress=False)
+    con = duckdb.connect(str(built_sample.duckdb_path), read_only=True)
     try:
         rows = con.execute(f"select id, image, conversations from {model} order by record_order").fetchall()
     finally:

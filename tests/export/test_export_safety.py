@@ -4,25 +4,20 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
-import shutil
-import subprocess
-import sys
 import tempfile
 import types
 from pathlib import Path
 
-import duckdb
 import pytest
 from click.testing import CliRunner
 
 import svit.export.writer as export_module
 from svit.cli import cli
 from svit.core.errors import SvitError
-from svit.core.warehouse import Warehouse
 from svit.export import export
+from tests.helpers import one_line_error, query, svit_cli, warehouse_contents
 
 
 def _fail_after(monkeypatch, writes: int) -> None:
@@ -41,47 +36,47 @@ def _fail_after(monkeypatch, writes: int) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["llava", "jsonl", "messages"])
-def test_failure_mid_write_leaves_nothing(built, tmp_path, monkeypatch, fmt):
+def test_failure_mid_write_leaves_nothing(built_sample, tmp_path, monkeypatch, fmt):
     _fail_after(monkeypatch, 3)
     out = tmp_path / "out.json"
     with pytest.raises(OSError, match="simulated"):
-        export(built, "llava_svit_all", out, fmt, progress=False)
+        export(built_sample, "llava_svit_all", out, fmt, progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failure_keeps_the_previous_file(built, tmp_path, monkeypatch):
+def test_failure_keeps_the_previous_file(built_sample, tmp_path, monkeypatch):
     out = tmp_path / "out.json"
     out.write_text("previous")
     _fail_after(monkeypatch, 2)
     with pytest.raises(OSError):
-        export(built, "llava_v1_5_mix665k", out, progress=False)
+        export(built_sample, "llava_v1_5_mix665k", out, progress=False)
     assert out.read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
 
 
-def test_parquet_failure_leaves_nothing(built, tmp_path, monkeypatch):
+def test_parquet_failure_leaves_nothing(built_sample, tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("killed (simulated)")
 
     monkeypatch.setattr(export_module.os, "replace", boom)
     with pytest.raises(OSError):
-        export(built, "svit_core_150k", tmp_path / "pq", "parquet", progress=False)
+        export(built_sample, "svit_core_150k", tmp_path / "pq", "parquet", progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_out_of_order_storage_falls_back_to_sorted(built, tmp_path, monkeypatch):
+def test_out_of_order_storage_falls_back_to_sorted(built_sample, tmp_path, monkeypatch):
     reversed_parts = tuple(reversed(export_module.MODEL_PARTS["llava_svit_all"]))
     monkeypatch.setitem(export_module.MODEL_PARTS, "llava_svit_all", reversed_parts)
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    export(built, "llava_svit_all", a, progress=False)
+    export(built_sample, "llava_svit_all", a, progress=False)
     monkeypatch.undo()
-    export(built, "llava_svit_all", b, progress=False)
+    export(built_sample, "llava_svit_all", b, progress=False)
     assert a.read_bytes() == b.read_bytes()
 
 
-def test_unknown_model_lists_models(built, tmp_path):
+def test_unknown_model_lists_models(built_sample, tmp_path):
     with pytest.raises(SvitError) as info:
-        export(built, "llava_svit_everything", tmp_path / "x.json", progress=False)
+        export(built_sample, "llava_svit_everything", tmp_path / "x.json", progress=False)
     message = str(info.value)
     for name in ("llava_svit_all", "llava_svit_referring_qa", "llava_v1_5_mix665k", "svit_core_150k", "svit_mix_665k"):
         assert name in message
@@ -89,15 +84,28 @@ def test_unknown_model_lists_models(built, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_export(built, tmp_path):
+def test_cli_export(built_sample, tmp_path):
     out = tmp_path / "core.json"
     result = CliRunner().invoke(
-        cli, ["export", "svit_core_150k", "--out", str(out), "--indent", "4", "--ascii", "--warehouse", str(built.root)]
+        cli,
+        [
+            "export",
+            "svit_core_150k",
+            "--out",
+            str(out),
+            "--indent",
+            "4",
+            "--ascii",
+            "--warehouse",
+            str(built_sample.root),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "438 records" in result.output
     assert out.read_bytes() == json.dumps(json.loads(out.read_text()), indent=4).encode()
-    bad = CliRunner().invoke(cli, ["export", "nope", "--out", str(tmp_path / "n.json"), "--warehouse", str(built.root)])
+    bad = CliRunner().invoke(
+        cli, ["export", "nope", "--out", str(tmp_path / "n.json"), "--warehouse", str(built_sample.root)]
+    )
     assert bad.exit_code != 0 and "models:" in str(bad.exception)
 
 
@@ -116,13 +124,13 @@ def test_output_file_writes_every_byte_across_its_staging_buffer(tmp_path, monke
     assert path.read_bytes() == b"".join(pieces)
 
 
-def test_export_is_the_same_with_and_without_direct_io(built, tmp_path, monkeypatch):
+def test_export_is_the_same_with_and_without_direct_io(built_sample, tmp_path, monkeypatch):
     outs = []
     for direct in ("1", "0"):
         monkeypatch.setenv("SVIT_EXPORT_DIRECT_IO", direct)
         monkeypatch.setattr(export_module.OutputFile, "STAGING", 8192)
         out = tmp_path / f"all_{direct}.json"
-        export(built, "llava_svit_all", out, progress=False)
+        export(built_sample, "llava_svit_all", out, progress=False)
         outs.append(out.read_bytes())
     assert outs[0] == outs[1] and len(outs[0]) > 3 * 8192
     assert len(json.loads(outs[0])) > 0
@@ -149,30 +157,6 @@ def test_output_file_goes_on_through_the_cache_when_direct_writes_are_refused(tm
 
 
 # --------------------------------------------------------------------------- outputs inside the warehouse
-
-
-@pytest.fixture(scope="module")
-def guarded(built, tmp_path_factory) -> Warehouse:
-    """A copy of the built sample, its symlinks kept: the refusals are tried on it, so a guard
-    that let one through would not damage the warehouse the other tests share."""
-    root = tmp_path_factory.mktemp("guarded") / "warehouse"
-    shutil.copytree(built.root, root, symlinks=True)
-    return Warehouse(root.resolve())
-
-
-def warehouse_contents(root: Path) -> dict[str, tuple]:
-    """Every entry under `root` (links not followed): a file's bytes as a hash, a link's target."""
-    contents = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = Path(folder) / name
-            if path.is_symlink():
-                contents[str(path.relative_to(root))] = ("link", os.readlink(path))
-            elif path.is_file():
-                contents[str(path.relative_to(root))] = ("file", hashlib.sha256(path.read_bytes()).hexdigest())
-            else:
-                contents[str(path.relative_to(root))] = ("folder",)
-    return contents
 
 
 def a_table_file(root: Path) -> Path:
@@ -247,11 +231,8 @@ def test_an_output_inside_the_warehouse_is_refused_before_anything_is_written(
     assert message.endswith(f"; write exports outside it or into {root}/exports/")
     assert warehouse_contents(root) == before
     assert list(temp.iterdir()) == []  # refused before DuckDB was started
-    con = duckdb.connect(str(guarded.duckdb_path), read_only=True)
-    try:
-        assert con.execute("select count(*) from llava_svit_all").fetchall()[0][0] > 0
-    finally:
-        con.close()
+    [(records,)] = query(guarded, "select count(*) from llava_svit_all")
+    assert records > 0
 
 
 def test_exports_folder_of_the_warehouse_is_allowed(guarded):
@@ -264,26 +245,11 @@ def test_exports_folder_of_the_warehouse_is_allowed(guarded):
 def test_cli_refuses_an_output_inside_the_warehouse_in_one_line(guarded):
     database = guarded.duckdb_path
     before = database.read_bytes()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "svit.cli",
-            "export",
-            "llava_svit_all",
-            "--out",
-            str(database),
-            "--warehouse",
-            str(guarded.root),
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
+    proc = svit_cli(
+        "export", "llava_svit_all", "--out", str(database), "--warehouse", str(guarded.root), "--no-progress"
     )
-    assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines() == [
+    assert one_line_error(proc) == (
         f"svit: --out {database} is the warehouse's database {database}; "
         f"write exports outside it or into {guarded.root}/exports/"
-    ]
+    )
     assert database.read_bytes() == before

@@ -11,8 +11,7 @@ import pytest
 import svit.export.writer as export_module
 from svit.export import Layout, export
 from svit.export.json_kernel import RecordText, render_batch
-
-from .conftest import TRICKY_TEXTS, tricky_records, warehouse_of
+from tests.helpers import TRICKY_TEXTS, tricky_records, warehouse_of
 
 TURNS = pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))
 # Long enough that the 64-byte chunks meet escapes at their edges and clean stretches between.

@@ -4,8 +4,6 @@ the rest of the file is kept, and nothing of a rejected block reaches the publis
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zipfile
 
 import pytest
@@ -13,7 +11,7 @@ import pytest
 from ingest.pipeline import run_ingest
 from svit.core.errors import InputError
 from svit.core.warehouse import Warehouse
-from tests.ingest.conftest import count, qa, table, vg_image, write_corpus
+from tests.helpers import count, qa, svit_cli, table, vg_image, write_corpus
 
 GOOD_Q = "What is <st>clock<ed> [0.526, 0.152, 0.625, 0.717] next to?"
 GOOD_A = "It stands by <st>men<ed> [0.1, 0.2, 0.3, 0.4], [0.5, 0.2, 0.7, 0.9] on the walk."
@@ -198,16 +196,12 @@ def test_llava_record_problems_are_rejected(tmp_path):
     assert json.loads(_rejects(warehouse)[3]["raw_json"]) == records[4]
 
 
-def _svit(tmp_path, *args):
-    return subprocess.run([sys.executable, "-m", "svit.cli", *args], capture_output=True, text=True, cwd=tmp_path)
-
-
 def test_truncated_json_stops_with_the_file_named(tmp_path):
     items = [{"image_id": 1, "conversations": [{"content": qa("q", "a")}]}] * 3
     source = write_corpus(tmp_path / "src", {"conversation": items}, [vg_image(1)])
     text = (source / "data" / "conversation.json").read_text()
     (source / "data" / "conversation.json").write_text(text[: len(text) // 2])
-    proc = _svit(tmp_path, "ingest", str(source), "--warehouse", str(tmp_path / "wh"))
+    proc = svit_cli("ingest", str(source), "--warehouse", str(tmp_path / "wh"), cwd=tmp_path)
     assert proc.returncode == 1
     assert "conversation.json" in proc.stderr and "not a readable JSON array" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -356,7 +350,7 @@ def test_a_whole_number_written_as_a_float_is_an_integer(tmp_path):
 )
 def test_damaged_image_data_via_the_cli(tmp_path, damage, message):
     source, image_data = _with_image_data(tmp_path, damage)
-    proc = _svit(tmp_path, "ingest", str(source), "--warehouse", str(tmp_path / "wh"))
+    proc = svit_cli("ingest", str(source), "--warehouse", str(tmp_path / "wh"), cwd=tmp_path)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.splitlines() == [f"svit: {image_data}: {message}"]

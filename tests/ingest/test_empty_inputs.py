@@ -15,7 +15,7 @@ from ingest.empty_input import SMALL_BYTES, is_empty_json
 from ingest.pipeline import run_ingest
 from ingest.sources import COCO_CAPTIONS, LLAVA, SVIT_TASK, VG_IMAGE_DATA, InputFile
 from svit.core.warehouse import Warehouse
-from tests.ingest.conftest import count, qa, table, vg_image, write_corpus
+from tests.helpers import count, qa, table, vg_image, write_corpus
 
 # kind -> where its file goes in a download (None: passed with --llava) and the tables it feeds
 KINDS = {

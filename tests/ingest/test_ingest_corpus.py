@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.ingest.conftest import count, table
+from tests.helpers import count, table
 
 TASKS = ("conversation", "complex_reasoning", "detail_description", "referring_qa")
 

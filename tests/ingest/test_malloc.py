@@ -5,11 +5,10 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import REPO
 
 # Run in a fresh interpreter: the settings last for the life of a process.
 PROBE = """
@@ -41,7 +40,7 @@ print(keep_batches_in_heap(any_size=True), own_mapping(48), own_mapping(200))
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
 def test_batch_sized_allocations_stay_in_the_heap():
-    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, capture_output=True, text=True, check=True).stdout
     # By default 48 MiB is mapped on its own; after the ingest setting 16 MiB is not (48 MiB
     # still is: glibc's threshold stops at 32 MiB); after export's, nothing is.
     assert out.split() == ["True", "True", "False", "True", "True", "False", "False"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from ingest.pipeline import run_ingest
 from svit.core.warehouse import Warehouse
 from synth.corpus import generate_corpus
-from tests.ingest.conftest import count, table
+from tests.helpers import count, table
 
 CONTENT_TABLES = ("images", "conversations", "turns", "boxes", "llava_records", "llava_turns", "vg_objects", "rejects")
 

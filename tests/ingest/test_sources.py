@@ -7,19 +7,18 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from ingest.pipeline import drop_sources, run_ingest
+from ingest.pipeline import IngestReport, drop_sources, run_ingest
 from svit.cli import cli
 from svit.core.errors import InputError, SvitError
 from svit.core.snapshots import write_lock
 from svit.core.warehouse import Warehouse
-from tests.ingest.conftest import count, table
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import REPO, count, one_line_error, svit_cli, table
 
 
 def llava_file(path: Path, n: int, prefix: str = "r") -> Path:
@@ -38,16 +37,17 @@ def llava_file(path: Path, n: int, prefix: str = "r") -> Path:
     return path
 
 
-def svit_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "svit.cli", *args], capture_output=True, text=True, cwd=REPO)
+def llava_only(tmp_path: Path) -> tuple[Warehouse, Callable[..., IngestReport]]:
+    """A new warehouse, and a function that ingests LLaVA files into it alone (the download
+    folder given with them is empty)."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    warehouse = Warehouse(tmp_path / "wh")
 
+    def ingest(*files: Path) -> IngestReport:
+        return run_ingest(empty, files, warehouse, progress=False)
 
-def one_line_error(proc: subprocess.CompletedProcess) -> str:
-    """The error a failed command printed: exactly one line, `svit: ...`, and no traceback."""
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("svit: "), proc.stderr
-    return lines[0]
+    return warehouse, ingest
 
 
 @pytest.fixture
@@ -59,11 +59,9 @@ def download(tmp_path, corpus) -> Path:
 
 
 def test_a_second_llava_ingest_keeps_the_first(tmp_path):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    warehouse = Warehouse(tmp_path / "wh")
-    run_ingest(empty, (llava_file(tmp_path / "mine.json", 3),), warehouse, progress=False)
-    report = run_ingest(empty, (llava_file(tmp_path / "second.json", 2, "s"),), warehouse, progress=False)
+    warehouse, ingest = llava_only(tmp_path)
+    ingest(llava_file(tmp_path / "mine.json", 3))
+    report = ingest(llava_file(tmp_path / "second.json", 2, "s"))
     assert {f.name: f.status for f in report.files} == {"second.json": "ingested", "mine.json": "kept"}
     assert count(warehouse, "llava_records", "source = 'mine'") == 3
     assert count(warehouse, "llava_records", "source = 'second'") == 2
@@ -75,13 +73,11 @@ def test_a_second_llava_ingest_keeps_the_first(tmp_path):
 
 
 def test_a_kept_source_stays_even_when_its_file_is_gone(tmp_path):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    warehouse = Warehouse(tmp_path / "wh")
+    warehouse, ingest = llava_only(tmp_path)
     mine = llava_file(tmp_path / "mine.json", 3)
-    run_ingest(empty, (mine,), warehouse, progress=False)
+    ingest(mine)
     mine.unlink()
-    run_ingest(empty, (llava_file(tmp_path / "second.json", 2, "s"),), warehouse, progress=False)
+    ingest(llava_file(tmp_path / "second.json", 2, "s"))
     assert count(warehouse, "llava_records", "source = 'mine'") == 3
     result = CliRunner().invoke(cli, ["sources", "--warehouse", str(warehouse.root)])
     assert result.exit_code == 0, result.output
@@ -90,15 +86,8 @@ def test_a_kept_source_stays_even_when_its_file_is_gone(tmp_path):
 
 
 def test_drop_removes_a_source_and_only_that(tmp_path):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    warehouse = Warehouse(tmp_path / "wh")
-    run_ingest(
-        empty,
-        (llava_file(tmp_path / "mine.json", 3), llava_file(tmp_path / "second.json", 2, "s")),
-        warehouse,
-        progress=False,
-    )
+    warehouse, ingest = llava_only(tmp_path)
+    ingest(llava_file(tmp_path / "mine.json", 3), llava_file(tmp_path / "second.json", 2, "s"))
     report = drop_sources(warehouse, ("mine",))  # by model name; the file name works too
     assert report.dropped == ["mine.json"]
     assert count(warehouse, "llava_records", "source = 'mine'") == 0
@@ -172,14 +161,12 @@ def test_an_unreadable_source_stops_the_rerun(tmp_path, download):
 
 
 def test_empty_file_is_no_records_when_new_and_an_error_when_it_held_records(tmp_path):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    warehouse = Warehouse(tmp_path / "wh")
+    warehouse, ingest = llava_only(tmp_path)
     blank = tmp_path / "blank.json"
     blank.write_text("")
     listless = tmp_path / "listless.json"
     listless.write_text("[]")
-    report = run_ingest(empty, (blank, listless), warehouse, progress=False)
+    report = ingest(blank, listless)
     assert sorted(report.warnings) == [
         f"{blank}: no records (an empty file or [])",
         f"{listless}: no records (an empty file or [])",
@@ -187,13 +174,13 @@ def test_empty_file_is_no_records_when_new_and_an_error_when_it_held_records(tmp
     assert {f.name: f.records_read for f in report.files} == {"blank.json": 0, "listless.json": 0}
 
     mine = llava_file(tmp_path / "mine.json", 3)
-    run_ingest(empty, (mine,), warehouse, progress=False)
+    ingest(mine)
     for content in ("", "[]"):
         mine.write_text(content)
         with pytest.raises(
             InputError, match=r"mine.json: empty, but source mine.json held 3 records; .*svit drop mine.json"
         ):
-            run_ingest(empty, (mine,), warehouse, progress=False)
+            ingest(mine)
     assert count(warehouse, "llava_records", "source = 'mine'") == 3
 
 
@@ -265,20 +252,18 @@ def test_a_deleted_table_folder_is_found_and_repaired_by_the_next_ingest(tmp_pat
 
 
 def test_a_damaged_kept_source_is_read_again_from_its_file(tmp_path):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    warehouse = Warehouse(tmp_path / "wh")
+    warehouse, ingest = llava_only(tmp_path)
     mine = llava_file(tmp_path / "mine.json", 3)
-    run_ingest(empty, (mine,), warehouse, progress=False)
+    ingest(mine)
     shutil.rmtree((warehouse.root / "current").resolve() / "llava_turns" / "source=mine")
-    report = run_ingest(empty, (llava_file(tmp_path / "second.json", 2, "s"),), warehouse, progress=False)
+    report = ingest(llava_file(tmp_path / "second.json", 2, "s"))
     assert {f.name: f.status for f in report.files}["mine.json"] == "ingested"
     assert count(warehouse, "llava_turns", "source = 'mine'") == 6
     # Damaged again, and now its file changed: it cannot be rebuilt as it was.
     shutil.rmtree((warehouse.root / "current").resolve() / "llava_turns" / "source=mine")
     llava_file(mine, 4)
     with pytest.raises(InputError, match=r"source mine.json must be read again .* the file changed since"):
-        run_ingest(empty, (llava_file(tmp_path / "third.json", 1, "t"),), warehouse, progress=False)
+        ingest(llava_file(tmp_path / "third.json", 1, "t"))
 
 
 def test_a_reader_keeps_its_snapshot_while_another_is_published(tmp_path):
@@ -286,21 +271,19 @@ def test_a_reader_keeps_its_snapshot_while_another_is_published(tmp_path):
     from svit.core.snapshots import reading
     from svit.sql import execute
 
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    warehouse = Warehouse(tmp_path / "wh")
+    warehouse, ingest = llava_only(tmp_path)
     mine = llava_file(tmp_path / "mine.json", 3)
-    run_ingest(empty, (mine,), warehouse, progress=False)
+    ingest(mine)
     first = (warehouse.root / "current").resolve()
     with reading(warehouse.root):
         session = open_session(warehouse, models=False)
         try:
-            run_ingest(empty, (llava_file(mine, 5),), warehouse, progress=False)  # publishes a new snapshot
+            ingest(llava_file(mine, 5))  # publishes a new snapshot
             assert (warehouse.root / "current").resolve() != first and first.is_dir()
             rows = execute(session, "select count(*) from llava_records").fetchall()
             assert rows == [(3,)]  # the snapshot the query started on
         finally:
             session.close()
-    run_ingest(empty, (llava_file(mine, 6),), warehouse, progress=False)
+    ingest(llava_file(mine, 6))
     assert not first.exists()  # no reader holds it any more: the next publish removed it
     assert count(warehouse, "llava_records") == 6

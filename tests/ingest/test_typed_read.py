@@ -15,7 +15,7 @@ from ingest import svit_original
 from ingest.json_punctuation import RawCounter
 from ingest.pipeline import run_ingest
 from svit.core.warehouse import Warehouse
-from tests.ingest.conftest import qa, table, vg_image, write_corpus
+from tests.helpers import qa, table, vg_image, write_corpus
 
 TABLES = {
     "turns": "task, image_id, block, turn",

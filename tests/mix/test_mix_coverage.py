@@ -14,7 +14,7 @@ import pytest
 
 from svit.core.dbt import PROJECT_DIR
 from svit.mix import build_mix
-from tests.mix.conftest import TRUTH, query
+from tests.helpers import TRUTH, query
 
 SEED = 5
 # Source numbers of SELECT_RECIPE.
@@ -110,8 +110,8 @@ def reference_pick(
 
 
 @pytest.fixture(scope="module")
-def vocabulary(warehouse) -> set[str]:
-    return {phrase for (phrase,) in query(warehouse, "select phrase from int_object_phrases")}
+def vocabulary(built_sample) -> set[str]:
+    return {phrase for (phrase,) in query(built_sample, "select phrase from int_object_phrases")}
 
 
 def source_rows(warehouse, model: str, vocabulary: set[str]) -> list[tuple[set, str | None]]:
@@ -142,25 +142,25 @@ def covered(warehouse, mix: str, vocabulary: set[str], number: int | None = None
 
 
 @pytest.fixture(scope="module")
-def select_mix(warehouse, tmp_path_factory):
+def select_mix(built_sample, tmp_path_factory):
     path = tmp_path_factory.mktemp("coverage") / "select_check.yml"
     path.write_text(SELECT_RECIPE)
-    return build_mix(warehouse, str(path))
+    return build_mix(built_sample, str(path))
 
 
 @pytest.fixture(scope="module")
-def core_like(warehouse):
-    first = build_mix(warehouse, str(PROJECT_DIR / "recipes" / "core_like.yml"))
-    rows = query(warehouse, "select mix_source, source_record_index from core_like order by record_order")
-    second = build_mix(warehouse, str(PROJECT_DIR / "recipes" / "core_like.yml"))
+def core_like(built_sample):
+    first = build_mix(built_sample, str(PROJECT_DIR / "recipes" / "core_like.yml"))
+    rows = query(built_sample, "select mix_source, source_record_index from core_like order by record_order")
+    second = build_mix(built_sample, str(PROJECT_DIR / "recipes" / "core_like.yml"))
     return first, second, rows
 
 
 # --------------------------------------------------------------------------- the rule
 
 
-def test_object_phrases_are_the_marked_phrases_normalised(warehouse, vocabulary):
-    marked = {" ".join(words(p)) for (p,) in query(warehouse, "select phrase from stg_svit__boxes")}
+def test_object_phrases_are_the_marked_phrases_normalised(built_sample, vocabulary):
+    marked = {" ".join(words(p)) for (p,) in query(built_sample, "select phrase from stg_svit__boxes")}
     assert vocabulary == {p for p in marked if 1 <= len(p.split()) <= 3}
     assert "street lamp" in vocabulary and "crème brûlée" in vocabulary
 
@@ -176,14 +176,14 @@ def test_object_phrases_are_the_marked_phrases_normalised(warehouse, vocabulary)
         (NO_YES, "llava_svit_complex_reasoning", "0.5", "random", "0"),
     ],
 )
-def test_picks_equal_the_rule(select_mix, warehouse, vocabulary, number, model, take, select, ratio):
-    rows = source_rows(warehouse, model, vocabulary)
-    assert picked(warehouse, "select_check", number) == reference_pick(rows, SEED, number, take, select, ratio)
+def test_picks_equal_the_rule(select_mix, built_sample, vocabulary, number, model, take, select, ratio):
+    rows = source_rows(built_sample, model, vocabulary)
+    assert picked(built_sample, "select_check", number) == reference_pick(rows, SEED, number, take, select, ratio)
 
 
-def test_coverage_covers_more_phrases_than_random_picks_of_the_same_size(select_mix, warehouse, vocabulary):
-    coverage = covered(warehouse, "select_check", vocabulary, COVERAGE_60)
-    randoms = [len(covered(warehouse, "select_check", vocabulary, n)) for n in RANDOM_60]
+def test_coverage_covers_more_phrases_than_random_picks_of_the_same_size(select_mix, built_sample, vocabulary):
+    coverage = covered(built_sample, "select_check", vocabulary, COVERAGE_60)
+    randoms = [len(covered(built_sample, "select_check", vocabulary, n)) for n in RANDOM_60]
     # 60 records from round 1 name at least 60 phrases, and more than any of five random
     # draws of 60 (91 against 68..83 on the sample).
     assert len(coverage) >= 60
@@ -192,15 +192,15 @@ def test_coverage_covers_more_phrases_than_random_picks_of_the_same_size(select_
         randoms,
     )
     # Once the size reaches round 1, every phrase any question of the source names is covered.
-    named = set().union(*(p for p, _ in source_rows(warehouse, "llava_svit_all", vocabulary)))
-    assert covered(warehouse, "select_check", vocabulary, COVERAGE_150) == named
+    named = set().union(*(p for p, _ in source_rows(built_sample, "llava_svit_all", vocabulary)))
+    assert covered(built_sample, "select_check", vocabulary, COVERAGE_150) == named
 
 
-def test_yes_no_ratio_hits_the_target_within_half_a_record(select_mix, warehouse):
+def test_yes_no_ratio_hits_the_target_within_half_a_record(select_mix, built_sample):
     def counts(number):
         return dict(
             query(
-                warehouse,
+                built_sample,
                 f"""
             select lower(regexp_extract(conversations[2].value, '(?i)^(yes|no)\\b', 1)) as a, count(*)
             from select_check where source_number = {number} and a <> '' group by 1""",
@@ -215,7 +215,7 @@ def test_yes_no_ratio_hits_the_target_within_half_a_record(select_mix, warehouse
     c = counts(ALL_RATIO)
     available = dict(
         query(
-            warehouse,
+            built_sample,
             """
         select lower(regexp_extract(conversations[2].value, '(?i)^(yes|no)\\b', 1)) as a, count(*)
         from llava_svit_complex_reasoning where a <> '' group by 1""",
@@ -229,9 +229,9 @@ def test_yes_no_ratio_hits_the_target_within_half_a_record(select_mix, warehouse
 # --------------------------------------------------------------------------- the core-like recipe
 
 
-def test_core_like_is_deterministic(core_like, warehouse):
+def test_core_like_is_deterministic(core_like, built_sample):
     first, second, rows = core_like
-    assert query(warehouse, "select mix_source, source_record_index from core_like order by record_order") == rows
+    assert query(built_sample, "select mix_source, source_record_index from core_like order by record_order") == rows
     assert first.manifest["coverage"] == second.manifest["coverage"]
 
 
@@ -259,13 +259,13 @@ def test_core_like_sizes_follow_the_recipe(core_like):
     ]
 
 
-def test_core_like_manifest_compares_coverage_with_the_official_core(core_like, warehouse, vocabulary):
+def test_core_like_manifest_compares_coverage_with_the_official_core(core_like, built_sample, vocabulary):
     coverage = core_like[1].manifest["coverage"]
     mine, core = coverage["mixes"]["core_like"], coverage["mixes"]["mix_svit_core_150k"]
     assert coverage["phrases_total"] == len(vocabulary)
     # The figures are what the records hold (recounted here in Python) ...
-    assert mine["phrases_covered"] == len(covered(warehouse, "core_like", vocabulary))
-    assert core["phrases_covered"] == len(covered(warehouse, "mix_svit_core_150k", vocabulary))
+    assert mine["phrases_covered"] == len(covered(built_sample, "core_like", vocabulary))
+    assert core["phrases_covered"] == len(covered(built_sample, "mix_svit_core_150k", vocabulary))
     assert core["records"] == TRUTH["core"]["records"]
     assert core["records_per_task"] == TRUTH["core"]["records_per_task"]
     # ... and the recipe does what it is for: more phrases than the official core (a seeded
@@ -274,14 +274,14 @@ def test_core_like_manifest_compares_coverage_with_the_official_core(core_like, 
     m = mine["yes_records"] + mine["no_records"]
     assert m > 0 and abs(mine["yes_records"] / m - 0.5) <= 1 / m  # two balanced sources, half a record each
     assert (core["yes_records"], core["no_records"]) == (33, 12)
-    [(stored,)] = query(warehouse, "select manifest from mix_manifests where mix = 'core_like'")
+    [(stored,)] = query(built_sample, "select manifest from mix_manifests where mix = 'core_like'")
     assert json.loads(stored)["coverage"] == coverage
 
 
-def test_another_seed_picks_another_core_like(core_like, warehouse, tmp_path):
+def test_another_seed_picks_another_core_like(core_like, built_sample, tmp_path):
     path = tmp_path / "core_like_seed.yml"
     text = (PROJECT_DIR / "recipes" / "core_like.yml").read_text()
     path.write_text(text.replace("name: core_like", "name: core_like_seed").replace("seed: 0", "seed: 1"))
-    build_mix(warehouse, str(path))
+    build_mix(built_sample, str(path))
     sql = "select list(source_record_index order by record_order) from {} where mix_source = 'llava_svit_referring_qa'"
-    assert query(warehouse, sql.format("core_like_seed")) != query(warehouse, sql.format("core_like"))
+    assert query(built_sample, sql.format("core_like_seed")) != query(built_sample, sql.format("core_like"))

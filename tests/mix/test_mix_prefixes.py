@@ -7,7 +7,7 @@ import importlib.util
 import pytest
 
 from svit.core.dbt import PROJECT_DIR
-from tests.mix.conftest import TRUTH
+from tests.helpers import TRUTH
 
 spec = importlib.util.spec_from_file_location("check_mix_prefixes", PROJECT_DIR / "bench" / "check_mix_prefixes.py")
 check = importlib.util.module_from_spec(spec)
@@ -27,14 +27,14 @@ def test_scaled_figures_equal_the_generators_ground_truth():
     assert check.expected_prefixes(TRUTH["images"]) == TRUTH["svit_mix_665k"]["records_per_image_prefix"]
 
 
-def test_sample_mix_counts_scale_exactly(warehouse, capsys):
-    assert check.count_prefixes(warehouse.root) == TRUTH["svit_mix_665k"]["records_per_image_prefix"]
-    assert check.main(["--warehouse", str(warehouse.root), "--images", str(TRUTH["images"])]) == 0
+def test_sample_mix_counts_scale_exactly(built_sample, capsys):
+    assert check.count_prefixes(built_sample.root) == TRUTH["svit_mix_665k"]["records_per_image_prefix"]
+    assert check.main(["--warehouse", str(built_sample.root), "--images", str(TRUTH["images"])]) == 0
     assert "all prefixes equal" in capsys.readouterr().out
 
 
-def test_a_difference_exits_1_and_names_the_prefixes(warehouse, capsys):
-    assert check.main(["--warehouse", str(warehouse.root)]) == 1  # the sample is not full scale
+def test_a_difference_exits_1_and_names_the_prefixes(built_sample, capsys):
+    assert check.main(["--warehouse", str(built_sample.root)]) == 1  # the sample is not full scale
     assert "DIFFERENT: coco, vg, gqa, ocr_vqa, textvqa, none" in capsys.readouterr().err
 
 

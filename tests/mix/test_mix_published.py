@@ -15,7 +15,7 @@ from svit.core.facts import REFERRING_INSTRUCTIONS
 from svit.core.warehouse import Warehouse
 from svit.mix import build_mix
 from svit.workflows import build_with_manifests
-from tests.mix.conftest import OFFICIAL, TRUTH, llava_records, query
+from tests.helpers import OFFICIAL, TRUTH, llava_records_of_model, query
 
 
 def _instruction(record: dict) -> str | None:
@@ -23,20 +23,20 @@ def _instruction(record: dict) -> str | None:
     return next((s for s in REFERRING_INSTRUCTIONS if question.endswith(" " + s)), None)
 
 
-def test_core_equals_the_official_file_with_its_instructions(warehouse):
+def test_core_equals_the_official_file_with_its_instructions(built_sample):
     official = json.loads((OFFICIAL / "SVIT_core_150K.json").read_text())
-    records = llava_records(warehouse, "mix_svit_core_150k")
+    records = llava_records_of_model(built_sample, "mix_svit_core_150k")
     assert records == official
     used = Counter(i for i in map(_instruction, records) if i)
     assert dict(used) == TRUTH["core"]["referring_instructions"]
 
 
-def test_core_counts_per_task_and_lineage(warehouse):
-    per_task = dict(query(warehouse, "select task, count(*) from mix_svit_core_150k group by 1"))
+def test_core_counts_per_task_and_lineage(built_sample):
+    per_task = dict(query(built_sample, "select task, count(*) from mix_svit_core_150k group by 1"))
     assert per_task == TRUTH["core"]["records_per_task"]
     # Lineage: each record points at the llava_svit_all record it was rebuilt from.
     [(mismatched,)] = query(
-        warehouse,
+        built_sample,
         """
         select count(*) from mix_svit_core_150k m join llava_svit_all a on a.id = m.derived_id
         where a.image <> m.image or a.task <> m.task""",
@@ -44,24 +44,24 @@ def test_core_counts_per_task_and_lineage(warehouse):
     assert mismatched == 0
 
 
-def test_mix_665k_equals_the_official_mix_and_ground_truth(warehouse):
+def test_mix_665k_equals_the_official_mix_and_ground_truth(built_sample):
     official = json.loads((OFFICIAL / "SVIT_mix_665K.json").read_text())
-    records = llava_records(warehouse, "mix_svit_mix_665k")
+    records = llava_records_of_model(built_sample, "mix_svit_mix_665k")
     assert len(records) == TRUTH["svit_mix_665k"]["records"]
     assert records == official  # ids with their JSON type, no image key on text-only records, `model` kept
-    prefixes = dict(query(warehouse, "select image_prefix, count(*) from mix_svit_mix_665k group by 1"))
+    prefixes = dict(query(built_sample, "select image_prefix, count(*) from mix_svit_mix_665k group by 1"))
     assert prefixes == TRUTH["svit_mix_665k"]["records_per_image_prefix"]
     first = TRUTH["svit_mix_665k"]["core_records_first"]
-    assert query(warehouse, f"select distinct mix_source from mix_svit_mix_665k where record_order < {first}") == [
+    assert query(built_sample, f"select distinct mix_source from mix_svit_mix_665k where record_order < {first}") == [
         ("mix_svit_core_150k",)
     ]
     # What was swapped out is exactly the LLaVA-Instruct part.
-    [(kept,)] = query(warehouse, "select count(*) from mix_svit_mix_665k where mix_source = 'llava_v1_5_mix665k'")
+    [(kept,)] = query(built_sample, "select count(*) from mix_svit_mix_665k where mix_source = 'llava_v1_5_mix665k'")
     assert kept == TRUTH["llava_mix665k"]["records"] - TRUTH["llava_mix665k"]["records_per_part"]["llava_instruct"]
 
 
-def test_published_manifest(warehouse):
-    result = build_mix(warehouse, "mix_svit_core_150k")
+def test_published_manifest(built_sample):
+    result = build_mix(built_sample, "mix_svit_core_150k")
     manifest = json.loads(result.manifest_path.read_text())
     assert manifest["records"] == TRUTH["core"]["records"]
     assert manifest["records_per_task"] == TRUTH["core"]["records_per_task"]
@@ -72,16 +72,16 @@ def test_published_manifest(warehouse):
     } >= {"SVIT_core_150K.json", "referring_qa.json"}
     assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
     assert set(manifest["words_per_role"]) == {"human", "gpt"} and "dbt-core" in manifest["tool_versions"]
-    [(stored,)] = query(warehouse, "select manifest from mix_manifests where mix = 'mix_svit_core_150k'")
+    [(stored,)] = query(built_sample, "select manifest from mix_manifests where mix = 'mix_svit_core_150k'")
     assert json.loads(stored)["records"] == TRUTH["core"]["records"]
 
 
-def test_svit_build_writes_the_published_manifests_as_svit_mix_does(warehouse):
-    manifests = warehouse.root / "mixes"
+def test_svit_build_writes_the_published_manifests_as_svit_mix_does(built_sample):
+    manifests = built_sample.root / "mixes"
     for name in ("mix_svit_core_150k", "mix_svit_mix_665k"):
         (manifests / f"{name}.manifest.json").unlink(missing_ok=True)
     _, manifests_written = build_with_manifests(
-        warehouse, ("--select", "mix_svit_mix_665k", "llava_svit_conversation"), quiet=True
+        built_sample, ("--select", "mix_svit_mix_665k", "llava_svit_conversation"), quiet=True
     )
     # Only the published mixes it built; a model that is not a mix gets none.
     assert [m.name for m in manifests_written] == ["mix_svit_mix_665k"]
@@ -89,9 +89,9 @@ def test_svit_build_writes_the_published_manifests_as_svit_mix_does(warehouse):
     built = json.loads((manifests / "mix_svit_mix_665k.manifest.json").read_text())
     assert built["kind"] == "published" and built["records"] == TRUTH["svit_mix_665k"]["records"]
     assert built["records_per_image_prefix"] == TRUTH["svit_mix_665k"]["records_per_image_prefix"]
-    by_mix = build_mix(warehouse, "mix_svit_mix_665k").manifest
+    by_mix = build_mix(built_sample, "mix_svit_mix_665k").manifest
     assert {k: v for k, v in built.items() if k != "built_at"} == {k: v for k, v in by_mix.items() if k != "built_at"}
-    assert query(warehouse, "select kind, records from mix_manifests where mix = 'mix_svit_mix_665k'") == [
+    assert query(built_sample, "select kind, records from mix_manifests where mix = 'mix_svit_mix_665k'") == [
         ("published", TRUTH["svit_mix_665k"]["records"])
     ]
 
@@ -109,7 +109,7 @@ def test_without_llava_files_the_mixes_build_empty_and_svit_mix_refuses(tmp_path
         build_mix(wh, "mix_svit_mix_665k")
 
 
-def test_published_mixes_export_byte_for_byte_as_the_official_files(warehouse, tmp_path):
+def test_published_mixes_export_byte_for_byte_as_the_official_files(built_sample, tmp_path):
     """Rebuilt from the warehouse and exported like BAAI's files (indent 4, UTF-8): the same
     bytes, integer ids, text-only records without `image` and the `model` key included."""
     from svit.cli import BUNDLED_SAMPLE
@@ -117,5 +117,5 @@ def test_published_mixes_export_byte_for_byte_as_the_official_files(warehouse, t
 
     for model, official in (("mix_svit_core_150k", "SVIT_core_150K.json"), ("mix_svit_mix_665k", "SVIT_mix_665K.json")):
         out = tmp_path / f"{model}.json"
-        export(warehouse, model, out, "llava", indent=4, progress=False)
+        export(built_sample, model, out, "llava", indent=4, progress=False)
         assert out.read_bytes() == (BUNDLED_SAMPLE / "format" / "llava-v1.5" / official).read_bytes(), model

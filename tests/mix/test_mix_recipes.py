@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from collections import Counter
 
@@ -12,7 +10,7 @@ import pytest
 
 from svit.core.errors import SvitError
 from svit.mix import build_mix
-from tests.mix.conftest import TRUTH, llava_records, query
+from tests.helpers import TRUTH, llava_records_of_model, one_line_error, query, svit_cli
 
 RECIPE = """\
 name: test_mix
@@ -35,32 +33,34 @@ sources:
 
 
 @pytest.fixture(scope="module")
-def built(warehouse, tmp_path_factory):
+def built_test_mix(built_sample, tmp_path_factory):
     path = tmp_path_factory.mktemp("recipes") / "test_mix.yml"
     path.write_text(RECIPE)
-    first = build_mix(warehouse, str(path))
-    records = llava_records(warehouse, "test_mix")
+    first = build_mix(built_sample, str(path))
+    records = llava_records_of_model(built_sample, "test_mix")
     rows = query(
-        warehouse, "select mix_source, source_record_index, repeat_index, id from test_mix order by record_order"
+        built_sample, "select mix_source, source_record_index, repeat_index, id from test_mix order by record_order"
     )
-    second = build_mix(warehouse, str(path))  # the same recipe file may be built again under its name
-    return first, second, records, rows, warehouse
+    second = build_mix(built_sample, str(path))  # the same recipe file may be built again under its name
+    return first, second, records, rows
 
 
-def test_same_recipe_and_seed_give_the_same_records_in_the_same_order(built):
-    first, second, records, rows, warehouse = built
-    assert llava_records(warehouse, "test_mix") == records
+def test_same_recipe_and_seed_give_the_same_records_in_the_same_order(built_test_mix, built_sample):
+    first, second, records, rows = built_test_mix
+    assert llava_records_of_model(built_sample, "test_mix") == records
     assert (
-        query(warehouse, "select mix_source, source_record_index, repeat_index, id from test_mix order by record_order")
+        query(
+            built_sample, "select mix_source, source_record_index, repeat_index, id from test_mix order by record_order"
+        )
         == rows
     )
     assert first.manifest["sources"] == second.manifest["sources"]
 
 
-def test_counts_per_source(built, warehouse):
-    manifest = built[1].manifest
+def test_counts_per_source(built_test_mix, built_sample):
+    manifest = built_test_mix[1].manifest
     sources = {s["source"]: s for s in manifest["sources"]}
-    [(long_convs,)] = query(warehouse, "select count(*) from llava_svit_conversation where len(conversations) >= 6")
+    [(long_convs,)] = query(built_sample, "select count(*) from llava_svit_conversation where len(conversations) >= 6")
     assert (
         sources["llava_svit_conversation"].items()
         >= {
@@ -76,13 +76,13 @@ def test_counts_per_source(built, warehouse):
     assert sources["llava_v1_5_mix665k"]["selected"] == 7
     assert manifest["records"] == sum(s["selected"] for s in manifest["sources"])
     assert manifest["sources"][0]["take"] == "25" and manifest["sources"][0]["filter"].startswith("n_qa")
-    [(stored,)] = query(warehouse, "select manifest from mix_manifests where mix = 'test_mix'")
+    [(stored,)] = query(built_sample, "select manifest from mix_manifests where mix = 'test_mix'")
     assert json.loads(stored)["sources"] == manifest["sources"]
-    assert (built[1].manifest_path.parent / "test_mix.manifest.json").is_file()
+    assert (built_test_mix[1].manifest_path.parent / "test_mix.manifest.json").is_file()
 
 
-def test_upsampling_repeats_every_record_then_picks_the_remainder(built):
-    _, second, _, rows, _ = built
+def test_upsampling_repeats_every_record_then_picks_the_remainder(built_test_mix):
+    _, second, _, rows = built_test_mix
     core = TRUTH["core"]["records"]
     source = next(s for s in second.manifest["sources"] if s["source"] == "mix_svit_core_150k")
     assert (source["available"], source["selected"], source["upsampled"]) == (core, 1000, 1000 - core)
@@ -91,12 +91,12 @@ def test_upsampling_repeats_every_record_then_picks_the_remainder(built):
     assert Counter(copies.values()) == {1000 // core + 1: 1000 % core, 1000 // core: core - 1000 % core}
 
 
-def test_filters_and_first_n_select_what_they_say(built, warehouse):
-    _, _, records, rows, _ = built
+def test_filters_and_first_n_select_what_they_say(built_test_mix, built_sample):
+    _, _, records, rows = built_test_mix
     text_only = [r for r in records if "image" not in r]
     assert len(text_only) == 7 and all(r.get("model") == "" for r in text_only)
     [(first_seven,)] = query(
-        warehouse,
+        built_sample,
         """
         select list(record_index order by record_index) from (
             select record_index from stg_llava__records
@@ -112,12 +112,12 @@ def test_filters_and_first_n_select_what_they_say(built, warehouse):
     assert order == sorted(order) and len(set(order)) == 25
 
 
-def test_another_seed_picks_other_records(warehouse, tmp_path, built):
+def test_another_seed_picks_other_records(built_sample, tmp_path, built_test_mix):
     path = tmp_path / "other.yml"
     path.write_text(RECIPE.replace("name: test_mix", "name: test_mix_seed").replace("seed: 11", "seed: 12"))
-    build_mix(warehouse, str(path))
+    build_mix(built_sample, str(path))
     sql = "select list(source_record_index order by record_order) from {} where mix_source = 'llava_svit_conversation'"
-    assert query(warehouse, sql.format("test_mix_seed")) != query(warehouse, sql.format("test_mix"))
+    assert query(built_sample, sql.format("test_mix_seed")) != query(built_sample, sql.format("test_mix"))
 
 
 BAD = [
@@ -162,31 +162,31 @@ BAD = [
 
 
 @pytest.mark.parametrize("case, source, line, message", BAD, ids=[b[0] for b in BAD])
-def test_bad_recipe_names_file_and_line_and_builds_nothing(warehouse, tmp_path, case, source, line, message):
+def test_bad_recipe_names_file_and_line_and_builds_nothing(built_sample, tmp_path, case, source, line, message):
     path = tmp_path / "bad.yml"
     path.write_text("name: bad_mix\nseed: 1\nsources:\n" + source)
     with pytest.raises(SvitError, match=message) as caught:
-        build_mix(warehouse, str(path))
+        build_mix(built_sample, str(path))
     assert str(caught.value).startswith(f"{path}:{line}: ")
-    assert query(warehouse, "select count(*) from duckdb_tables() where table_name = 'bad_mix'") == [(0,)]
+    assert query(built_sample, "select count(*) from duckdb_tables() where table_name = 'bad_mix'") == [(0,)]
 
 
 @pytest.mark.parametrize("name", ["llava_svit_all", "mix_svit_core_150k", "llava_v1_5_mix665k", "x__coverage"])
-def test_a_mix_name_that_is_taken_is_refused(warehouse, tmp_path, name):
+def test_a_mix_name_that_is_taken_is_refused(built_sample, tmp_path, name):
     path = tmp_path / "dup.yml"
     path.write_text(f"sources:\n  - source: llava_svit_all\nname: {name}\n")
     with pytest.raises(SvitError, match=f"{path}:3: mix name '{name}' is taken"):
-        build_mix(warehouse, str(path))
+        build_mix(built_sample, str(path))
 
 
-def test_a_name_built_from_another_recipe_file_is_refused(built, warehouse, tmp_path):
+def test_a_name_built_from_another_recipe_file_is_refused(built_test_mix, built_sample, tmp_path):
     path = tmp_path / "again.yml"
     path.write_text(RECIPE)
     with pytest.raises(SvitError, match=f"{path}:1: mix name 'test_mix' is taken by the mix built from"):
-        build_mix(warehouse, str(path))
+        build_mix(built_sample, str(path))
 
 
-def test_cli_reports_a_bad_recipe_in_one_line(warehouse, tmp_path):
+def test_cli_reports_a_bad_recipe_in_one_line(built_sample, tmp_path):
     path = tmp_path / "bad.yml"
     path.write_text(
         textwrap.dedent("""\
@@ -196,28 +196,23 @@ def test_cli_reports_a_bad_recipe_in_one_line(warehouse, tmp_path):
             take: 2.5
         """)
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "svit.cli", "mix", str(path), "--warehouse", str(warehouse.root)],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines() == [
+    proc = svit_cli("mix", str(path), "--warehouse", str(built_sample.root))
+    assert one_line_error(proc) == (
         f"svit: {path}:4: a fraction must lie within 0..1, not 2.5; write a count as a whole number"
-    ]
+    )
 
 
 @pytest.mark.parametrize("name", ["mix_manifests", "turns", "sources", "stg_x", "int_x", "_x", "a__dbt_tmp"])
-def test_a_reserved_mix_name_is_refused_and_nothing_is_built(warehouse, tmp_path, monkeypatch, name):
+def test_a_reserved_mix_name_is_refused_and_nothing_is_built(built_sample, tmp_path, monkeypatch, name):
     def no_build(*args, **kwargs):
         raise AssertionError("dbt ran for a refused recipe")
 
     monkeypatch.setattr("svit.mix.build.run_dbt", no_build)
-    manifests = query(warehouse, "select mix, built_at from mix_manifests order by mix")
+    manifests = query(built_sample, "select mix, built_at from mix_manifests order by mix")
     path = tmp_path / "reserved.yml"
     path.write_text(f"sources:\n  - source: llava_svit_all\nname: {name}\n")
     with pytest.raises(SvitError) as caught:
-        build_mix(warehouse, str(path))
+        build_mix(built_sample, str(path))
     message = str(caught.value)
     assert message.startswith(f"{path}:3: mix name '{name}' is reserved; choose another (reserved: the tables ")
     assert "\n" not in message
@@ -234,14 +229,14 @@ def test_a_reserved_mix_name_is_refused_and_nothing_is_built(warehouse, tmp_path
         "__dbt_",
     ):
         assert reserved in message.replace(",", " ")
-    assert query(warehouse, "select mix, built_at from mix_manifests order by mix") == manifests
-    [(tables,)] = query(warehouse, f"select count(*) from duckdb_tables() where table_name = '{name}'")
+    assert query(built_sample, "select mix, built_at from mix_manifests order by mix") == manifests
+    [(tables,)] = query(built_sample, f"select count(*) from duckdb_tables() where table_name = '{name}'")
     assert tables == (1 if name == "mix_manifests" else 0)
-    assert not (warehouse.root / "mixes" / f"{name}.manifest.json").exists()
+    assert not (built_sample.root / "mixes" / f"{name}.manifest.json").exists()
 
 
-def test_a_project_model_s_name_is_still_said_to_be_taken(warehouse, tmp_path):
+def test_a_project_model_s_name_is_still_said_to_be_taken(built_sample, tmp_path):
     path = tmp_path / "model.yml"
     path.write_text("name: stg_svit__turns\nsources:\n  - source: llava_svit_all\n")
     with pytest.raises(SvitError, match=f"{path}:1: mix name 'stg_svit__turns' is taken by a model of the project"):
-        build_mix(warehouse, str(path))
+        build_mix(built_sample, str(path))

@@ -8,10 +8,8 @@ from collections import Counter
 
 import pytest
 
-from svit.cli import BUNDLED_SAMPLE
 from svit.core.facts import DETAIL_QUESTIONS, TASKS
-
-from .conftest import llava_records, task_items
+from tests.helpers import LLAVA_MIX665K, TRUTH, llava_records_of_file, sample_task_items
 
 WORD = re.compile(r"[^ \t\n\r\x0b\x0c]+")  # the analyses' word: a run of non-whitespace
 
@@ -26,7 +24,7 @@ def first_word_yes_no(text: str) -> str | None:
 
 
 def blocks(task: str) -> list[list[dict]]:
-    return [block["content"] for item in task_items(task) for block in item["conversations"]]
+    return [block["content"] for item in sample_task_items(task) for block in item["conversations"]]
 
 
 def dist(report, table: str, scope: str, measure: str) -> dict:
@@ -35,22 +33,22 @@ def dist(report, table: str, scope: str, measure: str) -> dict:
     return rows[0]
 
 
-def test_task_sizes_equal_ground_truth(default_report, ground_truth):
+def test_task_sizes_equal_ground_truth(default_report):
     sizes = {r["task"]: r for r in default_report.tables["svit_task_sizes"].dicts()}
     assert list(sizes) == list(TASKS)
     for task in TASKS:
-        assert sizes[task]["records"] == ground_truth["blocks_per_task"][task]
-        assert sizes[task]["turns"] == ground_truth["turns_per_task"][task]
-        assert sizes[task]["qa_pairs"] == ground_truth["qa_pairs_per_task"][task]
-        assert sizes[task]["images"] == ground_truth["images_per_task"][task]
+        assert sizes[task]["records"] == TRUTH["blocks_per_task"][task]
+        assert sizes[task]["turns"] == TRUTH["turns_per_task"][task]
+        assert sizes[task]["qa_pairs"] == TRUTH["qa_pairs_per_task"][task]
+        assert sizes[task]["images"] == TRUTH["images_per_task"][task]
 
 
-def test_boxes_total_equals_ground_truth(default_report, ground_truth):
+def test_boxes_total_equals_ground_truth(default_report):
     border = default_report.tables["svit_box_border"].dicts()
-    assert sum(r["boxes"] for r in border) == ground_truth["boxes_total"]
+    assert sum(r["boxes"] for r in border) == TRUTH["boxes_total"]
     per_turn = dist(default_report, "svit_boxes", "referring_qa", "boxes per turn")
-    assert round(per_turn["mean"] * per_turn["n"]) == ground_truth["boxes_total"]
-    assert per_turn["n"] == ground_truth["turns_per_task"]["referring_qa"]
+    assert round(per_turn["mean"] * per_turn["n"]) == TRUTH["boxes_total"]
+    assert per_turn["n"] == TRUTH["turns_per_task"]["referring_qa"]
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -71,16 +69,16 @@ def test_words_per_answer_equal_python(default_report, task):
     assert row["hist_counts"] == [expected.get(b, 0) for b in range(10)]
 
 
-def test_characters_equal_ground_truth(default_report, ground_truth):
+def test_characters_equal_ground_truth(default_report):
     for task in TASKS:
         for kind, role in (("question", "user"), ("answer", "gpt")):
             row = dist(default_report, "svit_text_lengths", task, f"{kind} chars")
-            assert round(row["mean"] * row["n"]) == ground_truth["chars_per_task"][task][role]
+            assert round(row["mean"] * row["n"]) == TRUTH["chars_per_task"][task][role]
 
 
-def test_yes_no_equal_ground_truth_and_python(default_report, ground_truth):
+def test_yes_no_equal_ground_truth_and_python(default_report):
     yes_no = {r["task"]: r for r in default_report.tables["svit_yes_no"].dicts()}
-    truth = ground_truth["complex_reasoning_answers_starting"]
+    truth = TRUTH["complex_reasoning_answers_starting"]
     assert yes_no["complex_reasoning"]["starting_yes"] == truth["yes"]
     assert yes_no["complex_reasoning"]["starting_no"] == truth["no"]
     for task in TASKS:
@@ -98,27 +96,27 @@ def test_duplicate_questions_equal_python(default_report):
         assert row["repeats"] == sum(questions.values()) - len(questions)
 
 
-def test_detail_instruction_usage_sums_to_detail_records(default_report, ground_truth):
+def test_detail_instruction_usage_sums_to_detail_records(default_report):
     rows = default_report.tables["svit_detail_instructions"].dicts()
     assert [r["question"] for r in rows if r["listed"]] == list(DETAIL_QUESTIONS)
-    assert sum(r["records"] for r in rows) == ground_truth["blocks_per_task"]["detail_description"]
+    assert sum(r["records"] for r in rows) == TRUTH["blocks_per_task"]["detail_description"]
     asked = Counter(c[0]["value"].strip() for c in blocks("detail_description"))
     assert {r["question"]: r["records"] for r in rows if r["records"]} == dict(asked)
 
 
-def test_image_prefixes_equal_ground_truth(default_report, ground_truth):
+def test_image_prefixes_equal_ground_truth(default_report):
     rows = default_report.tables["llava_image_prefixes"].dicts()
     for model, truth in (
-        ("llava_v1_5_mix665k", ground_truth["llava_mix665k"]["records_per_image_prefix"]),
-        ("svit_mix_665k", ground_truth["svit_mix_665k"]["records_per_image_prefix"]),
+        ("llava_v1_5_mix665k", TRUTH["llava_mix665k"]["records_per_image_prefix"]),
+        ("svit_mix_665k", TRUTH["svit_mix_665k"]["records_per_image_prefix"]),
     ):
         assert {r["image_prefix"]: r["records"] for r in rows if r["model"] == model} == truth
 
 
-def test_llava_file_sizes_and_modality_equal_python(default_report, ground_truth):
-    records = llava_records(BUNDLED_SAMPLE / "llava" / "llava_v1_5_mix665k.json")
+def test_llava_file_sizes_and_modality_equal_python(default_report):
+    records = llava_records_of_file(LLAVA_MIX665K)
     sizes = {r["model"]: r for r in default_report.tables["llava_model_sizes"].dicts()}["llava_v1_5_mix665k"]
-    assert sizes["records"] == ground_truth["llava_mix665k"]["records"] == len(records)
+    assert sizes["records"] == TRUTH["llava_mix665k"]["records"] == len(records)
     assert sizes["turns"] == sum(len(r["conversations"]) for r in records)
     text_only = [r for r in records if "image" not in r]
     assert sizes["text_only"] == len(text_only)
@@ -136,7 +134,7 @@ def test_llava_file_sizes_and_modality_equal_python(default_report, ground_truth
     assert row["mean"] == pytest.approx(statistics.fmean(answers), rel=1e-12)
 
 
-def test_llava_svit_all_counts_every_block(default_report, ground_truth):
+def test_llava_svit_all_counts_every_block(default_report):
     sizes = {r["model"]: r for r in default_report.tables["llava_model_sizes"].dicts()}["llava_svit_all"]
-    assert sizes["records"] == sum(ground_truth["blocks_per_task"].values())
-    assert sizes["qa_pairs"] == ground_truth["qa_pairs_total"]
+    assert sizes["records"] == sum(TRUTH["blocks_per_task"].values())
+    assert sizes["qa_pairs"] == TRUTH["qa_pairs_total"]

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import base64
 import csv
-import hashlib
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -20,8 +16,8 @@ from PIL import Image
 
 from svit.cli import cli
 from svit.core.errors import SvitError
-from svit.core.warehouse import Warehouse
 from svit.stats import render_analysis, run_stats
+from tests.helpers import one_line_error, query, svit_cli, warehouse_contents
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -55,13 +51,13 @@ def test_html_inlines_every_image(default_report):
     assert "<table>" in page and 'src="svit' not in page
 
 
-def test_compare_puts_two_models_side_by_side(sample_warehouse, tmp_path):
+def test_compare_puts_two_models_side_by_side(built_sample, tmp_path):
     result = CliRunner().invoke(
         cli,
         [
             "stats",
             "--warehouse",
-            str(sample_warehouse.root),
+            str(built_sample.root),
             "--out",
             str(tmp_path),
             "--compare",
@@ -78,24 +74,24 @@ def test_compare_puts_two_models_side_by_side(sample_warehouse, tmp_path):
     assert "| statistic | svit_core_150k | llava_svit_all |" in (tmp_path / "report.md").read_text()
 
 
-def test_empty_model_gives_a_report_saying_no_records(sample_warehouse, tmp_path):
-    con = duckdb.connect(str(sample_warehouse.duckdb_path))
+def test_empty_model_gives_a_report_saying_no_records(built_sample, tmp_path):
+    con = duckdb.connect(str(built_sample.duckdb_path))
     try:
         con.execute("create or replace table main.empty_mix as select * from llava_svit_all limit 0")
     finally:
         con.close()
-    report = run_stats(sample_warehouse, tmp_path / "one", models=["empty_mix"])
+    report = run_stats(built_sample, tmp_path / "one", models=["empty_mix"])
     assert "empty_mix: no records" in (tmp_path / "one" / "report.md").read_text()
     assert "empty_mix: no records" in (tmp_path / "one" / "report.html").read_text()
     assert any("empty_mix" in line and "no records" in line for line in report.summary_lines())
-    compared = run_stats(sample_warehouse, tmp_path / "two", compare=("empty_mix", "svit_core_150k"))
+    compared = run_stats(built_sample, tmp_path / "two", compare=("empty_mix", "svit_core_150k"))
     assert "empty_mix: no records" in (tmp_path / "two" / "report.md").read_text()
     assert compared.tables["llava_model_sizes"].dicts()[0]["model"] == "svit_core_150k"
 
 
-def test_unknown_model_names_the_models(sample_warehouse, tmp_path):
+def test_unknown_model_names_the_models(built_sample, tmp_path):
     with pytest.raises(SvitError, match="unknown model 'nope'.*llava_svit_all"):
-        run_stats(sample_warehouse, tmp_path, models=["nope"])
+        run_stats(built_sample, tmp_path, models=["nope"])
 
 
 def test_analyses_render_as_dbt_would_with_default_vars():
@@ -105,31 +101,6 @@ def test_analyses_render_as_dbt_would_with_default_vars():
 
 
 # --------------------------------------------------------------------------- the report folder
-
-
-@pytest.fixture(scope="module")
-def guarded(sample_warehouse, tmp_path_factory) -> Warehouse:
-    """A copy of the sample warehouse, its symlinks kept: a refusal that failed would write into
-    it, not into the warehouse the other tests share."""
-    root = tmp_path_factory.mktemp("guarded") / "warehouse"
-    shutil.copytree(sample_warehouse.root, root, symlinks=True)
-    return Warehouse(root.resolve())
-
-
-def contents(root: Path) -> dict[str, tuple]:
-    """Every entry under `root` (links not followed): a file's bytes as a hash, a link's target."""
-    out = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = Path(folder) / name
-            key = str(path.relative_to(root))
-            if path.is_symlink():
-                out[key] = ("link", os.readlink(path))
-            elif path.is_file():
-                out[key] = ("file", hashlib.sha256(path.read_bytes()).hexdigest())
-            else:
-                out[key] = ("folder",)
-    return out
 
 
 def _linked_report(root: Path, tmp: Path) -> Path:
@@ -160,28 +131,25 @@ REPORT_REFUSED = [
 def test_a_report_inside_the_warehouse_is_refused(guarded, tmp_path, case, out_of, says):
     root = guarded.root
     out = out_of(root, tmp_path)
-    before = contents(root)
+    before = warehouse_contents(root)
     with pytest.raises(SvitError) as info:
         run_stats(guarded, out)
     message = str(info.value)
     assert "\n" not in message and message.startswith("--out ")
     assert says.format(root=root) in message
     assert message.endswith(f"; write the report outside it or into {root}/report/")
-    assert contents(root) == before
-    con = duckdb.connect(str(guarded.duckdb_path), read_only=True)
-    try:
-        assert con.execute("select count(*) from llava_svit_all").fetchall()[0][0] > 0
-    finally:
-        con.close()
+    assert warehouse_contents(root) == before
+    [(records,)] = query(guarded, "select count(*) from llava_svit_all")
+    assert records > 0
 
 
-def test_the_warehouse_report_folder_is_allowed(sample_warehouse):
+def test_the_warehouse_report_folder_is_allowed(built_sample):
     # On the shared warehouse itself: a copy's views still read the original's Parquet files,
     # which the read-only session does not let them reach. report/ is the one place allowed.
-    out = sample_warehouse.root / "report"
+    out = built_sample.root / "report"
     assert not out.exists()
     try:
-        report = run_stats(sample_warehouse, out, compare=("svit_core_150k", "llava_svit_all"))
+        report = run_stats(built_sample, out, compare=("svit_core_150k", "llava_svit_all"))
         assert report.out_dir == out and (out / "report.md").is_file()
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -189,23 +157,17 @@ def test_the_warehouse_report_folder_is_allowed(sample_warehouse):
 
 def test_cli_refuses_a_report_inside_the_warehouse_in_one_line(guarded):
     out = guarded.root / "mixes" / "report"
-    proc = subprocess.run(
-        [sys.executable, "-m", "svit.cli", "stats", "--warehouse", str(guarded.root), "--out", str(out)],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 1
-    assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines() == [
+    proc = svit_cli("stats", "--warehouse", str(guarded.root), "--out", str(out))
+    assert one_line_error(proc) == (
         f"svit: --out {out} is inside the warehouse {guarded.root}; write the report outside it or into "
         f"{guarded.root}/report/"
-    ]
+    )
     assert not out.exists()
 
 
-def test_a_report_folder_that_is_a_file_is_refused(sample_warehouse, tmp_path):
+def test_a_report_folder_that_is_a_file_is_refused(built_sample, tmp_path):
     out = tmp_path / "report.txt"
     out.write_text("mine")
     with pytest.raises(SvitError, match=f"--out {out} is a file; the report is a folder"):
-        run_stats(sample_warehouse, out)
+        run_stats(built_sample, out)
     assert out.read_text() == "mine"

@@ -1,4 +1,4 @@
-"""A corpus generated once per test session, and helpers to read it back."""
+"""A corpus generated once per test session, its ground truth, and a cached reader of its files."""
 
 from __future__ import annotations
 
@@ -9,14 +9,11 @@ import pytest
 
 from synth.corpus import generate_corpus
 
-FORMAT_IMAGES = 300
-FORMAT_SEED = 7
-
 
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("corpus")
-    generate_corpus(out, images=FORMAT_IMAGES, seed=FORMAT_SEED)
+    generate_corpus(out, images=300, seed=7)
     return out
 
 

@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
-from pathlib import Path
 
 from svit.core.facts import TASKS
 from synth.corpus import generate_corpus
-
-
-def _hashes(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+from tests.helpers import file_hashes
 
 
 def test_same_seed_gives_byte_identical_files(tmp_path):
     generate_corpus(tmp_path / "a", images=40, seed=3)
     generate_corpus(tmp_path / "b", images=40, seed=3)
-    a, b = _hashes(tmp_path / "a"), _hashes(tmp_path / "b")
+    a, b = file_hashes(tmp_path / "a"), file_hashes(tmp_path / "b")
     assert len(a) == 13  # 4 data, 4 raw, 2 format, 2 llava, GROUND_TRUTH
     assert a == b
 
 
 def test_ground_truth_lists_every_file_with_its_size_and_hash(tmp_path):
     truth = generate_corpus(tmp_path, images=40, seed=3)
-    hashes = _hashes(tmp_path)
+    hashes = file_hashes(tmp_path)
     del hashes["GROUND_TRUTH.json"]
     assert {k: v["sha256"] for k, v in truth["files"].items()} == hashes
     assert all(v["bytes"] == (tmp_path / k).stat().st_size for k, v in truth["files"].items())
@@ -40,7 +31,7 @@ def test_zipped_corpus_is_byte_identical_and_holds_the_same_json(tmp_path):
     generate_corpus(tmp_path / "z1", images=40, seed=3, zip_data=True)
     generate_corpus(tmp_path / "z2", images=40, seed=3, zip_data=True)
     generate_corpus(tmp_path / "plain", images=40, seed=3)
-    assert _hashes(tmp_path / "z1") == _hashes(tmp_path / "z2")
+    assert file_hashes(tmp_path / "z1") == file_hashes(tmp_path / "z2")
     for task in TASKS:
         assert not (tmp_path / "z1" / "data" / f"{task}.json").exists()
         with zipfile.ZipFile(tmp_path / "z1" / "data" / f"{task}.zip") as zf:
@@ -62,7 +53,7 @@ def test_rewriting_a_directory_in_the_other_form_leaves_no_stale_data_file(tmp_p
 def test_another_seed_gives_another_corpus(tmp_path):
     generate_corpus(tmp_path / "a", images=40, seed=3)
     generate_corpus(tmp_path / "b", images=40, seed=4)
-    a, b = _hashes(tmp_path / "a"), _hashes(tmp_path / "b")
+    a, b = file_hashes(tmp_path / "a"), file_hashes(tmp_path / "b")
     for name in a:
         if name.startswith(("data/", "format/", "raw/annotations/vg/objects")):
             assert a[name] != b[name], name
