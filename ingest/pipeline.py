@@ -272,9 +272,11 @@ def _write_snapshot(
             if old is None or item.name in damaged:
                 continue
             # A kept source stays as it was read, whatever svit reads it with now: only its bytes
-            # and what it depends on (image_data.json) count.
+            # and a new image_data.json it depends on count (one dropped leaves it as it was).
+            old_hash, old_depends = (old.cache_key.split(":") + ["", ""])[:2]
+            new_hash, new_depends = (reports[item].cache_key.split(":") + ["", ""])[:2]
             same = (
-                old.cache_key.split(":")[:2] == reports[item].cache_key.split(":")[:2]
+                old_hash == new_hash and (image_data is None or old_depends == new_depends)
                 if item in kept_hashes
                 else old.cache_key == reports[item].cache_key
             )

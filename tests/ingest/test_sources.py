@@ -99,6 +99,30 @@ def test_drop_removes_a_source_and_only_that(tmp_path):
     assert count(warehouse, "llava_records") == 0 and count(warehouse, "sources") == 0
 
 
+def test_dropping_image_data_keeps_the_svit_sources_as_they_were(tmp_path, download):
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(download, (), warehouse, progress=False)
+    turns = count(warehouse, "turns")
+    report = drop_sources(warehouse, ("image_data.json",))
+    assert {f.name: f.status for f in report.files}["conversation.json"] == "kept"
+    assert count(warehouse, "turns") == turns and count(warehouse, "images") == 0
+
+
+def test_a_changed_image_data_reads_the_svit_sources_again(tmp_path, download):
+    """SVIT rows are checked against image_data.json: a new one, given alone, rereads them."""
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(download, (), warehouse, progress=False)
+    alone = tmp_path / "vg_only"
+    (alone / "raw" / "annotations" / "vg").mkdir(parents=True)
+    image_data = json.loads((download / "raw" / "annotations" / "vg" / "image_data.json").read_text())
+    dropped = image_data.pop(0)["image_id"]
+    (alone / "raw" / "annotations" / "vg" / "image_data.json").write_text(json.dumps(image_data))
+    report = run_ingest(alone, (), warehouse, progress=False)
+    assert {f.name: f.status for f in report.files}["conversation.json"] == "ingested"
+    assert count(warehouse, "turns", f"image_id = {dropped}") == 0
+    assert count(warehouse, "rejects", f"raw_json like '%{dropped}%'") > 0
+
+
 def test_rerunning_a_download_keeps_extra_llava_files(tmp_path, download):
     warehouse = Warehouse(tmp_path / "wh")
     run_ingest(download, (llava_file(tmp_path / "mine.json", 3),), warehouse, progress=False)
