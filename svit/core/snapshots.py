@@ -92,8 +92,13 @@ def holding(root: Path, *snapshots: Path | None) -> Iterator[None]:
     try:
         for snap in dict.fromkeys(s for s in snapshots if s is not None):
             folder = root / READERS
-            folder.mkdir(exist_ok=True)
-            fd = os.open(folder / f"{snap.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                folder.mkdir(exist_ok=True)
+                fd = os.open(folder / f"{snap.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:
+                # A warehouse this user cannot write (a copy shared read-only): read without
+                # holding; a publish by its owner meanwhile may then remove what is being read.
+                continue
             fds.append(fd)
             fcntl.flock(fd, fcntl.LOCK_SH)
             if not snap.is_dir():  # deleted between resolving `current` and taking the lock
