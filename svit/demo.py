@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from svit.core.errors import NotBuiltYet, SvitError
+from svit.core.errors import SvitError
 from svit.core.warehouse import Warehouse
 
 
@@ -64,16 +64,12 @@ def _table_summary(warehouse: Warehouse) -> str:
 
 
 def run_demo(warehouse: Warehouse, corpus: Path) -> None:
-    """Run the stages in order; a stage not built yet is skipped with a message."""
+    """Run the stages in order, one line each."""
     if not (corpus / "data").is_dir():
         raise SvitError(f"the bundled sample corpus is missing at {corpus}; reinstall the package")
     click.echo(f"svit demo: sample corpus {corpus}")
     click.echo(f"svit demo: warehouse {warehouse.root}")
     for name, stage in _stages(warehouse, corpus):
         started = time.perf_counter()
-        try:
-            summary = stage()
-        except NotBuiltYet as exc:
-            click.echo(f"  {name:<8} skipped: {exc}")
-            continue
+        summary = stage()
         click.echo(f"  {name:<8} {time.perf_counter() - started:6.1f}s  {summary}")

@@ -7,10 +7,6 @@ class SvitError(Exception):
     """Base class: a problem the user can act on; the message says what to do."""
 
 
-class NotBuiltYet(SvitError):
-    """A subcommand whose stage does not exist yet."""
-
-
 class InputError(SvitError):
     """An input file that cannot be read at all (not JSON, truncated, missing member)."""
 

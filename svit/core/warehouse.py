@@ -21,9 +21,6 @@ class Warehouse:
         chosen = option or settings.warehouse_dir() or settings.DEFAULT_WAREHOUSE
         return cls(Path(chosen).resolve())
 
-    def table_dir(self, table: str) -> Path:
-        return self.root / table
-
     @property
     def duckdb_path(self) -> Path:
         return self.root / "svit.duckdb"
