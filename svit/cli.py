@@ -16,14 +16,23 @@ from svit.core.warehouse import Warehouse
 
 BUNDLED_SAMPLE = Path(__file__).parent / "sample_corpus"
 
+# No `envvar=` on the option: Warehouse.resolve reads $SVIT_WAREHOUSE, after the option given
+# before the command (`svit --warehouse DIR COMMAND`), which an envvar here would override.
 warehouse_option = click.option(
     "--warehouse",
     "warehouse_dir",
-    envvar=WAREHOUSE_VAR,
     type=click.Path(file_okay=False),
     default=None,
-    help=f"Warehouse directory (default ./warehouse, or ${WAREHOUSE_VAR}).",
+    metavar="DIR",
+    help=f"Warehouse directory (default: the one given before the command, else ${WAREHOUSE_VAR}, else ./warehouse).",
 )
+
+
+def resolve_warehouse(warehouse_dir: str | None) -> Warehouse:
+    """The command's warehouse: its own --warehouse, else `svit --warehouse DIR` before the command;
+    Warehouse.resolve picks the default ($SVIT_WAREHOUSE, else ./warehouse)."""
+    before_command = click.get_current_context().find_root().params.get("warehouse_dir")
+    return Warehouse.resolve(warehouse_dir or before_command)
 
 
 allow_stale_option = click.option(
@@ -48,11 +57,27 @@ def reading(warehouse: Warehouse, allow_stale: bool, models: bool = True) -> Ite
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="svit")
-def cli() -> None:
-    """svit-warehouse: SVIT and LLaVA-1.5 instruction data as a queryable warehouse."""
+@click.option(
+    "--warehouse",
+    "warehouse_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help=f"Warehouse directory for the command (its own --warehouse wins; default ${WAREHOUSE_VAR}, else ./warehouse).",
+)
+def cli(warehouse_dir: str | None) -> None:
+    """svit-warehouse: SVIT and LLaVA-1.5 instruction data as a queryable warehouse.
+
+    `svit COMMAND --help` shows a command's options and an example.
+
+    \b
+    Example:
+      svit demo --warehouse /tmp/svit-wh
+      svit --warehouse /tmp/svit-wh status
+    """
 
 
-@cli.command()
+@cli.command(short_help="Write a synthetic corpus in the BAAI/SVIT layout.")
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write the corpus into."
 )
@@ -63,9 +88,15 @@ def cli() -> None:
     "--seed", default=0, show_default=True, type=int, help="Random seed; the same seed gives byte-identical files."
 )
 @click.option("--zip", "zip_data", is_flag=True, help="Ship data/*.json as data/*.zip, as BAAI does.")
-@warehouse_option
-def sample(out_dir: str, images: int, seed: int, zip_data: bool, warehouse_dir: str | None) -> None:
-    """Write a synthetic corpus laid out like the BAAI/SVIT download."""
+def sample(out_dir: str, images: int, seed: int, zip_data: bool) -> None:
+    """Write a synthetic corpus laid out like the BAAI/SVIT download.
+
+    It writes a corpus, not a warehouse: `svit ingest` reads the corpus into one.
+
+    \b
+    Example:
+      svit sample --out corpus --images 100 --seed 1
+    """
     from synth.corpus import generate_corpus
 
     truth = generate_corpus(Path(out_dir), images=images, seed=seed, zip_data=zip_data, progress=True)
@@ -75,7 +106,7 @@ def sample(out_dir: str, images: int, seed: int, zip_data: bool, warehouse_dir: 
     )
 
 
-@cli.command()
+@cli.command(short_help="Add or update sources: JSON or zips to Parquet tables.")
 @click.argument("source_dir", type=click.Path())
 @click.option(
     "--llava",
@@ -100,11 +131,12 @@ def ingest(source_dir: str, llava_files: tuple[str, ...], no_image_id_check: boo
 
     \b
     Example:
-      svit ingest ~/data/SVIT --llava ~/data/llava_v1_5_mix665k.json
+      svit sample --out corpus
+      svit ingest corpus --llava corpus/llava/llava_v1_5_mix665k.json
     """
     from ingest.pipeline import run_ingest
 
-    warehouse = Warehouse.resolve(warehouse_dir)
+    warehouse = resolve_warehouse(warehouse_dir)
     report = run_ingest(
         Path(source_dir), tuple(Path(f) for f in llava_files), warehouse, check_image_ids=not no_image_id_check
     )
@@ -129,7 +161,7 @@ def _say_snapshot(warehouse: Warehouse, report) -> None:
         click.echo("the models are now stale: run `svit build`")
 
 
-@cli.command()
+@cli.command(short_help="Remove sources (a new snapshot without them).")
 @click.argument("names", nargs=-1, required=True, metavar="SOURCE...")
 @warehouse_option
 def drop(names: tuple[str, ...], warehouse_dir: str | None) -> None:
@@ -143,11 +175,11 @@ def drop(names: tuple[str, ...], warehouse_dir: str | None) -> None:
     """
     from ingest.pipeline import drop_sources
 
-    warehouse = Warehouse.resolve(warehouse_dir)
+    warehouse = resolve_warehouse(warehouse_dir)
     _say_snapshot(warehouse, drop_sources(warehouse, names))
 
 
-@cli.command()
+@cli.command(short_help="List the sources and whether their files changed.")
 @click.option(
     "--no-check", is_flag=True, help="Do not hash the source files to see whether they still hold the same bytes."
 )
@@ -161,7 +193,7 @@ def sources(no_check: bool, warehouse_dir: str | None) -> None:
     """
     from svit.status import source_rows
 
-    warehouse = Warehouse.resolve(warehouse_dir)
+    warehouse = resolve_warehouse(warehouse_dir)
     rows = source_rows(warehouse, check=not no_check)
     if not rows:
         click.echo(f"{warehouse.root}: no sources yet; run `svit ingest SOURCE_DIR`")
@@ -171,7 +203,7 @@ def sources(no_check: bool, warehouse_dir: str | None) -> None:
         click.echo(f"{r['name']:<32} {r['kind']:<14} {r['records']:>10,}  {r['file']:<9} {r['path']}")
 
 
-@cli.command()
+@cli.command(short_help="Snapshot, damage, sources, and whether models are fresh.")
 @warehouse_option
 def status(warehouse_dir: str | None) -> None:
     """What the warehouse holds: its snapshot, sources, damage, and whether the models are fresh.
@@ -184,21 +216,27 @@ def status(warehouse_dir: str | None) -> None:
     """
     from svit.status import status_lines
 
-    lines, healthy = status_lines(Warehouse.resolve(warehouse_dir))
+    lines, healthy = status_lines(resolve_warehouse(warehouse_dir))
     for line in lines:
         click.echo(line)
     if not healthy:
         sys.exit(1)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@cli.command(short_help="Run `dbt build` on the warehouse.", context_settings={"ignore_unknown_options": True})
 @click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
 @warehouse_option
 def build(dbt_args: tuple[str, ...], warehouse_dir: str | None) -> None:
-    """Run `dbt build` on the warehouse (extra arguments go to dbt)."""
+    """Run `dbt build` on the warehouse (extra arguments go to dbt).
+
+    \b
+    Example:
+      svit build
+      svit build --select llava_svit_all
+    """
     from svit.workflows import build_with_manifests
 
-    timings, manifests = build_with_manifests(Warehouse.resolve(warehouse_dir), dbt_args)
+    timings, manifests = build_with_manifests(resolve_warehouse(warehouse_dir), dbt_args)
     models = sorted((t for t in timings if t.kind == "model"), key=lambda t: -t.seconds)
     click.echo("model seconds:")
     for t in models:
@@ -209,13 +247,22 @@ def build(dbt_args: tuple[str, ...], warehouse_dir: str | None) -> None:
         click.echo(f"{mix.name}: {mix.records:,} records, manifest {mix.manifest_path}")
 
 
-@cli.command()
+@cli.command(short_help="Write a model as LLaVA JSON, JSONL, messages or Parquet.")
 @click.argument("model")
 @click.option(
     "--out", "out_file", required=True, type=click.Path(), help="File to write (a folder for --format parquet)."
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["llava", "jsonl", "messages", "parquet"]), default="llava", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["llava", "jsonl", "messages", "parquet"]),
+    default="llava",
+    show_default=True,
+    help=(
+        "llava: one JSON array, as LLaVA reads it; jsonl: one record per line; "
+        "messages: JSONL of OpenAI-style chat records (TRL, torchtune); "
+        "parquet: a folder of shards with a dataset card (datasets.load_dataset)."
+    ),
 )
 @click.option(
     "--indent",
@@ -248,13 +295,17 @@ def export(
 
     MODEL is a dbt model (llava_svit_all, ...) or an ingested LLaVA file by its model name
     (llava_v1_5_mix665k, ...). For --format parquet, --out is a folder of shards.
+
+    \b
+    Example:
+      svit export llava_svit_all --format jsonl --out llava_svit_all.jsonl
     """
     import time
 
     from ingest.sources import LLAVA, model_name
     from svit.export import export as run_export
 
-    warehouse = Warehouse.resolve(warehouse_dir)
+    warehouse = resolve_warehouse(warehouse_dir)
     ingested_file = any(s["kind"] == LLAVA and model_name(s["name"]) == model for s in warehouse.sources())
     started = time.perf_counter()
     with reading(warehouse, allow_stale, models=not ingested_file):
@@ -268,15 +319,22 @@ def export(
     )
 
 
-@cli.command()
+@cli.command(short_help="Compare the official LLaVA files with the derived records.")
 @click.option("--show", default=5, show_default=True, type=click.IntRange(min=0), help="Differences to show per file.")
 @allow_stale_option
 @warehouse_option
 def verify(show: int, allow_stale: bool, warehouse_dir: str | None) -> None:
-    """Compare the derived LLaVA records with the official format/llava-v1.5 files."""
+    """Compare the derived LLaVA records with the official format/llava-v1.5 files.
+
+    Exit status 1 when a record differs.
+
+    \b
+    Example:
+      svit verify --show 2
+    """
     from svit.verify import verify as run_verify
 
-    warehouse = Warehouse.resolve(warehouse_dir)
+    warehouse = resolve_warehouse(warehouse_dir)
     with reading(warehouse, allow_stale):
         reports = run_verify(warehouse, show)
     differing = 0
@@ -298,7 +356,7 @@ def verify(show: int, allow_stale: bool, warehouse_dir: str | None) -> None:
         raise SvitError(f"{differing:,} official records differ from what the warehouse derives")
 
 
-@cli.command()
+@cli.command(short_help="Distribution report with tables and plots.")
 @click.option(
     "--model",
     "models",
@@ -315,10 +373,15 @@ def verify(show: int, allow_stale: bool, warehouse_dir: str | None) -> None:
 def stats(
     models: tuple[str, ...], compare: tuple[str, str] | None, out_dir: str, allow_stale: bool, warehouse_dir: str | None
 ) -> None:
-    """Distribution statistics and plots: report.md, report.html, CSV tables, PNGs."""
+    """Distribution statistics and plots: report.md, report.html, CSV tables, PNGs.
+
+    \b
+    Example:
+      svit stats --model llava_svit_all --out report
+    """
     from svit.stats import run_stats
 
-    warehouse = Warehouse.resolve(warehouse_dir)
+    warehouse = resolve_warehouse(warehouse_dir)
     with reading(warehouse, allow_stale):
         report = run_stats(warehouse, Path(out_dir), models, compare or None)
     for line in report.summary_lines():
@@ -329,7 +392,7 @@ def stats(
     )
 
 
-@cli.command()
+@cli.command(short_help="Build a mix and write its manifest.")
 @click.argument("recipe")
 @click.option(
     "--export",
@@ -344,10 +407,14 @@ def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None
 
     RECIPE is a recipe file (YAML: name, seed, sources with take, filter, select and
     yes_no_ratio) or a published mix: mix_svit_core_150k, mix_svit_mix_665k.
+
+    \b
+    Example:
+      svit mix mix_svit_core_150k --export core_150k.json
     """
     from svit.mix import build_mix
 
-    warehouse = Warehouse.resolve(warehouse_dir)
+    warehouse = resolve_warehouse(warehouse_dir)
     if export_file:  # refused before the mix is built, not after
         from svit.core.output_guard import check_output
 
@@ -375,9 +442,19 @@ def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None
         click.echo(f"wrote {done.out}: {done.records:,} records")
 
 
-@cli.command()
+@cli.command(short_help="Run read-only SQL over tables and models.")
 @click.argument("query")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help=(
+        "table: aligned columns, cells cut at 60 characters, the first 1,000 rows; "
+        "csv: every row, full values; json: an array of objects, every row, full values."
+    ),
+)
 @click.option(
     "--no-models",
     is_flag=True,
@@ -393,6 +470,10 @@ def sql(query: str, fmt: str, warehouse_dir: str | None, no_models: bool = False
     Tables (images, turns, boxes, ...) and dbt models are queried by bare name; partition
     columns (task, source, split) are ordinary columns. Only queries run (SELECT, WITH,
     DESCRIBE, SHOW, EXPLAIN); of several statements, the last one's result is printed.
+
+    \b
+    Example:
+      svit sql --format csv "select task, count(*) as turns from turns group by task"
     """
     import os
 
@@ -401,7 +482,7 @@ def sql(query: str, fmt: str, warehouse_dir: str | None, no_models: bool = False
     out = sys.stdout
     if hasattr(out, "reconfigure"):
         out.reconfigure(encoding="utf-8")
-    warehouse = Warehouse.resolve(warehouse_dir)
+    warehouse = resolve_warehouse(warehouse_dir)
     try:
         with reading(warehouse, allow_stale, models=not no_models):
             run_sql(warehouse, query, fmt, out, models=not no_models)
@@ -410,13 +491,18 @@ def sql(query: str, fmt: str, warehouse_dir: str | None, no_models: bool = False
         os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
 
 
-@cli.command()
+@cli.command(short_help="Run every stage on the bundled sample corpus.")
 @warehouse_option
 def demo(warehouse_dir: str | None) -> None:
-    """Run every stage that exists on the bundled sample corpus."""
+    """Run every stage that exists on the bundled sample corpus.
+
+    \b
+    Example:
+      svit demo --warehouse demo-wh
+    """
     from svit.demo import run_demo
 
-    run_demo(Warehouse.resolve(warehouse_dir), BUNDLED_SAMPLE)
+    run_demo(resolve_warehouse(warehouse_dir), BUNDLED_SAMPLE)
 
 
 def main() -> None:
