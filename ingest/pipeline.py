@@ -146,7 +146,7 @@ def run_ingest(
         )
     root = warehouse.root
     keep_batches_in_heap()
-    with snapshots.write_lock(root, "ingest"):
+    with snapshots.write_lock(root, "ingest", create=True):
         return _write_snapshot(root, inputs, Path(source_dir), frozenset(), check_image_ids, progress)
 
 
@@ -204,18 +204,15 @@ def _check_nothing_vanished(source_dir: Path | None, given: list[InputFile], bef
         path = Path(old.abs_path)
         if name in names or not path.is_relative_to(base):
             continue
-        if not usable(path):  # usable() names what is there instead, if anything
+        if not usable(path, name):  # usable() names what is there instead, if anything
             raise InputError(
                 f"{old.path}: source {name} was ingested from here and is now missing; restore it, "
                 f"or remove it on purpose with `svit drop {name}`"
             )
 
 
-def _damaged_sources(previous_dir: Path | None, previous: dict | None, before: dict[str, FileReport]) -> set[str]:
+def _damaged_sources(damaged: list[str], before: dict[str, FileReport]) -> set[str]:
     """Sources whose table files in the current snapshot no longer match its manifest."""
-    if previous is None or previous_dir is None:
-        return set()
-    damaged = snapshots.damaged_files(previous_dir, previous)
     if any(d.startswith("rejects/") for d in damaged):
         return set(before)  # every source's rejects are in that file
     return {
@@ -240,12 +237,14 @@ def _write_snapshot(
     previous = snapshots.previous_manifest(root)
     previous_dir = snapshots.current_snapshot(root)
     before = {f["name"]: FileReport.from_manifest(f) for f in previous["files"]} if previous else {}
-    damaged = _damaged_sources(previous_dir, previous, before)
+    damaged_paths = snapshots.damaged_files(previous_dir, previous) if previous and previous_dir else []
+    damaged = _damaged_sources(damaged_paths, before)
     _check_nothing_vanished(source_dir, given, before)
     given_names = {i.name for i in given}
     kept = [before[name].input_file() for name in before if name not in given_names and name not in drop]
     inputs = given + kept
     _check_model_names(inputs)
+    _check_no_overlap(inputs)
     image_data = next((i for i in inputs if i.kind == VG_IMAGE_DATA), None)
     if image_data is None and check_image_ids and any(i.kind in (SVIT_TASK, SVIT_ALL) for i in given):
         raise InputError(
@@ -286,7 +285,9 @@ def _write_snapshot(
             if item not in unchanged:  # damaged, or image_data.json changed under it: read it again
                 _check_same_bytes(item, before[item.name])
                 pending[item] = hasher.submit(_hash, item, counters.get(item))
-        if unchanged == set(inputs) and not drop and set(before) == {i.name for i in inputs}:
+        # Damage in a table no source owns (sources, manifest, an empty table) is mended by
+        # writing a new snapshot: those are written afresh every time.
+        if unchanged == set(inputs) and not drop and not damaged_paths and set(before) == {i.name for i in inputs}:
             hasher.shutdown()
             return IngestReport(previous["run_id"], previous_dir, list(before.values()), up_to_date=True)
     else:
@@ -375,6 +376,23 @@ def _write_snapshot(
     return IngestReport(run_id, final, files, warnings=warnings, dropped=sorted(drop))
 
 
+def _check_no_overlap(inputs: list[InputFile]) -> None:
+    """Two sources may not write the same table folders: data/svit.json holds the four task
+    files' blocks, so one of them must go before the other comes in. The given sources come
+    first in `inputs`: the one to drop is the one the warehouse kept."""
+    for i, item in enumerate(inputs):
+        for other in inputs[:i]:
+            if any(
+                a == b or a.startswith(b + "/") or b.startswith(a + "/")
+                for a in _outputs(item)
+                for b in _outputs(other)
+            ):
+                raise InputError(
+                    f"{item.name} and {other.name} hold the same SVIT blocks; remove one on purpose first "
+                    f"(`svit drop {item.name}`), then ingest again"
+                )
+
+
 def _check_model_names(inputs: list[InputFile]) -> None:
     names: dict[str, str] = {}
     for item in inputs:
@@ -392,7 +410,7 @@ def _check_same_bytes(item: InputFile, old: FileReport) -> None:
     """A kept source must be read again (its tables are damaged, or image_data.json changed): only
     from the very bytes it was read from before."""
     reason = f"source {item.name} must be read again (its tables are damaged or a file it depends on changed)"
-    if not usable(item.path):
+    if not usable(item.path, item.name):
         raise InputError(
             f"{old.path}: {reason}, but the file is gone; give it again with `svit ingest`, or `svit drop {item.name}`"
         )
@@ -550,7 +568,6 @@ def _write_manifest(
         "files": [asdict(f) for f in files],
         "inventory": snapshots.inventory(staging),
     }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
 

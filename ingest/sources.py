@@ -97,19 +97,17 @@ def usable(path: Path, name: str | None = None) -> bool:
         return False
     what = None
     try:
-        try:
-            os.stat(path)
-        except FileNotFoundError:
-            what = f"a symlink to {os.readlink(path)}, which does not exist"
-        if what is not None:
-            pass
-        elif path.is_dir():
+        os.stat(path)  # follows symlinks: a dangling one is not found, a loop is ELOOP
+        if path.is_dir():
             what = "a folder, not a file"
         elif not path.is_file():
             what = "not a regular file"
         else:
             with open(path, "rb") as fh:
                 fh.read(1)
+    except FileNotFoundError:
+        dangling = path.is_symlink()
+        what = f"a symlink to {os.readlink(path)}, which does not exist" if dangling else "gone while being read"
     except OSError as exc:
         what = "a symlink loop" if exc.errno == errno.ELOOP else f"unreadable ({exc.strerror})"
     if what is not None:

@@ -9,8 +9,3 @@ from svit.core.warehouse import Warehouse
 def build_models(warehouse: Warehouse, extra: tuple[str, ...] = (), quiet: bool = False) -> list[NodeTiming]:
     """dbt build (extra arguments go to dbt): each model's and test's time, in run order."""
     return run_dbt(warehouse, "build", extra, quiet=quiet)
-
-
-def built_models(timings: list[NodeTiming]) -> list[str]:
-    """The models a build wrote."""
-    return [t.name for t in timings if t.kind == "model" and t.status == "success"]

@@ -43,15 +43,23 @@ allow_stale_option = click.option(
 
 
 @contextlib.contextmanager
-def reading(warehouse: Warehouse, allow_stale: bool, models: bool = True) -> Iterator[None]:
-    """A reading command's whole run: one snapshot, kept on disk meanwhile, and fresh models."""
+def reading(
+    warehouse: Warehouse,
+    allow_stale: bool,
+    models: bool = True,
+    named: tuple[str, ...] = (),
+    tables_only: str = "",
+) -> Iterator[None]:
+    """A reading command's whole run: one snapshot, kept on disk meanwhile, and fresh models
+    (and fresh user mixes among the `named` models)."""
     from svit.core.snapshots import reading as hold_snapshot
 
     with hold_snapshot(warehouse.root):
         if models:
-            note = warehouse.require_fresh_models(allow_stale)
-            if note:
-                click.echo(f"svit: {note}", err=True)
+            for model in named or (None,):
+                note = warehouse.require_fresh_models(allow_stale, model, tables_only)
+                if note:
+                    click.echo(f"svit: {note}", err=True)
         yield
 
 
@@ -306,9 +314,15 @@ def export(
     from svit.export import export as run_export
 
     warehouse = resolve_warehouse(warehouse_dir)
-    ingested_file = any(s["kind"] == LLAVA and model_name(s["name"]) == model for s in warehouse.sources())
+    from svit.core.models_db import built_relations
+
+    # An ingested file is read from the tables, fresh; a model or mix of the same name wins in
+    # the export, so it is checked as a model then.
+    ingested_file = model not in built_relations(warehouse) and any(
+        s["kind"] == LLAVA and model_name(s["name"]) == model for s in warehouse.sources()
+    )
     started = time.perf_counter()
-    with reading(warehouse, allow_stale, models=not ingested_file):
+    with reading(warehouse, allow_stale, models=not ingested_file, named=(model,)):
         result = run_export(
             warehouse, model, Path(out_file), fmt, indent=indent, ensure_ascii=ensure_ascii, progress=not no_progress
         )
@@ -382,7 +396,7 @@ def stats(
     from svit.stats import run_stats
 
     warehouse = resolve_warehouse(warehouse_dir)
-    with reading(warehouse, allow_stale):
+    with reading(warehouse, allow_stale, named=tuple(models) + tuple(compare or ())):
         report = run_stats(warehouse, Path(out_dir), models, compare or None)
     for line in report.summary_lines():
         click.echo(line)
@@ -484,7 +498,7 @@ def sql(query: str, fmt: str, warehouse_dir: str | None, no_models: bool = False
         out.reconfigure(encoding="utf-8")
     warehouse = resolve_warehouse(warehouse_dir)
     try:
-        with reading(warehouse, allow_stale, models=not no_models):
+        with reading(warehouse, allow_stale, models=not no_models, tables_only="--no-models"):
             run_sql(warehouse, query, fmt, out, models=not no_models)
         out.flush()
     except BrokenPipeError:  # `svit sql ... | head`: stop quietly

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from svit.build import build_models, built_models
+from svit.build import build_models
 from svit.core import snapshots
-from svit.core.dbt import NodeTiming
+from svit.core.dbt import NodeTiming, built_models
 from svit.core.warehouse import Warehouse
 from svit.mix import MixResult, write_published_manifests
 

@@ -10,7 +10,7 @@ from tests.helpers import REPO
 
 PACKAGES = ("svit", "ingest", "synth")
 # The CLI layer: the only modules that import stages.
-CLI = {"svit.cli", "svit.demo", "svit.workflows", "svit.__main__"}
+CLI = {"svit.cli", "svit.demo", "svit.workflows"}
 # What synth may use of the product: the published facts (and BAAI's published procedure).
 PUBLISHED = {"svit.core.facts", "svit.core.baai_procedure"}
 

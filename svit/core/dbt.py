@@ -25,6 +25,11 @@ class NodeTiming:
     seconds: float
 
 
+def built_models(timings: list[NodeTiming]) -> list[str]:
+    """The models a build wrote."""
+    return [t.name for t in timings if t.kind == "model" and t.status == "success"]
+
+
 def dbt_args(warehouse: Warehouse, command: str, extra: tuple[str, ...] = ()) -> list[str]:
     """dbt's command line for this project on `warehouse`; targets and logs stay inside it."""
     return [
@@ -61,22 +66,23 @@ def run_dbt(warehouse: Warehouse, command: str, extra: tuple[str, ...] = (), qui
             raise SvitError(f"{root} has no ingested tables; run `svit ingest SOURCE_DIR` (or `svit demo`) first")
         building = command == "build"
         partial = any(a.split("=")[0] in SELECTING for a in extra)
-        built_from = snapshots.models_snapshot(root)
-        if building and partial and built_from != current.name and warehouse.duckdb_path.exists():
+        record = snapshots.models_record(root) or {}
+        fresh = record.get("snapshot") == current.name and record.get("complete", True)
+        if building and partial and not fresh and warehouse.duckdb_path.exists():
             raise SvitError(
-                f"the models were built from snapshot {built_from or '(unknown)'}, the warehouse is at {current.name}: "
-                "a partial build would mix the two; run `svit build` without a selection first"
+                f"the models were built from snapshot {record.get('snapshot') or '(unknown)'}, the warehouse is at "
+                f"{current.name}: a partial build would mix the two; run `svit build` without a selection first"
             )
+        if building and not fresh:
+            # Until dbt succeeds some views may read the new snapshot and some tables the old
+            # one: the record says so, and both snapshots are kept while it does.
+            previous = record.get("previous") if record.get("snapshot") == current.name else record.get("snapshot")
+            snapshots.write_models_record(root, {"snapshot": current.name, "complete": False, "previous": previous})
         with snapshots.holding(root, current):
             timings = _run_dbt_process(warehouse, command, extra, quiet, current)
         if building:
-            snapshots.write_models_record(
-                root,
-                {
-                    "snapshot": current.name,
-                    "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                },
-            )
+            built_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            snapshots.write_models_record(root, {"snapshot": current.name, "complete": True, "built_at": built_at})
             snapshots.remove_unused_snapshots(root)  # the snapshot the models read before, if no reader holds it
         return timings
 

@@ -5,7 +5,7 @@ Layout under the warehouse root:
     .snapshots/<run_id>/<table>/...   one complete set of tables and its manifest.json
     current -> .snapshots/<run_id>    replaced with one rename, so readers see old or new, never half
     <table> -> current/<table>        stable paths for DuckDB, Polars, ad-hoc SQL
-    .write.lock                       held by `svit ingest`, `svit drop` and `svit build` while they write
+    .write.lock                       held by `svit ingest`, `drop`, `build` and `mix` while they write
     .readers/<run_id>.lock            held (shared) by every command reading that snapshot
 
 An ingest killed at any point leaves `current` on the previous snapshot; its unfinished
@@ -44,9 +44,11 @@ _pinned: dict[Path, Path] = {}
 
 
 @contextlib.contextmanager
-def write_lock(root: Path, command: str) -> Iterator[None]:
-    """One writer (ingest, drop, build) at a time per warehouse; another one stops with one line."""
-    root.mkdir(parents=True, exist_ok=True)
+def write_lock(root: Path, command: str, create: bool = False) -> Iterator[None]:
+    """One writer (ingest, drop, build, mix) at a time per warehouse; another one stops with one
+    line. Only `create` (ingest) makes a warehouse that is not there yet."""
+    if not root.is_dir() and not create:
+        raise SvitError(f"no warehouse at {root}: run `svit ingest SOURCE_DIR` (or `svit demo`) first")
     if root in _held_writes:
         _held_writes[root] += 1
         try:
@@ -54,7 +56,13 @@ def write_lock(root: Path, command: str) -> Iterator[None]:
         finally:
             _held_writes[root] -= 1
         return
-    fd = os.open(root / WRITE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root / WRITE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise SvitError(
+            f"cannot write the warehouse {root}: {exc.strerror}; check the path and its permissions"
+        ) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -71,10 +79,6 @@ def write_lock(root: Path, command: str) -> Iterator[None]:
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)
-
-
-def snapshot_id(snapshot: Path | None) -> str | None:
-    return None if snapshot is None else snapshot.name
 
 
 def current_snapshot(root: Path) -> Path | None:
@@ -116,8 +120,8 @@ def reading(root: Path) -> Iterator[Path | None]:
         yield _pinned[root]
         return
     snap = current_snapshot(root)
-    built = models_snapshot(root)
-    with holding(root, snap, root / SNAPSHOTS / built if built else None):
+    built = [root / SNAPSHOTS / name for name in sorted(models_snapshots(root))]
+    with holding(root, snap, *built):
         if snap is not None:
             _pinned[root] = snap
         try:
@@ -140,6 +144,12 @@ def models_snapshot(root: Path) -> str | None:
     return record.get("snapshot") if record else None
 
 
+def models_snapshots(root: Path) -> set[str]:
+    """Every snapshot the models may read: two while a build that moves them has not finished."""
+    record = models_record(root) or {}
+    return {name for name in (record.get("snapshot"), record.get("previous")) if name}
+
+
 def write_models_record(root: Path, record: dict) -> None:
     path = root / MODELS_RECORD
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,7 +162,13 @@ def previous_manifest(root: Path) -> dict | None:
     snap = current_snapshot(root)
     if snap is None or not (snap / "manifest.json").is_file():
         return None
-    return json.loads((snap / "manifest.json").read_text())
+    try:
+        return json.loads((snap / "manifest.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SvitError(
+            f"{snap / 'manifest.json'} is damaged ({exc.__class__.__name__}): the list of sources is lost; "
+            "ingest the sources again into a new warehouse"
+        ) from exc
 
 
 def new_staging(root: Path, run_id: str) -> Path:
@@ -235,7 +251,7 @@ def publish(root: Path, staging: Path) -> Path:
 def remove_unused_snapshots(root: Path) -> None:
     """Delete the snapshots that are not current, not the models' and not held by a reader."""
     current = (root / CURRENT).resolve()
-    keep = {current.name, models_snapshot(root)}
+    keep = {current.name} | models_snapshots(root)
     for old in (root / SNAPSHOTS).iterdir():
         if old.name in keep or old.name.endswith(PARTIAL):
             continue

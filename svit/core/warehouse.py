@@ -71,23 +71,41 @@ class Warehouse:
         built = models_snapshot(self.root) if self.duckdb_path.is_file() else None
         return built, (snap.name if snap is not None else None)
 
-    def stale_models(self) -> str | None:
-        """Why the models cannot be trusted to match the tables, or None when they are fresh."""
+    def stale_models(self, model: str | None = None) -> str | None:
+        """Why the models (and `model`, when it is a user mix) cannot be trusted to match the
+        tables, or None when they are fresh."""
+        import json
+
+        from svit.core.snapshots import models_record
+
         if not self.duckdb_path.is_file():
             return None  # nothing built: the command that needs models says so itself
         built, current = self.models_state()
-        if built == current:
-            return None
-        return (
-            f"models were built from snapshot {built or '(not recorded)'}, the warehouse is at {current}: "
-            "run `svit build`"
-        )
+        if built != current:
+            return (
+                f"models were built from snapshot {built or '(not recorded)'}, the warehouse is at {current}: "
+                "run `svit build`"
+            )
+        if not (models_record(self.root) or {}).get("complete", True):
+            return f"the last `svit build` (to snapshot {current}) did not finish: run `svit build`"
+        # A full build does not rebuild user mixes (each needs its recipe): a mix knows its own snapshot.
+        manifest = self.root / "mixes" / f"{model}.manifest.json"
+        if model and manifest.is_file():
+            mix = json.loads(manifest.read_text())
+            if mix.get("kind") == "user" and mix.get("snapshot") not in (None, current):
+                return (
+                    f"mix {model} was built from snapshot {mix['snapshot']}, the warehouse is at {current}: "
+                    f"run `svit mix {mix.get('recipe_file') or model}`"
+                )
+        return None
 
-    def require_fresh_models(self, allow_stale: bool) -> str | None:
-        """SvitError when the models are stale; with `allow_stale`, the warning to show instead."""
+    def require_fresh_models(self, allow_stale: bool, model: str | None = None, tables_only: str = "") -> str | None:
+        """SvitError when the models (or the mix `model`) are stale; with `allow_stale`, the
+        warning to show instead. `tables_only` names the option that reads the tables alone."""
         from svit.core.errors import SvitError
 
-        stale = self.stale_models()
+        stale = self.stale_models(model)
         if stale and not allow_stale:
-            raise SvitError(f"{stale} (or pass --allow-stale to read them anyway)")
+            alone = f", or {tables_only} to query the tables alone" if tables_only else ""
+            raise SvitError(f"{stale} (or pass --allow-stale to read them anyway{alone})")
         return f"warning: {stale}; going on with --allow-stale" if stale else None

@@ -77,7 +77,6 @@ USE_KERNEL = True
 NULL_RECORD = "a record rendered as NULL (an unexpected NULL in the model)"
 PARQUET_SHARD_BYTES = "500MB"
 PARQUET_ROW_GROUP_BYTES = 200_000_000
-ROLE_TO_MESSAGES = {"human": "user", "gpt": "assistant"}
 
 _CONTROL_UPPER = rb"u00[01][0-9A-F]"
 _FIX_CONTROL = re.compile(rb"\\(\\|" + _CONTROL_UPPER + rb")")
@@ -303,14 +302,7 @@ def _attached(con: duckdb.DuckDBPyConnection) -> bool:
 def _llava_files(warehouse: Warehouse) -> dict[str, Path]:
     """Ingested LLaVA files: model name -> snapshot folder holding llava_records / llava_turns."""
     snapshot = current_snapshot(warehouse.root) or warehouse.root
-    records = snapshot / "llava_records"
-    if not records.is_dir():
-        return {}
-    return {
-        d.name.split("=", 1)[1]: snapshot
-        for d in sorted(records.iterdir())
-        if d.is_dir() and d.name.startswith("source=") and any(d.glob("*.parquet"))
-    }
+    return dict.fromkeys(warehouse.llava_models(), snapshot)
 
 
 def available_models(warehouse: Warehouse, con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from svit.core import snapshots
-from svit.core.dbt import run_dbt
+from svit.core.dbt import built_models, run_dbt
 from svit.core.errors import SvitError
 from svit.core.models_db import built_relations, connect
 from svit.core.warehouse import Warehouse
@@ -52,8 +52,7 @@ def _build_published(warehouse: Warehouse, name: str, quiet: bool) -> MixResult:
         )
     # As `svit build` does, limited to this model: one way to build a published mix and write its manifest.
     timings = run_dbt(warehouse, "build", ("--select", name), quiet=quiet)
-    built = [t.name for t in timings if t.kind == "model" and t.status == "success"]
-    [result] = [m for m in write_published_manifests(warehouse, built) if m.name == name]
+    [result] = [m for m in write_published_manifests(warehouse, built_models(timings)) if m.name == name]
     return result
 
 

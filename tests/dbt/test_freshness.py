@@ -6,6 +6,7 @@ import json
 import shutil
 
 import duckdb
+import pytest
 
 from ingest.pipeline import run_ingest
 from svit.build import build_models
@@ -44,7 +45,9 @@ def test_a_changed_source_without_a_rebuild_is_refused_until_svit_build(tmp_path
     ):
         proc = svit_cli(*argv, *wh)
         assert proc.returncode == 1, argv
-        assert proc.stderr.strip().splitlines() == [f"svit: {stale} (or pass --allow-stale to read them anyway)"], argv
+        alone = ", or --no-models to query the tables alone" if argv[0] == "sql" else ""
+        expected = f"svit: {stale} (or pass --allow-stale to read them anyway{alone})"
+        assert proc.stderr.strip().splitlines() == [expected], argv
     assert not out.exists() and not (tmp_path / "report").exists()
     assert svit_cli("status", *wh).returncode == 1
     # The snapshot the models read is kept while they are stale: --allow-stale reads it, and says so.
@@ -81,3 +84,70 @@ def test_a_changed_source_without_a_rebuild_is_refused_until_svit_build(tmp_path
     finally:
         con.close()
     assert f".snapshots/{now}/turns" in sql
+
+
+def test_a_build_that_did_not_finish_keeps_both_snapshots_and_says_so(tmp_path, monkeypatch):
+    """Before dbt runs, the record names the snapshot the build moves to and the one the models
+    read: a failed build leaves views on the new one and tables on the old one."""
+    from svit.core import dbt as core_dbt
+    from svit.core.errors import SvitError
+    from svit.core.snapshots import models_record, models_snapshots, write_models_record
+
+    warehouse = Warehouse(tmp_path / "wh")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    llava = tmp_path / "mine.json"
+    llava.write_text(
+        json.dumps([{"id": "a", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}])
+    )
+    run_ingest(empty, (llava,), warehouse, progress=False)
+    old = (warehouse.root / "current").resolve().name
+    warehouse.duckdb_path.write_bytes(b"")  # a models database exists
+    write_models_record(warehouse.root, {"snapshot": old, "complete": True})
+    llava.write_text(
+        json.dumps([{"id": "b", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}])
+    )
+    run_ingest(empty, (llava,), warehouse, progress=False)
+    new = (warehouse.root / "current").resolve().name
+
+    def dbt_fails(*args, **kwargs):
+        raise SvitError("dbt build failed (stg_svit__turns)")
+
+    monkeypatch.setattr(core_dbt, "_run_dbt_process", dbt_fails)
+    with pytest.raises(SvitError, match="dbt build failed"):
+        core_dbt.run_dbt(warehouse, "build", quiet=True)
+    assert models_record(warehouse.root) == {"snapshot": new, "complete": False, "previous": old}
+    assert models_snapshots(warehouse.root) == {old, new}
+    assert warehouse.stale_models() == f"the last `svit build` (to snapshot {new}) did not finish: run `svit build`"
+    with pytest.raises(SvitError, match="a partial build would mix the two"):
+        core_dbt.run_dbt(warehouse, "build", ("--select", "llava_svit_all"), quiet=True)
+    llava.write_text(
+        json.dumps([{"id": "c", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}])
+    )
+    run_ingest(empty, (llava,), warehouse, progress=False)  # a third snapshot: both the models may read stay
+    assert (warehouse.root / ".snapshots" / old).is_dir() and (warehouse.root / ".snapshots" / new).is_dir()
+
+
+def test_a_user_mix_knows_its_own_snapshot(tmp_path):
+    """A full build does not rebuild user mixes: a mix built before an ingest is stale by itself."""
+    from svit.core.snapshots import write_models_record
+
+    warehouse = Warehouse(tmp_path / "wh")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    llava = tmp_path / "mine.json"
+    llava.write_text(
+        json.dumps([{"id": "a", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}])
+    )
+    run_ingest(empty, (llava,), warehouse, progress=False)
+    current = (warehouse.root / "current").resolve().name
+    warehouse.duckdb_path.write_bytes(b"")
+    write_models_record(warehouse.root, {"snapshot": current, "complete": True})
+    (warehouse.root / "mixes").mkdir()
+    manifest = {"mix": "my_mix", "kind": "user", "snapshot": "20200101T000000000000Z", "recipe_file": "/r/my_mix.yml"}
+    (warehouse.root / "mixes" / "my_mix.manifest.json").write_text(json.dumps(manifest))
+    assert warehouse.stale_models() is None
+    assert warehouse.stale_models("my_mix") == (
+        f"mix my_mix was built from snapshot 20200101T000000000000Z, the warehouse is at {current}: "
+        "run `svit mix /r/my_mix.yml`"
+    )

@@ -311,3 +311,59 @@ def test_a_reader_keeps_its_snapshot_while_another_is_published(tmp_path):
     ingest(llava_file(mine, 6))
     assert not first.exists()  # no reader holds it any more: the next publish removed it
     assert count(warehouse, "llava_records") == 6
+
+
+def test_svit_json_and_the_task_files_are_not_kept_side_by_side(tmp_path, download):
+    """data/svit.json holds the task files' blocks: switching from one to the other is a drop first."""
+    combined: dict[int, list] = {}  # svit.json: one item per image, the four tasks' blocks together
+    for task in ("conversation", "complex_reasoning", "detail_description", "referring_qa"):
+        for item in json.loads((download / "data" / f"{task}.json").read_text()):
+            combined.setdefault(item["image_id"], []).extend(item["conversations"])
+    only_all = tmp_path / "only_all"
+    (only_all / "data").mkdir(parents=True)
+    items = [{"image_id": k, "conversations": v} for k, v in combined.items()]
+    (only_all / "data" / "svit.json").write_text(json.dumps(items))
+    shutil.copytree(download / "raw", only_all / "raw")
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(only_all, (), warehouse, progress=False)
+    boxes = count(warehouse, "boxes")
+    assert boxes > 0
+    with pytest.raises(
+        InputError, match=r"svit.json and conversation.json hold the same SVIT blocks.*`svit drop svit.json`"
+    ):
+        run_ingest(download, (), warehouse, progress=False)
+    assert count(warehouse, "boxes") == boxes
+    drop_sources(warehouse, ("svit.json",))
+    run_ingest(download, (), warehouse, progress=False)
+    assert count(warehouse, "boxes") == boxes
+
+
+def test_damage_in_a_table_no_source_owns_is_mended_by_the_next_ingest(tmp_path, download):
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(download, (), warehouse, progress=False)
+    [sources_file] = list(((warehouse.root / "current").resolve() / "sources").glob("*.parquet"))
+    sources_file.write_bytes(sources_file.read_bytes()[:50])
+    assert CliRunner().invoke(cli, ["status", "--warehouse", str(warehouse.root)]).exit_code == 1
+    report = run_ingest(download, (), warehouse, progress=False)
+    assert not report.up_to_date
+    assert CliRunner().invoke(cli, ["status", "--warehouse", str(warehouse.root)]).exit_code == 0
+    assert count(warehouse, "sources") == len(report.files)
+
+
+def test_a_damaged_manifest_and_a_missing_warehouse_are_one_line(tmp_path, download):
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(download, (), warehouse, progress=False)
+    manifest = (warehouse.root / "current").resolve() / "manifest.json"
+    manifest.write_text(manifest.read_text()[:100])
+    for argv in (("status",), ("sources",), ("ingest", str(download))):
+        line = one_line_error(svit_cli(*argv, "--warehouse", str(warehouse.root)))
+        assert "manifest.json is damaged" in line, argv
+    nowhere = tmp_path / "nowhere"
+    for argv in (("build",), ("drop", "x.json")):
+        line = one_line_error(svit_cli(*argv, "--warehouse", str(nowhere)))
+        assert f"no warehouse at {nowhere}" in line, argv
+    assert not nowhere.exists()
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    line = one_line_error(svit_cli("ingest", str(download), "--warehouse", str(a_file / "wh")))
+    assert f"cannot write the warehouse {a_file / 'wh'}" in line
