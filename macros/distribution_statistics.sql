@@ -3,8 +3,10 @@
     `frequencies` (scope, measure, v, n) holding how many observations have each value, so
     they read a few thousand rows, not one per turn. Percentiles interpolate linearly
     between the two nearest ranks (numpy's default, DuckDB's quantile_cont); std is the
-    sample std; the histogram has 10 equal-width bins from min to max. Used by the analyses
-    (svit stats renders this file with them).
+    sample std; the histogram has 10 equal-width bins from min to max. hist_values and
+    hist_value_counts are the frequencies themselves (each value, in order, and its count),
+    which svit stats re-bins so that the plots it overlays share their bins. Used by the
+    analyses (svit stats renders this file with them).
 -#}
 {% macro distribution_statistics() -%}
 totals as (
@@ -80,6 +82,16 @@ histograms as (
     group by t.scope, t.measure
 ),
 
+value_lists as (
+    select
+        scope,
+        measure,
+        list(v order by v) as hist_values,
+        list(n::bigint order by v) as hist_value_counts
+    from frequencies
+    group by scope, measure
+),
+
 final as (
     select
         t.scope,
@@ -95,10 +107,13 @@ final as (
         max(p.value) filter (where p.p = 0.95) as p95,
         t.max,
         any_value(h.hist_lower) as hist_lower,
-        any_value(h.hist_counts) as hist_counts
+        any_value(h.hist_counts) as hist_counts,
+        any_value(vl.hist_values) as hist_values,
+        any_value(vl.hist_value_counts) as hist_value_counts
     from totals as t
     inner join percentiles as p using (scope, measure)
     inner join histograms as h using (scope, measure)
+    inner join value_lists as vl using (scope, measure)
     group by all
 )
 {%- endmacro %}

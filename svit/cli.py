@@ -457,7 +457,16 @@ def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None
 
 
 @cli.command(short_help="Run read-only SQL over tables and models.")
-@click.argument("query")
+@click.argument("query", required=False)
+@click.option(
+    "--tables",
+    "list_relations",
+    is_flag=True,
+    help=(
+        "List the relations to query, one a line with a description: the warehouse tables, then the "
+        "marts and mixes in svit.duckdb (not dbt's internal staging and intermediate models)."
+    ),
+)
 @click.option(
     "--format",
     "fmt",
@@ -478,28 +487,42 @@ def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None
 )
 @allow_stale_option
 @warehouse_option
-def sql(query: str, fmt: str, warehouse_dir: str | None, no_models: bool = False, allow_stale: bool = False) -> None:
+def sql(
+    query: str | None,
+    fmt: str,
+    warehouse_dir: str | None,
+    list_relations: bool = False,
+    no_models: bool = False,
+    allow_stale: bool = False,
+) -> None:
     """Run read-only SQL over the warehouse tables and models.
 
     Tables (images, turns, boxes, ...) and dbt models are queried by bare name; partition
     columns (task, source, split) are ordinary columns. Only queries run (SELECT, WITH,
     DESCRIBE, SHOW, EXPLAIN); of several statements, the last one's result is printed.
+    --tables lists what there is to query (`describe TABLE` gives its columns).
 
     \b
     Example:
       svit sql --format csv "select task, count(*) as turns from turns group by task"
+      svit sql --tables
     """
     import os
 
-    from svit.sql import run_sql
+    from svit.sql import list_tables, run_sql
 
+    if (query is None) == (not list_relations):  # one line, not click's usage block
+        raise SvitError("usage: svit sql [OPTIONS] QUERY, or svit sql --tables to list what there is to query")
     out = sys.stdout
     if hasattr(out, "reconfigure"):
         out.reconfigure(encoding="utf-8")
     warehouse = resolve_warehouse(warehouse_dir)
     try:
         with reading(warehouse, allow_stale, models=not no_models, tables_only="--no-models"):
-            run_sql(warehouse, query, fmt, out, models=not no_models)
+            if list_relations:
+                list_tables(warehouse, out, models=not no_models)
+            else:
+                run_sql(warehouse, query, fmt, out, models=not no_models)
         out.flush()
     except BrokenPipeError:  # `svit sql ... | head`: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
@@ -520,7 +543,8 @@ def demo(warehouse_dir: str | None) -> None:
 
 
 def main() -> None:
-    """Entry point: SvitError becomes one line on stderr and exit status 1."""
+    """Entry point: SvitError becomes `svit: <message>` on stderr and exit status 1 (one line;
+    for `svit sql`, DuckDB's hints follow it, indented)."""
     try:
         cli(standalone_mode=False)
     except click.exceptions.Abort:

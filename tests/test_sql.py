@@ -220,14 +220,43 @@ def test_queries_of_every_kind_are_allowed(wh):
 
 def test_sql_errors_give_duckdb_first_line_and_table_names(wh):
     proc = cli("--warehouse", str(wh.root), "select * from turn")
-    assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1
-    assert "Table with name turn does not exist" in proc.stderr
-    assert "Tables: images, conversations, turns, boxes" in proc.stderr
-    assert "svit build" in proc.stderr  # no models yet, and why
-    with pytest.raises(SvitError, match=r'^Parser Error: syntax error at or near "selec"$'):
+    assert proc.returncode == 1
+    first, *hints = proc.stderr.splitlines()
+    assert "Table with name turn does not exist" in first
+    assert "Tables: images, conversations, turns, boxes" in first
+    assert "svit build" in first  # no models yet, and why
+    assert hints == ['  Did you mean "turns"?', "  LINE 1: select * from turn", "                        ^^^^"]
+    with pytest.raises(SvitError, match=r'^Parser Error: syntax error at or near "selec"\n  LINE 1: selec 1\n'):
         query(wh, "selec 1")
     with pytest.raises(SvitError, match="Binder Error"):
         query(wh, "select no_such_column from images")
+
+
+def test_sql_errors_show_duckdb_hints_indented_below(wh):
+    """Candidate bindings and the LINE / caret pair, below the `svit: ...` line; no traceback."""
+    proc = cli("--warehouse", str(wh.root), "select txt from turns")
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert lines[0] == 'svit: Binder Error: Referenced column "txt" not found in FROM clause!'
+    assert any(line.startswith("  Candidate bindings: ") and '"text"' in line for line in lines[1:]), lines
+    at = lines.index("  LINE 1: select txt from turns")
+    assert lines[at + 1] == "  " + " " * len("LINE 1: select ") + "^^^"  # under `txt`
+    assert "Traceback" not in proc.stderr
+    proc = cli("--warehouse", str(wh.root), "select * from turns where")
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert lines[0] == 'svit: Parser Error: syntax error at or near "where"'
+    assert lines[1] == "  LINE 1: select * from turns where"
+    assert lines[2].index("^") == lines[1].index("where") and lines[2].strip() == "^^^^^"
+    assert "Traceback" not in proc.stderr
+
+
+def test_usage_error_without_a_query_or_tables(wh):
+    for args in [(), ("--tables", "select 1")]:
+        proc = cli("--warehouse", str(wh.root), *args)
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert proc.stderr.startswith("svit: usage: svit sql") and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert "Traceback" not in proc.stderr
 
 
 def test_missing_warehouse_says_to_ingest_first(tmp_path):
@@ -264,6 +293,35 @@ def test_models_are_queryable_by_name(own_wh):
         query(own_wh, "delete from llava_svit_demo")
     with pytest.raises(SvitError, match="does not exist"):
         query(own_wh, "select * from llava_svit_demo", models=False)
+
+
+def test_tables_lists_the_user_facing_relations_with_descriptions(own_wh):
+    con = duckdb.connect(str(own_wh.duckdb_path))
+    con.execute("create view llava_svit_all as select 1 as id")
+    con.execute("create table python_round3_ties as select 0 as k, 0 as rounds_up")
+    con.execute("create table my_mix as select 1 as id")
+    con.execute("create table my_mix__sources as select 1 as source_number")
+    con.execute("create table mix_manifests as select 'my_mix' as mix, 'user' as kind, 'recipes/my.yml' as recipe_file")
+    con.execute("create schema main_staging")
+    con.execute("create view main_staging.stg_svit__turns as select 1 as id")
+    con.execute("create schema main_intermediate")
+    con.execute("create view main_intermediate.int_turns_rendered as select 1 as id")
+    con.close()
+    proc = cli("--warehouse", str(own_wh.root), "--tables")
+    assert proc.returncode == 0, proc.stderr
+    lines = {line.split()[0]: line.split(None, 1)[1] for line in proc.stdout.splitlines()}
+    assert list(lines)[: len(TABLES)] == list(TABLES)  # the tables first, in their order
+    assert lines["turns"].startswith("One row per SVIT turn")
+    assert lines["llava_svit_all"].startswith("SVIT in LLaVA-1.5 format") and lines["llava_svit_all"].endswith(".")
+    assert "\n" not in lines["llava_svit_all"]
+    assert lines["my_mix"] == "A mix built by `svit mix` (recipe recipes/my.yml)."
+    assert all(lines.values())  # every relation has a description
+    for internal in ("stg_svit__turns", "int_turns_rendered", "python_round3_ties", "my_mix__sources"):
+        assert internal not in lines
+    assert "stg_svit__turns" in query(own_wh, "show tables").rows.__str__()  # still queryable
+    proc = cli("--warehouse", str(own_wh.root), "--tables", "--no-models")
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split()[0] for line in proc.stdout.splitlines()] == list(TABLES)
 
 
 def test_relative_paths_in_external_models_work_from_any_cwd(own_wh, tmp_path, monkeypatch):

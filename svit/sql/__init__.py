@@ -3,7 +3,8 @@ as a table, CSV or JSON.
 
 Each call opens a read session (svit/core/session.py: the tables and models by bare name,
 contained to the warehouse), checks that every statement is a query and runs them
-(guard.py), and streams the last statement's result to a writer (output.py).
+(guard.py), and streams the last statement's result to a writer (output.py). `--tables`
+lists the relations a user queries, each with a description (catalog.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import duckdb
 from svit.core.errors import SvitError
 from svit.core.session import Session, open_session
 from svit.core.warehouse import Warehouse
+from svit.sql.catalog import format_relations, user_relations
 from svit.sql.guard import explain_error, read_only_statements
 from svit.sql.output import FORMATS, WRITERS
 
@@ -112,6 +114,17 @@ def run_sql(warehouse: Warehouse, sql: str, fmt: str, out: IO[str], models: bool
             raise SvitError(explain_error(session, exc, sql)) from exc
     finally:
         session.close()
+
+
+def list_tables(warehouse: Warehouse, out: IO[str], models: bool = True) -> int:
+    """Write one line per user-facing relation (catalog.py) with its description; returns how many."""
+    session = open_session(warehouse, models=models)
+    try:
+        rows = user_relations(session)
+    finally:
+        session.close()
+    out.write(format_relations(rows))
+    return len(rows)
 
 
 def _columns(cursor: duckdb.DuckDBPyConnection) -> tuple[list[str], list[str]]:

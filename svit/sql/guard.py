@@ -1,6 +1,8 @@
 """What `svit sql` lets run, and what it says when something is refused: only queries pass
 the statement check, and DuckDB's errors (a refusal of the session's containment, a missing
-table) become one line that says what happened and why.
+table) become a first line that says what happened and why, followed by DuckDB's hints
+(`Did you mean "turns"?`, `Candidate bindings: ...`, the `LINE 1: ...` / `^` pair that
+points at the mistake), indented below it.
 
 A statement must parse as SELECT (which includes WITH, VALUES, FROM-first, DESCRIBE, SHOW,
 SUMMARIZE) or EXPLAIN [ANALYZE] of one. The containment itself (no extensions, no network,
@@ -70,7 +72,7 @@ def _parse(sql: str) -> list:
     try:
         return duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        raise SvitError(first_line(exc)) from exc
+        raise SvitError(first_line(exc) + hint_lines(exc)) from exc
 
 
 def _refuse(statement: str, kind: str, reason: str | None = None) -> None:
@@ -88,8 +90,21 @@ def _refuse(statement: str, kind: str, reason: str | None = None) -> None:
 # --------------------------------------------------------------------------- errors
 
 
+HINT_INDENT = "  "
+
+
+def hint_lines(exc: BaseException) -> str:
+    """DuckDB's lines after the first (`Candidate bindings: ...`, `Did you mean ...?`, the
+    `LINE 1: ...` line and the `^` caret under the mistake), each on its own line indented by
+    HINT_INDENT (the same for every line, so the caret stays under what it points at); "" when
+    there are none."""
+    lines = str(exc).strip().splitlines()[1:]
+    return "".join(f"\n{HINT_INDENT}{line.rstrip()}" for line in lines if line.strip())
+
+
 def explain_error(session: Session, exc: duckdb.Error, sql: str = "") -> str:
-    """One line for an error DuckDB gave running `sql` on the session."""
+    """The message for an error DuckDB gave running `sql` on the session: one line saying what
+    happened, then DuckDB's hint lines (hint_lines) for errors in the query itself."""
     message = first_line(exc)
     contained = _explain_containment(session, message, sql)
     if contained:
@@ -102,7 +117,7 @@ def explain_error(session: Session, exc: duckdb.Error, sql: str = "") -> str:
             " (relative paths inside dbt models are looked up in the warehouse and its parent; "
             "rebuild with `svit build`, or use --no-models for the Parquet tables)"
         )
-    return message
+    return message + hint_lines(exc)
 
 
 def _explain_containment(session: Session, message: str, sql: str) -> str | None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime
 import html
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,8 @@ class StatsReport:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per analysis
     files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    # The report's header (`report_header`): when, from which warehouse and snapshot, with which tools.
+    header: list[tuple[str, str]] = field(default_factory=list)
 
     def summary_lines(self) -> list[str]:
         """A short summary for the terminal: records, turns, images per task and per model; words."""
@@ -65,6 +69,24 @@ class StatsReport:
                     f"{m:<28} {row['records']:>10,} {row['turns']:>11,} {row['images']:>8,} {_num(q):>8} {_num(a):>8}"
                 )
         return lines
+
+
+def report_header(warehouse: Warehouse, now: datetime.datetime | None = None) -> list[tuple[str, str]]:
+    """The report's header lines: generated at (UTC), warehouse path, snapshot id, tool versions."""
+    import platform
+
+    import duckdb
+
+    import svit
+
+    now = now or datetime.datetime.now(datetime.UTC)
+    snapshot = warehouse.snapshot()
+    return [
+        ("Generated", now.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("Warehouse", str(warehouse.root)),
+        ("Snapshot", snapshot.name if snapshot is not None else "none"),
+        ("Versions", f"svit {svit.__version__}, duckdb {duckdb.__version__}, python {platform.python_version()}"),
+    ]
 
 
 def check_report_folder(warehouse: Warehouse, out: Path) -> None:
@@ -175,7 +197,7 @@ _SHOWN_WITHOUT_RECORDS = ("svit_images",)
 
 @dataclass
 class _Block:
-    kind: str  # h1, h2, p, table, img
+    kind: str  # h1, h2, p, meta (the header: rows of name, value), table, img
     text: str = ""
     columns: Sequence[str] = ()
     rows: Sequence[Sequence[Any]] = ()
@@ -205,6 +227,7 @@ def _blocks(report: StatsReport) -> list[_Block]:
     t = report.tables
     blocks = [
         _Block("h1", "SVIT warehouse statistics"),
+        _Block("meta", rows=report.header),
         _Block("p", "Computed by `svit stats` from the SQL in analyses/ (dbt analyses)."),
         _Block("h2", "SVIT by task"),
     ]
@@ -241,6 +264,7 @@ def _compare_blocks(report: StatsReport) -> list[_Block]:
     out, t = report.out_dir, report.tables
     blocks = [
         _Block("h1", f"{a} vs {b}"),
+        _Block("meta", rows=report.header),
         _Block("p", "Computed by `svit stats --compare` from the SQL in analyses/ (dbt analyses)."),
     ]
     sizes = {r["model"]: r for r in t["llava_model_sizes"].dicts()}
@@ -291,19 +315,6 @@ def _compare_blocks(report: StatsReport) -> list[_Block]:
             prefix_rows,
         ),
     ]
-    if prefix_rows:
-        blocks.append(
-            _Block(
-                "img",
-                "Records by image prefix",
-                path=_plot_bars(
-                    out / "compare_image_prefixes.png",
-                    "Records by image prefix",
-                    names,
-                    {a: [r[1] for r in prefix_rows], b: [r[3] for r in prefix_rows]},
-                ),
-            )
-        )
     if dist:
         blocks.append(
             _Block(
@@ -388,6 +399,8 @@ def _write_markdown(path: Path, blocks: list[_Block]) -> Path:
             lines += [f"## {b.text}", ""]
         elif b.kind == "p":
             lines += [b.text, ""]
+        elif b.kind == "meta" and b.rows:
+            lines += [f"- {name}: {value}" for name, value in b.rows] + [""]
         elif b.kind == "table":
             lines.append("| " + " | ".join(_md_escape(str(c)) for c in b.columns) + " |")
             lines.append("|" + "|".join("---:" if _numeric(b.rows, i) else "---" for i in range(len(b.columns))) + "|")
@@ -405,6 +418,14 @@ def _numeric(rows: Sequence[Sequence[Any]], i: int) -> bool:
     return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def _inline_html(text: str) -> str:
+    """A paragraph's text as HTML: escaped, then Markdown's `code` spans as <code>."""
+    return _CODE.sub(r"<code>\1</code>", html.escape(text, quote=False))
+
+
 def _write_html(path: Path, blocks: list[_Block]) -> Path:
     parts = [
         "<!DOCTYPE html>",
@@ -418,7 +439,13 @@ def _write_html(path: Path, blocks: list[_Block]) -> Path:
         if b.kind in ("h1", "h2"):
             parts.append(f"<{b.kind}>{html.escape(b.text)}</{b.kind}>")
         elif b.kind == "p":
-            parts.append(f"<p>{html.escape(b.text)}</p>")
+            parts.append(f"<p>{_inline_html(b.text)}</p>")
+        elif b.kind == "meta" and b.rows:
+            parts.append(
+                '<ul class="meta">'
+                + "".join(f"<li>{html.escape(name)}: {html.escape(value)}</li>" for name, value in b.rows)
+                + "</ul>"
+            )
         elif b.kind == "table":
             numeric = [_numeric(b.rows, i) for i in range(len(b.columns))]
             parts.append(
@@ -464,6 +491,8 @@ def _svit_tasks_plot(out: Path, table: Table, models: list[str]) -> list[_Block]
                 "Records and QA pairs per task",
                 [r["task"] for r in rows],
                 {"records": [r["records"] for r in rows], "QA pairs": [r["qa_pairs"] for r in rows]},
+                xlabel="task",
+                ylabel="number of records or QA pairs",
             ),
         )
     ]
@@ -503,6 +532,7 @@ def _model_prefixes_plot(out: Path, table: Table, models: list[str]) -> list[_Bl
                 "Records by image prefix",
                 prefixes,
                 {m: [counts.get((m, p), 0) for p in prefixes] for m in models},
+                xlabel="image prefix",
             ),
         )
     ]
@@ -529,7 +559,24 @@ _PLOTS: dict[str, Callable[[Path, Table, list[str]], list[_Block]]] = {
 }
 
 
-def _plot_bars(path: Path, title: str, labels: list[str], series: dict[str, list[float]]) -> Path:
+def _plot_bars(
+    path: Path,
+    title: str,
+    labels: list[str],
+    series: dict[str, list[float]],
+    xlabel: str,
+    ylabel: str = "number of records",
+) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig = bar_figure(title, labels, series, xlabel, ylabel)
+    fig.savefig(path, format="png", dpi=90)
+    plt.close(fig)
+    return path
+
+
+def bar_figure(title: str, labels: list[str], series: dict[str, list[float]], xlabel: str, ylabel: str):
+    """Grouped bars: one group per label, one bar per series."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(labels) * max(1, len(series)) ** 0.5), 4))
@@ -539,17 +586,66 @@ def _plot_bars(path: Path, title: str, labels: list[str], series: dict[str, list
         ax.bar(xs, values, width=width, label=name)
     ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
     ax.set_title(title)
-    ax.set_ylabel("count")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     if len(series) > 1:
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, format="png", dpi=90)
+    return fig
+
+
+HIST_BINS = 20  # at most this many bins per plotted histogram
+
+
+def histogram_edges(rows: Sequence[dict[str, Any]]) -> list[float]:
+    """One set of bin edges for the distributions in `rows` (dicts with hist_values), so that the
+    plots overlaying or stacking them share their bins: from the smallest to the largest value of
+    any of them. Integer measures (every value a whole number: words, turns, boxes) get integer
+    edges, a bin a whole number of units wide, [k, k + width); other measures `HIST_BINS`
+    equal-width bins, the last one closed."""
+    values = [float(v) for r in rows for v in (r.get("hist_values") or [])]
+    if not values:
+        return [0.0, 1.0]
+    lo, hi = min(values), max(values)
+    if all(v == int(v) for v in values):
+        lo, hi = float(int(lo)), float(int(hi))
+        width = max(1, -(-int(hi - lo + 1) // HIST_BINS))  # ceil((hi - lo + 1) / HIST_BINS)
+        edges = [lo]
+        while edges[-1] <= hi:
+            edges.append(edges[-1] + width)
+        return edges
+    if hi == lo:
+        return [lo - 0.5, lo + 0.5]
+    step = (hi - lo) / HIST_BINS
+    return [lo + k * step for k in range(HIST_BINS)] + [hi]
+
+
+def histogram_counts(row: dict[str, Any], edges: Sequence[float]) -> list[int]:
+    """The counts of one distribution (hist_values, hist_value_counts) in the bins `edges`
+    (each bin half-open, [e_k, e_k+1), but for the last one, closed)."""
+    import bisect
+
+    counts = [0] * (len(edges) - 1)
+    for v, n in zip(row.get("hist_values") or [], row.get("hist_value_counts") or [], strict=True):
+        k = min(max(bisect.bisect_right(edges, float(v)) - 1, 0), len(counts) - 1)
+        counts[k] += int(n)
+    return counts
+
+
+def _plot_histograms(path: Path, table: Table, measures: Sequence[str], overlay: bool = False) -> Path:
+    """Write the figure of `histogram_figure` to `path`."""
+    import matplotlib.pyplot as plt
+
+    fig = histogram_figure(table, measures, overlay)
+    fig.savefig(path, format="png", dpi=80)
     plt.close(fig)
     return path
 
 
-def _plot_histograms(path: Path, table: Table, measures: Sequence[str], overlay: bool = False) -> Path:
-    """One panel per measure (columns) and scope (rows; or all scopes overlaid), from hist_lower/hist_counts."""
+def histogram_figure(table: Table, measures: Sequence[str], overlay: bool = False):
+    """One panel per measure (columns) and scope (rows; or all scopes overlaid), re-binned from the
+    value frequencies (hist_values, hist_value_counts) with one set of edges per measure for all
+    the scopes (`histogram_edges`)."""
     import matplotlib.pyplot as plt
 
     rows = table.dicts()
@@ -558,28 +654,23 @@ def _plot_histograms(path: Path, table: Table, measures: Sequence[str], overlay:
     n_rows = 1 if overlay else max(1, len(scopes))
     fig, axes = plt.subplots(n_rows, len(measures), figsize=(5 * len(measures), 2.6 * n_rows), squeeze=False)
     for j, measure in enumerate(measures):
+        edges = histogram_edges([r for r in rows if r["measure"] == measure])
+        widths = [b - a for a, b in zip(edges, edges[1:], strict=False)]
         for i, scope in enumerate(scopes):
             ax = axes[0 if overlay else i][j]
+            ax.set_xlabel(measure, fontsize=8)
             r = by.get((scope, measure))
             if r is None:
                 continue
-            lower, counts = list(r["hist_lower"]), list(r["hist_counts"])
-            step = (r["max"] - r["min"]) / 10 or 1.0
+            counts = histogram_counts(r, edges)
             if overlay:
                 total = sum(counts) or 1
-                ax.step(
-                    lower + [lower[-1] + step],
-                    [c / total for c in counts] + [counts[-1] / total],
-                    where="post",
-                    label=scope,
-                )
-                ax.set_ylabel("share")
+                ax.stairs([c / total for c in counts], edges, label=scope)
+                ax.set_ylabel("share of records", fontsize=8)
                 ax.legend(fontsize=8)
             else:
-                ax.bar(lower, counts, width=step, align="edge", edgecolor="white")
-                ax.set_ylabel(scope, fontsize=8)
+                ax.bar(edges[:-1], counts, width=widths, align="edge", edgecolor="white")
+                ax.set_ylabel(f"number of records\n{scope}", fontsize=8)
             ax.set_title(measure if overlay or i == 0 else "", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, format="png", dpi=80)
-    plt.close(fig)
-    return path
+    return fig

@@ -11,7 +11,7 @@ from svit.core.session import open_session
 from svit.core.warehouse import Warehouse
 from svit.stats.analyses import analysis_variables, is_model_analysis, list_analyses, run_analyses
 from svit.stats.models import available_models, choose_models
-from svit.stats.report import StatsReport, check_report_folder, in_report_order, write_report
+from svit.stats.report import StatsReport, check_report_folder, in_report_order, report_header, write_report
 
 
 def run_stats(
@@ -37,7 +37,9 @@ def run_stats(
     finally:
         session.close()
     shown = list(compare) if compare else list(dict.fromkeys(list(models) or choice.names))
-    report = StatsReport(out, shown, tuple(compare) if compare else None, tables, timings=timings)
+    report = StatsReport(
+        out, shown, tuple(compare) if compare else None, tables, timings=timings, header=report_header(warehouse)
+    )
     report.files = write_report(report)
     report.seconds = time.perf_counter() - started
     return report
