@@ -86,6 +86,17 @@ def test_a_changed_source_without_a_rebuild_is_refused_until_svit_build(tmp_path
     assert f".snapshots/{now}/turns" in sql
 
 
+def ingest_one_record(tmp_path, warehouse: Warehouse, record_id: str) -> str:
+    """Ingest a one-record LLaVA file (mine.json) into `warehouse`: the snapshot it publishes."""
+    empty = tmp_path / "empty"
+    empty.mkdir(exist_ok=True)
+    turns = [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]
+    llava = tmp_path / "mine.json"
+    llava.write_text(json.dumps([{"id": record_id, "conversations": turns}]))
+    run_ingest(empty, (llava,), warehouse, progress=False)
+    return (warehouse.root / "current").resolve().name
+
+
 def test_a_build_that_did_not_finish_keeps_both_snapshots_and_says_so(tmp_path, monkeypatch):
     """Before dbt runs, the record names the snapshot the build moves to and the one the models
     read: a failed build leaves views on the new one and tables on the old one."""
@@ -94,21 +105,10 @@ def test_a_build_that_did_not_finish_keeps_both_snapshots_and_says_so(tmp_path, 
     from svit.core.snapshots import models_record, models_snapshots, write_models_record
 
     warehouse = Warehouse(tmp_path / "wh")
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    llava = tmp_path / "mine.json"
-    llava.write_text(
-        json.dumps([{"id": "a", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}])
-    )
-    run_ingest(empty, (llava,), warehouse, progress=False)
-    old = (warehouse.root / "current").resolve().name
+    old = ingest_one_record(tmp_path, warehouse, "a")
     warehouse.duckdb_path.write_bytes(b"")  # a models database exists
     write_models_record(warehouse.root, {"snapshot": old, "complete": True})
-    llava.write_text(
-        json.dumps([{"id": "b", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}])
-    )
-    run_ingest(empty, (llava,), warehouse, progress=False)
-    new = (warehouse.root / "current").resolve().name
+    new = ingest_one_record(tmp_path, warehouse, "b")
 
     def dbt_fails(*args, **kwargs):
         raise SvitError("dbt build failed (stg_svit__turns)")
@@ -121,10 +121,7 @@ def test_a_build_that_did_not_finish_keeps_both_snapshots_and_says_so(tmp_path, 
     assert warehouse.stale_models() == f"the last `svit build` (to snapshot {new}) did not finish: run `svit build`"
     with pytest.raises(SvitError, match="a partial build would mix the two"):
         core_dbt.run_dbt(warehouse, "build", ("--select", "llava_svit_all"), quiet=True)
-    llava.write_text(
-        json.dumps([{"id": "c", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}])
-    )
-    run_ingest(empty, (llava,), warehouse, progress=False)  # a third snapshot: both the models may read stay
+    ingest_one_record(tmp_path, warehouse, "c")  # a third snapshot: both the models may read stay
     assert (warehouse.root / ".snapshots" / old).is_dir() and (warehouse.root / ".snapshots" / new).is_dir()
 
 
@@ -133,14 +130,7 @@ def test_a_user_mix_knows_its_own_snapshot(tmp_path):
     from svit.core.snapshots import write_models_record
 
     warehouse = Warehouse(tmp_path / "wh")
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    llava = tmp_path / "mine.json"
-    llava.write_text(
-        json.dumps([{"id": "a", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}])
-    )
-    run_ingest(empty, (llava,), warehouse, progress=False)
-    current = (warehouse.root / "current").resolve().name
+    current = ingest_one_record(tmp_path, warehouse, "a")
     warehouse.duckdb_path.write_bytes(b"")
     write_models_record(warehouse.root, {"snapshot": current, "complete": True})
     (warehouse.root / "mixes").mkdir()
