@@ -283,8 +283,7 @@ def _write_snapshot(
                 unchanged.add(item)
         for item in kept:
             if item not in unchanged:  # damaged, or image_data.json changed under it: read it again
-                _check_same_bytes(item, before[item.name])
-                pending[item] = hasher.submit(_hash, item, counters.get(item))
+                _check_same_bytes(item, before[item.name], counters.get(item))
         # Damage in a table no source owns (sources, manifest, an empty table) is mended by
         # writing a new snapshot: those are written afresh every time.
         if unchanged == set(inputs) and not drop and not damaged_paths and set(before) == {i.name for i in inputs}:
@@ -406,15 +405,16 @@ def _check_model_names(inputs: list[InputFile]) -> None:
             )
 
 
-def _check_same_bytes(item: InputFile, old: FileReport) -> None:
+def _check_same_bytes(item: InputFile, old: FileReport, counter: RawCounter | None) -> None:
     """A kept source must be read again (its tables are damaged, or image_data.json changed): only
-    from the very bytes it was read from before."""
+    from the very bytes it was read from before. The same read counts the punctuation the
+    typed read needs (`counter`)."""
     reason = f"source {item.name} must be read again (its tables are damaged or a file it depends on changed)"
     if not usable(item.path, item.name):
         raise InputError(
             f"{old.path}: {reason}, but the file is gone; give it again with `svit ingest`, or `svit drop {item.name}`"
         )
-    if item.sha256() != old.sha256:
+    if _hash(item, counter) != old.sha256:
         raise InputError(
             f"{old.path}: {reason}, but the file changed since; "
             f"give it again with `svit ingest`, or `svit drop {item.name}`"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import hashlib
 import os
 import re
 import shutil
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from svit.core.errors import InputError
 from svit.core.facts import TASKS
+from svit.core.files import sha256_of
 
 # What an input file is; decides which reader takes it.
 SVIT_TASK = "svit_task"  # data/<task>.json: one task
@@ -59,13 +59,7 @@ class InputFile:
 
     def sha256(self, on_chunk: Callable[[bytes], None] | None = None) -> str:
         """Hash of the file as stored (the zip itself for a zip member); `on_chunk` sees its bytes."""
-        digest = hashlib.sha256()
-        with open(self.path, "rb") as fh:
-            while chunk := fh.read(1 << 22):
-                digest.update(chunk)
-                if on_chunk is not None:
-                    on_chunk(chunk)
-        return digest.hexdigest()
+        return sha256_of(self.path, on_chunk)
 
 
 def model_name(path: Path | str) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
+from svit.core.files import sha256_of
+from svit.core.snapshots import models_record
 from svit.core.warehouse import Warehouse
 
 
@@ -17,13 +18,10 @@ def file_state(path: Path, size: int, sha256: str) -> str:
             return "missing"
         if size >= 0 and path.stat().st_size != size:
             return "changed"
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 22):
-                digest.update(chunk)
+        digest = sha256_of(path)
     except OSError:
         return "missing"
-    return "same" if digest.hexdigest() == sha256 else "changed"
+    return "same" if digest == sha256 else "changed"
 
 
 def source_rows(warehouse: Warehouse, check: bool = True) -> list[dict]:
@@ -62,19 +60,15 @@ def status_lines(warehouse: Warehouse) -> tuple[list[str], bool]:
         )
     else:
         lines.append(f"tables    {len(manifest.get('inventory', {}))} files, all as the manifest records them")
-    built, _ = warehouse.models_state()
-    record = None
-    if warehouse.duckdb_path.is_file():
-        from svit.core.snapshots import models_record
-
-        record = models_record(root)
+    stale = warehouse.stale_models()
     if not warehouse.duckdb_path.is_file():
         lines.append("models    not built: run `svit build`")
-    elif warehouse.stale_models():
+    elif stale:
         healthy = False
-        lines.append(f"models    stale: {warehouse.stale_models()}")
+        lines.append(f"models    stale: {stale}")
     else:
-        lines.append(f"models    fresh: built from {built} at {record.get('built_at', '?') if record else '?'}")
+        record = models_record(root) or {}
+        lines.append(f"models    fresh: built from {record.get('snapshot')} at {record.get('built_at', '?')}")
     rows = source_rows(warehouse)
     lines.append(f"sources   {len(rows)}")
     for r in rows:
