@@ -13,8 +13,6 @@ $(STAMP): pyproject.toml requirements.lock
 	# --no-deps: the lock is the complete, hashed set (pip-compile); nothing else is resolved.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	# numba compiles the export's JSON rendering once and caches it (svit/export/json_kernel.py).
-	$(BIN)/python -c 'from svit.export.json_kernel import warm_up; print(f"export rendering compiled in {warm_up():.1f}s")'
 	@touch $(STAMP)
 
 demo: $(STAMP)

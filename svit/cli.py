@@ -255,35 +255,80 @@ def build(dbt_args: tuple[str, ...], warehouse_dir: str | None) -> None:
         click.echo(f"{mix.name}: {mix.records:,} records, manifest {mix.manifest_path}")
 
 
-@cli.command(short_help="Write a model as LLaVA JSON, JSONL, messages or Parquet.")
+# The formats of svit/export/formats (a test keeps the two in step; listed here so that
+# `svit --help` does not load Polars).
+EXPORT_FORMATS = {
+    "llava": "one JSON array as LLaVA loads it (--indent N)",
+    "jsonl": "one LLaVA record per line",
+    "messages": "JSON lines of chat messages with content parts (TRL)",
+    "sharegpt": "LLaMA-Factory's ShareGPT records and a dataset_info.json entry",
+    "internvl": "InternVL's JSON lines with image sizes and a meta file entry",
+    "qwen": "Qwen2-VL / Qwen2.5-VL fine-tuning records",
+    "parquet": "a folder of Parquet shards with a dataset card",
+}
+
+
+def export_options(fn):
+    """The options that shape an export file, shared by `svit export` and `svit mix --export`."""
+    options = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(list(EXPORT_FORMATS)),
+            default="llava",
+            show_default=True,
+            help="; ".join(f"{name}: {text}" for name, text in EXPORT_FORMATS.items()) + ".",
+        ),
+        click.option(
+            "--indent",
+            type=click.IntRange(min=0),
+            default=None,
+            help="llava only: indent like json.dump(indent=N) (default: one line, as json.dump).",
+        ),
+        click.option(
+            "--ascii",
+            "ensure_ascii",
+            is_flag=True,
+            help="JSON formats: escape non-ASCII characters as \\uXXXX (json.dump's ensure_ascii=True).",
+        ),
+        click.option(
+            "--dataset-name",
+            default=None,
+            help="sharegpt, internvl: the entry's name in dataset_info.json / internvl_meta.json "
+            "(default: the file's name without suffix).",
+        ),
+        click.option(
+            "--image-root",
+            default=None,
+            help="internvl: the meta entry's root, the folder the image paths are relative to (default: empty).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _report_export(result, seconds: float) -> None:
+    click.echo(
+        f"wrote {result.out}: {result.records:,} records of {result.model} as {result.fmt}, "
+        f"{result.bytes / 1e6:,.1f} MB in {seconds:.1f}s"
+    )
+    for path in result.side_files:
+        click.echo(f"  updated {path}")
+    for note in result.notes:
+        click.echo(f"  note: {note}")
+
+
+@cli.command(short_help="Write a model in a trainer's format (LLaVA, ShareGPT, InternVL, Qwen, ...).")
 @click.argument("model")
 @click.option(
-    "--out", "out_file", required=True, type=click.Path(), help="File to write (a folder for --format parquet)."
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(),
+    help="File to write (a folder for --format parquet); its folder must exist.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["llava", "jsonl", "messages", "parquet"]),
-    default="llava",
-    show_default=True,
-    help=(
-        "llava: one JSON array, as LLaVA reads it; jsonl: one record per line; "
-        "messages: JSONL of OpenAI-style chat records (TRL, torchtune); "
-        "parquet: a folder of shards with a dataset card (datasets.load_dataset)."
-    ),
-)
-@click.option(
-    "--indent",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Indent the llava JSON like json.dump(indent=N) (default: one line, as json.dump).",
-)
-@click.option(
-    "--ascii",
-    "ensure_ascii",
-    is_flag=True,
-    help="Escape non-ASCII characters as \\uXXXX (json.dump's ensure_ascii=True).",
-)
+@export_options
 @click.option(
     "--no-progress", is_flag=True, help="No progress bar (it is hidden anyway when stderr is not a terminal)."
 )
@@ -295,18 +340,21 @@ def export(
     fmt: str,
     indent: int | None,
     ensure_ascii: bool,
+    dataset_name: str | None,
+    image_root: str | None,
     no_progress: bool,
     allow_stale: bool,
     warehouse_dir: str | None,
 ) -> None:
-    """Write a model back to LLaVA JSON or another training format.
+    """Write a model in the file format of a trainer.
 
-    MODEL is a dbt model (llava_svit_all, ...) or an ingested LLaVA file by its model name
-    (llava_v1_5_mix665k, ...). For --format parquet, --out is a folder of shards.
+    MODEL is a dbt model (llava_svit_all, ...), a mix, or an ingested LLaVA file by its model
+    name (llava_v1_5_mix665k, ...). For --format parquet, --out is a folder of shards; an
+    earlier export there is replaced. An option that does not apply to the format is an error.
 
     \b
     Example:
-      svit export llava_svit_all --format jsonl --out llava_svit_all.jsonl
+      svit export llava_svit_all --format sharegpt --out exports/svit_all.json
     """
     import time
 
@@ -324,13 +372,17 @@ def export(
     started = time.perf_counter()
     with reading(warehouse, allow_stale, models=not ingested_file, named=(model,)):
         result = run_export(
-            warehouse, model, Path(out_file), fmt, indent=indent, ensure_ascii=ensure_ascii, progress=not no_progress
+            warehouse,
+            model,
+            Path(out_file),
+            fmt,
+            indent=indent,
+            ensure_ascii=ensure_ascii,
+            progress=not no_progress,
+            dataset_name=dataset_name,
+            image_root=image_root,
         )
-    seconds = time.perf_counter() - started
-    click.echo(
-        f"wrote {result.out}: {result.records:,} records of {result.model} as {fmt}, "
-        f"{result.bytes / 1e6:,.1f} MB in {seconds:.1f}s"
-    )
+    _report_export(result, time.perf_counter() - started)
 
 
 @cli.command(short_help="Compare the official LLaVA files with the derived records.")
@@ -413,10 +465,20 @@ def stats(
     "export_file",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Also write the mix as LLaVA JSON to this file.",
+    help="Also write the mix to this file, in --format (default llava).",
 )
+@export_options
 @warehouse_option
-def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None:
+def mix(
+    recipe: str,
+    export_file: str | None,
+    fmt: str,
+    indent: int | None,
+    ensure_ascii: bool,
+    dataset_name: str | None,
+    image_root: str | None,
+    warehouse_dir: str | None,
+) -> None:
     """Build a mix and write its manifest.
 
     RECIPE is a recipe file (YAML: name, seed, sources with take, filter, select and
@@ -424,15 +486,22 @@ def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None
 
     \b
     Example:
-      svit mix mix_svit_core_150k --export core_150k.json
+      svit mix mix_svit_core_150k --export core_150k.jsonl --format internvl
     """
+    from svit.export import FORMATS, Options
     from svit.mix import build_mix
 
     warehouse = resolve_warehouse(warehouse_dir)
     if export_file:  # refused before the mix is built, not after
         from svit.core.output_guard import check_output
+        from svit.export.output import check_out
 
         check_output(warehouse, Path(export_file), allowed=("exports",), what="exports")
+        out = Path(export_file).absolute()
+        FORMATS[fmt].check(Options(indent, ensure_ascii, dataset_name, image_root), out)
+        check_out(out, folder=fmt == "parquet")
+    elif fmt != "llava" or indent is not None or ensure_ascii or dataset_name or image_root:
+        raise SvitError("--format, --indent, --ascii, --dataset-name and --image-root shape --export: give --export FILE")
     # A mix is built by dbt from the models: they must match the tables (no --allow-stale here).
     with reading(warehouse, allow_stale=False):
         result = build_mix(warehouse, recipe)
@@ -450,10 +519,23 @@ def mix(recipe: str, export_file: str | None, warehouse_dir: str | None) -> None
         )
     click.echo(f"  manifest: {result.manifest_path} (and the table mix_manifests)")
     if export_file:
+        import time
+
         from svit.export import export as run_export
 
-        done = run_export(warehouse, result.name, Path(export_file), "llava", progress=False)
-        click.echo(f"wrote {done.out}: {done.records:,} records")
+        started = time.perf_counter()
+        done = run_export(
+            warehouse,
+            result.name,
+            Path(export_file),
+            fmt,
+            indent=indent,
+            ensure_ascii=ensure_ascii,
+            progress=False,
+            dataset_name=dataset_name,
+            image_root=image_root,
+        )
+        _report_export(done, time.perf_counter() - started)
 
 
 @cli.command(short_help="Run read-only SQL over tables and models.")

@@ -7,7 +7,6 @@
 | `SVIT_DUCKDB_MEMORY` | `6GB` | DuckDB's memory limit in `svit build` (profiles.yml); past it DuckDB spills to disk |
 | `SVIT_INGEST_MEMORY_LIMIT` | `1GB` | DuckDB's memory limit in `svit ingest`; past it DuckDB spills to disk |
 | `SVIT_EXPORT_MEMORY` | `2GB` | DuckDB's memory limit in `svit export` |
-| `SVIT_EXPORT_DIRECT_IO` | `1` | `0` writes exports through the page cache instead of O_DIRECT |
 
 `svit build` also sets `SVIT_TABLES` for dbt (the snapshot folder the views read); it is not
 a user setting. bench/README.md has what the limits cost and save.
@@ -36,10 +35,6 @@ def ingest_memory_limit() -> str:
 
 def export_memory_limit() -> str:
     return os.environ.get("SVIT_EXPORT_MEMORY", "2GB")
-
-
-def export_direct_io() -> bool:
-    return os.environ.get("SVIT_EXPORT_DIRECT_IO", "1") != "0"
 
 
 def dbt_environment(warehouse_root: Path, tables: Path) -> dict[str, str]:

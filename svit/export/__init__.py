@@ -1,10 +1,11 @@
-"""`svit export`: a model back to LLaVA JSON, JSONL, chat messages or Parquet shards.
+"""`svit export`: a model in the file format of a trainer.
 
-`writer` runs an export (the query, the rendering, the atomic write); `layout` is what
-json.dumps writes between tokens; `json_kernel` is the compiled rendering.
+`run` reads the records and writes the file; `records` says where a model's records come
+from; `formats/` holds one adapter per format (Polars expressions shaping the records);
+`output` is the atomic file and the writing of Polars' buffers.
 """
 
-from svit.export.layout import Layout
-from svit.export.writer import FORMATS, ExportResult, export
+from svit.export.formats import FORMATS, Options
+from svit.export.run import ExportResult, export
 
-__all__ = ["FORMATS", "ExportResult", "Layout", "export"]
+__all__ = ["FORMATS", "ExportResult", "Options", "export"]

@@ -86,6 +86,6 @@ def test_parquet_refuses_a_folder_with_files(built_sample, tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
     from svit.core.errors import SvitError
 
-    with pytest.raises(SvitError, match="not an empty folder"):
+    with pytest.raises(SvitError, match="holds files that are not an export"):
         export(built_sample, "svit_core_150k", tmp_path, "parquet", progress=False)
     assert (tmp_path / "keep.txt").read_text() == "mine"

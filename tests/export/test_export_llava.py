@@ -6,90 +6,102 @@ import json
 from collections import Counter
 
 import duckdb
+import pyarrow as pa
 import pytest
 
-import svit.export.writer as export_module
+import polars as pl
+
+import svit.export.run as export_run
 from svit.cli import BUNDLED_SAMPLE
-from svit.export import Layout, export
-from svit.export.writer import _fix_bytes, record_sql
+from svit.core.errors import SvitError
+from svit.export import export
+from svit.export.formats import FORMATS, Options
+from svit.export.formats.base import Batch, Problems, to_ascii
+from svit.export.output import text_buffers
 from tests.helpers import LLAVA_MIX665K, OFFICIAL, TRICKY_TEXTS, llava_records_of_file, tricky_records
 
+TURN = pl.Struct({"from": pl.String, "value": pl.String, "extra": pl.String})
 
-def _render(records: list[dict], layout: Layout, turn_extras: bool = True) -> bytes:
-    """Records rendered by the export SQL, assembled as the exporter does.
 
-    Without turn_extras, turns are {from, value} structs (as in the marts) and the list is
-    rendered in one piece; the records must then have no turn extras.
-    """
-    con = duckdb.connect()
-    con.create_function("svit_extra_members", layout.members, ["VARCHAR", "INTEGER"], "VARCHAR")
+def _frame(records: list[dict], turn_extras: bool) -> pl.DataFrame:
+    """Records as the export's query gives them (svit/export/records.py)."""
     rows = []
-    for i, r in enumerate(records):
+    for r in records:
         extra = {k: v for k, v in r.items() if k not in ("id", "image", "conversations")}
-        turns = [
-            {
-                "from": t["from"],
-                "value": t["value"],
-                "extra": json.dumps({k: v for k, v in t.items() if k not in ("from", "value")}) if len(t) > 2 else None,
-            }
-            for t in r["conversations"]
-        ]
+        turns = []
+        for t in r["conversations"]:
+            more = {k: v for k, v in t.items() if k not in ("from", "value")}
+            turns.append({"from": t["from"], "value": t["value"], "extra": json.dumps(more) if more else None})
         rows.append(
-            (
-                json.dumps(r["id"], ensure_ascii=False),
-                "image" in r,
-                r.get("image"),
-                json.dumps(extra) if extra else None,
-                turns,
-                i,
-            )
+            {
+                "id": str(r["id"]),
+                "id_json": json.dumps(r["id"], ensure_ascii=False),
+                "has_image": "image" in r,
+                "image": r.get("image"),
+                "extra": json.dumps(extra) if extra else None,
+                "conversations": turns,
+            }
         )
-    turn_type = 'struct("from" varchar, "value" varchar' + (", extra varchar)" if turn_extras else ")")
+    frame = pl.DataFrame(rows, schema={**dict.fromkeys(("id", "id_json"), pl.String), "has_image": pl.Boolean,
+                                       "image": pl.String, "extra": pl.String, "conversations": pl.List(TURN)})
     if not turn_extras:
-        assert all(t["extra"] is None for row in rows for t in row[4])
-        rows = [row[:4] + ([{"from": t["from"], "value": t["value"]} for t in row[4]],) + row[5:] for row in rows]
-    con.execute(
-        "create table recs (id_text varchar, has_image boolean, image varchar, extra varchar, "
-        f"turns {turn_type}[], ord bigint)"
-    )
-    con.executemany("insert into recs values (?, ?, ?, ?, ?, ?)", rows)
-    prefix = "," + layout.open(1) if layout.indent is not None else ", "
-    texts = con.execute(f"select {record_sql(layout, prefix, True, turn_extras)} from recs order by ord").fetchall()
-    body = _fix_bytes("".join(t for (t,) in texts).encode(), layout.ensure_ascii)
-    return b"[" + layout.open(1).encode() + bytes(body)[len(prefix) :] + (layout.close(0) + "]").encode()
+        turn = pl.struct(pl.element().struct.field("from"), pl.element().struct.field("value"))
+        frame = frame.with_columns(pl.col("conversations").list.eval(turn))
+    return frame
+
+
+def _render(records: list[dict], indent, ensure_ascii: bool, python: bool, batch_rows: int = 3) -> bytes:
+    """The llava file of `records` as the writer assembles it: head, each batch's text (the
+    first separator dropped), tail."""
+    form, options = FORMATS["llava"], Options(indent, ensure_ascii)
+    container = form.container(options, None)
+    frame = _frame(records, turn_extras=python)
+    body = b""
+    for start in range(0, len(records), batch_rows):
+        text = form.render(Batch(frame.slice(start, batch_rows), options, container.sep, python), Problems())
+        body += b"".join(bytes(memoryview(b).cast("B")) for b in text_buffers(text)[1])
+    body = body[len(container.sep.encode()) :]
+    if ensure_ascii:
+        body = to_ascii(body)
+    return container.head.encode() + body + container.tail.encode()
 
 
 @pytest.mark.parametrize("indent", [None, 0, 1, 2, 4])
 @pytest.mark.parametrize("ensure_ascii", [False, True])
-def test_rendering_matches_json_dumps_on_awkward_values(indent, ensure_ascii):
+def test_python_rendering_matches_json_dumps_on_awkward_values(indent, ensure_ascii):
+    # Records with extra keys (of records and of turns) are written by json.dumps itself.
     records = tricky_records()
-    got = _render(records, Layout(indent, ensure_ascii))
-    assert got == json.dumps(records, indent=indent, ensure_ascii=ensure_ascii).encode()
+    assert _render(records, indent, ensure_ascii, python=True) == json.dumps(
+        records, indent=indent, ensure_ascii=ensure_ascii
+    ).encode()
 
 
 @pytest.mark.parametrize("indent", [None, 0, 1, 2, 4])
 @pytest.mark.parametrize("ensure_ascii", [False, True])
-def test_whole_list_rendering_matches_json_dumps_on_awkward_values(indent, ensure_ascii):
-    records = tricky_records()
+def test_polars_rendering_matches_json_dumps_on_awkward_values(indent, ensure_ascii):
+    records = [
+        {k: v for k, v in r.items() if k in ("id", "image", "conversations")} for r in tricky_records()
+    ]
     for r in records:
         r["conversations"] = [{"from": t["from"], "value": t["value"]} for t in r["conversations"]]
     records.append({"id": "no_turns", "image": "x.jpg", "conversations": []})
+    records.append({"id": "no_turns_no_image", "conversations": []})
     records.append({"id": "one_turn", "conversations": [{"from": "human", "value": "}]"}]})
-    got = _render(records, Layout(indent, ensure_ascii), turn_extras=False)
+    records.append({"id": 'a","image":null,"conversations":[]}', "conversations": [{"from": '","value":', "value": '},{"from":'}]})
+    records.append({"id": 7, "image": 'i","conversations":[{"from":', "conversations": [{"from": "gpt", "value": "\\"}]})
+    assert any(isinstance(r["id"], int) for r in records)  # the id put in front of the body
+    got = _render(records, indent, ensure_ascii, python=False)
     assert got == json.dumps(records, indent=indent, ensure_ascii=ensure_ascii).encode()
+    only_strings = [r for r in records if isinstance(r["id"], str)]  # the id encoded with the rest
+    got = _render(only_strings, indent, ensure_ascii, python=False, batch_rows=len(only_strings))
+    assert got == json.dumps(only_strings, indent=indent, ensure_ascii=ensure_ascii).encode()
 
 
-def test_a_record_with_a_null_id_or_image_renders_as_null():
-    # The pieces are joined by concat(), which skips NULLs: the writer relies on NULL here
-    # to stop instead of writing `"id": ,`.
-    con = duckdb.connect()
-    rows = con.execute(
-        f"select {record_sql(Layout(None), ', ', False, False)} from (values "
-        "(null, false, null, [{'from': 'human', 'value': 'q'}]), "
-        "('1', true, null, [{'from': 'human', 'value': 'q'}]), "
-        "('1', false, null, [{'from': 'human', 'value': 'q'}])) t(id_text, has_image, image, turns)"
-    ).fetchall()
-    assert rows == [(None,), (None,), (', {"id": 1, "conversations": [{"from": "human", "value": "q"}]}',)]
+def test_a_record_with_a_null_id_or_image_stops_the_export():
+    for row in ({"id": None, "has_image": False, "image": None}, {"id": "1", "has_image": True, "image": None}):
+        batch = pa.RecordBatch.from_pylist([{**row, "ord": 0}])
+        with pytest.raises(SvitError, match="null"):
+            export_run._frame(batch, None)
 
 
 def test_mix665k_round_trip_is_json_equal_and_byte_identical(built_sample, tmp_path):
@@ -155,15 +167,14 @@ def test_awkward_values_round_trip_through_the_warehouse(tricky, tmp_path):
 
 
 @pytest.mark.parametrize("indent", [None, 2])
-def test_control_character_escapes_fixed_in_the_batches_that_hold_them(tricky, tmp_path, monkeypatch, indent):
-    # One record per batch: DuckDB flags the batches whose text holds `\u00`, and only those
-    # are rewritten; record 1 holds every control character, record 0 the text `\u001F`.
-    monkeypatch.setattr(export_module, "BATCH_ROWS", 1)
+def test_control_characters_escaped_as_json_dumps_escapes_them(tricky, tmp_path, monkeypatch, indent):
+    # One record per batch; record 1 holds every control character, record 0 the text `\u001F`.
+    monkeypatch.setattr(export_run, "BATCH_ROWS", 1)
     warehouse, _ = tricky
     out = tmp_path / "tricky.json"
     export(warehouse, "tricky_values", out, indent=indent, progress=False)
     expected = json.dumps(tricky_records(), indent=indent, ensure_ascii=False).encode()
-    assert b"\\u001f" in expected  # json.dumps's lower-case hex, where DuckDB writes upper-case
+    assert b"\\u001f" in expected  # json.dumps's lower-case hex
     assert out.read_bytes() == expected
 
 

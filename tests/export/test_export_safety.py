@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import tempfile
-import types
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-import svit.export.writer as export_module
+import svit.export.output as export_output
+import svit.export.records as export_records
+import svit.export.run as export_run
 from svit.cli import cli
 from svit.core.errors import SvitError
 from svit.export import export
@@ -22,20 +22,20 @@ from tests.helpers import one_line_error, query, svit_cli, warehouse_contents
 
 def _fail_after(monkeypatch, writes: int) -> None:
     """The output file fails after `writes` writes (the file's opening bracket is one)."""
-    real = export_module.OutputFile.write
+    real = export_output.write_all
     seen = {"n": 0}
 
-    def failing(self, data):
+    def failing(fd, data):
         seen["n"] += 1
         if seen["n"] > writes:
             raise OSError("disk full (simulated)")
-        return real(self, data)
+        return real(fd, data)
 
-    monkeypatch.setattr(export_module.OutputFile, "write", failing)
-    monkeypatch.setattr(export_module, "BATCH_ROWS", 100)
+    monkeypatch.setattr(export_run, "write_all", failing)
+    monkeypatch.setattr(export_run, "BATCH_ROWS", 100)
 
 
-@pytest.mark.parametrize("fmt", ["llava", "jsonl", "messages"])
+@pytest.mark.parametrize("fmt", ["llava", "jsonl", "messages", "sharegpt", "qwen"])
 def test_failure_mid_write_leaves_nothing(built_sample, tmp_path, monkeypatch, fmt):
     _fail_after(monkeypatch, 3)
     out = tmp_path / "out.json"
@@ -58,15 +58,15 @@ def test_parquet_failure_leaves_nothing(built_sample, tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("killed (simulated)")
 
-    monkeypatch.setattr(export_module.os, "replace", boom)
+    monkeypatch.setattr(export_output.os, "replace", boom)
     with pytest.raises(OSError):
         export(built_sample, "svit_core_150k", tmp_path / "pq", "parquet", progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_out_of_order_storage_falls_back_to_sorted(built_sample, tmp_path, monkeypatch):
-    reversed_parts = tuple(reversed(export_module.MODEL_PARTS["llava_svit_all"]))
-    monkeypatch.setitem(export_module.MODEL_PARTS, "llava_svit_all", reversed_parts)
+    reversed_parts = tuple(reversed(export_records.MODEL_PARTS["llava_svit_all"]))
+    monkeypatch.setitem(export_records.MODEL_PARTS, "llava_svit_all", reversed_parts)
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     export(built_sample, "llava_svit_all", a, progress=False)
     monkeypatch.undo()
@@ -107,53 +107,6 @@ def test_cli_export(built_sample, tmp_path):
         cli, ["export", "nope", "--out", str(tmp_path / "n.json"), "--warehouse", str(built_sample.root)]
     )
     assert bad.exit_code != 0 and "models:" in str(bad.exception)
-
-
-@pytest.mark.parametrize("direct", ["1", "0"])
-def test_output_file_writes_every_byte_across_its_staging_buffer(tmp_path, monkeypatch, direct):
-    monkeypatch.setenv("SVIT_EXPORT_DIRECT_IO", direct)
-    monkeypatch.setattr(export_module.OutputFile, "STAGING", 8192)
-    pieces = [bytes([i % 251]) * size for i, size in enumerate([1, 8191, 8192, 5, 20_000, 0, 3])]
-    path = tmp_path / "out.bin"
-    with export_module.OutputFile(path) as f:
-        f.write(b"thrown away")
-        f.restart()
-        for piece in pieces:
-            f.write(memoryview(piece))
-    assert f.size == sum(map(len, pieces))
-    assert path.read_bytes() == b"".join(pieces)
-
-
-def test_export_is_the_same_with_and_without_direct_io(built_sample, tmp_path, monkeypatch):
-    outs = []
-    for direct in ("1", "0"):
-        monkeypatch.setenv("SVIT_EXPORT_DIRECT_IO", direct)
-        monkeypatch.setattr(export_module.OutputFile, "STAGING", 8192)
-        out = tmp_path / f"all_{direct}.json"
-        export(built_sample, "llava_svit_all", out, progress=False)
-        outs.append(out.read_bytes())
-    assert outs[0] == outs[1] and len(outs[0]) > 3 * 8192
-    assert len(json.loads(outs[0])) > 0
-
-
-def test_output_file_goes_on_through_the_cache_when_direct_writes_are_refused(tmp_path, monkeypatch):
-    refused = []
-
-    def write(fd, data):
-        if not refused and len(data) == export_module.OutputFile.STAGING:
-            refused.append(fd)  # the first direct write, as some FUSE mounts answer it
-            raise OSError(errno.EINVAL, "Invalid argument")
-        return os.write(fd, data)
-
-    fake_os = types.SimpleNamespace(**{name: getattr(os, name) for name in dir(os) if not name.startswith("__")})
-    fake_os.write = write
-    monkeypatch.setattr(export_module, "os", fake_os)
-    monkeypatch.setattr(export_module.OutputFile, "STAGING", 8192)
-    data = bytes(range(256)) * 100
-    path = tmp_path / "out.bin"
-    with export_module.OutputFile(path) as f:
-        f.write(data)
-    assert refused and path.read_bytes() == data
 
 
 # --------------------------------------------------------------------------- outputs inside the warehouse

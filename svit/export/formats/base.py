@@ -1,0 +1,199 @@
+"""What every export format shares: its options, its container (JSON array or lines) and the
+Polars pieces the adapters are made of.
+
+An adapter turns a Polars frame of records (the columns of svit/export/records.py) into one
+string per record, each starting with the separator that goes before it; the writer puts the
+container's head and tail around them and drops the first record's separator.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from svit.core.errors import SvitError
+
+IMAGE_TOKEN = "<image>"
+
+
+@dataclass(frozen=True)
+class Options:
+    """The options of `svit export` that shape a file; each format says which apply."""
+
+    indent: int | None = None
+    ensure_ascii: bool = False
+    dataset_name: str | None = None
+    image_root: str | None = None
+
+    def given(self) -> dict[str, str]:
+        """The options set to something other than their default: option name -> its CLI spelling."""
+        given = {}
+        if self.indent is not None:
+            given["indent"] = "--indent"
+        if self.ensure_ascii:
+            given["ensure_ascii"] = "--ascii"
+        if self.dataset_name is not None:
+            given["dataset_name"] = "--dataset-name"
+        if self.image_root is not None:
+            given["image_root"] = "--image-root"
+        return given
+
+
+@dataclass(frozen=True)
+class Container:
+    """What stands around and between the records of a file."""
+
+    head: str  # before the first record
+    sep: str  # before every record but the first
+    tail: str  # after the last record
+    empty: str  # the whole file when there is no record
+
+    @classmethod
+    def array(cls, open_items: str = "", close_items: str = "", sep: str = ", ") -> Container:
+        return cls("[" + open_items, sep, close_items + "]", "[]")
+
+    @classmethod
+    def lines(cls) -> Container:
+        return cls("", "\n", "\n", "")
+
+
+@dataclass
+class Batch:
+    """What an adapter sees of one batch: its records and the settings of the export."""
+
+    frame: pl.DataFrame
+    options: Options
+    sep: str
+    python: bool = False  # rendered by json.dumps (Format.python_path)
+
+
+@dataclass
+class Problems:
+    """Records a format cannot write as they are (the export stops) or writes without something
+    (the export says so): reason -> (count, first ids)."""
+
+    errors: dict[str, list] = field(default_factory=dict)
+    notes: dict[str, list] = field(default_factory=dict)
+
+    def add(self, kind: str, reason: str, ids: pl.Series) -> None:
+        if ids.len():
+            entry = getattr(self, kind).setdefault(reason, [0, []])
+            entry[0] += ids.len()
+            entry[1].extend(ids.head(5 - len(entry[1])).to_list())
+
+    @staticmethod
+    def lines(entries: dict[str, list]) -> list[str]:
+        return [f"{n:,} records {reason} (ids: {', '.join(map(str, ids))}...)" for reason, (n, ids) in entries.items()]
+
+
+class Format:
+    """One output format. Subclasses set the attributes and write `render`."""
+
+    name: str = ""
+    summary: str = ""  # one line for --help and the docs
+    options: frozenset[str] = frozenset({"ensure_ascii"})  # the Options fields that apply
+    needs_sizes: bool = False  # records carry width/height (svit/export/records.py: image_sizes)
+    lines_only: bool = False  # JSON lines whatever --out is called
+    array_or_lines: bool = False  # JSON lines when --out ends in .jsonl, else a JSON array
+
+    def check(self, options: Options, out: Path) -> None:
+        """Refuse options that do not apply to this format, and an `--out` it cannot be."""
+        for name, spelling in options.given().items():
+            if name not in self.options:
+                raise SvitError(f"{spelling} does not apply to --format {self.name}")
+        if self.lines_only and out.suffix != ".jsonl":
+            raise SvitError(f"--format {self.name} writes JSON lines: give --out a .jsonl name (its trainer asks)")
+
+    def container(self, options: Options, out: Path) -> Container:
+        if self.lines_only or (self.array_or_lines and out.suffix == ".jsonl"):
+            return Container.lines()
+        return Container.array()
+
+    def python_path(self, extras: tuple[bool, bool]) -> bool:
+        """Whether records are rendered with Python's json (extra keys of records, of turns)."""
+        return False
+
+    def render(self, batch: Batch, problems: Problems) -> pl.Series:
+        raise NotImplementedError
+
+    def side_files(self, out: Path, records: int, options: Options) -> list[Path]:
+        """Files written beside the export (a dataset registry); their paths."""
+        return []
+
+
+# --------------------------------------------------------------------------- Polars pieces
+
+
+def encode(*fields: pl.Expr, **named: pl.Expr) -> pl.Expr:
+    """The struct of these fields as compact JSON text, keys in this order (Polars writes
+    strings escaped as json.dumps escapes them with ensure_ascii=False)."""
+    return pl.struct(*fields, **named).struct.json_encode()
+
+
+def replace_tokens(text: pl.Expr, tokens: dict[str, str]) -> pl.Expr:
+    """Replace structural pieces of JSON text (leftmost, the first listed winning a tie).
+
+    A piece is only safe to replace when it cannot occur inside a string value: every piece
+    here holds a quote standing after `{`, `[` or `,` and followed by a key name, which in a
+    string value would be escaped (`\\"`).
+    """
+    return text.str.replace_many(list(tokens), list(tokens.values()), leftmost=True)
+
+
+def with_sep(text: pl.Expr, sep: str) -> pl.Expr:
+    return pl.concat_str(pl.lit(sep), text) if sep else text
+
+
+def images_list() -> pl.Expr:
+    """The record's images as a list (empty for a text-only record)."""
+    return pl.when(pl.col("has_image")).then(pl.concat_list(pl.col("image"))).otherwise(pl.lit([], pl.List(pl.String)))
+
+
+def turn_field(name: str) -> pl.Expr:
+    return pl.element().struct.field(name)
+
+
+def token_count(role: str | None = None) -> pl.Expr:
+    """How many `<image>` tokens the record's turns hold (only those of `role` when given)."""
+    count = turn_field("value").str.count_matches(IMAGE_TOKEN, literal=True).fill_null(0)
+    if role is not None:
+        count = pl.when(turn_field("from") == role).then(count).otherwise(0)
+    return pl.col("conversations").list.eval(count).list.sum()
+
+
+def plain_turns() -> pl.Expr:
+    """The turns as {from, value} (dropping the turns' extra keys, which no trainer reads)."""
+    return pl.col("conversations").list.eval(pl.struct(turn_field("from"), turn_field("value")))
+
+
+# --------------------------------------------------------------------------- --ascii
+
+_ESCAPE = re.compile(rb"\\(\\|x[0-9a-f]{2}|U[0-9a-f]{8})")
+
+
+def to_ascii(data) -> bytes:
+    """JSON text (as json.dumps writes it with ensure_ascii=False) as json.dumps writes it with
+    ensure_ascii=True: every non-ASCII character, and DEL, as \\uXXXX (surrogate pairs above U+FFFF)."""
+    raw = bytes(data)
+    if raw.isascii():
+        return raw.replace(b"\x7f", b"\\u007f")
+    text = raw.decode("utf-8").encode("ascii", "backslashreplace").replace(b"\x7f", b"\\u007f")
+    return _ESCAPE.sub(_escape, text)
+
+
+def _escape(m: re.Match) -> bytes:
+    token = m.group(1)
+    if token == b"\\":
+        return b"\\\\"  # an escaped backslash of the text, left as it is
+    if token[:1] == b"x":
+        return b"\\u00" + token[1:]
+    cp = int(token[1:], 16) - 0x10000
+    return b"\\u%04x\\u%04x" % (0xD800 | (cp >> 10), 0xDC00 | (cp & 0x3FF))
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False)

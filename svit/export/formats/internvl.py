@@ -1,0 +1,71 @@
+"""`internvl`: InternVL's fine-tuning JSON lines (internvl_chat), plus the meta file entry.
+
+    {"id": "a1", "image": "vg/VG_100K/1.jpg", "width": 800, "height": 600,
+     "conversations": [{"from": "human", "value": "<image>\\nWhat is it?"}, {"from": "gpt", "value": "A cat."}]}
+
+InternVL's chat data format (internvl.readthedocs.io, "Chat Data Format"): `id`, `image`
+(a path under the meta entry's `root`), `width`/`height` (recommended), `conversations`; a
+text-only record has no `image`. The id is written as the record has it (integer or string).
+Sizes come from the warehouse (Visual Genome's image_data.json, COCO's caption files); a
+record whose image size the warehouse does not know is written without `width`/`height`
+(they are optional) and the export says how many. InternVL puts `<image>` in front of the
+first turn when a record has none, but more `<image>` tokens than images fail its
+assertion: such records stop the export, named. The annotation must be a `.jsonl` file
+(InternVL asserts it).
+
+Beside the file, `internvl_meta.json` gets (or has replaced) the entry `--dataset-name`
+(default: the file's name without suffix): `root` (`--image-root`, default empty: paths
+relative to where training runs), `annotation` (the file's absolute path),
+`data_augment: false`, `repeat_time: 1` and `length` (its number of records). Give
+InternVL that file as `--meta_path`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from svit.export.formats.base import Batch, Format, Options, Problems, encode, plain_turns, replace_tokens
+from svit.export.formats.base import token_count
+from svit.export.formats.registry_file import add_entry
+from svit.export.formats.sharegpt import dataset_name
+
+META = "internvl_meta.json"
+
+
+class InternVL(Format):
+    name = "internvl"
+    summary = "InternVL's JSON lines (id, image, width, height, conversations) and a meta file entry"
+    options = frozenset({"ensure_ascii", "dataset_name", "image_root"})
+    needs_sizes = True
+    lines_only = True
+
+    def render(self, batch: Batch, problems: Problems) -> pl.Series:
+        df = batch.frame
+        images = pl.col("has_image").cast(pl.Int64)
+        problems.add("errors", "hold more <image> tokens than images", df.filter(token_count() > images)["id"])
+        problems.add("notes", "have an image of unknown size (written without width/height)",
+                     df.filter(pl.col("has_image") & pl.col("width").is_null())["id"])
+        image = pl.when(pl.col("has_image")).then(pl.col("image"))
+        body = encode(image=image, width=pl.col("width"), height=pl.col("height"), conversations=plain_turns())
+        body = replace_tokens(
+            body,
+            {
+                '{"image":null,"width":null,"height":null,"conversations":': ',"conversations":',
+                '{"image":': ',"image":',
+                ',"width":null,"height":null,"conversations":': ',"conversations":',
+            },
+        )
+        text = pl.concat_str(pl.lit(batch.sep + '{"id":'), pl.col("id_json"), body)
+        return df.select(text.alias("text")).to_series()
+
+    def side_files(self, out: Path, records: int, options: Options) -> list[Path]:
+        entry = {
+            "root": options.image_root or "",
+            "annotation": str(out),
+            "data_augment": False,
+            "repeat_time": 1,
+            "length": records,
+        }
+        return [add_entry(out.parent / META, dataset_name(out, options), entry)]

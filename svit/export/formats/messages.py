@@ -1,0 +1,51 @@
+"""`messages`: JSON lines of chat records with content parts, as TRL's SFTTrainer reads vision
+datasets (`images` + `messages`; TRL docs, "Vision datasets").
+
+    {"id": "a1", "images": ["vg/VG_100K/1.jpg"], "messages": [
+      {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is it?"}]},
+      {"role": "assistant", "content": [{"type": "text", "text": "A cat."}]}]}
+
+Roles: `human` -> `user`, `gpt` -> `assistant`, any other kept. A turn's text is cut at each
+`<image>`; an image part stands where the token stood, and the newline that joined the token
+to the text goes with it. A text-only record has `images: []`. The id keeps its JSON type.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from svit.export.formats.base import IMAGE_TOKEN, Batch, Container, Format, Problems, encode, images_list, replace_tokens
+from svit.export.formats.base import turn_field
+
+ROLES = {"human": "user", "gpt": "assistant"}
+
+
+def content_parts() -> pl.Expr:
+    """A turn's text (the list element) as content parts: {type: image} and {type: text, text}."""
+    piece, i, n = pl.element(), pl.int_range(pl.len()), pl.len()
+    lead = pl.when((i > 0) & piece.str.starts_with("\n")).then(piece.str.slice(1)).otherwise(piece)
+    text = pl.when((i < n - 1) & lead.str.ends_with("\n")).then(lead.str.head(-1)).otherwise(lead)
+    image_part = pl.when(i > 0).then(pl.struct(type=pl.lit("image"), text=pl.lit(None, pl.String)))
+    text_part = pl.when((text != "") | (n == 1)).then(pl.struct(type=pl.lit("text"), text=text))
+    return (
+        turn_field("value")
+        .fill_null("")
+        .str.split(IMAGE_TOKEN)
+        .list.eval(pl.concat_list(image_part, text_part).explode().drop_nulls())
+    )
+
+
+class Messages(Format):
+    name = "messages"
+    summary = "JSON lines of chat messages with content parts (TRL's SFTTrainer)"
+
+    def container(self, options, out) -> Container:
+        return Container.lines()
+
+    def render(self, batch: Batch, problems: Problems) -> pl.Series:
+        role = turn_field("from").replace_strict(ROLES, default=turn_field("from"))
+        messages = pl.col("conversations").list.eval(pl.struct(role=role, content=content_parts()))
+        # The id as the record has it (integer or string), in front; an image part has no text key.
+        body = replace_tokens(encode(images=images_list(), messages=messages), {'{"images":': ',"images":', ',"text":null}': "}"})
+        text = pl.concat_str(pl.lit(batch.sep + '{"id":'), pl.col("id_json"), body)
+        return batch.frame.select(text.alias("text")).to_series()

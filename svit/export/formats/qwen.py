@@ -1,0 +1,34 @@
+"""`qwen`: the records Qwen2-VL / Qwen2.5-VL's official fine-tuning code reads (qwen-vl-finetune).
+
+    {"image": "vg/VG_100K/1.jpg",
+     "conversations": [{"from": "human", "value": "<image>\\nWhat is it?"}, {"from": "gpt", "value": "A cat."}]}
+
+No `id` (the trainer has none); a text-only record has no `image`. Each `<image>` in a
+`human` turn takes the next image and the trainer raises when the counts differ; `<image>`
+must not appear in an answer (Qwen's fine-tuning README): records breaking either rule stop
+the export, named. A JSON array, or JSON lines for a `.jsonl` `--out` (the trainer goes by
+the suffix). Paths are relative to the dataset's `data_path` in `qwenvl/data/__init__.py`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from svit.export.formats.base import Batch, Format, Problems, encode, plain_turns, replace_tokens, token_count
+from svit.export.formats.base import with_sep
+
+
+class Qwen(Format):
+    name = "qwen"
+    summary = "Qwen2-VL / Qwen2.5-VL fine-tuning records (image + conversations, no id)"
+    array_or_lines = True
+
+    def render(self, batch: Batch, problems: Problems) -> pl.Series:
+        df = batch.frame
+        images = pl.col("has_image").cast(pl.Int64)
+        problems.add("errors", "hold a number of <image> tokens in questions other than their number of images",
+                     df.filter(token_count("human") != images)["id"])
+        problems.add("errors", "hold <image> in an answer", df.filter(token_count() != token_count("human"))["id"])
+        image = pl.when(pl.col("has_image")).then(pl.col("image"))
+        text = replace_tokens(encode(image=image, conversations=plain_turns()), {'{"image":null,': "{"})
+        return df.select(with_sep(text, batch.sep).alias("text")).to_series()

@@ -1,0 +1,149 @@
+"""Where an export's records come from: every model as one query with the same columns.
+
+- a dbt mart or mix in `<warehouse>/svit.duckdb` with the LLaVA columns (`id`, `image`,
+  `conversations`, `record_order`), in `record_order`; mixes of LLaVA files also carry each
+  record's id JSON (integer or string), image presence and extra keys;
+- an ingested LLaVA file, by its model name (the `source` partition of `llava_records` /
+  `llava_turns`), in `record_index` order.
+
+Every query gives: `id` (text), `id_json` (the id as JSON: `"a1"` or `12`), `has_image`,
+`image`, `extra` (the record's other keys as a JSON object, or null), `conversations` (a list
+of `{from, value}`, plus `extra` where some turn has other keys) and `ord` (the order).
+Image sizes are looked up separately (`image_sizes`), for the formats that write them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from svit.core.errors import SvitError
+from svit.core.models_db import LLAVA_COLUMNS, MODEL_PARTS, MODELS_CATALOG
+from svit.core.snapshots import current_snapshot
+from svit.core.sql import sql_ident, sql_str
+from svit.core.warehouse import Warehouse
+
+
+@dataclass
+class Source:
+    """A model's records: SQL relations giving the columns above."""
+
+    name: str
+    kind: str  # "mart" or "llava_file"
+    parts: list[str]  # relations read one after the other (each in order; checked while reading)
+    sorted_sql: str  # the whole model, sorted: the fallback when a part is not in order
+    count_sql: str
+    record_extras: bool = False  # some record has keys besides id, image, conversations
+    turn_extras: bool = False  # some turn has keys besides from, value
+
+
+def _marts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, set[str]]]:
+    """LLaVA-shaped models in svit.duckdb: name -> (qualified name, its columns)."""
+    attached = con.execute("select 1 from duckdb_databases() where database_name = ?", [MODELS_CATALOG]).fetchall()
+    if not attached:
+        return {}
+    rows = con.execute(
+        "select schema_name, table_name, list(column_name) from duckdb_columns() where database_name = ? group by all",
+        [MODELS_CATALOG],
+    ).fetchall()
+    return {
+        table: (f"{MODELS_CATALOG}.{sql_ident(schema)}.{sql_ident(table)}", set(columns))
+        for schema, table, columns in sorted(rows)
+        if LLAVA_COLUMNS <= set(columns)
+    }
+
+
+def available_models(warehouse: Warehouse, con: duckdb.DuckDBPyConnection) -> list[str]:
+    return sorted(set(_marts(con)) | set(warehouse.llava_models()))
+
+
+def resolve_source(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, model: str) -> Source:
+    """The Source of `model`; SvitError listing the models when there is none by that name."""
+    marts = _marts(con)
+    if model in marts:
+        return _mart_source(con, marts, model)
+    if model in warehouse.llava_models():
+        return _file_source(con, current_snapshot(warehouse.root) or warehouse.root, model)
+    known = available_models(warehouse, con)
+    hint = ", ".join(known) if known else "none: run `svit ingest` and `svit build` first"
+    raise SvitError(f"no model named {model!r} in {warehouse.root}; models: {hint}")
+
+
+def _mart_source(con: duckdb.DuckDBPyConnection, marts: dict, model: str) -> Source:
+    qualified, columns = marts[model]
+    # Mixes of LLaVA files carry each record's id JSON, image presence and extra keys.
+    mixed = {"id_json", "has_image", "extra"} <= columns
+    select = (
+        "id, id_json::varchar as id_json, has_image, image, extra::varchar as extra, "
+        if mixed
+        else "id, to_json(id)::varchar as id_json, image is not null as has_image, image, null::varchar as extra, "
+    ) + "conversations, record_order as ord"
+    parts = [p for p in MODEL_PARTS.get(model, ()) if p in marts]
+    if len(parts) != len(MODEL_PARTS.get(model, ())) or not parts:
+        parts = [model]
+    record_extras = bool(mixed and con.execute(f"select count(extra) > 0 from {qualified}").fetchall()[0][0])
+    return Source(
+        model,
+        "mart",
+        [f"select {select} from {marts[p][0]}" for p in parts],
+        f"select {select} from {qualified} order by record_order",
+        "select " + " + ".join(f"(select count(*) from {marts[p][0]})" for p in parts),
+        record_extras,
+    )
+
+
+def _file_source(con: duckdb.DuckDBPyConnection, snapshot: Path, model: str) -> Source:
+    records = sql_str(snapshot / "llava_records" / f"source={model}" / "*.parquet")
+    turns_dir = snapshot / "llava_turns" / f"source={model}"
+    has_turns = any(turns_dir.glob("*.parquet"))
+    turn_files = sql_str(turns_dir / "*.parquet")
+    turn_extras = bool(
+        has_turns and con.execute(f"select count(extra) > 0 from read_parquet({turn_files})").fetchall()[0][0]
+    )
+    turn = "{'from': role, 'value': text, 'extra': extra}" if turn_extras else "{'from': role, 'value': text}"
+    turns = (
+        f"(select record_index, list({turn} order by turn) as turns from read_parquet({turn_files}) group by all)"
+        if has_turns
+        else '(select null::bigint as record_index, null::struct("from" varchar, "value" varchar)[] as turns where false)'
+    )
+    select = (
+        "select r.id, case when r.id_type = 'integer' then r.id_json else to_json(r.id)::varchar end as id_json, "
+        "r.has_image, case when r.has_image then r.image end as image, r.extra, "
+        "coalesce(t.turns, []) as conversations, r.record_index as ord "
+        f"from read_parquet({records}) r left join {turns} t using (record_index) order by r.record_index"
+    )
+    record_extras = con.execute(f"select count(extra) > 0 from read_parquet({records})").fetchall()[0][0]
+    return Source(
+        model,
+        "llava_file",
+        [select],
+        select,
+        f"select count(*) from read_parquet({records})",
+        bool(record_extras),
+        turn_extras,
+    )
+
+
+def image_sizes(warehouse: Warehouse, con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Image path (as records name it) -> width, height, for every image whose size the warehouse knows:
+    Visual Genome's (`images`, from image_data.json) and COCO's (`coco_captions`, from the
+    captions' image list, at `coco/<split>/<file>` as LLaVA names them)."""
+    snapshot = current_snapshot(warehouse.root) or warehouse.root
+    selects = []
+    if any((snapshot / "images").glob("*.parquet")):
+        selects.append(f"select image_path as path, width, height from read_parquet({sql_str(snapshot / 'images' / '*.parquet')})")
+    if any((snapshot / "coco_captions").rglob("*.parquet")):
+        selects.append(
+            "select 'coco/' || split || '/' || file_name as path, width, height "
+            f"from read_parquet({sql_str(snapshot / 'coco_captions' / '**' / '*.parquet')}, hive_partitioning = true)"
+        )
+    if not selects:
+        return pl.DataFrame(schema={"image": pl.String, "width": pl.Int32, "height": pl.Int32})
+    query = (
+        "select path as image, any_value(width)::integer as width, any_value(height)::integer as height "
+        f"from ({' union all '.join(selects)}) where width is not null and height is not null group by path"
+    )
+    return pl.from_arrow(con.sql(query).to_arrow_table())
