@@ -3,17 +3,26 @@
 Each method runs in its own process (seconds, peak RSS via os.wait4), on the same model of
 the same warehouse, in the same run:
 
-- svit:     `svit.export.export(..., fmt="llava")`, json.dump's layout (one line, ", ", ": ")
-- duckdb:   COPY (select id, image, conversations from MODEL order by record_order)
-            TO 'f.json' (FORMAT json, ARRAY true)
-- json:     the records fetched in batches of 10,000 from DuckDB as Python dicts, written
-            with json.dumps one after the other (the bytes `json.dump(records, f,
-            ensure_ascii=False)` writes, without holding 3M dicts at once)
+- svit:           `svit.export.export(..., fmt="llava")`, json.dump's layout (one line,
+                  ", ", ": "), rendered by the Polars engine
+- svit-sharegpt:  `svit.export.export(..., fmt="sharegpt")` to a .json file (LLaMA-Factory;
+                  also writes dataset_info.json beside it)
+- svit-internvl:  `svit.export.export(..., fmt="internvl")` to a .jsonl file (with the
+                  images' width and height joined in; also writes internvl_meta.json)
+- duckdb:         COPY (select id, image, conversations from MODEL order by record_order)
+                  TO 'f.json' (FORMAT json, ARRAY true)
+- json:           the records fetched in batches of 10,000 from DuckDB as Python dicts,
+                  written with json.dumps one after the other (the bytes `json.dump(records,
+                  f, ensure_ascii=False)` writes, without holding 3M dicts at once)
 
-With --check, the svit file is compared with the json one by sha256 (they must be the same
-bytes) and its record count is read back with DuckDB's JSON reader.
+It prints the speedup of svit (llava) over duckdb and over json, and the time of the
+sharegpt and internvl exports as a ratio of the llava one (what the other formats cost).
 
-    python bench/bench_export.py --warehouse /tmp/wfull [--model llava_svit_all] [--methods svit,duckdb,json]
+With --check, the svit (llava) file is compared with the json one by sha256 (they must be
+the same bytes) and its record count is read back with DuckDB's JSON reader.
+
+    python bench/bench_export.py --warehouse /tmp/wfull [--model llava_svit_all]
+        [--methods svit,svit-sharegpt,svit-internvl,duckdb,json] [--check]
 """
 
 from __future__ import annotations
@@ -30,12 +39,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The format comes after the three arguments every method gets (warehouse, model, out).
 SVIT = """
 import sys
 from pathlib import Path
 from svit.export import export
 from svit.core.warehouse import Warehouse
-r = export(Warehouse(Path(sys.argv[1])), sys.argv[2], Path(sys.argv[3]), "llava", progress=False)
+r = export(Warehouse(Path(sys.argv[1])), sys.argv[2], Path(sys.argv[3]), sys.argv[4], progress=False)
 print(r.records)
 """
 
@@ -66,15 +76,28 @@ with open(sys.argv[3], "w", encoding="utf-8") as f:
 print(n)
 """
 
-METHODS = {"svit": SVIT, "duckdb": DUCKDB, "json": STDLIB_JSON}
+# method -> (script, extra arguments, suffix of its output file)
+METHODS = {
+    "svit": (SVIT, ["llava"], ".json"),
+    "svit-sharegpt": (SVIT, ["sharegpt"], ".json"),
+    "svit-internvl": (SVIT, ["internvl"], ".jsonl"),
+    "duckdb": (DUCKDB, [], ".json"),
+    "json": (STDLIB_JSON, [], ".json"),
+}
+DEFAULT_METHODS = ",".join(METHODS)
+
+
+def out_path(out_dir: Path, model: str, method: str) -> Path:
+    return out_dir / f"{model}.{method}{METHODS[method][2]}"
 
 
 def run(method: str, warehouse: Path, model: str, out: Path) -> dict:
     """One method in its own process: wall seconds, peak RSS (MiB), CPU seconds, output size."""
     os.sync()  # the previous method's 2.5 GB still being written back would slow this one down
     started = time.perf_counter()
+    script, extra, _ = METHODS[method]
     proc = subprocess.Popen(
-        [sys.executable, "-c", METHODS[method], str(warehouse), model, str(out)],
+        [sys.executable, "-c", script, str(warehouse), model, str(out), *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -107,7 +130,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--warehouse", required=True, type=Path)
     parser.add_argument("--model", default="llava_svit_all")
-    parser.add_argument("--methods", default="svit,duckdb,json")
+    parser.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated, of {DEFAULT_METHODS}")
     parser.add_argument(
         "--out-dir", type=Path, default=None, help="where the outputs go (default: a temp folder, removed)"
     )
@@ -117,28 +140,20 @@ def main() -> None:
     parser.add_argument("--json", dest="json_out", type=Path, help="also write the results here")
     args = parser.parse_args()
 
+    methods = args.methods.split(",")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        parser.error(f"unknown methods {', '.join(unknown)}; of {DEFAULT_METHODS}")
+
     out_dir = args.out_dir or Path(tempfile.mkdtemp(prefix="svit-bench-export-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
-    if "svit" in args.methods.split(","):
-        # numba compiles the rendering on first use after an install and caches it (what
-        # `make` does once): not part of an export's time.
-        warm = subprocess.run(
-            [sys.executable, "-c", "from svit.export.json_kernel import warm_up; print(warm_up())"],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        print(f"svit's compiled rendering loaded in {float(warm.stdout):.1f}s (compiled if the cache was cold)")
-    print(f"{'method':<8} {'seconds':>8} {'peak RSS MiB':>13} {'CPU s':>8} {'records':>10} {'MB':>9}", flush=True)
-    for method in args.methods.split(","):
-        out = out_dir / f"{args.model}.{method}.json"
-        r = run(method, args.warehouse.resolve(), args.model, out)
+    print(f"{'method':<14} {'seconds':>8} {'peak RSS MiB':>13} {'CPU s':>8} {'records':>10} {'MB':>9}", flush=True)
+    for method in methods:
+        r = run(method, args.warehouse.resolve(), args.model, out_path(out_dir, args.model, method))
         results.append(r)
         print(
-            f"{method:<8} {r['seconds']:>8.2f} {r['peak_rss_mib']:>13.1f} {r['cpu_s']:>8.2f} "
+            f"{method:<14} {r['seconds']:>8.2f} {r['peak_rss_mib']:>13.1f} {r['cpu_s']:>8.2f} "
             f"{r['records']:>10,} {r['bytes'] / 1e6:>9.1f}",
             flush=True,
         )
@@ -147,10 +162,13 @@ def main() -> None:
         for other in ("duckdb", "json"):
             if other in by:
                 print(f"svit speedup over {other}: {by[other]['seconds'] / by['svit']['seconds']:.2f}x")
+        for other in ("svit-sharegpt", "svit-internvl"):
+            if other in by:
+                print(f"{other} time / svit (llava) time: {by[other]['seconds'] / by['svit']['seconds']:.2f}")
     if args.check and "svit" in by:
-        svit_file = out_dir / f"{args.model}.svit.json"
+        svit_file = out_path(out_dir, args.model, "svit")
         if "json" in by:
-            same = sha256(svit_file) == sha256(out_dir / f"{args.model}.json.json")
+            same = sha256(svit_file) == sha256(out_path(out_dir, args.model, "json"))
             print(f"svit file == json.dump file (sha256): {same}")
         import duckdb
 

@@ -386,11 +386,6 @@ def main(argv: list[str] | None = None) -> int:
                 stages.append(Stage(name, status="skipped", note="no warehouse (ingest failed)"))
                 continue
             (workdir / "export").mkdir(exist_ok=True)
-            if name == "export":
-                # numba's compiled rendering is cached on first use after an install (`make`
-                # does it once); compiling it is not part of an export's time.
-                warm = "from svit.export.json_kernel import warm_up; warm_up()"
-                subprocess.run([sys.executable, "-c", warm], check=True)
             size = tree_bytes(wh_last)
             stage = run_child(name, [svit, *sub, "--warehouse", str(wh_last)], logs, size)
             if stage.status == "ok":

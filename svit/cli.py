@@ -463,9 +463,9 @@ def stats(
 @click.option(
     "--export",
     "export_file",
-    type=click.Path(dir_okay=False),
+    type=click.Path(),
     default=None,
-    help="Also write the mix to this file, in --format (default llava).",
+    help="Also write the mix to this file (a folder for --format parquet), in --format (default llava).",
 )
 @export_options
 @warehouse_option
@@ -500,8 +500,10 @@ def mix(
         out = Path(export_file).absolute()
         FORMATS[fmt].check(Options(indent, ensure_ascii, dataset_name, image_root), out)
         check_out(out, folder=fmt == "parquet")
-    elif fmt != "llava" or indent is not None or ensure_ascii or dataset_name or image_root:
-        raise SvitError("--format, --indent, --ascii, --dataset-name and --image-root shape --export: give --export FILE")
+    elif fmt != "llava" or indent is not None or ensure_ascii or dataset_name is not None or image_root is not None:
+        raise SvitError(
+            "--format, --indent, --ascii, --dataset-name and --image-root shape --export: give --export FILE"
+        )
     # A mix is built by dbt from the models: they must match the tables (no --allow-stale here).
     with reading(warehouse, allow_stale=False):
         result = build_mix(warehouse, recipe)

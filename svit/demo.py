@@ -33,9 +33,9 @@ def _stages(warehouse: Warehouse, corpus: Path) -> list[tuple[str, Callable[[], 
     def export() -> str:
         from svit.export import export as run_export
 
-        result = run_export(
-            warehouse, "llava_svit_all", warehouse.root / "exports" / "llava_svit_all.json", "llava", progress=False
-        )
+        exports = warehouse.root / "exports"
+        exports.mkdir(exist_ok=True)  # the demo's own folder; an export never creates one
+        result = run_export(warehouse, "llava_svit_all", exports / "llava_svit_all.json", "llava", progress=False)
         return (
             f"{result.records:,} records of llava_svit_all -> {result.out} ({result.bytes / 1e6:,.1f} MB, LLaVA JSON)"
         )

@@ -1,6 +1,5 @@
 """The bytes of Arrow string arrays, read in place by the passes that work on them directly
-(the punctuation counts, the boxes' mark count, the export's writer and its compiled
-rendering)."""
+(the punctuation counts, the boxes' mark count)."""
 
 from __future__ import annotations
 
@@ -18,9 +17,7 @@ def string_layout(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     else:
         offsets = np.frombuffer(offsets, width, len(arr) + 1, arr.offset * width.itemsize)
     data = np.frombuffer(data if data is not None else b"", np.uint8)
-    # Nobody writes through it; read-only also keeps numba to one compiled version
-    # (svit/export/json_kernel.py), whichever library made the buffer.
-    data.flags.writeable = False
+    data.flags.writeable = False  # the array's own buffer: nobody writes through it
     return offsets, data
 
 

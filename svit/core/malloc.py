@@ -4,11 +4,8 @@ Every Arrow batch the scans hand over is above glibc's mmap threshold, so each o
 mapping: page faults and zeroed pages for every batch, and on a VM whose free memory went
 back to the host, kernel time for every page touched. Serving allocations
 up to 32 MiB (glibc's limit for this setting) from the heap, and not trimming it, reuses the
-same pages, for a little more peak memory. Elsewhere than glibc this does nothing.
-
-Export's batches are beyond that limit, so export asks for no mappings at all
-(`any_size=True`); ingest gains nothing from that. What each setting saves and costs is in
-bench/README.md.
+same pages, for a little more peak memory. Elsewhere than glibc this does nothing. Ingest
+sets it (ingest/pipeline.py); what it saves is in bench/README.md.
 """
 
 from __future__ import annotations
@@ -19,17 +16,13 @@ import functools
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-_M_MMAP_MAX = -4
 _MMAP_THRESHOLD = 32 << 20
 _TRIM_THRESHOLD = 1 << 30
 
 
 @functools.cache
-def keep_batches_in_heap(any_size: bool = False) -> bool:
-    """Set glibc's thresholds once per process; False where there is no glibc mallopt.
-
-    With `any_size`, no allocation gets a mapping of its own, however large.
-    """
+def keep_batches_in_heap() -> bool:
+    """Set glibc's thresholds once per process; False where there is no glibc mallopt."""
     name = ctypes.util.find_library("c")
     if not name:
         return False
@@ -38,5 +31,4 @@ def keep_batches_in_heap(any_size: bool = False) -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    mmap = mallopt(_M_MMAP_MAX, 0) if any_size else mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
-    return bool(mmap) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))

@@ -8,7 +8,9 @@
 
 Every query gives: `id` (text), `id_json` (the id as JSON: `"a1"` or `12`), `has_image`,
 `image`, `extra` (the record's other keys as a JSON object, or null), `conversations` (a list
-of `{from, value}`, plus `extra` where some turn has other keys) and `ord` (the order).
+of `{from, value}`, plus `extra` where some turn has other keys) and `ord` (the order); the
+SVIT marts only `id`, `image`, `conversations` and `ord` (string ids, an image or null, no
+extra keys), the rest being made where a format needs it (svit/export/run.py: `_frame`).
 Image sizes are looked up separately (`image_sizes`), for the formats that write them.
 """
 
@@ -76,10 +78,10 @@ def _mart_source(con: duckdb.DuckDBPyConnection, marts: dict, model: str) -> Sou
     qualified, columns = marts[model]
     # Mixes of LLaVA files carry each record's id JSON, image presence and extra keys.
     mixed = {"id_json", "has_image", "extra"} <= columns
+    # The SVIT marts have string ids and no extra keys: `id_json`, `has_image` and `extra` are
+    # left to Polars (svit/export/run.py), which makes them only for the formats that use them.
     select = (
-        "id, id_json::varchar as id_json, has_image, image, extra::varchar as extra, "
-        if mixed
-        else "id, to_json(id)::varchar as id_json, image is not null as has_image, image, null::varchar as extra, "
+        "id, id_json::varchar as id_json, has_image, image, extra::varchar as extra, " if mixed else "id, image, "
     ) + "conversations, record_order as ord"
     parts = [p for p in MODEL_PARTS.get(model, ()) if p in marts]
     if len(parts) != len(MODEL_PARTS.get(model, ())) or not parts:
@@ -107,7 +109,8 @@ def _file_source(con: duckdb.DuckDBPyConnection, snapshot: Path, model: str) -> 
     turns = (
         f"(select record_index, list({turn} order by turn) as turns from read_parquet({turn_files}) group by all)"
         if has_turns
-        else '(select null::bigint as record_index, null::struct("from" varchar, "value" varchar)[] as turns where false)'
+        else '(select null::bigint as record_index, null::struct("from" varchar, "value" varchar)[] as turns '
+        "where false)"
     )
     select = (
         "select r.id, case when r.id_type = 'integer' then r.id_json else to_json(r.id)::varchar end as id_json, "
@@ -134,7 +137,9 @@ def image_sizes(warehouse: Warehouse, con: duckdb.DuckDBPyConnection) -> pl.Data
     snapshot = current_snapshot(warehouse.root) or warehouse.root
     selects = []
     if any((snapshot / "images").glob("*.parquet")):
-        selects.append(f"select image_path as path, width, height from read_parquet({sql_str(snapshot / 'images' / '*.parquet')})")
+        selects.append(
+            f"select image_path as path, width, height from read_parquet({sql_str(snapshot / 'images' / '*.parquet')})"
+        )
     if any((snapshot / "coco_captions").rglob("*.parquet")):
         selects.append(
             "select 'coco/' || split || '/' || file_name as path, width, height "

@@ -37,7 +37,7 @@ from svit.core.leftovers import OWNER, owner_tag, remove_dead
 from svit.core.output_guard import check_output
 from svit.core.warehouse import Warehouse
 from svit.export.formats import FORMATS, Format, Options
-from svit.export.formats.base import Batch, Problems, to_ascii
+from svit.export.formats.base import Batch, Problems, encode, to_ascii
 from svit.export.formats.parquet import is_export, write_shards
 from svit.export.output import atomic_file, atomic_folder, check_out, text_buffers, write_all
 from svit.export.records import Source, image_sizes, resolve_source
@@ -114,6 +114,8 @@ def _connect(warehouse: Warehouse) -> tuple[duckdb.DuckDBPyConnection, Path]:
         }
     )
     con.execute("set enable_progress_bar = false")  # DuckDB's bar writes to stdout; ours is on stderr
+    # Strings handed over as Arrow string views, the layout Polars holds them in: no conversion.
+    con.execute("set produce_arrow_string_view = true")
     if warehouse.duckdb_path.is_file():
         try:
             models_db.attach(con, warehouse)
@@ -142,8 +144,15 @@ def _batches(con: duckdb.DuckDBPyConnection, source: Source, sorted_scan: bool) 
             raise SvitError(f"export query failed: {str(exc).splitlines()[0]}") from exc
 
 
-def _frame(batch: pa.RecordBatch, sizes: pl.DataFrame | None) -> pl.DataFrame:
+def _frame(batch: pa.RecordBatch, sizes: pl.DataFrame | None, id_json: bool = True) -> pl.DataFrame:
+    """A batch as the adapters read it (the columns of svit/export/records.py)."""
     frame = pl.from_arrow(batch)
+    if "has_image" not in frame.columns:  # a SVIT mart: string ids, no extra keys
+        frame = frame.with_columns(
+            pl.col("image").is_not_null().alias("has_image"), pl.lit(None, pl.String).alias("extra")
+        )
+        if id_json:
+            frame = frame.with_columns(encode(pl.col("id")).str.slice(6).str.head(-1).alias("id_json"))
     if frame["id"].null_count() or frame.select((pl.col("has_image") & pl.col("image").is_null()).any()).item():
         raise SvitError(NULL_RECORD)
     if sizes is not None:
@@ -181,7 +190,8 @@ def _export_text(
 
     def render(batch: pa.RecordBatch, problems: Problems) -> tuple[object, list]:
         found = Problems()
-        text = form.render(Batch(_frame(batch, sizes), options, container.sep, python), found)
+        frame = _frame(batch, sizes, form.uses_id_json or python)
+        text = form.render(Batch(frame, options, container.sep, python), found)
         with lock:
             for kind in ("errors", "notes"):
                 for reason, (n, ids) in getattr(found, kind).items():
@@ -208,7 +218,9 @@ def _export_text(
             problems = Problems()
             fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
             try:
-                records, size = _render_all(con, source, sorted_scan, fd, container, render, write, problems, total, progress)
+                records, size = _render_all(
+                    con, source, sorted_scan, fd, container, render, write, problems, total, progress
+                )
             except _OutOfOrder:
                 continue
             finally:

@@ -6,10 +6,9 @@ import json
 from collections import Counter
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 import pytest
-
-import polars as pl
 
 import svit.export.run as export_run
 from svit.cli import BUNDLED_SAMPLE
@@ -42,8 +41,16 @@ def _frame(records: list[dict], turn_extras: bool) -> pl.DataFrame:
                 "conversations": turns,
             }
         )
-    frame = pl.DataFrame(rows, schema={**dict.fromkeys(("id", "id_json"), pl.String), "has_image": pl.Boolean,
-                                       "image": pl.String, "extra": pl.String, "conversations": pl.List(TURN)})
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            **dict.fromkeys(("id", "id_json"), pl.String),
+            "has_image": pl.Boolean,
+            "image": pl.String,
+            "extra": pl.String,
+            "conversations": pl.List(TURN),
+        },
+    )
     if not turn_extras:
         turn = pl.struct(pl.element().struct.field("from"), pl.element().struct.field("value"))
         frame = frame.with_columns(pl.col("conversations").list.eval(turn))
@@ -71,24 +78,27 @@ def _render(records: list[dict], indent, ensure_ascii: bool, python: bool, batch
 def test_python_rendering_matches_json_dumps_on_awkward_values(indent, ensure_ascii):
     # Records with extra keys (of records and of turns) are written by json.dumps itself.
     records = tricky_records()
-    assert _render(records, indent, ensure_ascii, python=True) == json.dumps(
-        records, indent=indent, ensure_ascii=ensure_ascii
-    ).encode()
+    assert (
+        _render(records, indent, ensure_ascii, python=True)
+        == json.dumps(records, indent=indent, ensure_ascii=ensure_ascii).encode()
+    )
 
 
 @pytest.mark.parametrize("indent", [None, 0, 1, 2, 4])
 @pytest.mark.parametrize("ensure_ascii", [False, True])
 def test_polars_rendering_matches_json_dumps_on_awkward_values(indent, ensure_ascii):
-    records = [
-        {k: v for k, v in r.items() if k in ("id", "image", "conversations")} for r in tricky_records()
-    ]
+    records = [{k: v for k, v in r.items() if k in ("id", "image", "conversations")} for r in tricky_records()]
     for r in records:
         r["conversations"] = [{"from": t["from"], "value": t["value"]} for t in r["conversations"]]
     records.append({"id": "no_turns", "image": "x.jpg", "conversations": []})
     records.append({"id": "no_turns_no_image", "conversations": []})
     records.append({"id": "one_turn", "conversations": [{"from": "human", "value": "}]"}]})
-    records.append({"id": 'a","image":null,"conversations":[]}', "conversations": [{"from": '","value":', "value": '},{"from":'}]})
-    records.append({"id": 7, "image": 'i","conversations":[{"from":', "conversations": [{"from": "gpt", "value": "\\"}]})
+    records.append(
+        {"id": 'a","image":null,"conversations":[]}', "conversations": [{"from": '","value":', "value": '},{"from":'}]}
+    )
+    records.append(
+        {"id": 7, "image": 'i","conversations":[{"from":', "conversations": [{"from": "gpt", "value": "\\"}]}
+    )
     assert any(isinstance(r["id"], int) for r in records)  # the id put in front of the body
     got = _render(records, indent, ensure_ascii, python=False)
     assert got == json.dumps(records, indent=indent, ensure_ascii=ensure_ascii).encode()

@@ -8,6 +8,8 @@ from svit.export.formats.parquet import Parquet
 from svit.export.formats.qwen import Qwen
 from svit.export.formats.sharegpt import ShareGPT
 
-FORMATS: dict[str, Format] = {f.name: f for f in (Llava(), Jsonl(), Messages(), ShareGPT(), InternVL(), Qwen(), Parquet())}
+FORMATS: dict[str, Format] = {
+    f.name: f for f in (Llava(), Jsonl(), Messages(), ShareGPT(), InternVL(), Qwen(), Parquet())
+}
 
 __all__ = ["FORMATS", "Format", "Options"]

@@ -87,7 +87,12 @@ class Problems:
 
     @staticmethod
     def lines(entries: dict[str, list]) -> list[str]:
-        return [f"{n:,} records {reason} (ids: {', '.join(map(str, ids))}...)" for reason, (n, ids) in entries.items()]
+        """One line per reason: `records with ...: 3 (ids: "a", "b", "c")`."""
+        lines = []
+        for reason, (n, ids) in entries.items():
+            shown = ", ".join(json.dumps(i, ensure_ascii=True) for i in ids) + (", ..." if n > len(ids) else "")
+            lines.append(f"{reason}: {n:,} (ids: {shown})")
+        return lines
 
 
 class Format:
@@ -97,14 +102,19 @@ class Format:
     summary: str = ""  # one line for --help and the docs
     options: frozenset[str] = frozenset({"ensure_ascii"})  # the Options fields that apply
     needs_sizes: bool = False  # records carry width/height (svit/export/records.py: image_sizes)
+    uses_id_json: bool = True  # reads the id as JSON (`id_json`), not only as text (`id`)
     lines_only: bool = False  # JSON lines whatever --out is called
     array_or_lines: bool = False  # JSON lines when --out ends in .jsonl, else a JSON array
 
     def check(self, options: Options, out: Path) -> None:
-        """Refuse options that do not apply to this format, and an `--out` it cannot be."""
+        """Refuse options that do not apply to this format, an `--out` it cannot be, and a side
+        file it could not update (before anything is written)."""
         for name, spelling in options.given().items():
             if name not in self.options:
                 raise SvitError(f"{spelling} does not apply to --format {self.name}")
+        for name in ("dataset_name", "image_root"):
+            if getattr(options, name) == "":
+                raise SvitError(f"{options.given()[name]} must not be empty")
         if self.lines_only and out.suffix != ".jsonl":
             raise SvitError(f"--format {self.name} writes JSON lines: give --out a .jsonl name (its trainer asks)")
 

@@ -8,10 +8,11 @@ InternVL's chat data format (internvl.readthedocs.io, "Chat Data Format"): `id`,
 text-only record has no `image`. The id is written as the record has it (integer or string).
 Sizes come from the warehouse (Visual Genome's image_data.json, COCO's caption files); a
 record whose image size the warehouse does not know is written without `width`/`height`
-(they are optional) and the export says how many. InternVL puts `<image>` in front of the
-first turn when a record has none, but more `<image>` tokens than images fail its
-assertion: such records stop the export, named. The annotation must be a `.jsonl` file
-(InternVL asserts it).
+(they are optional) and the export says how many. InternVL's docs ask for exactly one
+`<image>` per image; its code puts one in front of the first turn when a record has none, so
+records with none are written, while records with more `<image>` than images, or with
+`<image>` in an answer (where the code would then add one more), stop the export, named.
+The annotation must be a `.jsonl` file (InternVL asserts it).
 
 Beside the file, `internvl_meta.json` gets (or has replaced) the entry `--dataset-name`
 (default: the file's name without suffix): `root` (`--image-root`, default empty: paths
@@ -26,9 +27,8 @@ from pathlib import Path
 
 import polars as pl
 
-from svit.export.formats.base import Batch, Format, Options, Problems, encode, plain_turns, replace_tokens
-from svit.export.formats.base import token_count
-from svit.export.formats.registry_file import add_entry
+from svit.export.formats.base import Batch, Format, Options, Problems, encode, plain_turns, replace_tokens, token_count
+from svit.export.formats.registry_file import add_entry, read
 from svit.export.formats.sharegpt import dataset_name
 
 META = "internvl_meta.json"
@@ -41,12 +41,22 @@ class InternVL(Format):
     needs_sizes = True
     lines_only = True
 
+    def check(self, options: Options, out: Path) -> None:
+        super().check(options, out)
+        read(out.parent / META)
+
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
         df = batch.frame
         images = pl.col("has_image").cast(pl.Int64)
-        problems.add("errors", "hold more <image> tokens than images", df.filter(token_count() > images)["id"])
-        problems.add("notes", "have an image of unknown size (written without width/height)",
-                     df.filter(pl.col("has_image") & pl.col("width").is_null())["id"])
+        problems.add("errors", "records with more <image> tokens than images", df.filter(token_count() > images)["id"])
+        problems.add(
+            "errors", "records with <image> in an answer", df.filter(token_count() != token_count("human"))["id"]
+        )
+        problems.add(
+            "notes",
+            "records whose image size is unknown, written without width/height",
+            df.filter(pl.col("has_image") & pl.col("width").is_null())["id"],
+        )
         image = pl.when(pl.col("has_image")).then(pl.col("image"))
         body = encode(image=image, width=pl.col("width"), height=pl.col("height"), conversations=plain_turns())
         body = replace_tokens(

@@ -6,8 +6,11 @@ keys (LLaVA-1.5's mix has `model` on some), `conversations`; turns: `from`, `val
 
 Polars writes each record as compact JSON (`{"id":"a","image":...}`), escaped as json.dumps
 escapes; then the pieces between keys are replaced by json.dumps's (`", "`, `": "`, and the
-newlines and indentation of `--indent`). Records with extra keys are written by json.dumps
-itself: their values may be numbers or nested objects, printed as Python prints them.
+newlines and indentation of `--indent`). Only pieces that cannot occur inside a string are
+replaced: each holds a quote that stands after `{`, `[` or `,` and opens a key, which inside a
+string would be escaped (`\\"`). Extra keys are written by json.dumps, since their values
+may be numbers or nested objects, printed as Python prints them: a record's extra keys once
+per distinct value, put in place by Polars; records whose turns have extra keys whole.
 """
 
 from __future__ import annotations
@@ -17,41 +20,38 @@ from pathlib import Path
 
 import polars as pl
 
-from svit.export.formats.base import Batch, Container, Format, Options, Problems, encode, replace_tokens
+from svit.export.formats.base import Batch, Container, Format, Options, Problems, encode, replace_tokens, turn_field
 from svit.export.layout import Layout
 
 
-def record_tokens(layout: Layout, id_inside: bool) -> dict[str, str]:
-    """Compact JSON piece -> json.dumps's, for the records Polars encodes.
-
-    With `id_inside` the encoded struct is {id, image, conversations} (string ids); else
-    {image, conversations}, the id being put in front separately (integer ids).
-    """
+def head_tokens(layout: Layout, id_inside: bool) -> dict[str, str]:
+    """Compact JSON piece -> json.dumps's, for a record's head: `{"id":...,"image":...}` (string
+    ids, `id_inside`) or `{"image":...}` (the integer id being put in front of it)."""
     L = layout
-    conversations = L.sep(2) + '"conversations": '
-    first_turn = "[" + L.open(3) + "{" + L.open(4) + '"from": '
-    no_turns = "[]" + L.close(1) + "}"
-    # What comes before `image` or `conversations`: the end of the id string, or the struct's start.
-    start = '","' if id_inside else '{"'
-    kept = '"' if id_inside else ""
-    tokens = {
-        start + 'image":null,"conversations":[]}': kept + conversations + no_turns,
-        start + 'image":null,"conversations":[{"from":': kept + conversations + first_turn,
-        start + 'image":': kept + L.sep(2) + '"image": ',
-        '","conversations":[]}': '"' + conversations + no_turns,
-        '","conversations":[{"from":': '"' + conversations + first_turn,
+    if id_inside:
+        return {
+            '{"id":': "{" + L.open(2) + '"id": ',
+            '","image":null}': '"}',
+            '","image":': '"' + L.sep(2) + '"image": ',
+        }
+    return {'{"image":null}': "}", '{"image":': L.sep(2) + '"image": '}
+
+
+def turn_tokens(layout: Layout) -> dict[str, str]:
+    """Compact JSON piece -> json.dumps's, between the turns of `conversations` (in this order)."""
+    L = layout
+    return {
         ',"value":': L.sep(4) + '"value": ',
         '},{"from":': L.close(3) + "}" + L.sep(3) + "{" + L.open(4) + '"from": ',
+        '[{"from":': "[" + L.open(3) + "{" + L.open(4) + '"from": ',
     }
-    if id_inside:
-        tokens = {'{"id":': "{" + L.open(2) + '"id": ', **tokens}
-    return tokens
 
 
 class Llava(Format):
     name = "llava"
     summary = "one JSON array, as LLaVA loads it (json.dump's layout, --indent N)"
     options = frozenset({"indent", "ensure_ascii"})
+    uses_id_json = False  # a SVIT mart's ids are strings, encoded with the rest
 
     def layout(self, options: Options) -> Layout:
         return Layout(options.indent if self.name == "llava" else None)
@@ -61,26 +61,64 @@ class Llava(Format):
         return Container.array(L.open(1), L.close(0), "," + L.open(1) if L.indent is not None else ", ")
 
     def python_path(self, extras: tuple[bool, bool]) -> bool:
-        return any(extras)
+        return extras[1]  # turns with extra keys; a record's extra keys are rendered below
 
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
         df, L = batch.frame, self.layout(batch.options)
         if batch.python:
             return pl.Series("text", [batch.sep + t for t in self.render_python(df, L)], pl.String)
-        id_inside = bool(df["id_json"].str.starts_with('"').all())  # integer ids are put in front
+        # The head (id, image) and the turns are encoded apart: the turns are nearly all of the
+        # text, and the few pieces between them are replaced one by one (a literal search is
+        # several times faster than a search for many pieces at once).
         image = pl.when(pl.col("has_image")).then(pl.col("image"))
-        conversations = pl.col("conversations").list.eval(pl.struct(pl.element().struct.field("from", "value")))
-        if id_inside:
-            text = replace_tokens(encode(pl.col("id"), image=image, conversations=conversations), record_tokens(L, True))
-            text = pl.concat_str(pl.lit(batch.sep), text) if batch.sep else text
+        # Integer ids (LLaVA files, their mixes) are put in front of the encoded image.
+        if "id_json" not in df.columns or df["id_json"].str.starts_with('"').all():
+            head = replace_tokens(encode(pl.col("id"), image=image), head_tokens(L, True))
         else:
-            body = replace_tokens(encode(image=image, conversations=conversations), record_tokens(L, False))
-            text = pl.concat_str(pl.lit(batch.sep + "{" + L.open(2) + '"id": '), pl.col("id_json"), body)
+            head = replace_tokens(encode(image=image), head_tokens(L, False))
+            head = pl.concat_str(pl.lit("{" + L.open(2) + '"id": '), pl.col("id_json"), head)
+        turns = encode(
+            conversations=pl.col("conversations").list.eval(pl.struct(turn_field("from"), turn_field("value")))
+        )
+        for piece, spaced in turn_tokens(L).items():
+            turns = turns.str.replace_all(piece, spaced, literal=True)
+        # `{"conversations":` (17 characters) is written with the head; the turns' closing `}` closes the record.
+        text = pl.concat_str(
+            pl.lit(batch.sep),
+            head.str.head(-1),
+            self.extra_members(df, L),
+            pl.lit(L.sep(2) + '"conversations": '),
+            turns.str.slice(17),
+        )
         if L.indent is not None:
-            # The last turn, its list and the record close on lines of their own.
+            # The last turn, the list and the record close on lines of their own.
             end = L.close(3) + "}" + L.close(2) + "]" + L.close(1) + "}"
-            text = pl.when(text.str.ends_with("}]}")).then(pl.concat_str(text.str.head(-3), pl.lit(end))).otherwise(text)
+            text = (
+                pl.when(text.str.ends_with("}]}"))
+                .then(pl.concat_str(text.str.head(-3), pl.lit(end)))
+                .when(text.str.ends_with("[]}"))
+                .then(pl.concat_str(text.str.head(-1), pl.lit(L.close(1) + "}")))
+                .otherwise(text)
+            )
         return df.select(text.alias("text")).to_series()
+
+    @staticmethod
+    def extra_members(df: pl.DataFrame, L: Layout) -> pl.Expr:
+        """A record's extra keys, as json.dumps writes them after `image` (numbers and nesting as
+        Python prints them): each distinct `extra` of the batch rendered once (LLaVA-1.5's mix
+        has one, `{"model": ""}`)."""
+        distinct = df["extra"].drop_nulls().unique().to_list()
+        if not distinct:
+            return pl.lit("")
+        members = {}
+        for extra in distinct:
+            text = ""
+            for key, value in json.loads(extra).items():
+                value_text = json.dumps(value, ensure_ascii=False, indent=L.indent)
+                value_text = value_text if L.indent is None else value_text.replace("\n", L.open(2))
+                text += L.sep(2) + json.dumps(key, ensure_ascii=False) + ": " + value_text
+            members[extra] = text
+        return pl.col("extra").replace_strict(members, default="", return_dtype=pl.String)
 
     def render_python(self, df: pl.DataFrame, L: Layout) -> list[str]:
         """Each record as json.dumps writes it, standing at level 1 of the array."""
@@ -108,4 +146,3 @@ class Jsonl(Llava):
 
     def container(self, options: Options, out: Path) -> Container:
         return Container.lines()
-

@@ -8,14 +8,26 @@ datasets (`images` + `messages`; TRL docs, "Vision datasets").
 Roles: `human` -> `user`, `gpt` -> `assistant`, any other kept. A turn's text is cut at each
 `<image>`; an image part stands where the token stood, and the newline that joined the token
 to the text goes with it. A text-only record has `images: []`. The id keeps its JSON type.
+Each image part takes the next image, so a record whose `<image>` tokens are not as many as
+its images (TRL's collator would fail on it) stops the export, named.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from svit.export.formats.base import IMAGE_TOKEN, Batch, Container, Format, Problems, encode, images_list, replace_tokens
-from svit.export.formats.base import turn_field
+from svit.export.formats.base import (
+    IMAGE_TOKEN,
+    Batch,
+    Container,
+    Format,
+    Problems,
+    encode,
+    images_list,
+    replace_tokens,
+    token_count,
+    turn_field,
+)
 
 ROLES = {"human": "user", "gpt": "assistant"}
 
@@ -43,9 +55,14 @@ class Messages(Format):
         return Container.lines()
 
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
+        df = batch.frame
+        wrong = df.filter(token_count() != pl.col("has_image").cast(pl.Int64))
+        problems.add("errors", "records whose <image> tokens are not as many as their images", wrong["id"])
         role = turn_field("from").replace_strict(ROLES, default=turn_field("from"))
         messages = pl.col("conversations").list.eval(pl.struct(role=role, content=content_parts()))
         # The id as the record has it (integer or string), in front; an image part has no text key.
-        body = replace_tokens(encode(images=images_list(), messages=messages), {'{"images":': ',"images":', ',"text":null}': "}"})
+        body = replace_tokens(
+            encode(images=images_list(), messages=messages), {'{"images":': ',"images":', ',"text":null}': "}"}
+        )
         text = pl.concat_str(pl.lit(batch.sep + '{"id":'), pl.col("id_json"), body)
-        return batch.frame.select(text.alias("text")).to_series()
+        return df.select(text.alias("text")).to_series()

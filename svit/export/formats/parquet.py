@@ -101,7 +101,9 @@ def rows(frame: pl.DataFrame) -> pl.DataFrame:
 
 def text_bytes(frame: pl.DataFrame) -> int:
     """About how many bytes of text the rows hold (what shard and row-group sizes go by)."""
-    values = frame.select(pl.col("conversations").list.eval(pl.element().struct.field("value").str.len_bytes()).list.sum())
+    values = frame.select(
+        pl.col("conversations").list.eval(pl.element().struct.field("value").str.len_bytes()).list.sum()
+    )
     strings = frame.select(pl.sum_horizontal(pl.col("id", "image", "extra").str.len_bytes().fill_null(0)))
     return int(values.to_series().sum() or 0) + int(strings.to_series().sum() or 0)
 

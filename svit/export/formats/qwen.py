@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from svit.export.formats.base import Batch, Format, Problems, encode, plain_turns, replace_tokens, token_count
-from svit.export.formats.base import with_sep
+from svit.export.formats.base import Batch, Format, Problems, encode, plain_turns, replace_tokens, token_count, with_sep
 
 
 class Qwen(Format):
@@ -26,9 +25,14 @@ class Qwen(Format):
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
         df = batch.frame
         images = pl.col("has_image").cast(pl.Int64)
-        problems.add("errors", "hold a number of <image> tokens in questions other than their number of images",
-                     df.filter(token_count("human") != images)["id"])
-        problems.add("errors", "hold <image> in an answer", df.filter(token_count() != token_count("human"))["id"])
+        problems.add(
+            "errors",
+            "records whose <image> tokens in questions are not as many as their images",
+            df.filter(token_count("human") != images)["id"],
+        )
+        problems.add(
+            "errors", "records with <image> in an answer", df.filter(token_count() != token_count("human"))["id"]
+        )
         image = pl.when(pl.col("has_image")).then(pl.col("image"))
         text = replace_tokens(encode(image=image, conversations=plain_turns()), {'{"image":null,': "{"})
         return df.select(with_sep(text, batch.sep).alias("text")).to_series()

@@ -21,15 +21,24 @@ from pathlib import Path
 
 import polars as pl
 
-from svit.export.formats.base import Batch, Format, Options, Problems, encode, images_list, plain_turns, token_count
-from svit.export.formats.base import with_sep
-from svit.export.formats.registry_file import add_entry
+from svit.export.formats.base import (
+    Batch,
+    Format,
+    Options,
+    Problems,
+    encode,
+    images_list,
+    plain_turns,
+    token_count,
+    with_sep,
+)
+from svit.export.formats.registry_file import add_entry, read
 
 DATASET_INFO = "dataset_info.json"
 
 
 def dataset_name(out: Path, options: Options) -> str:
-    return options.dataset_name or out.name.split(".")[0]
+    return options.dataset_name or out.stem
 
 
 class ShareGPT(Format):
@@ -38,10 +47,14 @@ class ShareGPT(Format):
     options = frozenset({"ensure_ascii", "dataset_name"})
     array_or_lines = True
 
+    def check(self, options: Options, out: Path) -> None:
+        super().check(options, out)
+        read(out.parent / DATASET_INFO)
+
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
         df = batch.frame.with_columns(tokens=token_count(), images=images_list())
         wrong = df.filter(pl.col("tokens") != pl.col("images").list.len())
-        problems.add("errors", "hold a number of <image> tokens other than their number of images", wrong["id"])
+        problems.add("errors", "records whose <image> tokens are not as many as their images", wrong["id"])
         text = with_sep(encode(pl.col("id"), conversations=plain_turns(), images=pl.col("images")), batch.sep)
         return df.select(text.alias("text")).to_series()
 
