@@ -167,12 +167,35 @@ def turn_field(name: str) -> pl.Expr:
     return pl.element().struct.field(name)
 
 
-def token_count(role: str | None = None) -> pl.Expr:
-    """How many `<image>` tokens the record's turns hold (only those of `role` when given)."""
-    count = turn_field("value").str.count_matches(IMAGE_TOKEN, literal=True).fill_null(0)
-    if role is not None:
-        count = pl.when(turn_field("from") == role).then(count).otherwise(0)
-    return pl.col("conversations").list.eval(count).list.sum()
+def with_token_counts(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with `tokens` (`<image>` tokens in all turns) and `question_tokens` (in the
+    `human` turns), the text searched once."""
+    per_turn = pl.struct(
+        n=turn_field("value").str.count_matches(IMAGE_TOKEN, literal=True).fill_null(0),
+        question=turn_field("from") == "human",
+    )
+    counted = frame.with_columns(pl.col("conversations").list.eval(per_turn).alias("_tokens"))
+    field = pl.element().struct.field
+    return counted.with_columns(
+        pl.col("_tokens").list.eval(field("n")).list.sum().alias("tokens"),
+        pl.col("_tokens").list.eval(field("n") * field("question").cast(pl.UInt32)).list.sum().alias("question_tokens"),
+    ).drop("_tokens")
+
+
+def images_count() -> pl.Expr:
+    return pl.col("has_image").cast(pl.UInt32)
+
+
+def with_turns(sep: str, head: pl.Expr, key: str = "conversations", turns: pl.Expr | None = None) -> pl.Expr:
+    """A record's text: `sep`, `head` (the compact JSON of its first keys, up to and including
+    the comma after them, or just `{`), then `"<key>":` and the turns as compact JSON.
+
+    The turns are nearly all of a record's text: encoded on their own, they need no search
+    for pieces to replace.
+    """
+    turns = plain_turns() if turns is None else turns
+    wrapped = pl.struct(turns.alias(key)).struct.json_encode()  # {"<key>":[...]}
+    return pl.concat_str(pl.lit(sep), head, pl.lit(f'"{key}":'), wrapped.str.slice(len(key) + 4))
 
 
 def plain_turns() -> pl.Expr:

@@ -27,7 +27,17 @@ from pathlib import Path
 
 import polars as pl
 
-from svit.export.formats.base import Batch, Format, Options, Problems, encode, plain_turns, replace_tokens, token_count
+from svit.export.formats.base import (
+    Batch,
+    Format,
+    Options,
+    Problems,
+    encode,
+    images_count,
+    replace_tokens,
+    with_token_counts,
+    with_turns,
+)
 from svit.export.formats.registry_file import add_entry, read
 from svit.export.formats.sharegpt import dataset_name
 
@@ -46,29 +56,33 @@ class InternVL(Format):
         read(out.parent / META)
 
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
-        df = batch.frame
-        images = pl.col("has_image").cast(pl.Int64)
-        problems.add("errors", "records with more <image> tokens than images", df.filter(token_count() > images)["id"])
+        df = with_token_counts(batch.frame)
         problems.add(
-            "errors", "records with <image> in an answer", df.filter(token_count() != token_count("human"))["id"]
+            "errors", "records with more <image> tokens than images", df.filter(pl.col("tokens") > images_count())["id"]
+        )
+        problems.add(
+            "errors",
+            "records with <image> in an answer",
+            df.filter(pl.col("tokens") != pl.col("question_tokens"))["id"],
         )
         problems.add(
             "notes",
             "records whose image size is unknown, written without width/height",
             df.filter(pl.col("has_image") & pl.col("width").is_null())["id"],
         )
+        # The image and its size, keys left out where null: `,"image":"a.jpg","width":800,"height":600,`
+        # after the id, or `,` for a text-only record.
         image = pl.when(pl.col("has_image")).then(pl.col("image"))
-        body = encode(image=image, width=pl.col("width"), height=pl.col("height"), conversations=plain_turns())
-        body = replace_tokens(
-            body,
+        keys = replace_tokens(
+            encode(image=image, width=pl.col("width"), height=pl.col("height")),
             {
-                '{"image":null,"width":null,"height":null,"conversations":': ',"conversations":',
+                '{"image":null,"width":null,"height":null}': "}",
+                ',"width":null,"height":null}': "}",
                 '{"image":': ',"image":',
-                ',"width":null,"height":null,"conversations":': ',"conversations":',
             },
         )
-        text = pl.concat_str(pl.lit(batch.sep + '{"id":'), pl.col("id_json"), body)
-        return df.select(text.alias("text")).to_series()
+        head = pl.concat_str(pl.lit('{"id":'), pl.col("id_json"), keys.str.head(-1), pl.lit(","))
+        return df.select(with_turns(batch.sep, head).alias("text")).to_series()
 
     def side_files(self, out: Path, records: int, options: Options) -> list[Path]:
         entry = {

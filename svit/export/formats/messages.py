@@ -23,10 +23,11 @@ from svit.export.formats.base import (
     Format,
     Problems,
     encode,
+    images_count,
     images_list,
-    replace_tokens,
-    token_count,
     turn_field,
+    with_token_counts,
+    with_turns,
 )
 
 ROLES = {"human": "user", "gpt": "assistant"}
@@ -55,14 +56,13 @@ class Messages(Format):
         return Container.lines()
 
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
-        df = batch.frame
-        wrong = df.filter(token_count() != pl.col("has_image").cast(pl.Int64))
+        df = with_token_counts(batch.frame)
+        wrong = df.filter(pl.col("tokens") != images_count())
         problems.add("errors", "records whose <image> tokens are not as many as their images", wrong["id"])
         role = turn_field("from").replace_strict(ROLES, default=turn_field("from"))
         messages = pl.col("conversations").list.eval(pl.struct(role=role, content=content_parts()))
         # The id as the record has it (integer or string), in front; an image part has no text key.
-        body = replace_tokens(
-            encode(images=images_list(), messages=messages), {'{"images":': ',"images":', ',"text":null}': "}"}
-        )
-        text = pl.concat_str(pl.lit(batch.sep + '{"id":'), pl.col("id_json"), body)
+        images = encode(images=images_list()).str.slice(1).str.head(-1)  # "images":[...]
+        head = pl.concat_str(pl.lit('{"id":'), pl.col("id_json"), pl.lit(","), images, pl.lit(","))
+        text = with_turns(batch.sep, head, "messages", messages).str.replace_all(',"text":null}', "}", literal=True)
         return df.select(text.alias("text")).to_series()

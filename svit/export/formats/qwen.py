@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from svit.export.formats.base import Batch, Format, Problems, encode, plain_turns, replace_tokens, token_count, with_sep
+from svit.export.formats.base import Batch, Format, Problems, encode, images_count, with_token_counts, with_turns
 
 
 class Qwen(Format):
@@ -23,16 +23,16 @@ class Qwen(Format):
     array_or_lines = True
 
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
-        df = batch.frame
-        images = pl.col("has_image").cast(pl.Int64)
+        df = with_token_counts(batch.frame)
         problems.add(
             "errors",
             "records whose <image> tokens in questions are not as many as their images",
-            df.filter(token_count("human") != images)["id"],
+            df.filter(pl.col("question_tokens") != images_count())["id"],
         )
         problems.add(
-            "errors", "records with <image> in an answer", df.filter(token_count() != token_count("human"))["id"]
+            "errors",
+            "records with <image> in an answer",
+            df.filter(pl.col("tokens") != pl.col("question_tokens"))["id"],
         )
-        image = pl.when(pl.col("has_image")).then(pl.col("image"))
-        text = replace_tokens(encode(image=image, conversations=plain_turns()), {'{"image":null,': "{"})
-        return df.select(with_sep(text, batch.sep).alias("text")).to_series()
+        head = pl.when(pl.col("has_image")).then(pl.concat_str(encode(pl.col("image")).str.head(-1), pl.lit(",")))
+        return df.select(with_turns(batch.sep, head.otherwise(pl.lit("{"))).alias("text")).to_series()

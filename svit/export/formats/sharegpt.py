@@ -27,10 +27,11 @@ from svit.export.formats.base import (
     Options,
     Problems,
     encode,
+    images_count,
     images_list,
     plain_turns,
-    token_count,
     with_sep,
+    with_token_counts,
 )
 from svit.export.formats.registry_file import add_entry, read
 
@@ -52,8 +53,8 @@ class ShareGPT(Format):
         read(out.parent / DATASET_INFO)
 
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
-        df = batch.frame.with_columns(tokens=token_count(), images=images_list())
-        wrong = df.filter(pl.col("tokens") != pl.col("images").list.len())
+        df = with_token_counts(batch.frame).with_columns(images=images_list())
+        wrong = df.filter(pl.col("tokens") != images_count())
         problems.add("errors", "records whose <image> tokens are not as many as their images", wrong["id"])
         text = with_sep(encode(pl.col("id"), conversations=plain_turns(), images=pl.col("images")), batch.sep)
         return df.select(text.alias("text")).to_series()
