@@ -144,9 +144,16 @@ def _batches(con: duckdb.DuckDBPyConnection, source: Source, sorted_scan: bool) 
             raise SvitError(f"export query failed: {str(exc).splitlines()[0]}") from exc
 
 
-def _frame(batch: pa.RecordBatch, sizes: pl.DataFrame | None, id_json: bool = True) -> pl.DataFrame:
-    """A batch as the adapters read it (the columns of svit/export/records.py)."""
+def _frame(
+    batch: pa.RecordBatch, sizes: pl.DataFrame | None, id_json: bool = True, turn_extras: bool = False
+) -> pl.DataFrame:
+    """A batch as the adapters read it (the columns of svit/export/records.py); the turns'
+    extra keys only with `turn_extras`."""
     frame = pl.from_arrow(batch)
+    turn_type = frame.schema.get("conversations")
+    if not turn_extras and isinstance(turn_type, pl.List) and "extra" in [f.name for f in turn_type.inner.fields]:
+        turn = pl.struct(pl.element().struct.field("from"), pl.element().struct.field("value"))
+        frame = frame.with_columns(pl.col("conversations").list.eval(turn))
     if "has_image" not in frame.columns:  # a SVIT mart: string ids, no extra keys
         frame = frame.with_columns(
             pl.col("image").is_not_null().alias("has_image"), pl.lit(None, pl.String).alias("extra")
@@ -190,7 +197,7 @@ def _export_text(
 
     def render(batch: pa.RecordBatch, problems: Problems) -> tuple[object, list]:
         found = Problems()
-        frame = _frame(batch, sizes, form.uses_id_json or python)
+        frame = _frame(batch, sizes, form.uses_id_json or python, turn_extras=python)
         text = form.render(Batch(frame, options, container.sep, python), found)
         with lock:
             for kind in ("errors", "notes"):

@@ -199,8 +199,9 @@ def with_turns(sep: str, head: pl.Expr, key: str = "conversations", turns: pl.Ex
 
 
 def plain_turns() -> pl.Expr:
-    """The turns as {from, value} (dropping the turns' extra keys, which no trainer reads)."""
-    return pl.col("conversations").list.eval(pl.struct(turn_field("from"), turn_field("value")))
+    """The turns as {from, value} (svit/export/run.py leaves the turns' extra keys, which no
+    trainer reads, only to the records json.dumps writes)."""
+    return pl.col("conversations")
 
 
 # --------------------------------------------------------------------------- --ascii
