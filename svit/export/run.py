@@ -115,6 +115,7 @@ def _connect(warehouse: Warehouse) -> tuple[duckdb.DuckDBPyConnection, Path]:
     )
     con.execute("set enable_progress_bar = false")  # DuckDB's bar writes to stdout; ours is on stderr
     # Strings handed over as Arrow string views, the layout Polars holds them in: no conversion.
+    con.execute("set arrow_output_version = '1.5'")
     con.execute("set produce_arrow_string_view = true")
     if warehouse.duckdb_path.is_file():
         try:
