@@ -319,7 +319,7 @@ def _report_export(result, seconds: float) -> None:
         click.echo(f"  note: {note}")
 
 
-@cli.command(short_help="Write a model in a trainer's format (LLaVA, ShareGPT, InternVL, Qwen, ...).")
+@cli.command(short_help="Write a model in a trainer's file format.")
 @click.argument("model")
 @click.option(
     "--out",

@@ -11,8 +11,10 @@ import pyarrow as pa
 import pytest
 
 import svit.export.run as export_run
+from ingest.pipeline import run_ingest
 from svit.cli import BUNDLED_SAMPLE
 from svit.core.errors import SvitError
+from svit.core.warehouse import Warehouse
 from svit.export import export
 from svit.export.formats import FORMATS, Options
 from svit.export.formats.base import Batch, Problems, to_ascii
@@ -209,3 +211,18 @@ def test_svit_models_export_their_rows_in_record_order(built_sample, tmp_path, m
     expected = [{"id": i, "image": img, "conversations": conv} for i, img, conv in rows]
     assert json.loads(out.read_text(encoding="utf-8")) == expected
     assert out.read_bytes() == json.dumps(expected, ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("fmt", ["llava"])
+def test_an_export_reads_back_through_svit_ingest(built_sample, tmp_path, fmt):
+    # A model's export, ingested as a LLaVA file into a new warehouse and exported again,
+    # is the same file: nothing of a record is lost on the way out.
+    first = tmp_path / "out" / "llava_svit_all.json"
+    first.parent.mkdir()
+    export(built_sample, "llava_svit_all", first, fmt, progress=False)
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(first.parent, (first,), warehouse, progress=False)
+    again = tmp_path / "again.json"
+    result = export(warehouse, "llava_svit_all", again, fmt, progress=False)
+    assert result.records == len(json.loads(first.read_text(encoding="utf-8"))) > 0
+    assert again.read_bytes() == first.read_bytes()
