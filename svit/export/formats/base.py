@@ -144,6 +144,11 @@ def encode(*fields: pl.Expr, **named: pl.Expr) -> pl.Expr:
     return pl.struct(*fields, **named).struct.json_encode()
 
 
+def json_value(value: pl.Expr) -> pl.Expr:
+    """The JSON text of each value (`"a \\"b\\""`, `12`, `null`), as Polars encodes it in a struct."""
+    return pl.struct(value.alias("v")).struct.json_encode().str.slice(5).str.head(-1)  # {"v":...}
+
+
 def replace_tokens(text: pl.Expr, tokens: dict[str, str]) -> pl.Expr:
     """Replace structural pieces of JSON text (leftmost, the first listed winning a tie).
 
