@@ -200,12 +200,8 @@ def _export_text(
         found = Problems()
         frame = _frame(batch, sizes, form.uses_id_json or python, turn_extras=python)
         text = form.render(Batch(frame, options, container.sep, python), found)
-        with lock:
-            for kind in ("errors", "notes"):
-                for reason, (n, ids) in getattr(found, kind).items():
-                    entry = getattr(problems, kind).setdefault(reason, [0, []])
-                    entry[0] += n
-                    entry[1].extend(ids[: 5 - len(entry[1])])
+        with lock:  # two batches render at once
+            problems.merge(found)
         holder, buffers = text_buffers(text)
         if options.ensure_ascii:
             buffers = [to_ascii(b"".join(bytes(b) for b in buffers))]

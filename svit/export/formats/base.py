@@ -85,6 +85,14 @@ class Problems:
             entry[0] += ids.len()
             entry[1].extend(ids.head(5 - len(entry[1])).to_list())
 
+    def merge(self, other: Problems) -> None:
+        """Add another batch's problems (the first ids kept)."""
+        for kind in ("errors", "notes"):
+            for reason, (n, ids) in getattr(other, kind).items():
+                entry = getattr(self, kind).setdefault(reason, [0, []])
+                entry[0] += n
+                entry[1].extend(ids[: 5 - len(entry[1])])
+
     @staticmethod
     def lines(entries: dict[str, list]) -> list[str]:
         """One line per reason: `records with ...: 3 (ids: "a", "b", "c")`."""
