@@ -1,5 +1,5 @@
-{#- Per LLaVA model or mix: Yes/No balance of short answers (gpt turns whose first word is
-    "yes" or "no", any case, as in svit_yes_no), and the yes share among them.
+{#- Yes/No answers per LLaVA model or mix: of the answers (every gpt turn), those that are Yes
+    and No answers by the rule the mixes use too (macros/yes_no.sql), and the yes share among them.
     Which models: macros/llava_model_rows.sql. -#}
 with model_turns as (
     {{ llava_model_turns() }}
@@ -14,7 +14,7 @@ answers as (
 ),
 
 final as (
-    {{ yes_no_balance('answers', 'model') }}
+    {{ yes_no_answer_counts('answers', 'model') }}
 )
 
 select * from final

@@ -7,7 +7,7 @@ with turns as (
     select
         task,
         text,
-        case role when 'user' then 'question' else 'answer' end as kind
+        case role when 'human' then 'question' else 'answer' end as kind
     from {{ ref('stg_svit__turns') }}
 ),
 

@@ -4,8 +4,9 @@
     role and measure.
 
     Words are runs of characters other than ASCII whitespace (space, tab, newline, CR, VT,
-    FF); characters are Unicode code points (Python's len). The common case (single spaces,
-    no other whitespace) is counted without a regex. -#}
+    FF), LLaVA's `<image>` token never one of them (macros/word_count.sql); characters are
+    Unicode code points (Python's len). The common case (single spaces, no other
+    whitespace) is counted without a regex. Roles are human / gpt (stg_svit__turns). -#}
 
 with turns as (
     select
@@ -18,7 +19,7 @@ with turns as (
 measured as materialized (
     select
         task as scope,
-        case role when 'user' then 'question' else 'answer' end as kind,
+        case role when 'human' then 'question' else 'answer' end as kind,
         {{ word_count('text') }} as words,
         length(text) as chars
     from turns

@@ -1,5 +1,5 @@
-{#- Yes/No balance of short answers, per SVIT task: answers whose first word is "yes" or
-    "no" (any case, followed by a non-letter or the end), and the yes share among them. -#}
+{#- Yes/No answers per SVIT task: of the answers (every gpt turn), those that are Yes and No
+    answers by the rule the mixes use too (macros/yes_no.sql), and the yes share among them. -#}
 
 with answers as (
     select
@@ -10,7 +10,7 @@ with answers as (
 ),
 
 final as (
-    {{ yes_no_balance('answers', 'task') }}
+    {{ yes_no_answer_counts('answers', 'task') }}
 )
 
 select * from final

@@ -75,6 +75,8 @@ SCHEMAS = {
 MARK = re.compile(r"<st>(.*?)<ed>", re.S)
 BOX_RUN = re.compile(r" ?(\[[^\[\]]*\](?:, \[[^\[\]]*\])*)")
 BOX = re.compile(r"\[[^\[\]]*\]")
+# Roles as the warehouse stores them (docs/warehouse.md, "Roles"): SVIT's `user` is `human`.
+ROLES = {"user": "human"}
 
 
 class BatchedWriter:
@@ -178,7 +180,7 @@ def ingest_task(data: list, task: str, out: Path, batch_rows: int) -> dict:
             convs.add(task, image_id, block, len(content), record_index, compact(extra) if extra else None)
             for turn, t in enumerate(content):
                 text = t["value"]
-                turns.add(task, image_id, block, turn, t["from"], text)
+                turns.add(task, image_id, block, turn, ROLES.get(t["from"], t["from"]), text)
                 if boxes is not None and "<st>" in text:
                     add_boxes(boxes, task, image_id, block, turn, text)
     counts = {"records": len(data)}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import io
 import json
 import platform
 import shutil
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
@@ -132,11 +135,14 @@ def run_ingest(
     warehouse: Warehouse,
     progress: bool = True,
     check_image_ids: bool = True,
+    verbose: bool = False,
 ) -> IngestReport:
     """Add or update the sources found in a BAAI/SVIT download (and extra LLaVA files) in a new
     snapshot of the warehouse; every source ingested before and not given now is kept as it was.
 
     `check_image_ids=False` reads SVIT files without image_data.json (recorded in the manifest).
+    With `progress`, bars on standard error (on a terminal) and one line per file read on
+    standard output; `verbose` adds the readers' own lines (each scan's and step's time).
     """
     inputs = discover(Path(source_dir), tuple(Path(p) for p in llava_files))
     if not inputs:
@@ -147,7 +153,7 @@ def run_ingest(
     root = warehouse.root
     keep_batches_in_heap()
     with snapshots.write_lock(root, "ingest", create=True):
-        return _write_snapshot(root, inputs, Path(source_dir), frozenset(), check_image_ids, progress)
+        return _write_snapshot(root, inputs, Path(source_dir), frozenset(), check_image_ids, progress, verbose)
 
 
 def drop_sources(warehouse: Warehouse, names: tuple[str, ...]) -> IngestReport:
@@ -229,6 +235,7 @@ def _write_snapshot(
     drop: frozenset[str],
     check_image_ids: bool,
     progress: bool,
+    verbose: bool = False,
 ) -> IngestReport:
     """The one way a snapshot is made: the given sources read (unless unchanged), the others kept."""
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -347,7 +354,7 @@ def _write_snapshot(
                     setattr(reports[item], key, getattr(old, key))
                 if item.name not in given_names:  # kept as it was, including the path it came from
                     reports[item].path = old.path
-            _ingest_changed(con, todo, feeds, staging, image_data, reports, progress, counters)
+            _ingest_changed(con, todo, feeds, staging, image_data, reports, _Lines(progress, verbose), counters)
         warnings = []
         for item in todo:
             reports[item].ingested_at, reports[item].snapshot = now, run_id
@@ -429,12 +436,14 @@ def _hash(item: InputFile, counter: RawCounter | None) -> str:
             counter.done.set()
 
 
-def _ingest_changed(con, todo, feeds, staging, image_data, reports, progress, counters) -> None:
+def _ingest_changed(con, todo, feeds, staging, image_data, reports, lines: _Lines, counters) -> None:
     """Read the inputs that changed (all of them on a first run) into the staging snapshot."""
+    progress = lines.progress
 
     def timed(item_list, work):
         started = time.perf_counter()
-        result = work()
+        with lines.details():
+            result = work()
         elapsed = time.perf_counter() - started
         for item in item_list:
             reports[item].seconds = round(elapsed, 3)
@@ -444,10 +453,11 @@ def _ingest_changed(con, todo, feeds, staging, image_data, reports, progress, co
     check_images = image_data is not None
     if image_data is not None:
         if image_data in todo:
-            counts, _ = timed(
+            counts, elapsed = timed(
                 [image_data], lambda: visual_genome.ingest_image_data(con, image_data, feeds, staging, progress)
             )
             _set_counts(reports[image_data], counts)
+            lines.file(con, image_data, counts, elapsed)
         else:
             con.execute(
                 "create or replace table images_known as select image_id "
@@ -455,20 +465,16 @@ def _ingest_changed(con, todo, feeds, staging, image_data, reports, progress, co
             )
     svit_files = [i for i in todo if i.kind in (SVIT_TASK, SVIT_ALL)]
     if svit_files:
-        counts, elapsed = timed(
+        counts, _ = timed(
             svit_files,
             lambda: svit_original.ingest_svit_files(con, svit_files, feeds, staging, check_images, progress, counters),
         )
-        for item, c in counts.items():
+        for item in svit_files:  # in the order of discovery, not of the scans
+            c = counts[item]
             # For SVIT files: records read are image items, records written are blocks.
             _set_counts(reports[item], (c.records_read, c.blocks_written, c.rejected))
             reports[item].reader = c.reader
-            _say(
-                progress,
-                f"{item.name}: {c.records_read:,} records, {c.blocks_written:,} blocks, "
-                f"{c.turns_written:,} turns, {c.boxes_written:,} boxes, {c.rejected:,} rejected, {c.reader} read "
-                f"({c.records_read / max(elapsed, 1e-9):,.0f} records/s together)",
-            )
+            lines.svit_file(con, item, c)
     readers = {
         LLAVA: llava.ingest_llava_file,
         VG_OBJECTS: visual_genome.ingest_objects,
@@ -480,20 +486,81 @@ def _ingest_changed(con, todo, feeds, staging, image_data, reports, progress, co
             continue
         counts, elapsed = timed([item], functools.partial(readers[item.kind], con, item, feeds, staging, progress))
         _set_counts(reports[item], counts)
-        _say(
-            progress,
-            f"{item.name}: {counts[0]:,} records, {counts[1]:,} written, {counts[2]:,} rejected "
-            f"({counts[0] / max(elapsed, 1e-9):,.0f} records/s)",
-        )
+        lines.file(con, item, counts, elapsed)
 
 
 def _set_counts(report: FileReport, counts: tuple[int, int, int]) -> None:
     report.records_read, report.records_written, report.records_rejected = counts
 
 
-def _say(progress: bool, line: str) -> None:
-    if progress:
-        tqdm.write(f"  {line}")
+class _Discard(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+class _Lines:
+    """What `svit ingest` says while it reads (with `progress`): one line per file read, on
+    standard output, through tqdm.write so that the bars on standard error stay whole.
+
+    The readers print lines of their own (each scan's size and speed, each statement's time,
+    the steps of the SVIT scan): details, shown only with `verbose`. They print through
+    tqdm.write, which writes to sys.stdout at the time, so outside verbose they are dropped by
+    pointing sys.stdout elsewhere while a reader runs; this object keeps the real stdout.
+    """
+
+    EXAMPLES = 3  # rejected records shown per file; the rejects table holds them all
+
+    def __init__(self, progress: bool, verbose: bool) -> None:
+        self.progress = progress
+        self.verbose = verbose
+        self.out = sys.stdout
+
+    @contextlib.contextmanager
+    def details(self):
+        if not self.progress or self.verbose:
+            yield
+            return
+        with contextlib.redirect_stdout(_Discard()):
+            yield
+
+    def say(self, line: str) -> None:
+        if self.progress:
+            tqdm.write(f"  {line}", file=self.out)
+
+    def svit_file(self, con, item: InputFile, c: svit_original.SvitCounts) -> None:
+        self.say(
+            f"{item.name}: {c.records_read:,} records, {c.blocks_written:,} blocks, {c.turns_written:,} turns, "
+            f"{c.boxes_written:,} boxes, {c.rejected:,} rejected ({_rate(c.records_read, c.seconds)})"
+            + (f" [{c.reader} read]" if self.verbose and c.reader else "")
+        )
+        self._rejects(con, item, c.rejected)
+
+    def file(self, con, item: InputFile, counts: tuple[int, int, int], seconds: float) -> None:
+        read, written, rejected = counts
+        # Rows written, only when they are not one per record kept.
+        rows = f", {written:,} rows" if written != read - rejected else ""
+        self.say(f"{item.name}: {read:,} records{rows}, {rejected:,} rejected ({_rate(read, seconds)})")
+        self._rejects(con, item, rejected)
+
+    def _rejects(self, con, item: InputFile, rejected: int) -> None:
+        """The first rejected records of a file: record, block and reason."""
+        if not (self.progress and rejected):
+            return
+        rows = con.execute(
+            "select record_index, block, reason from rejects where source = ? "
+            "order by record_index, block nulls first limit ?",
+            [item.name, self.EXAMPLES],
+        ).fetchall()
+        for record, block, reason in rows:
+            where = f"record {record}" + (f", block {block}" if block is not None else "")
+            reason = " ".join((reason or "").split())
+            self.say(f"  rejected {where}: {reason[:150] + '...' if len(reason) > 150 else reason}")
+        if rejected > len(rows):
+            self.say(f"  and {rejected - len(rows):,} more (all of them are in the rejects table)")
+
+
+def _rate(records: int, seconds: float) -> str:
+    return f"{records / seconds:,.0f} records/s" if seconds > 0 else "-"
 
 
 def _write_rejects(con, staging: Path) -> None:

@@ -53,6 +53,7 @@ class SvitCounts:
     boxes_written: int = 0
     rejected: int = 0
     reader: str = ""  # which scan was kept: typed, json or tolerant (see _scan_file)
+    seconds: float = 0.0  # the file's own scan (two run at once), for its rate
 
 
 def ingest_svit_files(
@@ -79,12 +80,15 @@ def ingest_svit_files(
     step = _Steps(progress)
 
     readers: dict[InputFile, str] = {}
+    seconds: dict[InputFile, float] = {}
 
     def scan(item: InputFile) -> None:
         counter = (raw_counters or {}).get(item)
+        started = time.perf_counter()
         readers[item] = _scan_file(
             con.cursor(), item, feeds, stage, work, check_images, progress, lock, counter=counter
         )
+        seconds[item] = time.perf_counter() - started
 
     # Most work first, so the two workers finish close together. A referring file counts
     # double, for the boxes taken beside its scan (see bench/README.md).
@@ -93,7 +97,7 @@ def ingest_svit_files(
     if not any(work.glob("*.parquet")):
         # Every scan found no records (an empty array too large for is_empty_json to read):
         # the steps below read what the scans wrote.
-        return empty | {item: SvitCounts(reader=readers[item]) for item in files}
+        return empty | {item: SvitCounts(reader=readers[item], seconds=seconds[item]) for item in files}
     with step("block checks"):
         con.execute(
             "create or replace temp table svit_rows as select * "
@@ -119,12 +123,13 @@ def ingest_svit_files(
     )
     counts = _counts(con, files, stage)
     for item, reader in readers.items():
-        counts[item].reader = reader
+        counts[item].reader, counts[item].seconds = reader, seconds[item]
     return empty | counts
 
 
 class _Steps:
-    """Times each step and says how long it took (when progress is on)."""
+    """Times each step and says how long it took (when progress is on): a detail line, which
+    `svit ingest` shows only with --verbose (ingest/pipeline.py)."""
 
     def __init__(self, progress: bool) -> None:
         self.progress = progress
@@ -363,5 +368,8 @@ def _counts(con, files: list[InputFile], stage: Path) -> dict[InputFile, SvitCou
     counts = {}
     for item in files:
         read, blocks, turns, rejected = by_name.get(item.name, (0, 0, 0, 0))
-        counts[item] = SvitCounts(read, blocks, turns, boxes if item.task == "referring_qa" else 0, rejected)
+        # The boxes written now are all of the one file that holds referring_qa (svit.json holds
+        # every task, and is never read with the task files).
+        holds_boxes = item.task == "referring_qa" or item.kind == SVIT_ALL
+        counts[item] = SvitCounts(read, blocks, turns, boxes if holds_boxes else 0, rejected)
     return counts

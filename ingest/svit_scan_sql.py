@@ -3,7 +3,9 @@
 Three reads of the same JSON array, fastest first: the typed read (`typed_scan_sql`), and
 the read of each block as JSON text, or of each item whole for odd shapes
 (`json_scan_sql`). Each yields the turns plus one small row per block or unusable item;
-ingest/svit_original.py chooses among them and routes their rows.
+ingest/svit_original.py chooses among them and routes their rows. A turn's `role` is
+written as the warehouse spells it (`human` / `gpt`, `stored_role_sql`); its checks and the
+reasons of its rejects speak of SVIT's own `user` / `gpt`, as the file does.
 """
 
 from __future__ import annotations
@@ -33,6 +35,16 @@ def _task_sql(infer_task: str | None, marked: str) -> str:
 
 
 _TURN_TYPE = 'struct("from" varchar, "value" varchar)'
+
+
+# The warehouse spells roles as LLaVA does (docs/warehouse.md, "Roles"): SVIT's `user` is
+# stored as `human`, `gpt` stays. Only user/gpt turns are kept, so the mapping is one to
+# one and SVIT's spelling comes back as `case role when 'human' then 'user' else role end`.
+# Any other value (a turn about to be rejected) keeps its spelling: the typed read's
+# punctuation proof counts the text of this column.
+def stored_role_sql(source: str) -> str:
+    """SQL: the role the warehouse stores for SVIT's `from` value `source` (`user` -> `human`)."""
+    return f"case {source} when 'user' then 'human' else {source} end"
 
 
 def typed_scan_sql(path: str, check_images: bool, infer_task: str | None, extra_keys: list[str]) -> str:
@@ -101,7 +113,7 @@ def typed_scan_sql(path: str, check_images: bool, infer_task: str | None, extra_
         try_cast(image_id_json as bigint) as image_id,
         block::integer as block,
         case when n > 0 then k::integer end as turn,
-        t."from" as role,
+        {stored_role_sql('t."from"')} as role,
         t."value" as text,
         case when item_problem is not null then item_problem
             when n = 0 then 'empty "content"'
@@ -227,7 +239,7 @@ def json_scan_sql(
         try_cast(image_id_json as bigint) as image_id,
         case when item_problem is null then block::integer end as block,
         case when k < n then k::integer end as turn,
-        case when k < n then t."from" end as role,
+        case when k < n then {stored_role_sql('t."from"')} end as role,
         case when k < n then t."value" end as text,
         case when k < n then {turn_problem("t", "k", "user", "gpt", json_leaves=False)}
             else block_problem

@@ -67,6 +67,8 @@ class TypedTally:
     def add(self, batch: pa.RecordBatch) -> None:
         self.blocks += len(batch) - batch.column("n_turns").null_count
         self.turns += len(batch) - batch.column("turn").null_count
+        # `role` holds `human` where the file says `user` (ingest/svit_scan_sql.py): neither
+        # has a quote or a colon, so its punctuation is still the file's.
         for column in ("role", "text", "extra"):
             self.inside += text_punctuation(batch.column(column))
 

@@ -99,18 +99,25 @@ def cli(warehouse_dir: str | None) -> None:
 def sample(out_dir: str, images: int, seed: int, zip_data: bool) -> None:
     """Write a synthetic corpus laid out like the BAAI/SVIT download.
 
-    It writes a corpus, not a warehouse: `svit ingest` reads the corpus into one.
+    It writes a corpus, not a warehouse: `svit ingest` reads the corpus into one. Progress
+    shows on standard error when it is a terminal; the last line sums up what was written.
 
     \b
     Example:
       svit sample --out corpus --images 100 --seed 1
     """
+    import time
+
     from synth.corpus import generate_corpus
 
+    started = time.perf_counter()
     truth = generate_corpus(Path(out_dir), images=images, seed=seed, zip_data=zip_data, progress=True)
+    blocks = truth["blocks_per_task"]
     click.echo(
-        f"wrote {out_dir}: {truth['images']} images, "
-        + ", ".join(f"{task} {n} blocks" for task, n in truth["blocks_per_task"].items())
+        f"wrote {out_dir}: {truth['images']:,} images, {sum(blocks.values()):,} SVIT blocks ("
+        + ", ".join(f"{task} {n:,}" for task, n in blocks.items())
+        + f"), {truth['qa_pairs_total']:,} QA pairs, a LLaVA-1.5 mix of {truth['llava_mix665k']['records']:,} records"
+        f", in {time.perf_counter() - started:.1f}s"
     )
 
 
@@ -131,29 +138,62 @@ def sample(out_dir: str, images: int, seed: int, zip_data: bool) -> None:
         "their image ids are not checked (recorded in the manifest)."
     ),
 )
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also print the readers' own lines: each file's scan size and speed, each step's time.",
+)
 @warehouse_option
-def ingest(source_dir: str, llava_files: tuple[str, ...], no_image_id_check: bool, warehouse_dir: str | None) -> None:
+def ingest(
+    source_dir: str, llava_files: tuple[str, ...], no_image_id_check: bool, verbose: bool, warehouse_dir: str | None
+) -> None:
     """Add or update sources: a BAAI/SVIT download (JSON or zips) and LLaVA files, into Parquet tables.
 
     Sources ingested before and not given now are kept as they were; `svit drop` removes one.
+    One line per file read (records, blocks, turns, boxes, rejected, rate; the first rejected
+    records with their reason), then one line of totals; progress bars on standard error when
+    it is a terminal.
 
     \b
     Example:
       svit sample --out corpus
       svit ingest corpus --llava corpus/llava/llava_v1_5_mix665k.json
     """
+    import time
+
     from ingest.pipeline import run_ingest
 
     warehouse = resolve_warehouse(warehouse_dir)
+    started = time.perf_counter()
     report = run_ingest(
-        Path(source_dir), tuple(Path(f) for f in llava_files), warehouse, check_image_ids=not no_image_id_check
+        Path(source_dir),
+        tuple(Path(f) for f in llava_files),
+        warehouse,
+        check_image_ids=not no_image_id_check,
+        verbose=verbose,
     )
+    seconds = time.perf_counter() - started
     for line in report.warnings:
         click.echo(f"svit: warning: {line}", err=True)
     if report.up_to_date:
-        click.echo(f"{warehouse.root}: up to date (every input unchanged since run {report.run_id})")
+        click.echo(f"{warehouse.root}: up to date (every input unchanged since run {report.run_id}), {seconds:.1f}s")
         return
-    _say_snapshot(warehouse, report)
+    read = [f for f in report.files if f.status == "ingested"]
+    unchanged = sum(f.status == "unchanged" for f in report.files)
+    kept = sum(f.status == "kept" for f in report.files)
+    if warehouse.duckdb_path.is_file():
+        click.echo("svit: note: the models are now stale; run `svit build`", err=True)
+    rejected = sum(f.records_rejected for f in read)
+    if report.rejected != rejected:  # with those of the sources reused
+        rejected_note = f" (the rejects table holds {report.rejected:,})"
+    else:
+        rejected_note = " (see the rejects table)" if rejected else ""
+    click.echo(
+        f"{warehouse.root}: snapshot {report.run_id}, {len(report.files)} sources ({len(read)} read, "
+        f"{unchanged} unchanged, {kept} kept), {sum(f.records_read for f in read):,} records read, "
+        f"{rejected:,} rejected{rejected_note}, {seconds:.1f}s"
+    )
 
 
 def _say_snapshot(warehouse: Warehouse, report) -> None:
@@ -233,26 +273,54 @@ def status(warehouse_dir: str | None) -> None:
 
 @cli.command(short_help="Run `dbt build` on the warehouse.", context_settings={"ignore_unknown_options": True})
 @click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show dbt's own output as it runs, instead of one progress line (it is always in dbt/logs/build.log).",
+)
 @warehouse_option
-def build(dbt_args: tuple[str, ...], warehouse_dir: str | None) -> None:
+def build(dbt_args: tuple[str, ...], verbose: bool, warehouse_dir: str | None) -> None:
     """Run `dbt build` on the warehouse (extra arguments go to dbt).
+
+    While dbt runs, one progress line on standard error (when it is a terminal); then each
+    model's time and a summary. dbt's own output goes to <warehouse>/dbt/logs/build.log (and to
+    standard error with -v); when the build fails, its error lines are shown.
 
     \b
     Example:
       svit build
       svit build --select llava_svit_all
     """
-    from svit.workflows import build_with_manifests
+    import time
 
-    timings, manifests = build_with_manifests(resolve_warehouse(warehouse_dir), dbt_args)
+    from svit.core.dbt import log_file
+    from svit.workflows import BUILD_LOG, build_with_manifests
+
+    warehouse = resolve_warehouse(warehouse_dir)
+    started = time.perf_counter()
+    timings, manifests = build_with_manifests(warehouse, dbt_args, verbose=verbose)
+    seconds = time.perf_counter() - started
     models = sorted((t for t in timings if t.kind == "model"), key=lambda t: -t.seconds)
-    click.echo("model seconds:")
+    click.echo(f"  {'model':<40} {'seconds':>7}")
     for t in models:
         click.echo(f"  {t.name:<40} {t.seconds:7.2f}")
-    tests = [t for t in timings if t.kind in ("test", "unit_test")]
-    click.echo(f"{len(models)} models, {len(tests)} tests passed in {sum(t.seconds for t in timings):.1f}s")
     for mix in manifests:
         click.echo(f"{mix.name}: {mix.records:,} records, manifest {mix.manifest_path}")
+    tests = [t for t in timings if t.kind in ("test", "unit_test")]
+    warned = sum(t.status == "warn" for t in tests)
+    seeds = sum(t.kind == "seed" for t in timings)
+
+    def count(n: int, what: str) -> str:
+        return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+    click.echo(
+        f"built {count(len(models), 'model')}"
+        + (f" and {count(seeds, 'seed')}" if seeds else "")
+        + f", {count(len(tests) - warned, 'test')} passed"
+        + (f", {warned:,} with a warning" if warned else "")
+        + f" in {seconds:.1f}s; dbt's output: {log_file(warehouse, BUILD_LOG)}"
+    )
 
 
 # The formats of svit/export/formats (a test keeps the two in step; listed here so that
@@ -467,11 +535,17 @@ def stats(
     default=None,
     help="Also write the mix to this file (a folder for --format parquet), in --format (default llava).",
 )
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Rebuild a mix of the recipe's name that was built from another recipe (a changed one).",
+)
 @export_options
 @warehouse_option
 def mix(
     recipe: str,
     export_file: str | None,
+    replace: bool,
     fmt: str,
     indent: int | None,
     ensure_ascii: bool,
@@ -481,11 +555,39 @@ def mix(
 ) -> None:
     """Build a mix and write its manifest.
 
-    RECIPE is a recipe file (YAML: name, seed, sources with take, filter, select and
-    yes_no_ratio) or a published mix: mix_svit_core_150k, mix_svit_mix_665k.
+    RECIPE is a recipe file (YAML: name, seed, shuffle, sources with take, filter, select,
+    yes_no_ratio, upsample, repeat) or a published mix: mix_svit_core_150k, mix_svit_mix_665k.
+
+    take: N gives at most N records: when the filter keeps fewer, the source runs short and
+    the output and the manifest say by how many. Copies only when asked: upsample: true
+    repeats records up to N, repeat: k gives every record picked k times.
+
+    A mix's name is bound to its recipe's content: the same recipe builds again from any
+    file; a changed recipe of that name needs --replace. `svit drop-mix NAME` removes a mix.
+
+    \b
+    Filter columns (a DuckDB predicate over them and the record's own columns):
+      image_prefix        first folder of image (coco, vg, ...); none: text-only
+      n_turns, n_qa       turns; question-answer pairs (turns // 2)
+      answers             answers (gpt turns) of the record
+      min_answer_words    words of the record's shortest answer
+      max_answer_words    words of its longest answer
+      min_question_words  words of its shortest question (human turn)
+      max_question_words  words of its longest question
+      words               total words of all its turns (split on single spaces)
+      human_words         total over all its questions (the same way)
+      gpt_words           total over all its answers (the same way)
+      has_boxes           a [x1, y1, x2, y2] box in some turn
+      yes_no              yes / no: its first answer is a Yes / No answer; else null
+    Per-answer and per-question words count as svit stats counts them (runs
+    of non-whitespace), <image> not a word; without answers min/max are null.
+    A Yes (No) answer begins with yes (no) in any case, then the end or a
+    character other than a letter or digit: Yes. / yes, / NO count, yes1 /
+    Yesterday / Nope do not (the rule of svit stats too, docs/mixes.md).
 
     \b
     Example:
+      svit mix recipes/core_like.yml
       svit mix mix_svit_core_150k --export core_150k.jsonl --format internvl
     """
     from svit.export import FORMATS, Options
@@ -506,18 +608,22 @@ def mix(
         )
     # A mix is built by dbt from the models: they must match the tables (no --allow-stale here).
     with reading(warehouse, allow_stale=False):
-        result = build_mix(warehouse, recipe)
+        result = build_mix(warehouse, recipe, replace=replace)
     click.echo(f"{result.name}: {result.records:,} records")
+    if result.replaced:
+        click.echo(f"  replaced: the mix {result.name} built before from other recipe content ({result.replaced})")
     for s in result.manifest["sources"]:
+        short = f"  short by {s['short_by']:,}" if s.get("short_by") else ""
         click.echo(
             f"  {s['source']:<32} available {s['available']:>9,}  filtered {s['filtered']:>9,}  "
-            f"selected {s['selected']:>9,}  upsampled {s['upsampled']:>9,}"
+            f"selected {s['selected']:>9,}  upsampled {s['upsampled']:>9,}{short}"
         )
     for name, c in result.manifest.get("coverage", {}).get("mixes", {}).items():
         share = "-" if c["yes_share"] is None else f"{c['yes_share']:.3f}"
         click.echo(
             f"  {name:<32} phrases {c['phrases_covered']:,} of {result.manifest['coverage']['phrases_total']:,}"
-            f"  yes/no {c['yes_records']:,}/{c['no_records']:,} (yes share {share})"
+            f"  records whose first answer is yes/no: {c['yes_records']:,} yes, {c['no_records']:,} no"
+            f" (yes share {share})"
         )
     click.echo(f"  manifest: {result.manifest_path} (and the table mix_manifests)")
     if export_file:
@@ -538,6 +644,25 @@ def mix(
             image_root=image_root,
         )
         _report_export(done, time.perf_counter() - started)
+
+
+@cli.command("drop-mix", short_help="Remove a user mix: its table, manifest and manifest row.")
+@click.argument("name")
+@warehouse_option
+def drop_mix(name: str, warehouse_dir: str | None) -> None:
+    """Remove the user mix NAME: its table (and NAME__sources, NAME__coverage) in svit.duckdb,
+    its manifest file under mixes/ and its row in mix_manifests.
+
+    The published mixes (mix_svit_core_150k, mix_svit_mix_665k) are models of the project
+    and are not dropped. Mixes built earlier from NAME keep their records.
+
+    \b
+    Example:
+      svit drop-mix referring_boost
+    """
+    from svit.mix import drop_mix as run_drop_mix
+
+    click.echo(run_drop_mix(resolve_warehouse(warehouse_dir), name).summary())
 
 
 @cli.command(short_help="Run read-only SQL over tables and models.")

@@ -97,11 +97,20 @@ def _array(out_dir: Path, relpath: str, indent: int | None, ensure_ascii: bool, 
 
 
 def _progress(enabled: bool, total: int, desc: str, unit: str):
+    """A progress bar on standard error, shown only on a terminal (disable=None), as svit's other
+    bars; it is cleared when done (the caller prints the summary)."""
     if not enabled:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=False, disable=None)
+
+
+def _advance(bar, close: bool = False) -> None:
+    if bar is not None:
+        bar.update()
+        if close:
+            bar.close()
 
 
 def _image_prefix(record: dict) -> str:
@@ -184,10 +193,16 @@ def generate_corpus(out_dir: Path, images: int, seed: int, zip_data: bool = Fals
     _remove_stale(out_dir, zip_data)
     files: dict[str, dict] = {}
 
+    # Planning takes a few seconds at full scale: a bar of its four steps says so.
+    bar = _progress(progress, 4, "planning", " steps")
     pool = TextPool(stream(seed, "text"))
+    _advance(bar)
     metas = visual_genome.image_data(images, seed)
+    _advance(bar)
     plans, uncovered = svit_original.plan(metas, seed)
+    _advance(bar)
     core = svit_llava.plan_core(plans, images, seed)
+    _advance(bar, close=True)
 
     out, w = _array(out_dir, "raw/annotations/vg/image_data.json", None, True)
     for meta in metas:
@@ -235,7 +250,7 @@ def _write_svit_and_raw(out_dir, metas, plans, core, pool, seed, zip_data, progr
     marks = boxes = 0
     yes = no = 0
     instructions: Counter = Counter()
-    bar = _progress(progress, len(metas), "data/*.json + raw annotations", "img")
+    bar = _progress(progress, len(metas), "SVIT data and annotations", " images")
     for position, meta in enumerate(metas):
         image_id = meta["image_id"]
         ann = visual_genome.annotate(seed, position, meta)
@@ -268,13 +283,13 @@ def _write_svit_and_raw(out_dir, metas, plans, core, pool, seed, zip_data, progr
                     question = record["conversations"][0]["value"]
                     instructions[next(i for i in REFERRING_INSTRUCTIONS if question.endswith(" " + i))] += 1
         if bar is not None:
-            bar.update()
-            if position % 500 == 0:
-                bar.set_postfix(
-                    blocks=sum(s.blocks for s in stats.values()),
-                    qa=sum(s.turns for s in stats.values()) // 2,
+            if position % 50 == 0:  # the counts so far, shown at the bar's next refresh
+                bar.set_postfix_str(
+                    f"{sum(s.blocks for s in stats.values()):,} blocks, "
+                    f"{sum(s.turns for s in stats.values()) // 2:,} QA pairs",
                     refresh=False,
                 )
+            bar.update()
     if bar is not None:
         bar.close()
 
@@ -355,7 +370,7 @@ def _write_mixes(out_dir, core, pool, seed, images, progress, files) -> dict:
     svit_stats.by_prefix["vg"] += core.size
     svit_stats.records += core.size
     per_part = {}
-    bar = _progress(progress, sum(sizes.values()), "llava mix665k files", "rec")
+    bar = _progress(progress, sum(sizes.values()), "LLaVA-1.5 files", " records")
     for part, _count, _prefix in LLAVA_MIX665K_PARTS:
         n = 0
         for record in mixer.records(part, sizes[part]):

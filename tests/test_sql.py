@@ -19,6 +19,7 @@ from svit.core.errors import SvitError
 from svit.core.tables import TABLES
 from svit.core.warehouse import Warehouse
 from svit.sql import query, run_sql
+from tests.helpers import LLAVA_MIX665K, TRUTH
 from tests.helpers import query as models_query
 
 READ_ONLY = "svit sql runs read-only queries"
@@ -79,6 +80,31 @@ def test_partition_columns_are_columns(wh):
     mix = query(wh, "select count(*) from llava_records where source = 'llava_v1_5_mix665k'").rows[0][0]
     assert mix == direct(wh, "select count(*) from {t} where source = 'llava_v1_5_mix665k'", "llava_records")[0][0] > 0
     assert query(wh, "select distinct split from coco_captions").rows == [("train2017",)]
+
+
+def test_turns_and_llava_turns_spell_roles_alike(wh):
+    """`where role = 'human'` finds the questions of SVIT and of a LLaVA file (docs/warehouse.md, "Roles")."""
+    pairs = sum(TRUTH["qa_pairs_per_task"].values())
+    assert query(wh, "select role, count(*) from turns group by role order by role").rows == [
+        ("gpt", pairs),
+        ("human", pairs),
+    ]
+    questions = query(wh, "select count(*) from turns where role = 'human' and task = 'referring_qa'").rows
+    assert questions == [(TRUTH["qa_pairs_per_task"]["referring_qa"],)]
+    both = query(
+        wh,
+        """select kind, role, count(*) from (select 'svit' as kind, role from turns
+           union all select 'llava', role from llava_turns where source = 'llava_v1_5_mix665k')
+           group by all order by all""",
+    ).rows
+    mix = json.loads(LLAVA_MIX665K.read_text())
+    mix_questions = sum(1 for r in mix for t in r["conversations"] if t["from"] == "human")
+    assert both == [
+        ("llava", "gpt", sum(len(r["conversations"]) for r in mix) - mix_questions),
+        ("llava", "human", mix_questions),
+        ("svit", "gpt", pairs),
+        ("svit", "human", pairs),
+    ]
 
 
 def test_json_output_parses_back_to_the_same_values(wh):

@@ -71,8 +71,11 @@ select
 from shaped
 {%- endmacro %}
 
-{#- The columns a recipe filter can use besides the mix columns (docs/mixes.md): words are
-    split on spaces, as the SQL cookbook counts them. -#}
+{#- The columns a recipe filter can use besides the mix columns (docs/mixes.md, `svit mix
+    --help`). `words`, `human_words` and `gpt_words` are totals over all of a record's turns,
+    split on single spaces as the SQL cookbook counts them; the per-turn measures count words
+    as the statistics do (macros/word_count.sql) with the `<image>` token read as a space,
+    not a word. -#}
 {% macro mix_filter_columns(conversations, image) -%}
     {{ image_prefix(image) }} as image_prefix,
     len({{ conversations }}) as n_turns,
@@ -80,21 +83,37 @@ from shaped
     coalesce(list_sum(list_transform({{ conversations }}, lambda t: len(string_split(trim(t.value), ' ')))), 0) as words,
     coalesce(list_sum(list_transform(list_filter({{ conversations }}, lambda t: t."from" = 'human'), lambda t: len(string_split(trim(t.value), ' ')))), 0) as human_words,
     coalesce(list_sum(list_transform(list_filter({{ conversations }}, lambda t: t."from" = 'gpt'), lambda t: len(string_split(trim(t.value), ' ')))), 0) as gpt_words,
+    len(list_filter({{ conversations }}, lambda t: t."from" = 'gpt')) as answers,
+    {%- for role, kind in [('gpt', 'answer'), ('human', 'question')] %}
+    {%- set texts = "list_transform(list_filter(" ~ conversations ~ ", lambda t: t.\"from\" = '" ~ role ~ "'), "
+        ~ "lambda t: replace(t.value, '<image>', ' '))" %}
+    {%- set per_turn = "list_transform(" ~ texts ~ ", lambda w: " ~ word_count('w') ~ ")" %}
+    list_min({{ per_turn }}) as min_{{ kind }}_words,
+    list_max({{ per_turn }}) as max_{{ kind }}_words,
+    {%- endfor %}
     regexp_matches(array_to_string(list_transform({{ conversations }}, lambda t: t.value), chr(10)), '\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\]') as has_boxes,
-    {{ yes_no_answer(conversations) }} as yes_no
+    {{ yes_no_first_answer(conversations) }} as yes_no
 {%- endmacro %}
 
-{#- `yes` or `no` when a record's first answer starts with the word (any case), else null:
-    the unit `yes_no_ratio` balances and the manifests count. -#}
-{% macro yes_no_answer(conversations) -%}
-    lower(nullif(regexp_extract({{ conversations }}[2].value, '(?i)^(yes|no)\b', 1), ''))
-{%- endmacro %}
-
-{#- How many records a `take` asks for, given the filtered count `n`. -#}
-{% macro mix_take_target(source, n) -%}
+{#- How many records a `take` asks for, given the filtered count `n`: the most a source gives
+    without `upsample` or `repeat` (fewer when the filter keeps fewer: the source runs short). -#}
+{% macro mix_take_asked(source, n) -%}
     {%- if source.take == 'all' -%} {{ n }}
-    {%- elif source.take == 'first' -%} least({{ source.n }}, {{ n }})
-    {%- elif source.take == 'count' -%} {{ source.n }}
+    {%- elif source.take in ('first', 'count') -%} {{ source.n }}
     {%- else -%} round({{ source.fraction }} * {{ n }})::bigint
+    {%- endif -%}
+{%- endmacro %}
+
+{#- How many distinct records a `take` picks from the `n` filtered ones. -#}
+{% macro mix_take_target(source, n) -%}
+    least({{ mix_take_asked(source, n) }}, {{ n }})
+{%- endmacro %}
+
+{#- How many records (copies included) a source gives from the `picked` distinct ones:
+    `upsample: true` repeats them up to what `take` asks, `repeat: k` gives each k times. -#}
+{% macro mix_take_total(source, n, picked) -%}
+    {%- if source.upsample -%} {{ mix_take_asked(source, n) }}
+    {%- elif source.repeat -%} {{ source.repeat }} * {{ picked }}
+    {%- else -%} {{ picked }}
     {%- endif -%}
 {%- endmacro %}

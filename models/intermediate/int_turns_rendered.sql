@@ -1,7 +1,8 @@
-{#- One row per turn of an original block, as it reads in a LLaVA-1.5 record: `user` becomes
-    `human`, `<image>\n` opens the first turn, and referring turns lose their <st>/<ed>
-    marks, have their boxes rewritten (int_referring_boxes_converted) and their questions
-    end with an instruction. -#}
+{#- One row per turn of an original block, as it reads in a LLaVA-1.5 record: `<image>\n`
+    opens the first turn, and referring turns lose their <st>/<ed> marks, have their boxes
+    rewritten (int_referring_boxes_converted) and their questions end with an instruction.
+    The role is already LLaVA's (`human` / `gpt`, stg_svit__turns): BAAI's `user` -> `human`
+    happens at ingest. -#}
 {%- set baai_box = '\\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\\]' -%}
 
 with turns as (
@@ -102,11 +103,11 @@ final as (
         image_id,
         block,
         turn,
-        case role when 'user' then 'human' else role end as "from",
+        role as "from",
         case when turn = 0 then '<image>' || chr(10) else '' end
         || body
         || case
-            when task = 'referring_qa' and role = 'user'
+            when task = 'referring_qa' and role = 'human'
                 then coalesce(' ' || {{ referring_instruction(svit_record_id('task', 'image_id', 'block')) }}, '')
             else ''
         end as value

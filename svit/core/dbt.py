@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -46,16 +47,35 @@ def dbt_args(warehouse: Warehouse, command: str, extra: tuple[str, ...] = ()) ->
     ]
 
 
+# The log of a dbt run, under <warehouse>/dbt/logs/ (`svit build` names its own).
+DEFAULT_LOG = "dbt-run.log"
+
 # dbt arguments that build part of the project: such a build may not move the models to a new snapshot.
 SELECTING = ("-s", "--select", "--models", "-m", "--exclude", "--selector", "--resource-type", "--resource-types")
 
 
-def run_dbt(warehouse: Warehouse, command: str, extra: tuple[str, ...] = (), quiet: bool = False) -> list[NodeTiming]:
+def log_file(warehouse: Warehouse, log_name: str = DEFAULT_LOG) -> Path:
+    """Where a dbt run's output goes, as dbt would print it (its own debug log is dbt.log beside it)."""
+    return warehouse.root / "dbt" / "logs" / log_name
+
+
+def run_dbt(
+    warehouse: Warehouse,
+    command: str,
+    extra: tuple[str, ...] = (),
+    quiet: bool = False,
+    verbose: bool = False,
+    log_name: str = DEFAULT_LOG,
+) -> list[NodeTiming]:
     """Run a dbt command on `warehouse` and return each node's time; raise SvitError naming what failed.
 
     A build holds the warehouse's write lock (no ingest meanwhile), reads one snapshot, the
     current one, through paths fixed in the views it writes, and records that snapshot once it
     succeeded, so every reader can tell whether the models are fresh.
+
+    dbt's output always goes to `log_file(warehouse, log_name)`. On standard error: nothing when
+    `quiet`; dbt's output as it comes with `verbose`; else one progress line (on a terminal),
+    dbt's warnings, and on failure its error lines (the failing node and dbt's message).
     """
     root = warehouse.root
     if not (PROJECT_DIR / "dbt_project.yml").is_file():
@@ -79,7 +99,8 @@ def run_dbt(warehouse: Warehouse, command: str, extra: tuple[str, ...] = (), qui
             previous = record.get("previous") if record.get("snapshot") == current.name else record.get("snapshot")
             snapshots.write_models_record(root, {"snapshot": current.name, "complete": False, "previous": previous})
         with snapshots.holding(root, current):
-            timings = _run_dbt_process(warehouse, command, extra, quiet, current)
+            console = _Console(command, log_file(warehouse, log_name), quiet, verbose)
+            timings = _run_dbt_process(warehouse, command, extra, console, current)
         if building:
             built_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             snapshots.write_models_record(root, {"snapshot": current.name, "complete": True, "built_at": built_at})
@@ -91,22 +112,43 @@ def _run_dbt_process(
     warehouse: Warehouse,
     command: str,
     extra: tuple[str, ...],
-    quiet: bool,
+    console: _Console,
     tables: Path,
 ) -> list[NodeTiming]:
     """dbt in its own process: dbt-duckdb keeps its DuckDB connection open for the life of the
-    process, which would lock svit.duckdb against everything that comes after."""
+    process, which would lock svit.duckdb against everything that comes after.
+
+    dbt prints its events as JSON lines (its debug log, dbt.log, stays as it was); `console`
+    turns them into the log file, the progress line and the error lines."""
     env = settings.dbt_environment(warehouse.root, tables)
     dbt = Path(sys.executable).with_name("dbt")
     argv = [str(dbt)] if dbt.exists() else [sys.executable, "-c", "from dbt.cli.main import cli; cli()"]
     results_file = warehouse.root / "dbt" / "target" / "run_results.json"
     results_file.unlink(missing_ok=True)
-    proc = subprocess.run(
-        argv + dbt_args(warehouse, command, extra),
-        env=env,
-        stdout=subprocess.DEVNULL if quiet else None,
-        stderr=subprocess.STDOUT if quiet else None,
-    )
+    # Before the caller's arguments, which may set them otherwise (then lines are not JSON,
+    # and are logged and shown as they are).
+    events = ("--log-format", "json", "--log-format-file", "debug", "--no-use-colors")
+    with console:
+        proc = subprocess.Popen(
+            argv + dbt_args(warehouse, command, events + tuple(extra)),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+        try:
+            for line in proc.stdout:
+                console.line(line.rstrip("\n"))
+            proc.wait()
+        except BaseException:  # Ctrl-C reaches dbt too: give it a moment to stop on its own
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            raise
     timings = []
     if results_file.is_file():
         for node in json.loads(results_file.read_text())["results"]:
@@ -114,9 +156,166 @@ def _run_dbt_process(
             kind, _project, name = node["unique_id"].split(".")[:3]
             timings.append(NodeTiming(name, kind, node["status"], float(node["execution_time"] or 0.0)))
     if proc.returncode != 0:
-        failed = [t.name for t in timings if t.status not in ("success", "pass", "skipped")]
+        failed = [t.name for t in timings if t.status not in ("success", "pass", "skipped", "warn")]
+        console.show_errors()
+        what = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
         raise SvitError(
-            f"dbt {command} failed ({', '.join(failed[:5]) or 'see the log'}); "
-            f"details in {warehouse.root / 'dbt' / 'logs' / 'dbt.log'}"
+            f"dbt {command} failed ({what or console.first_error() or 'see its output'}); "
+            f"dbt's output is in {console.path}"
         )
     return timings
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+# What the progress line counts, by dbt's resource type.
+KINDS = {"model": "models", "test": "tests", "unit_test": "tests", "seed": "seeds", "snapshot": "snapshots"}
+
+
+class _Console:
+    """What a dbt run shows, from dbt's JSON events (one per line; any other line is taken as it is).
+
+    Every event's message goes to the log file, as dbt would print it. Verbose: the same on
+    standard error as it comes. Otherwise a progress line on standard error (a tqdm bar, shown
+    only on a terminal: `models 12/18, tests 40/68`), dbt's warnings, and at the end, on
+    failure, dbt's error lines. Quiet: only the log file.
+    """
+
+    def __init__(self, command: str, path: Path, quiet: bool, verbose: bool) -> None:
+        self.command = command
+        self.path = path
+        self.quiet = quiet
+        self.verbose = verbose and not quiet
+        self.errors: list[str] = []  # error-level messages, to show on failure
+        self.tail: list[str] = []  # the last lines that were not events (a crash's traceback)
+        self.done: dict[str, str] = {}  # unique_id -> kind counted, of the nodes finished
+        self.failed = 0
+        self.totals: dict[str, int] = {}  # per kind, when the whole project is built
+        self.total: int | None = None
+        self.bar = None
+        self.log = None
+
+    def __enter__(self) -> _Console:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in __exit__)
+        if not (self.quiet or self.verbose):
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                desc=f"dbt {self.command}",
+                unit=" nodes",
+                dynamic_ncols=True,
+                leave=False,
+                disable=None,  # on a terminal only
+                file=sys.stderr,
+                bar_format="{desc}: {n_fmt} nodes [{elapsed}{postfix}]",
+                postfix="parsing the project",
+            )
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.log.close()
+
+    def line(self, raw: str) -> None:
+        try:
+            event = json.loads(raw) if raw.startswith("{") else None
+        except ValueError:
+            event = None
+        if not isinstance(event, dict) or not isinstance(event.get("info"), dict):
+            self._print(raw)
+            self.tail = [*self.tail[-19:], raw]
+            return
+        info, data = event["info"], event.get("data") or {}
+        message = ANSI.sub("", str(info.get("msg", "")))
+        self._print(f"{_clock(info.get('ts'))}  {message}" if info.get("ts") else message)
+        level = info.get("level")
+        if level == "error":
+            self.errors.append(message)
+        elif level == "warn" and not (self.quiet or self.verbose):
+            self._echo(f"dbt: warning: {message.strip()}")
+        if self.bar is not None:
+            self._progress(info, data)
+
+    def show_errors(self) -> None:
+        """On failure (without verbose, which showed them already): dbt's error lines, or the
+        last lines of a dbt that stopped before it could say why."""
+        if self.quiet or self.verbose:
+            return
+        for message in self.errors or self.tail:
+            for text in message.splitlines():
+                if text.strip():
+                    self._echo(f"  {text}")
+
+    def first_error(self) -> str:
+        """The first line of dbt's first error that says what went wrong (for a failure before
+        any node ran, such as a compilation error)."""
+        for message in self.errors:
+            for text in message.splitlines():
+                text = text.strip()
+                if text and not text.endswith(":"):  # not "Encountered an error:"
+                    return text
+        return ""
+
+    def _print(self, text: str) -> None:
+        self.log.write(text + "\n")
+        if self.verbose:
+            self._echo(text)
+
+    def _echo(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.clear()
+        print(text, file=sys.stderr, flush=True)
+        if self.bar is not None:
+            self.bar.refresh()
+
+    def _progress(self, info: dict, data: dict) -> None:
+        node = data.get("node_info") or {}
+        if info.get("name") == "FoundStats":
+            self._project_totals(str(data.get("stat_line", "")))
+        if self.total is None and isinstance(data.get("total"), int):
+            self.total = data["total"]
+            if sum(self.totals.values()) != self.total:
+                self.totals = {}
+            self.bar.total = self.total
+            self.bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} nodes [{elapsed}{postfix}]"
+        # A node's last event: its result, or that it was skipped (not its start, not the
+        # summary of failures at the end, which carries no index).
+        uid = node.get("unique_id")
+        if uid and "index" in data and info.get("name") != "LogStartLine" and uid not in self.done:
+            self.done[uid] = KINDS.get(node.get("resource_type", ""), "other")
+            self.failed += node.get("node_status") in ("error", "fail", "runtime error")
+            self.bar.update()
+        if self.total is not None:
+            self.bar.set_postfix_str(self._counts(), refresh=False)
+
+    def _counts(self) -> str:
+        counted: dict[str, int] = {}
+        for kind in self.done.values():
+            counted[kind] = counted.get(kind, 0) + 1
+        shown = {**dict.fromkeys(self.totals, 0), **counted}
+        parts = [
+            f"{kind} {shown[kind]}/{self.totals[kind]}" if kind in self.totals else f"{kind} {shown[kind]}"
+            for kind in dict.fromkeys(KINDS.values())  # models, tests, seeds, snapshots
+            if kind in shown
+        ]
+        return ", ".join(parts + ([f"{self.failed} failed"] if self.failed else []))
+
+    def _project_totals(self, stat_line: str) -> None:
+        """Models, tests, seeds, from dbt's `Found 18 models, ..., 60 data tests, ..., 8 unit tests`:
+        the whole project, so only kept when they add up to the nodes the run has (else it is
+        a selection, or some nodes do not run, and the counts show without totals)."""
+        totals: dict[str, int] = {}
+        for n, kind in re.findall(r"(\d+) (model|seed|snapshot|data test|unit test)s?\b", stat_line):
+            kind = KINDS[kind.replace("data test", "test").replace(" ", "_")]
+            totals[kind] = totals.get(kind, 0) + int(n)
+        self.totals = totals
+
+
+def _clock(ts: str) -> str:
+    """dbt's timestamp (UTC) as dbt's text log shows it: local time of day."""
+    try:
+        return dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+    except ValueError:
+        return ts

@@ -3,6 +3,10 @@
 Used to write an empty table, with the right columns, when a run had no input for it, so
 every table always exists for dbt sources and ad-hoc SQL. Partition columns (task, source,
 split) come from the folder names and are listed separately.
+
+`role` in `turns` and `llava_turns` is LLaVA's `human` / `gpt`: ingest stores SVIT's `user`
+as `human` (docs/warehouse.md, "Roles"; a snapshot written before that says `user`, which
+stg_svit__turns reads as `human`).
 """
 
 from __future__ import annotations

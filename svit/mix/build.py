@@ -14,20 +14,23 @@ from svit.mix.manifest import PUBLISHED, MixResult, missing_files, write_manifes
 from svit.mix.recipe import GENERIC_MODELS, GENERIC_PARENTS, Recipe, load_recipe
 
 
-def build_mix(warehouse: Warehouse, target: str, quiet: bool = True) -> MixResult:
+def build_mix(warehouse: Warehouse, target: str, quiet: bool = True, replace: bool = False) -> MixResult:
     """Build a published mix (by name) or a recipe file, then write its manifest; the warehouse's
-    write lock is held throughout, the manifest being written into svit.duckdb too."""
+    write lock is held throughout, the manifest being written into svit.duckdb too. With
+    `replace`, a user mix of the recipe's name built from another recipe is rebuilt from this one."""
     with snapshots.write_lock(warehouse.root, "mix"):
-        return _build(warehouse, target, quiet)
+        return _build(warehouse, target, quiet, replace)
 
 
-def _build(warehouse: Warehouse, target: str, quiet: bool) -> MixResult:
+def _build(warehouse: Warehouse, target: str, quiet: bool, replace: bool) -> MixResult:
     if target in PUBLISHED:
+        if replace:
+            raise SvitError(f"--replace is for recipe files: {target} is a published mix, always built by its own rule")
         return _build_published(warehouse, target, quiet)
     path = Path(target)
     if not path.is_file():
         raise SvitError(f"{target}: no such recipe file (or published mix: {', '.join(PUBLISHED)})")
-    recipe = load_recipe(path, warehouse)
+    recipe = load_recipe(path, warehouse, replace)
     _require_built(warehouse, GENERIC_PARENTS)
     if any(s.select == "coverage" for s in recipe.sources):
         _require_phrases(warehouse, recipe)

@@ -43,6 +43,7 @@ class MixResult:
     records: int
     manifest: dict
     manifest_path: Path
+    replaced: str | None = None  # the recipe file of the mix of this name the build replaced (--replace)
 
 
 # --------------------------------------------------------------------------- the warehouse
@@ -76,12 +77,17 @@ def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: Recipe | 
         sources = _user_sources(con, name) if recipe else _published_sources(con, name)
         if recipe:
             for entry, source in zip(sources, recipe.sources, strict=True):
+                # Short: fewer records than `take` asks for, copies aside unless upsample: true made them to fill it.
+                given = entry["selected"] if source.upsample else entry["selected"] - entry["upsampled"]
                 entry.update(
                     kind=source.kind,
                     take=source.take_text(),
                     filter=source.filter,
                     select=source.select,
                     yes_no_ratio=source.yes_no_ratio,
+                    upsample=source.upsample,
+                    repeat=source.repeat,
+                    short_by=max(0, entry["asked"] - given),
                 )
         manifest = {
             "mix": name,
@@ -90,6 +96,7 @@ def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: Recipe | 
             "recipe_file": str(recipe.path.resolve()) if recipe else None,
             "recipe": recipe.document if recipe else _published_recipe(name),
             "recipe_sha256": hashlib.sha256(recipe.path.read_bytes()).hexdigest() if recipe else None,
+            **({"recipe_digest": recipe.digest} if recipe else {}),  # what binds the name (svit/mix/recipe.py)
             "records": records,
             "sources": sources,
             "records_per_task": dict(
@@ -125,21 +132,28 @@ def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: Recipe | 
     out = warehouse.root / "mixes" / f"{name}.manifest.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return MixResult(name, records, manifest, out)
+    return MixResult(name, records, manifest, out, recipe.replaces if recipe else None)
 
 
 def _user_sources(con, name: str) -> list[dict]:
     rows = con.execute(
         f"""
-        select s.source_number, s.source, s.available, s.filtered,
+        select s.source_number, s.source, s.available, s.filtered, s.asked,
             count(m.source_number) as selected, count(m.source_number) filter (where m.repeat_index > 0) as upsampled
         from "{name}__sources" s left join "{name}" m using (source_number)
         group by all order by s.source_number
         """
     ).fetchall()
     return [
-        {"source": source, "available": available, "filtered": filtered, "selected": selected, "upsampled": upsampled}
-        for _, source, available, filtered, selected, upsampled in rows
+        {
+            "source": source,
+            "available": available,
+            "filtered": filtered,
+            "asked": asked,
+            "selected": selected,
+            "upsampled": upsampled,
+        }
+        for _, source, available, filtered, asked, selected, upsampled in rows
     ]
 
 
@@ -165,7 +179,7 @@ def _coverage(con, name: str) -> dict:
     return {
         "phrases_total": rows[0][3] if rows else 0,
         "phrases": "distinct object phrases (int_object_phrases) the questions name",
-        "yes_no": "records whose first answer starts with Yes / No",
+        "yes_no": "records whose first answer is a Yes / No answer (macros/yes_no.sql)",
         "mixes": mixes,
     }
 

@@ -4,13 +4,17 @@ A user recipe becomes the var `mix` of one generic dbt model, `mix_user` (with i
 counts, `mix_user_sources`, and its coverage beside the official core set,
 `mix_user_coverage`), which dbt writes to a table named by the recipe; see
 models/marts/mixes/mix_user.sql. Everything a recipe says is checked here first, against
-the warehouse, so a bad recipe builds nothing. Every mix then gets a manifest
+the warehouse, so a bad recipe builds nothing. A mix's name is bound to its recipe's content
+(`recipe_digest`): the same recipe builds again from any file, another one of that name only
+with `replace` (`svit mix --replace`). Every mix then gets a manifest
 (svit/mix/manifest.py): a JSON file `<warehouse>/mixes/<name>.manifest.json` and a row of
 the table `mix_manifests` in svit.duckdb.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,16 +48,19 @@ RESERVED_INFIX = "__dbt_"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _FIRST = re.compile(r"^first:\s*(-?\d+)$")
 RECIPE_KEYS = {"name", "seed", "shuffle", "description", "sources"}
-SOURCE_KEYS = {"source", "take", "filter", "select", "yes_no_ratio"}
+SOURCE_KEYS = {"source", "take", "filter", "select", "yes_no_ratio", "upsample", "repeat"}
 SELECTS = ("random", "coverage")
 
 # The columns a filter sees (macros/recipes/mix_sources.sql: the mix columns, then
-# mix_filter_columns); a filter is checked against an empty table of them.
+# mix_filter_columns); a filter is checked against an empty table of them. `svit mix --help`
+# and docs/mixes.md describe each (a test holds them to this list).
 FILTER_COLUMNS = (
     "id varchar, id_json varchar, has_image boolean, image varchar, extra varchar, "
     'conversations struct("from" varchar, "value" varchar)[], task varchar, image_id bigint, block integer, '
     "source_file varchar, record_index bigint, source_position bigint, image_prefix varchar, n_turns bigint, "
-    "n_qa bigint, words bigint, human_words bigint, gpt_words bigint, has_boxes boolean, yes_no varchar"
+    "n_qa bigint, words bigint, human_words bigint, gpt_words bigint, answers bigint, min_answer_words bigint, "
+    "max_answer_words bigint, min_question_words bigint, max_question_words bigint, has_boxes boolean, "
+    "yes_no varchar"
 )
 
 
@@ -67,6 +74,8 @@ class Source:
     filter: str | None = None
     select: str = "random"  # the pick order: random (md5 of the seed) or coverage (object phrases first)
     yes_no_ratio: float | None = None  # share of Yes among the records whose first answer is Yes/No
+    upsample: bool = False  # copies fill a count above what the filter keeps (else the source runs short)
+    repeat: int | None = None  # every record picked, this many times
 
     def as_var(self) -> dict:
         return {
@@ -78,6 +87,8 @@ class Source:
             "filter": self.filter,
             "select": self.select,
             "yes_no_ratio": self.yes_no_ratio,
+            "upsample": self.upsample,
+            "repeat": self.repeat,
         }
 
     def take_text(self) -> str:
@@ -92,6 +103,11 @@ class Recipe:
     shuffle: bool
     sources: list[Source]
     document: dict = field(default_factory=dict)  # the YAML as read
+    replaces: str | None = None  # the recipe file of the mix of this name it replaces (--replace), if any
+
+    @property
+    def digest(self) -> str:
+        return recipe_digest(self.document)
 
     def as_var(self) -> dict:
         return {
@@ -124,17 +140,28 @@ def reserved_name(name: str) -> bool:
     )
 
 
-def _built_mixes(warehouse: Warehouse) -> dict[str, str]:
-    """User mixes built before: name -> the recipe file they came from."""
+def recipe_digest(document: Any) -> str:
+    """What binds a mix name to its recipe: sha256 of the recipe's content, its keys and values as
+    YAML reads them (comments, spacing, key order and the file's place aside), as canonical JSON."""
+    text = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def built_mixes(warehouse: Warehouse) -> dict[str, tuple[str | None, str]]:
+    """User mixes built before: name -> (the recipe file last built from, the recipe's digest)."""
     if not warehouse.duckdb_path.is_file():
         return {}
     con = connect(warehouse, read_only=True)
     try:
         if not con.execute("select 1 from duckdb_tables() where table_name = ?", [MANIFEST_TABLE]).fetchall():
             return {}
-        return dict(con.execute(f"select mix, recipe_file from {MANIFEST_TABLE} where kind = 'user'").fetchall())
+        rows = con.execute(
+            f"select mix, recipe_file, manifest->'recipe' from {MANIFEST_TABLE} where kind = 'user'"
+        ).fetchall()
     finally:
         con.close()
+    # The digest of the recipe the manifest holds (manifests written before the digest existed too).
+    return {mix: (recipe_file, recipe_digest(json.loads(recipe or "null"))) for mix, recipe_file, recipe in rows}
 
 
 # --------------------------------------------------------------------------- recipes
@@ -178,8 +205,9 @@ class _Located:
         return out
 
 
-def load_recipe(path: Path, warehouse: Warehouse) -> Recipe:
-    """Read and check RECIPE.yml against the warehouse; SvitError naming the file and line."""
+def load_recipe(path: Path, warehouse: Warehouse, replace: bool = False) -> Recipe:
+    """Read and check RECIPE.yml against the warehouse; SvitError naming the file and line.
+    A mix of the recipe's name built from other content is refused unless `replace`."""
     doc = _Located(path)
     top = doc.mapping(doc.root, "the recipe", RECIPE_KEYS)
     if "name" not in top:
@@ -188,13 +216,15 @@ def load_recipe(path: Path, warehouse: Warehouse) -> Recipe:
         raise doc.error(doc.root, "the recipe has no `sources`")
     name_node = top["name"][1]
     name = doc.value(name_node)
+    # As the manifest stores it (JSON: a YAML date becomes its text), so digests compare alike.
+    document = json.loads(json.dumps(doc.value(doc.root), ensure_ascii=False, default=str))
     if isinstance(name, str) and name.startswith("_"):  # the pattern refuses it too, without saying why
-        _check_name_free(doc, name_node, name, path, warehouse)
+        _check_name_free(doc, name_node, name, document, warehouse, replace)
     if not isinstance(name, str) or not _NAME.match(name):
         raise doc.error(
             name_node, f"mix name {name!r} must be lower-case letters, digits and _, starting with a letter"
         )
-    _check_name_free(doc, name_node, name, path, warehouse)
+    replaces = _check_name_free(doc, name_node, name, document, warehouse, replace)
     seed = 0
     if "seed" in top:
         seed = doc.value(top["seed"][1])
@@ -210,10 +240,12 @@ def load_recipe(path: Path, warehouse: Warehouse) -> Recipe:
         raise doc.error(sources_node, "sources must be a non-empty list")
     known = _known_sources(warehouse)
     sources = [_source(doc, node, known, name) for node in sources_node.value]
-    return Recipe(path, name, seed, shuffle, sources, doc.value(doc.root))
+    return Recipe(path, name, seed, shuffle, sources, document, replaces)
 
 
-def _check_name_free(doc: _Located, node, name: str, path: Path, warehouse: Warehouse) -> None:
+def _check_name_free(doc: _Located, node, name: str, document: Any, warehouse: Warehouse, replace: bool) -> str | None:
+    """Refuse a name a model, a table or a file has, or a user mix built from other content
+    (unless `replace`: then the recipe file of the mix it replaces, for the output)."""
     if name in project_models() or name.endswith(COMPANION_SUFFIXES):
         raise doc.error(node, f"mix name {name!r} is taken by a model of the project; choose another")
     if reserved_name(name):
@@ -225,9 +257,22 @@ def _check_name_free(doc: _Located, node, name: str, path: Path, warehouse: Ware
         )
     if name in set(warehouse.llava_models()):
         raise doc.error(node, f"mix name {name!r} is taken by an ingested LLaVA file; choose another")
-    earlier = _built_mixes(warehouse).get(name)
-    if earlier is not None and Path(earlier).resolve() != path.resolve():
-        raise doc.error(node, f"mix name {name!r} is taken by the mix built from {earlier}; choose another")
+    earlier = built_mixes(warehouse).get(name)
+    if earlier is None or earlier[1] == recipe_digest(document):
+        return None  # a new name, or the same recipe (from this file or a copy): built again
+    if replace:
+        return earlier[0] or name
+    if earlier[0] and Path(earlier[0]).resolve() == doc.path.resolve():
+        raise doc.error(
+            node,
+            f"the mix {name!r} was built from this file when it read differently; add --replace to rebuild it "
+            "from the recipe as it reads now, or choose another name",
+        )
+    raise doc.error(
+        node,
+        f"mix name {name!r} is taken by a mix built from another recipe ({earlier[0]}); add --replace to "
+        "rebuild it from this one, or choose another name",
+    )
 
 
 def _known_sources(warehouse: Warehouse) -> dict[str, str]:
@@ -269,6 +314,10 @@ def _source(doc: _Located, node, known: dict[str, str], mix_name: str) -> Source
                 f"records whose first answer is Yes or No), not {ratio!r}",
             )
         source.yes_no_ratio = float(ratio)
+    if "upsample" in entry:
+        _upsample(doc, entry, source)
+    if "repeat" in entry:
+        _repeat(doc, entry, source)
     if "filter" in entry:
         filter_node = entry["filter"][1]
         text = doc.value(filter_node)
@@ -305,6 +354,36 @@ def _take(doc: _Located, node, source: Source) -> None:
         source.take, source.n = "first", n
         return
     raise doc.error(node, f"take must be all, a count, a fraction 0..1 or first:N, not {take!r}")
+
+
+def _upsample(doc: _Located, entry: dict, source: Source) -> None:
+    node = entry["upsample"][1]
+    upsample = doc.value(node)
+    if not isinstance(upsample, bool):
+        raise doc.error(node, f"upsample must be true or false, not {upsample!r}")
+    if not upsample:
+        return
+    if "repeat" in entry:
+        raise doc.error(node, "give upsample: true (copies up to the count) or repeat: k (k copies), not both")
+    if source.yes_no_ratio is not None:
+        raise doc.error(node, "a source with yes_no_ratio never repeats records: drop upsample: true")
+    if source.take != "count":
+        raise doc.error(
+            node,
+            f"upsample: true repeats records up to a count, and take is {source.take_text()}, which never asks "
+            "for more than the filter keeps; write take as a count, or use repeat: k",
+        )
+    source.upsample = True
+
+
+def _repeat(doc: _Located, entry: dict, source: Source) -> None:
+    node = entry["repeat"][1]
+    repeat = doc.value(node)
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise doc.error(node, f"repeat must be a whole number >= 1 (copies of every record picked), not {repeat!r}")
+    if source.yes_no_ratio is not None:
+        raise doc.error(node, "a source with yes_no_ratio never repeats records: drop repeat")
+    source.repeat = repeat
 
 
 def _select(doc: _Located, node, source: Source) -> None:

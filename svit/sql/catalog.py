@@ -21,10 +21,10 @@ from svit.core.tables import TABLES
 TABLE_DESCRIPTIONS: dict[str, str] = {
     "images": "One row per Visual Genome image: size, folder, path, COCO and Flickr ids.",
     "conversations": "One row per original SVIT conversation block, partitioned by task.",
-    "turns": "One row per SVIT turn: role (user / gpt) and text, partitioned by task.",
+    "turns": "One row per SVIT turn: role (human / gpt, as LLaVA spells them) and text, partitioned by task.",
     "boxes": "One row per box in a referring turn: phrase, coordinates as written, offsets.",
     "llava_records": "One row per record of an ingested LLaVA file, partitioned by source.",
-    "llava_turns": "One row per turn of a LLaVA record, partitioned by source.",
+    "llava_turns": "One row per turn of a LLaVA record: role (human / gpt) and text, partitioned by source.",
     "vg_objects": "Visual Genome objects: box, names and synsets.",
     "vg_regions": "Visual Genome region descriptions: phrase and box.",
     "coco_captions": "COCO captions, partitioned by split.",

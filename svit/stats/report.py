@@ -149,6 +149,12 @@ _SHOWN = {
         "max_turns_per_record",
     ),
 }
+# The yes/no tables count answers; `svit mix` counts records by their first answer, by the same rule.
+_YES_NO_NOTE = (
+    "Every answer (gpt turn) counts; svit mix counts records by their first answer instead. A Yes (No) "
+    "answer begins with yes (no), any case, then the end or a character other than a letter or digit "
+    "(Yes. and yes, count; yes1 and Yesterday do not): macros/yes_no.sql, the rule svit mix uses too."
+)
 # Each analysis's section title and note, in the report's order (`in_report_order`). An analysis
 # not listed here still gets a section, titled by its name.
 _SECTIONS = {
@@ -162,7 +168,7 @@ _SECTIONS = {
         "Percentiles interpolate linearly; the histograms (10 equal-width bins from min to max) "
         "are in the plots and in csv/svit_text_lengths.csv.",
     ),
-    "svit_yes_no": ("SVIT: Yes/No balance of short answers", "Answers whose first word is yes or no."),
+    "svit_yes_no": ("SVIT: answers that are Yes / No answers", _YES_NO_NOTE),
     "svit_duplicates": (
         "SVIT: duplicate questions and answers",
         "repeats = turns whose text occurred before (turns - distinct texts).",
@@ -187,7 +193,7 @@ _SECTIONS = {
         "Models: words and characters per question and answer; words per modality",
         "record words (image / text-only): the sum over a record's turns, as LLaVA's modality_lengths groups them.",
     ),
-    "llava_yes_no": ("Models: Yes/No balance of short answers", "Answers whose first word is yes or no."),
+    "llava_yes_no": ("Models: answers that are Yes / No answers", _YES_NO_NOTE),
     "llava_duplicates": ("Models: duplicate questions and answers", "The <image> token is removed before comparing."),
 }
 
@@ -282,8 +288,12 @@ def _compare_blocks(report: StatsReport) -> list[_Block]:
             )
     for table, key in (("llava_yes_no", "model"),):
         byk = {r[key]: r for r in t[table].dicts()}
-        for col in ("starting_yes", "starting_no", "yes_share"):
-            rows.append((f"answers {col}", byk.get(a, {}).get(col), byk.get(b, {}).get(col)))
+        for col, label in (
+            ("yes_answers", "answers that are yes"),
+            ("no_answers", "answers that are no"),
+            ("yes_share", "yes share of the yes/no answers"),
+        ):
+            rows.append((label, byk.get(a, {}).get(col), byk.get(b, {}).get(col)))
     dups = {(r["model"], r["kind"]): r for r in t["llava_duplicates"].dicts()}
     for kind in ("question", "answer"):
         rows.append(

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
-from tests.helpers import count, table
+import duckdb
+
+from tests.helpers import REPO, count, table
 
 TASKS = ("conversation", "complex_reasoning", "detail_description", "referring_qa")
 
@@ -107,6 +111,7 @@ def test_vg_image_1_worked_example(ingested):
 
 
 def test_turn_text_and_order_equal_the_source(corpus, ingested):
+    """Text and order as in the file; the role as LLaVA spells it, SVIT's own given back one to one."""
     corpus_dir, _ = corpus
     items = json.loads((corpus_dir / "data" / "conversation.json").read_text())
     expected = [
@@ -115,11 +120,45 @@ def test_turn_text_and_order_equal_the_source(corpus, ingested):
         for b, block in enumerate(item["conversations"])
         for t, turn in enumerate(block["content"])
     ]
-    got = [
-        (r["image_id"], r["block"], r["turn"], r["role"], r["text"])
-        for r in table(ingested, "turns", "task = 'conversation'", order="image_id, block, turn")
+    rows = table(ingested, "turns", "task = 'conversation'", order="image_id, block, turn")
+    stored = [(r["image_id"], r["block"], r["turn"], r["role"], r["text"]) for r in rows]
+    assert sorted(stored) == sorted((i, b, t, {"user": "human"}.get(f, f), v) for i, b, t, f, v in expected)
+    svit_spelling = {"human": "user", "gpt": "gpt"}  # docs/warehouse.md, "Roles"
+    assert sorted((i, b, t, svit_spelling[role], v) for i, b, t, role, v in stored) == sorted(expected)
+
+
+def test_turn_roles_are_human_and_gpt_in_every_task(corpus, ingested):
+    """`where role = 'human'` finds every question: one per QA pair, in turns as in llava_turns."""
+    _, truth = corpus
+    for task in TASKS:
+        rows = table(ingested, "turns", f"task = '{task}'", order="image_id, block, turn")
+        roles = [r["role"] for r in rows]
+        assert roles.count("human") == roles.count("gpt") == truth["turns_per_task"][task] // 2, task
+        assert set(roles) == {"human", "gpt"}, task
+        assert all(r["role"] == ("human" if r["turn"] % 2 == 0 else "gpt") for r in rows), task
+    assert {r["role"] for r in table(ingested, "llava_turns")} == {"human", "gpt"}
+
+
+def test_the_naive_baseline_writes_the_same_turns(corpus, ingested, tmp_path):
+    """bench/naive_ingest.py, which the benchmark compares ingest with, writes the warehouse's
+    turns, roles spelt the same."""
+    corpus_dir, _ = corpus
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "naive_ingest.py"), str(corpus_dir), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    con = duckdb.connect()
+    naive = con.sql(
+        f"select task, image_id, block, turn, role, text from read_parquet('{tmp_path}/turns/*.parquet') order by all"
+    ).fetchall()
+    stored = [
+        (r["task"], r["image_id"], r["block"], r["turn"], r["role"], r["text"])
+        for r in table(ingested, "turns", order="task, image_id, block, turn")
     ]
-    assert sorted(got) == sorted(expected)
+    assert naive == sorted(stored)
+    assert {row[4] for row in naive} == {"human", "gpt"}
 
 
 def test_extra_block_keys_are_kept_as_json(corpus, ingested):

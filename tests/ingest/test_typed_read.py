@@ -228,3 +228,32 @@ def test_a_plain_file_is_counted_during_its_scan_when_the_caller_has_not(tmp_pat
     with feeds_for(inputs, tmp_path) as feeds:
         counts = svit_original.ingest_svit_files(con, inputs, feeds, tmp_path / "stage", False, False)
     assert [(c.reader, c.blocks_written, c.turns_written) for c in counts.values()] == [("typed", 1, 2)]
+
+
+@pytest.mark.parametrize("reader", ["typed", "json", "tolerant"])
+def test_every_reader_stores_svits_user_as_human(tmp_path, monkeypatch, reader):
+    """The warehouse spells roles as LLaVA does; a reject's reason keeps the file's spelling."""
+    items = [
+        {
+            "image_id": 1,
+            "conversations": [
+                {"content": qa("q0", "a0")},
+                {"content": [{"from": "user", "value": "q1"}, {"from": "assistant", "value": "a1"}]},
+                {"content": qa("q2", "a2") + qa("q3", "a3")},
+            ],
+        }
+    ]
+    source = write_corpus(tmp_path / "src", {"conversation": items}, [vg_image(1)])
+    # From `reader` on in the usual order: a rejected block's rescan reads with the JSON read.
+    order = ("typed", "json", "tolerant")
+    tables, readers = _ingest(source, tmp_path / "wh", monkeypatch, order[order.index(reader) :])
+    assert readers == {"conversation.json": reader}
+    assert [(t["block"], t["turn"], t["role"], t["text"]) for t in tables["turns"]] == [
+        (0, 0, "human", "q0"),
+        (0, 1, "gpt", "a0"),
+        (2, 0, "human", "q2"),
+        (2, 1, "gpt", "a2"),
+        (2, 2, "human", "q3"),
+        (2, 3, "gpt", "a3"),
+    ]
+    assert [(r["block"], r["reason"]) for r in tables["rejects"]] == [(1, 'turn 1: "from" is assistant, not user/gpt')]

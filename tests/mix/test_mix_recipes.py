@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections import Counter
 
@@ -21,6 +22,7 @@ sources:
     filter: n_qa >= 3 and task = 'conversation'
   - source: mix_svit_core_150k
     take: 1000
+    upsample: true
   - source: llava_v1_5_mix665k
     take: first:7
     filter: image_prefix = 'none'
@@ -158,6 +160,39 @@ BAD = [
         5,
         "yes_no_ratio must be a number within 0..1 .*not 'half'",
     ),
+    ("upsample as text", "  - source: llava_svit_all\n    take: 9\n    upsample: yes please\n", 6, "upsample must be"),
+    (
+        "upsample of all",
+        "  - source: llava_svit_all\n    upsample: true\n",
+        5,
+        "upsample: true repeats records up to a count, and take is all",
+    ),
+    (
+        "upsample of first:N",
+        "  - source: llava_svit_all\n    take: first:9\n    upsample: true\n",
+        6,
+        "and take is first:9",
+    ),
+    (
+        "upsample and repeat",
+        "  - source: llava_svit_all\n    take: 9\n    upsample: true\n    repeat: 2\n",
+        6,
+        "give upsample: true .* or repeat: k .*, not both",
+    ),
+    (
+        "upsample with yes_no_ratio",
+        "  - source: llava_svit_all\n    take: 9\n    yes_no_ratio: 0.5\n    upsample: true\n",
+        7,
+        "a source with yes_no_ratio never repeats records: drop upsample: true",
+    ),
+    ("repeat 0", "  - source: llava_svit_all\n    repeat: 0\n", 5, "repeat must be a whole number >= 1 .*not 0"),
+    ("repeat 1.5", "  - source: llava_svit_all\n    repeat: 1.5\n", 5, "repeat must be a whole number >= 1 .*not 1.5"),
+    (
+        "repeat with yes_no_ratio",
+        "  - source: llava_svit_all\n    yes_no_ratio: 0.5\n    repeat: 2\n",
+        6,
+        "a source with yes_no_ratio never repeats records: drop repeat",
+    ),
 ]
 
 
@@ -179,11 +214,57 @@ def test_a_mix_name_that_is_taken_is_refused(built_sample, tmp_path, name):
         build_mix(built_sample, str(path))
 
 
-def test_a_name_built_from_another_recipe_file_is_refused(built_test_mix, built_sample, tmp_path):
-    path = tmp_path / "again.yml"
-    path.write_text(RECIPE)
-    with pytest.raises(SvitError, match=f"{path}:1: mix name 'test_mix' is taken by the mix built from"):
-        build_mix(built_sample, str(path))
+def test_a_copy_of_the_recipe_builds_the_same_mix_under_its_name(built_test_mix, built_sample, tmp_path):
+    """The name is bound to the recipe's content, not its file: a copy elsewhere (comments and
+    key order aside) builds the same mix again."""
+    _, _, records, rows = built_test_mix
+    path = tmp_path / "elsewhere" / "copy.yml"
+    path.parent.mkdir()
+    path.write_text("# the same recipe, copied and commented\n" + RECIPE.replace("seed: 11\n", "") + "seed: 11\n")
+    result = build_mix(built_sample, str(path))
+    assert result.replaced is None and result.manifest["recipe_file"] == str(path.resolve())
+    assert llava_records_of_model(built_sample, "test_mix") == records
+    sql = "select mix_source, source_record_index, repeat_index, id from test_mix order by record_order"
+    assert query(built_sample, sql) == rows
+    assert result.manifest["recipe_digest"] == built_test_mix[0].manifest["recipe_digest"]
+
+
+def test_a_changed_recipe_of_a_built_name_needs_replace(built_sample, tmp_path):
+    first = tmp_path / "first.yml"
+    first.write_text("name: replace_me\nsources:\n  - source: llava_svit_detail_description\n    take: 5\n")
+    build_mix(built_sample, str(first))
+    changed = tmp_path / "changed.yml"
+    changed.write_text("name: replace_me\nsources:\n  - source: llava_svit_detail_description\n    take: 7\n")
+    with pytest.raises(SvitError) as caught:
+        build_mix(built_sample, str(changed))
+    assert str(caught.value) == (
+        f"{changed}:1: mix name 'replace_me' is taken by a mix built from another recipe ({first.resolve()}); "
+        "add --replace to rebuild it from this one, or choose another name"
+    )
+    assert query(built_sample, "select count(*) from replace_me") == [(5,)]  # nothing was built
+    # The same file, edited, says so.
+    first.write_text(first.read_text().replace("take: 5", "take: 6"))
+    with pytest.raises(
+        SvitError, match=re.escape(f"{first}:1: the mix 'replace_me' was built from this file when it read")
+    ):
+        build_mix(built_sample, str(first))
+    # --replace rebuilds it, and says what it replaced.
+    proc = svit_cli("mix", str(changed), "--replace", "--warehouse", str(built_sample.root))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[:2] == [
+        "replace_me: 7 records",
+        f"  replaced: the mix replace_me built before from other recipe content ({first.resolve()})",
+    ]
+    assert query(built_sample, "select count(*) from replace_me") == [(7,)]
+    [(recipe_file, stored)] = query(
+        built_sample, "select recipe_file, manifest from mix_manifests where mix = 'replace_me'"
+    )
+    assert recipe_file == str(changed.resolve()) and json.loads(stored)["recipe"]["sources"][0]["take"] == 7
+    # A published mix has no recipe to replace.
+    proc = svit_cli("mix", "mix_svit_core_150k", "--replace", "--warehouse", str(built_sample.root))
+    assert one_line_error(proc) == (
+        "svit: --replace is for recipe files: mix_svit_core_150k is a published mix, always built by its own rule"
+    )
 
 
 def test_cli_reports_a_bad_recipe_in_one_line(built_sample, tmp_path):

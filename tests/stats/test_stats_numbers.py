@@ -2,25 +2,59 @@
 
 from __future__ import annotations
 
+import random
 import re
 import statistics
+import unicodedata
 from collections import Counter
 
+import duckdb
+import jinja2
 import pytest
 
 from svit.core.facts import DETAIL_QUESTIONS, TASKS
-from tests.helpers import LLAVA_MIX665K, TRUTH, llava_records_of_file, sample_task_items
+from svit.stats.analyses import macro_files_for
+from tests.helpers import LLAVA_MIX665K, TRUTH, llava_records_of_file, query, sample_task_items
 
 WORD = re.compile(r"[^ \t\n\r\x0b\x0c]+")  # the analyses' word: a run of non-whitespace
+IMAGE = "<image>"  # LLaVA's image token: never a word, it separates the text around it
 
 
 def words(text: str) -> int:
-    return len(WORD.findall(text))
+    return len(WORD.findall(text.replace(IMAGE, " ")))
 
 
-def first_word_yes_no(text: str) -> str | None:
-    match = re.match(r"(yes|no)(?![a-z])", text[:4].lower())
-    return match.group(1) if match else None
+def word_count_sql(column: str) -> str:
+    """macros/word_count.sql's expression on `column`, the macro files loaded as svit stats loads them."""
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    call = f"{{{{ word_count('{column}') }}}}"
+    context: dict = {}
+    for macro_file in macro_files_for(call):
+        module = env.from_string(macro_file.read_text()).make_module(context, shared=True)
+        context.update({m: getattr(module, m) for m in dir(module) if not m.startswith("_")})
+    return env.from_string(call).render(**context)
+
+
+def count_words_in_sql(texts: list[str | None]) -> list[int | None]:
+    con = duckdb.connect()
+    return [
+        n
+        for _, n in con.execute(
+            f"select i, {word_count_sql('t')} from (select unnest(?::varchar[]) as t, "
+            "generate_subscripts(?::varchar[], 1) as i) order by i",
+            [texts, texts],
+        ).fetchall()
+    ]
+
+
+def yes_no_answer(text: str) -> str | None:
+    """The Yes/No rule (macros/yes_no.sql, docs/statistics.md): yes / no in any case, then the end or
+    a character that is not a letter, mark or digit (Unicode L, M, N)."""
+    for word in ("yes", "no"):
+        rest = text[len(word) :]
+        if text[: len(word)].lower() == word and (not rest or unicodedata.category(rest[0])[0] not in "LMN"):
+            return word
+    return None
 
 
 def blocks(task: str) -> list[list[dict]]:
@@ -31,6 +65,39 @@ def dist(report, table: str, scope: str, measure: str) -> dict:
     rows = [r for r in report.tables[table].dicts() if r["scope"] == scope and r["measure"] == measure]
     assert len(rows) == 1, (scope, measure)
     return rows[0]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("<image>\nWhat is it?", 3),
+        ("What?\n<image>", 1),
+        ("<image>", 0),
+        ("<image>\n", 0),
+        ("\n<image>", 0),
+        ("", 0),
+        (None, None),
+        ("What is it?", 3),
+        ("What is it?\nA cat.", 5),
+        ("<image>\n<image>\nTwo images?", 2),  # two tokens: the regex path
+        ("a<image>b", 2),  # the token separates, as LLaVA's tokenizer_image_token cuts the text
+        ("<image>What", 1),
+        ("<image> What  is\tit?", 3),
+        ("What is it?\n<image>\n", 3),
+        (" Hi\n\nthere ", 2),
+        ("<imag e>", 2),  # not the token
+    ],
+)
+def test_word_count_never_counts_the_image_token(text, expected):
+    assert count_words_in_sql([text]) == [expected]
+
+
+def test_word_count_equals_python_on_generated_texts():
+    """Every path of the macro (no token, one token at either end, anything else) against Python."""
+    rng = random.Random(7)
+    pieces = ["<image>", "<image>\n", "\n<image>", "word", "é中", " ", "  ", "\n", "\n\n", "\t", "\r", "<imag", "e>"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(5000)]
+    assert count_words_in_sql(texts) == [words(t) for t in texts]
 
 
 def test_task_sizes_equal_ground_truth(default_report):
@@ -51,21 +118,22 @@ def test_boxes_total_equals_ground_truth(default_report):
     assert per_turn["n"] == TRUTH["turns_per_task"]["referring_qa"]
 
 
+@pytest.mark.parametrize("kind, svit_role", [("question", "user"), ("answer", "gpt")])
 @pytest.mark.parametrize("task", TASKS)
-def test_words_per_answer_equal_python(default_report, task):
-    answers = [words(turn["value"]) for content in blocks(task) for turn in content if turn["from"] == "gpt"]
-    row = dist(default_report, "svit_text_lengths", task, "answer words")
-    assert row["n"] == len(answers)
-    assert row["mean"] == pytest.approx(statistics.fmean(answers), rel=1e-12)
-    assert row["std"] == pytest.approx(statistics.stdev(answers), rel=1e-9)
-    assert (row["min"], row["max"]) == (min(answers), max(answers))
-    cuts = statistics.quantiles(answers, n=20, method="inclusive")  # 5%, 10%, ... 95%
+def test_words_per_question_and_answer_equal_python(default_report, task, kind, svit_role):
+    counts = [words(turn["value"]) for content in blocks(task) for turn in content if turn["from"] == svit_role]
+    row = dist(default_report, "svit_text_lengths", task, f"{kind} words")
+    assert row["n"] == len(counts)
+    assert row["mean"] == pytest.approx(statistics.fmean(counts), rel=1e-12)
+    assert row["std"] == pytest.approx(statistics.stdev(counts), rel=1e-9)
+    assert (row["min"], row["max"]) == (min(counts), max(counts))
+    cuts = statistics.quantiles(counts, n=20, method="inclusive")  # 5%, 10%, ... 95%
     assert [row["p5"], row["p25"], row["p50"], row["p75"], row["p95"]] == pytest.approx(
         [cuts[0], cuts[4], cuts[9], cuts[14], cuts[18]]
     )
-    assert len(row["hist_counts"]) == 10 and sum(row["hist_counts"]) == len(answers)
-    lo, span = min(answers), max(answers) - min(answers)  # 10 equal-width bins, the last one closed
-    expected = Counter(min(10 * (w - lo) // span, 9) if span else 0 for w in answers)
+    assert len(row["hist_counts"]) == 10 and sum(row["hist_counts"]) == len(counts)
+    lo, span = min(counts), max(counts) - min(counts)  # 10 equal-width bins, the last one closed
+    expected = Counter(min(10 * (w - lo) // span, 9) if span else 0 for w in counts)
     assert row["hist_counts"] == [expected.get(b, 0) for b in range(10)]
 
 
@@ -79,11 +147,31 @@ def test_characters_equal_ground_truth(default_report):
 def test_yes_no_equal_ground_truth_and_python(default_report):
     yes_no = {r["task"]: r for r in default_report.tables["svit_yes_no"].dicts()}
     truth = TRUTH["complex_reasoning_answers_starting"]
-    assert yes_no["complex_reasoning"]["starting_yes"] == truth["yes"]
-    assert yes_no["complex_reasoning"]["starting_no"] == truth["no"]
+    assert yes_no["complex_reasoning"]["yes_answers"] == truth["yes"]
+    assert yes_no["complex_reasoning"]["no_answers"] == truth["no"]
     for task in TASKS:
-        starts = Counter(first_word_yes_no(t["value"]) for c in blocks(task) for t in c if t["from"] == "gpt")
-        assert (yes_no[task]["starting_yes"], yes_no[task]["starting_no"]) == (starts["yes"], starts["no"])
+        answers = [t["value"] for c in blocks(task) for t in c if t["from"] == "gpt"]
+        classes = Counter(yes_no_answer(a) for a in answers)
+        row = yes_no[task]
+        assert (row["answers"], row["yes_answers"], row["no_answers"]) == (len(answers), classes["yes"], classes["no"])
+
+
+def test_yes_no_per_model_counts_every_answer(default_report):
+    """llava_yes_no counts answers (every gpt turn), where a mix counts records by their first answer."""
+    rows = {r["model"]: r for r in default_report.tables["llava_yes_no"].dicts()}
+    records = llava_records_of_file(LLAVA_MIX665K)
+    answers = [t["value"] for r in records for t in r["conversations"] if t["from"] == "gpt"]
+    classes = Counter(yes_no_answer(a) for a in answers)
+    row = rows["llava_v1_5_mix665k"]
+    assert (row["answers"], row["yes_answers"], row["no_answers"]) == (len(answers), classes["yes"], classes["no"])
+    assert row["yes_share"] == pytest.approx(classes["yes"] / (classes["yes"] + classes["no"]))
+    # The two units differ on this file (docs/statistics.md): 204 / 253 answers, 74 / 80 records by
+    # their first answer, as a mix of it counts them (tests/mix/test_mix_yes_no.py checks the mix's rule).
+    assert (classes["yes"], classes["no"]) == (204, 253)
+    first = Counter(
+        yes_no_answer(next((t["value"] for t in r["conversations"] if t["from"] == "gpt"), "")) for r in records
+    )
+    assert (first["yes"], first["no"]) == (74, 80)
 
 
 def test_duplicate_questions_equal_python(default_report):
@@ -132,6 +220,28 @@ def test_llava_file_sizes_and_modality_equal_python(default_report):
     answers = [words(t["value"]) for r in records for t in r["conversations"] if t["from"] == "gpt"]
     row = dist(default_report, "llava_text_lengths", "llava_v1_5_mix665k", "answer words")
     assert row["mean"] == pytest.approx(statistics.fmean(answers), rel=1e-12)
+
+
+def test_llava_question_words_leave_out_the_image_token(built_sample, default_report):
+    """A question's `<image>` is not a word: each question loses the tokens it holds (they stand
+    alone, at its start or end), so llava_svit_all's questions lose one word per record."""
+    for model, records in (
+        ("llava_v1_5_mix665k", llava_records_of_file(LLAVA_MIX665K)),
+        (
+            "llava_svit_all",
+            [{"conversations": c} for (c,) in query(built_sample, "select conversations from llava_svit_all")],
+        ),
+    ):
+        questions = [t["value"] for r in records for t in r["conversations"] if t["from"] == "human"]
+        row = dist(default_report, "llava_text_lengths", model, "question words")
+        assert row["n"] == len(questions)
+        assert row["mean"] == pytest.approx(statistics.fmean(words(q) for q in questions), rel=1e-12)
+        with_token = sum(len(WORD.findall(q)) for q in questions)
+        tokens = sum(q.count(IMAGE) for q in questions)
+        assert round(row["mean"] * row["n"]) == with_token - tokens
+    # The figures of docs/statistics.md: 16.2 words per question (16.9 with the token counted).
+    assert tokens == len(records) == 8599 and row["n"] == 11974
+    assert (round(row["mean"], 1), round(with_token / row["n"], 1)) == (16.2, 16.9)
 
 
 def test_llava_svit_all_counts_every_block(default_report):

@@ -3,9 +3,12 @@
     alias), so every user mix is a table of its own while the project holds no generated
     SQL. Per source, in recipe order: the filtered records, then `take` of them: all, the
     first N in source order, or N (a count, or a fraction of the filtered records, rounded
-    half up) in the source's pick order. A count above what the filter keeps repeats every
-    record (whole copies) and picks the remainder in the same order. Order: source, copy,
-    source order; or, with `shuffle: true`, by md5 of the seed and the same keys.
+    half up) in the source's pick order. `take` is at most what it asks: a count above what
+    the filter keeps gives every filtered record once (the source runs short, and the
+    manifest says by how many), unless the recipe asks for copies: `upsample: true` repeats
+    every record (whole copies) and picks the remainder in the same order up to the count,
+    `repeat: k` gives every picked record k times. Order: source, copy, source order; or,
+    with `shuffle: true`, by md5 of the seed and the same keys.
 
     The pick order is md5 of the seed, the source's place in the recipe and the record's
     position (`select: random`, the default), or, with `select: coverage`, phrase rounds
@@ -17,11 +20,11 @@
     whose questions name no phrase come last, in md5 order.
 
     `yes_no_ratio: r` then balances the answers: of the records picked, those whose first
-    answer starts with Yes or No (`yes_no`) are re-chosen as round(r * m) Yes and the rest
-    No, each class in pick order, where m is how many Yes/No records the pick held (fewer
-    when one class has too few records for the ratio; other records fill the places freed,
-    as far as there are any). Such a source never repeats records: a count above what the
-    filter keeps takes them all, balanced. -#}
+    answer is a Yes or No answer (`yes_no`, macros/yes_no.sql) are re-chosen as
+    round(r * m) Yes and the rest No, each class in pick order, where m is how many Yes/No
+    records the pick held (fewer when one class has too few records for the ratio; other
+    records fill the places freed, as far as there are any). Such a source never repeats
+    records (a recipe cannot ask it to). -#}
 {%- set mix = var('mix', none) -%}
 {{ config(enabled=(mix is not none), alias=(mix['name'] if mix is not none else 'mix_user')) }}
 {%- if mix is not none %}
@@ -63,16 +66,23 @@ ranked_{{ i }} as (
 {%- if source.yes_no_ratio is none %}
 
 chosen_{{ i }} as (
+    -- `picked` distinct records in pick order, then as many copies of them as make `wanted`:
+    -- whole copies, and the remainder in pick order again.
     select source_position, repeat_index
     from (
         select *, unnest(range(0, copies)) as repeat_index
         from (
-            select *, {{ mix_take_target(source, 'n_filtered') }} as wanted, wanted // n_filtered + 1 as copies
+            select
+                *,
+                {{ mix_take_target(source, 'n_filtered') }} as picked,
+                {{ mix_take_total(source, 'n_filtered', 'picked') }} as wanted,
+                wanted // picked + 1 as copies
             from ranked_{{ i }}
         )
+        where pick_rank <= picked
     )
-    where repeat_index < wanted // n_filtered
-       or (repeat_index = wanted // n_filtered and pick_rank <= wanted % n_filtered)
+    where repeat_index < wanted // picked
+       or (repeat_index = wanted // picked and pick_rank <= wanted % picked)
 ),
 {%- else %}
 {%- set ratio = source.yes_no_ratio %}

@@ -1,7 +1,8 @@
 {#- What a user-declared mix covers, beside the official core set (SVIT_core_150K as
     mix_svit_core_150k rebuilds it): the object phrases its questions name (as `select:
-    coverage` reads them, macros/recipes/object_phrases.sql), its Yes/No answers and its
-    records per task. `svit mix` puts it in the manifest. Enabled and named like mix_user:
+    coverage` reads them, macros/recipes/object_phrases.sql), its records whose first answer
+    is a Yes or No answer (macros/yes_no.sql, the rule of the statistics too) and its records
+    per task. `svit mix` puts it in the manifest. Enabled and named like mix_user:
     <mix name>__coverage. -#}
 {%- set mix = var('mix', none) -%}
 {{ config(enabled=(mix is not none), alias=((mix['name'] ~ '__coverage') if mix is not none else 'mix_user_coverage')) }}
@@ -19,7 +20,7 @@ records_{{ loop.index }} as (
         count(*) filter (where yes_no = 'yes') as yes_records,
         count(*) filter (where yes_no = 'no') as no_records
     from (
-        select {{ yes_no_answer('conversations') }} as yes_no
+        select {{ yes_no_first_answer('conversations') }} as yes_no
         from {{ relation }}
     )
 ),

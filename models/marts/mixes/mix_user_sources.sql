@@ -1,6 +1,7 @@
 {#- The per-source counts of a user-declared mix (`svit mix`): one row per recipe source,
-    with what it holds and what its filter keeps; `svit mix` adds what was selected and
-    upsampled (from the mix) and writes the manifest. Enabled and named like mix_user:
+    with what it holds, what its filter keeps and how many records its `take` asks for;
+    `svit mix` adds what was selected and upsampled (from the mix), how far the source ran
+    short of `asked`, and writes the manifest. Enabled and named like mix_user:
     <mix name>__sources. -#}
 {%- set mix = var('mix', none) -%}
 {{ config(enabled=(mix is not none), alias=((mix['name'] ~ '__sources') if mix is not none else 'mix_user_sources')) }}
@@ -12,10 +13,15 @@ with
 final as (
     {%- for source in mix.sources %}
     select
-        {{ loop.index }} as source_number,
-        '{{ source.name }}' as source,
-        (select count(*) from source_{{ loop.index }}) as available,
-        (select count(*) from filtered_{{ loop.index }}) as filtered
+        *,
+        {{ mix_take_asked(source, 'filtered') }} as asked
+    from (
+        select
+            {{ loop.index }} as source_number,
+            '{{ source.name }}' as source,
+            (select count(*) from source_{{ loop.index }}) as available,
+            (select count(*) from filtered_{{ loop.index }}) as filtered
+    ) as counted_{{ loop.index }}
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 )
