@@ -1,7 +1,9 @@
-"""The DuckDB connection ingest runs on, and running a statement with a progress bar."""
+"""The DuckDB connection ingest runs on, running a statement with a progress bar, and the
+readers' detail lines."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -11,6 +13,30 @@ from tqdm import tqdm
 
 from svit.core import settings
 from svit.core.sql import sql_str
+
+
+class _Details:
+    """Whether the readers' own lines (each scan's size and speed, each statement's time, the
+    steps of the SVIT scan) are printed: `svit ingest -v` shows them, plain `svit ingest`
+    only its one line per file (ingest/pipeline.py)."""
+
+    shown = True
+
+
+def detail(line: str) -> None:
+    """Print a reader's detail line, through tqdm.write so that the bars on standard error stay whole."""
+    if _Details.shown:
+        tqdm.write(line)
+
+
+@contextlib.contextmanager
+def details_shown(shown: bool):
+    """Show or hide the readers' detail lines inside the block."""
+    before, _Details.shown = _Details.shown, shown
+    try:
+        yield
+    finally:
+        _Details.shown = before
 
 
 def connect(temp_dir: Path) -> duckdb.DuckDBPyConnection:
@@ -50,7 +76,7 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, desc: str, total_bytes: in
         bar.close()
     elapsed = time.perf_counter() - started
     if elapsed >= 1.0:
-        tqdm.write(f"  {desc}: {total_bytes / 1e6:,.0f} MB in {elapsed:.1f}s ({total_bytes / 1e6 / elapsed:,.0f} MB/s)")
+        detail(f"  {desc}: {total_bytes / 1e6:,.0f} MB in {elapsed:.1f}s ({total_bytes / 1e6 / elapsed:,.0f} MB/s)")
 
 
 def copy_input_to_parquet(con, item, feeds, query: str, target: Path, progress: bool) -> int:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
-import io
 import json
 import platform
 import shutil
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
@@ -20,7 +17,7 @@ import pyarrow
 from tqdm import tqdm
 
 import svit
-from ingest import coco, llava, svit_original, visual_genome
+from ingest import coco, duck, llava, svit_original, visual_genome
 from ingest.duck import connect
 from ingest.empty_input import is_empty_json
 from ingest.json_punctuation import RawCounter
@@ -493,19 +490,11 @@ def _set_counts(report: FileReport, counts: tuple[int, int, int]) -> None:
     report.records_read, report.records_written, report.records_rejected = counts
 
 
-class _Discard(io.TextIOBase):
-    def write(self, text: str) -> int:
-        return len(text)
-
-
 class _Lines:
     """What `svit ingest` says while it reads (with `progress`): one line per file read, on
     standard output, through tqdm.write so that the bars on standard error stay whole.
 
-    The readers print lines of their own (each scan's size and speed, each statement's time,
-    the steps of the SVIT scan): details, shown only with `verbose`. They print through
-    tqdm.write, which writes to sys.stdout at the time, so outside verbose they are dropped by
-    pointing sys.stdout elsewhere while a reader runs; this object keeps the real stdout.
+    The readers' own lines (ingest/duck.py: detail) are shown only with `verbose`.
     """
 
     EXAMPLES = 3  # rejected records shown per file; the rejects table holds them all
@@ -513,19 +502,15 @@ class _Lines:
     def __init__(self, progress: bool, verbose: bool) -> None:
         self.progress = progress
         self.verbose = verbose
-        self.out = sys.stdout
 
-    @contextlib.contextmanager
     def details(self):
-        if not self.progress or self.verbose:
-            yield
-            return
-        with contextlib.redirect_stdout(_Discard()):
-            yield
+        """The block in which a reader runs: its detail lines shown with `verbose` (or without `progress`,
+        when the readers print none)."""
+        return duck.details_shown(not self.progress or self.verbose)
 
     def say(self, line: str) -> None:
         if self.progress:
-            tqdm.write(f"  {line}", file=self.out)
+            tqdm.write(f"  {line}")
 
     def svit_file(self, con, item: InputFile, c: svit_original.SvitCounts) -> None:
         self.say(

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
+from ingest import duck
 from ingest.boxes import BoxesAside
 from ingest.empty_input import is_empty_json
 from ingest.json_punctuation import RawCounter
@@ -139,7 +140,7 @@ class _Steps:
         started = time.perf_counter()
         yield
         if self.progress:
-            tqdm.write(f"  svit {label}: {time.perf_counter() - started:.1f}s")
+            duck.detail(f"  svit {label}: {time.perf_counter() - started:.1f}s")
 
 
 def _scan_file(
@@ -241,7 +242,7 @@ def _scan_file(
                 if progress:
                     elapsed = time.perf_counter() - started
                     with lock:
-                        tqdm.write(
+                        duck.detail(
                             f"  {item.name}: {read:,} records, {item.size / 1e6:,.0f} MB in {elapsed:.1f}s "
                             f"({read / elapsed:,.0f} records/s, {item.size / 1e6 / elapsed:,.0f} MB/s, {mode} read)"
                         )

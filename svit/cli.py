@@ -574,13 +574,13 @@ def mix(
       max_answer_words    words of its longest answer
       min_question_words  words of its shortest question (human turn)
       max_question_words  words of its longest question
-      words               total words of all its turns (split on single spaces)
-      human_words         total over all its questions (the same way)
-      gpt_words           total over all its answers (the same way)
+      words               total words of all its turns
+      human_words         total words of all its questions
+      gpt_words           total words of all its answers
       has_boxes           a [x1, y1, x2, y2] box in some turn
       yes_no              yes / no: its first answer is a Yes / No answer; else null
-    Per-answer and per-question words count as svit stats counts them (runs
-    of non-whitespace), <image> not a word; without answers min/max are null.
+    Words count as svit stats counts them (runs of non-whitespace), <image>
+    not a word; without answers min/max are null.
     A Yes (No) answer begins with yes (no) in any case, then the end or a
     character other than a letter or digit: Yes. / yes, / NO count, yes1 /
     Yesterday / Nope do not (the rule of svit stats too, docs/mixes.md).

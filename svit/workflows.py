@@ -23,6 +23,5 @@ def build_with_manifests(
     dbt's output goes to dbt/logs/build.log; on standard error a progress line, or with
     `verbose` dbt's output itself, or with `quiet` nothing (svit.core.dbt.run_dbt)."""
     with snapshots.write_lock(warehouse.root, "build"):
-        # svit.build.build_models is this same dbt build, without the choice of output.
         timings = run_dbt(warehouse, "build", extra, quiet=quiet, verbose=verbose, log_name=BUILD_LOG)
         return timings, write_published_manifests(warehouse, built_models(timings))

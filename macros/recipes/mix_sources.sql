@@ -72,21 +72,22 @@ from shaped
 {%- endmacro %}
 
 {#- The columns a recipe filter can use besides the mix columns (docs/mixes.md, `svit mix
-    --help`). `words`, `human_words` and `gpt_words` are totals over all of a record's turns,
-    split on single spaces as the SQL cookbook counts them; the per-turn measures count words
-    as the statistics do (macros/word_count.sql) with the `<image>` token read as a space,
-    not a word. -#}
+    --help`). Words are counted as the statistics count them (macros/word_count.sql): the
+    `<image>` token is never a word. `words`, `human_words` and `gpt_words` are totals over
+    a record's turns, the min/max measures per turn. -#}
 {% macro mix_filter_columns(conversations, image) -%}
     {{ image_prefix(image) }} as image_prefix,
     len({{ conversations }}) as n_turns,
     len({{ conversations }}) // 2 as n_qa,
-    coalesce(list_sum(list_transform({{ conversations }}, lambda t: len(string_split(trim(t.value), ' ')))), 0) as words,
-    coalesce(list_sum(list_transform(list_filter({{ conversations }}, lambda t: t."from" = 'human'), lambda t: len(string_split(trim(t.value), ' ')))), 0) as human_words,
-    coalesce(list_sum(list_transform(list_filter({{ conversations }}, lambda t: t."from" = 'gpt'), lambda t: len(string_split(trim(t.value), ' ')))), 0) as gpt_words,
+    coalesce(list_sum(list_transform({{ conversations }}, lambda t: {{ word_count('t.value') }})), 0) as words,
+    {%- for role, total in [('human', 'human_words'), ('gpt', 'gpt_words')] %}
+    coalesce(list_sum(list_transform(list_filter({{ conversations }}, lambda t: t."from" = '{{ role }}'),
+        lambda t: {{ word_count('t.value') }})), 0) as {{ total }},
+    {%- endfor %}
     len(list_filter({{ conversations }}, lambda t: t."from" = 'gpt')) as answers,
     {%- for role, kind in [('gpt', 'answer'), ('human', 'question')] %}
     {%- set texts = "list_transform(list_filter(" ~ conversations ~ ", lambda t: t.\"from\" = '" ~ role ~ "'), "
-        ~ "lambda t: replace(t.value, '<image>', ' '))" %}
+        ~ "lambda t: t.value)" %}
     {%- set per_turn = "list_transform(" ~ texts ~ ", lambda w: " ~ word_count('w') ~ ")" %}
     list_min({{ per_turn }}) as min_{{ kind }}_words,
     list_max({{ per_turn }}) as max_{{ kind }}_words,

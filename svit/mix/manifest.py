@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from svit import __version__
+from svit.core.macros import render_with_macros
 from svit.core.models_db import MIX_MANIFESTS as MANIFEST_TABLE
 from svit.core.models_db import connect
 from svit.core.warehouse import Warehouse
@@ -105,9 +106,10 @@ def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: Recipe | 
             "records_per_image_prefix": dict(
                 con.execute(f'select image_prefix, count(*) from "{name}" group by 1 order by 1').fetchall()
             ),
+            # Words as svit stats and the recipe filters count them (macros/word_count.sql).
             "words_per_role": dict(
                 con.execute(
-                    f"""select t."from", sum(len(string_split(trim(t.value), ' ')))::bigint
+                    f"""select t."from", sum({render_with_macros("{{ word_count('t.value') }}")})::bigint
                     from (select unnest(conversations) as t from "{name}") group by 1 order by 1"""
                 ).fetchall()
             ),

@@ -3,8 +3,7 @@ run them on the read-only session and collect their results.
 
 The analyses are found by listing analyses/*.sql; the name says what an analysis reads:
 `svit_*` the SVIT tables, `llava_*` the LLaVA models and files being profiled. The macros
-an analysis gets are those of the top-level macros/*.sql files that define a macro it calls,
-directly or through another macro (the subfolders, macros/recipes/, hold the dbt models' own).
+an analysis gets are found by svit/core/macros.py.
 
 The analyses are dbt analyses (Jinja + SQL, `{{ ref() }}` to the staging views and the LLaVA
 models), which `dbt compile` compiles too. Here they are rendered with Jinja directly,
@@ -15,24 +14,19 @@ profile and the published constants the SQL needs (docs/statistics.md, "How they
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-import jinja2
-from jinja2 import nodes
 
 from svit.core.dbt import PROJECT_DIR
 from svit.core.errors import SvitError, first_line
 from svit.core.facts import DETAIL_QUESTIONS
+from svit.core.macros import render_with_macros
 from svit.core.models_db import MODEL_PARTS
 from svit.core.sql import sql_ident
 from svit.stats.models import ModelChoice
 
 ANALYSES_DIR = PROJECT_DIR / "analyses"
-MACROS_DIR = PROJECT_DIR / "macros"
 SVIT_PREFIX = "svit_"  # analyses of the SVIT tables (staging views)
 MODEL_PREFIX = "llava_"  # analyses of the LLaVA models and files being profiled
 TOP_PHRASES = 20
@@ -87,56 +81,14 @@ def render_analysis(name: str, variables: dict[str, Any] | None = None) -> str:
     if not path.is_file():
         raise SvitError(f"analysis {name} not found in {ANALYSES_DIR}")
     values = dict(variables or {})
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    source = path.read_text()
-    context = dict(env.globals)
-    context.update(
+    return render_with_macros(
+        path.read_text(),
         {
             "ref": lambda model, *_: sql_ident(model),
             "source": lambda _source, table: sql_ident(table),
             "var": lambda key, default=None: values.get(key, default),
-        }
+        },
     )
-    # The dbt macros the analysis calls, loaded the way dbt would provide them. The modules share
-    # `context`, so a macro finds one from another file whatever order they load in.
-    for macro_file in macro_files_for(source):
-        module = env.from_string(macro_file.read_text()).make_module(context, shared=True)
-        context.update({m: getattr(module, m) for m in dir(module) if not m.startswith("_")})
-    return env.from_string(source).render(**context)
-
-
-def macro_files_for(source: str) -> list[Path]:
-    """The top-level macros/*.sql files defining a macro `source` calls, directly or through them."""
-    defined = _macro_definitions()
-    wanted = set(_scan(source)[1])
-    files: dict[Path, None] = {}
-    while wanted:
-        path = defined.get(wanted.pop())
-        if path is not None and path not in files:
-            files[path] = None
-            wanted |= _scan(path.read_text())[1]
-    return sorted(files)
-
-
-def _macro_definitions() -> dict[str, Path]:
-    """Macro name -> the top-level macros/*.sql file defining it (dbt refuses a name defined twice; so does this)."""
-    defined: dict[str, Path] = {}
-    for path in sorted(MACROS_DIR.glob("*.sql")):
-        for name in _scan(path.read_text())[0]:
-            if name in defined:
-                raise SvitError(f"macro {name} is defined in both {defined[name]} and {path}")
-            defined[name] = path
-    return defined
-
-
-@functools.cache
-def _scan(text: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The macros a Jinja text defines, and the names it calls as functions (`{{ word_count(text) }}`);
-    cached by text, as every analysis of a run reads the same macro files."""
-    template = jinja2.Environment().parse(text)
-    defined = frozenset(macro.name for macro in template.find_all(nodes.Macro))
-    called = frozenset(call.node.name for call in template.find_all(nodes.Call) if isinstance(call.node, nodes.Name))
-    return defined, called
 
 
 def run_analyses(con, names: list[str], variables: dict[str, Any]) -> tuple[dict[str, Table], dict[str, float]]:

@@ -164,7 +164,7 @@ _SECTIONS = {
     ),
     "svit_text_lengths": (
         "SVIT: words and characters per question and answer",
-        "Words: runs of non-whitespace characters; characters: Unicode code points. "
+        "Words: runs of non-whitespace characters, LLaVA's <image> token never one; characters: Unicode code points. "
         "Percentiles interpolate linearly; the histograms (10 equal-width bins from min to max) "
         "are in the plots and in csv/svit_text_lengths.csv.",
     ),
@@ -191,7 +191,8 @@ _SECTIONS = {
     ),
     "llava_text_lengths": (
         "Models: words and characters per question and answer; words per modality",
-        "record words (image / text-only): the sum over a record's turns, as LLaVA's modality_lengths groups them.",
+        "Words as for SVIT (the <image> token is not a word); record words (image / text-only): the sum over "
+        "a record's turns, as LLaVA's modality_lengths groups them.",
     ),
     "llava_yes_no": ("Models: answers that are Yes / No answers", _YES_NO_NOTE),
     "llava_duplicates": ("Models: duplicate questions and answers", "The <image> token is removed before comparing."),

@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from ingest.pipeline import run_ingest
-from svit.build import build_models
 from svit.cli import BUNDLED_SAMPLE
+from svit.core.dbt import run_dbt
 from svit.core.snapshots import models_snapshot
 from svit.core.warehouse import Warehouse
 from tests.helpers import svit_cli
@@ -22,7 +22,7 @@ def test_a_changed_source_without_a_rebuild_is_refused_until_svit_build(tmp_path
     llava = source / "llava" / "llava_instruct_150k.json"
     warehouse = Warehouse(tmp_path / "wh")
     run_ingest(source, (llava,), warehouse, progress=False)
-    build_models(warehouse, quiet=True)
+    run_dbt(warehouse, "build", quiet=True)
     built_from = (warehouse.root / "current").resolve().name
     assert models_snapshot(warehouse.root) == built_from
     wh = ("--warehouse", str(warehouse.root))
@@ -72,7 +72,7 @@ def test_a_changed_source_without_a_rebuild_is_refused_until_svit_build(tmp_path
     proc = svit_cli("build", "--select", "llava_svit_conversation", *wh)
     assert proc.returncode == 1 and "a partial build would mix the two" in proc.stderr
 
-    build_models(warehouse, quiet=True)
+    run_dbt(warehouse, "build", quiet=True)
     assert models_snapshot(warehouse.root) == now
     assert not (warehouse.root / ".snapshots" / built_from).exists()  # no model reads it any more
     proc = svit_cli("sql", "select count(*) from llava_svit_all", "--format", "csv", *wh)

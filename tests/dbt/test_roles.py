@@ -9,7 +9,7 @@ import duckdb
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from svit.build import build_models
+from svit.core.dbt import run_dbt
 from svit.core.warehouse import Warehouse
 from tests.helpers import TRUTH, query
 
@@ -64,7 +64,7 @@ def test_a_snapshot_whose_turns_say_user_builds_the_same_models(built_sample, tm
         "gpt": sum(mixed.values()),
     }
 
-    build_models(old, quiet=True)
+    run_dbt(old, "build", quiet=True)
     assert _roles(old, "stg_svit__turns") == _roles(built_sample, "stg_svit__turns")
     records = "select id, image, conversations from llava_svit_all order by record_order"
     assert query(old, records) == query(built_sample, records)

@@ -9,11 +9,10 @@ import unicodedata
 from collections import Counter
 
 import duckdb
-import jinja2
 import pytest
 
 from svit.core.facts import DETAIL_QUESTIONS, TASKS
-from svit.stats.analyses import macro_files_for
+from svit.core.macros import render_with_macros
 from tests.helpers import LLAVA_MIX665K, TRUTH, llava_records_of_file, query, sample_task_items
 
 WORD = re.compile(r"[^ \t\n\r\x0b\x0c]+")  # the analyses' word: a run of non-whitespace
@@ -26,13 +25,7 @@ def words(text: str) -> int:
 
 def word_count_sql(column: str) -> str:
     """macros/word_count.sql's expression on `column`, the macro files loaded as svit stats loads them."""
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    call = f"{{{{ word_count('{column}') }}}}"
-    context: dict = {}
-    for macro_file in macro_files_for(call):
-        module = env.from_string(macro_file.read_text()).make_module(context, shared=True)
-        context.update({m: getattr(module, m) for m in dir(module) if not m.startswith("_")})
-    return env.from_string(call).render(**context)
+    return render_with_macros(f"{{{{ word_count('{column}') }}}}")
 
 
 def count_words_in_sql(texts: list[str | None]) -> list[int | None]:
