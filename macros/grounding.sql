@@ -34,6 +34,11 @@
 {% macro smart_resize(side, width, height) -%}
     {%- set min_pixels = var('qwen_min_pixels') -%}
     {%- set max_pixels = var('qwen_max_pixels') -%}
+    {%- for name, value in [('qwen_min_pixels', min_pixels), ('qwen_max_pixels', max_pixels)] -%}
+        {%- if value is not number or value is boolean or value < 784 -%}
+            {{ exceptions.raise_compiler_error("var " ~ name ~ " must be a whole number of pixels, at least 784 (one 28x28 patch), not " ~ value) }}
+        {%- endif -%}
+    {%- endfor -%}
     case
         when round_even({{ width }} / 28, 0) * round_even({{ height }} / 28, 0) * 784 > {{ max_pixels }}
             then floor({{ side }} / sqrt({{ width }} * {{ height }} / {{ max_pixels }}) / 28) * 28
@@ -98,4 +103,49 @@
             ) || substr({{ text }}, {{ spans }}[-1].span_end + 1),
             '<st>', ''), '<ed>', '')
     end
+{%- endmacro %}
+
+{#- `records` (a relation with the LLaVA columns and the SVIT lineage `task`, `image_id`,
+    `block`) with every referring record's turns rewritten in another grounding: `column` is
+    the int_referring_grounded column of that grounding (text_internvl, ...), `grounded` that
+    relation. In each turn's value the published text (`text_svit`, after the `<image>\n`
+    of turn 0) is replaced by the grounding's; what follows it, the instruction of a question,
+    is kept, unless `keep_instruction` is false (plain-phrase: there are no boxes to ask for).
+    Records of `skip` (a SQL predicate on the record, `r`) are left as they are. A value that
+    does not hold the published text where it should stops the query: the record is not as
+    the LLaVA models wrote it, and a splice would corrupt it. -#}
+{% macro regrounded_records(records, grounded, column, keep_instruction=true, skip='false') -%}
+    select
+        -- sqlfluff's duckdb dialect cannot parse `lambda t, i:` (two parameters) -- noqa: disable=PRS
+        r.* replace (
+            case
+                when g.turns is null then r.conversations
+                when len(g.turns) <> len(r.conversations)
+                    then error('record ' || r.id || ' has ' || len(r.conversations) || ' turns, its SVIT block '
+                        || len(g.turns) || ': it cannot take another grounding')
+                else list_transform(r.conversations, lambda t, i: {
+                    'from': t."from",
+                    'value': case
+                        when substr(t.value, g.turns[i].body_start + 1, length(g.turns[i].text_svit)) = g.turns[i].text_svit
+                            then substr(t.value, 1, g.turns[i].body_start) || g.turns[i].text
+                            {%- if keep_instruction %}
+                            || substr(t.value, g.turns[i].body_start + length(g.turns[i].text_svit) + 1)
+                            {%- endif %}
+                        else error('record ' || r.id || ' turn ' || (i - 1)
+                            || ' does not hold the published text: it cannot take another grounding')
+                    end
+                })
+            end as conversations
+        )
+        -- noqa: enable=PRS
+    from {{ records }} as r
+    left join (
+        select
+            image_id,
+            block,
+            list({ 'body_start': body_start, 'text_svit': text_svit, 'text': {{ column }} } order by turn) as turns
+        from {{ grounded }}
+        group by image_id, block
+    ) as g
+        on r.task = 'referring_qa' and r.image_id = g.image_id and r.block = g.block and not ({{ skip }})
 {%- endmacro %}

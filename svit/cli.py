@@ -11,6 +11,8 @@ import click
 
 from svit import __version__
 from svit.core.errors import SvitError
+from svit.core.groundings import DEFAULT as DEFAULT_GROUNDING
+from svit.core.groundings import GROUNDINGS
 from svit.core.settings import WAREHOUSE_VAR
 from svit.core.warehouse import Warehouse
 
@@ -297,6 +299,11 @@ def build(dbt_args: tuple[str, ...], verbose: bool, warehouse_dir: str | None) -
     from svit.core.dbt import log_file
     from svit.workflows import BUILD_LOG, build_with_manifests
 
+    if any("box_format" in arg for arg in dbt_args):  # dbt would ignore it without a word
+        raise SvitError(
+            "the box_format var is gone: the models hold the boxes as published; choose another grounding per "
+            "output: `grounding:` in a mix recipe, or `svit export --grounding` (docs/models.md, Groundings)"
+        )
     warehouse = resolve_warehouse(warehouse_dir)
     started = time.perf_counter()
     timings, manifests = build_with_manifests(warehouse, dbt_args, verbose=verbose)
@@ -376,10 +383,19 @@ def export_options(fn):
     return fn
 
 
+def _grounding_text(grounding: dict | None) -> str:
+    """A grounding as the outputs name it; the published one, the default, goes unsaid."""
+    if not grounding or grounding["name"] == DEFAULT_GROUNDING:
+        return ""
+    parameters = ", ".join(f"{key} {value}" for key, value in grounding.items() if key != "name")
+    return f" (grounding {grounding['name']}{': ' + parameters if parameters else ''})"
+
+
 def _report_export(result, seconds: float) -> None:
     click.echo(
-        f"wrote {result.out}: {result.records:,} records of {result.model} as {result.fmt}, "
-        f"{result.bytes / 1e6:,.1f} MB in {seconds:.1f}s"
+        f"wrote {result.out}: {result.records:,} records of {result.model} as {result.fmt}"
+        + _grounding_text(result.grounding)
+        + f", {result.bytes / 1e6:,.1f} MB in {seconds:.1f}s"
     )
     for path in result.side_files:
         click.echo(f"  updated {path}")
@@ -398,6 +414,13 @@ def _report_export(result, seconds: float) -> None:
 )
 @export_options
 @click.option(
+    "--grounding",
+    type=click.Choice(list(GROUNDINGS)),
+    default=None,
+    help="SVIT models and mixes: write the referring boxes in this syntax (default: as the model holds "
+    "them; the models hold svit, as published). See docs/models.md, Groundings.",
+)
+@click.option(
     "--no-progress", is_flag=True, help="No progress bar (it is hidden anyway when stderr is not a terminal)."
 )
 @allow_stale_option
@@ -410,6 +433,7 @@ def export(
     ensure_ascii: bool,
     dataset_name: str | None,
     image_root: str | None,
+    grounding: str | None,
     no_progress: bool,
     allow_stale: bool,
     warehouse_dir: str | None,
@@ -419,10 +443,12 @@ def export(
     MODEL is a dbt model (llava_svit_all, ...), a mix, or an ingested LLaVA file by its model
     name (llava_v1_5_mix665k, ...). For --format parquet, --out is a folder of shards; an
     earlier export there is replaced. An option that does not apply to the format is an error.
+    Every export is logged, with its grounding, in <warehouse>/exports/exports.jsonl.
 
     \b
     Example:
       svit export llava_svit_all --format sharegpt --out exports/svit_all.json
+      svit export llava_svit_referring_qa --grounding internvl --format internvl --out exports/ref.jsonl
     """
     import time
 
@@ -449,6 +475,7 @@ def export(
             progress=not no_progress,
             dataset_name=dataset_name,
             image_root=image_root,
+            grounding=grounding,
         )
     _report_export(result, time.perf_counter() - started)
 
@@ -609,7 +636,7 @@ def mix(
     # A mix is built by dbt from the models: they must match the tables (no --allow-stale here).
     with reading(warehouse, allow_stale=False):
         result = build_mix(warehouse, recipe, replace=replace)
-    click.echo(f"{result.name}: {result.records:,} records")
+    click.echo(f"{result.name}: {result.records:,} records" + _grounding_text(result.manifest.get("grounding")))
     if result.replaced:
         click.echo(f"  replaced: the mix {result.name} built before from other recipe content ({result.replaced})")
     for s in result.manifest["sources"]:

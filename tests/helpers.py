@@ -14,6 +14,7 @@ import duckdb
 
 from ingest.pipeline import run_ingest
 from svit.cli import BUNDLED_SAMPLE
+from svit.core.dbt import load_dbt_plugins
 from svit.core.warehouse import Warehouse
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,9 +63,11 @@ def llava_records_of_file(path: Path) -> list[dict]:
 
 
 def query(warehouse: Warehouse, sql: str) -> list[tuple]:
-    """Rows of `sql` over the built models (svit.duckdb, read-only)."""
+    """Rows of `sql` over the built models (svit.duckdb, read-only), with the functions the
+    model views call (dbt's plugins)."""
     con = duckdb.connect(str(warehouse.duckdb_path), read_only=True)
     try:
+        load_dbt_plugins(con)
         return con.execute(sql).fetchall()
     finally:
         con.close()

@@ -215,14 +215,17 @@ def test_build_shows_progress_on_a_terminal(ingested):
 
 
 def test_a_failed_build_shows_dbts_error_without_verbose(ingested):
-    proc = svit_cli("build", "--vars", "{box_format: bogus}", "--warehouse", str(ingested))
+    proc = svit_cli("build", "--vars", "{qwen_max_pixels: bogus}", "--warehouse", str(ingested))
     assert proc.returncode == 1
     lines = proc.stderr.rstrip().splitlines()
-    assert any("var box_format must be padded, original, pixels or qwen, not bogus" in line for line in lines)
+    assert any(
+        "var qwen_max_pixels must be a whole number of pixels, at least 784 (one 28x28 patch), not bogus" in line
+        for line in lines
+    )
     assert all(line.startswith("  ") for line in lines[:-1]), proc.stderr  # dbt's lines, indented
     log = ingested / "dbt" / "logs" / "build.log"
     assert re.fullmatch(
-        rf"svit: dbt build failed \(Compilation Error in model int_referring_boxes_converted .*\); "
+        rf"svit: dbt build failed \(Compilation Error in model int_referring_grounded .*\); "
         rf"dbt's output is in {re.escape(str(log))}",
         lines[-1],
     ), lines[-1]

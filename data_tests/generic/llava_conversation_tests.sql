@@ -23,17 +23,13 @@ where not starts_with({{ column_name }}[1].value, '<image>' || chr(10))
       <> len('<image>')
 {% endtest %}
 
-{#- Every `[x1, y1, x2, y2]` box in the values reads as numbers within 0..1 (for the
-    box formats that are normalised: padded and original). -#}
+{#- Every `[x1, y1, x2, y2]` box in the values reads as numbers within 0..1 (the models hold
+    the published grounding, normalised on the padded image). -#}
 {% test llava_boxes_within_unit(model, column_name) %}
-{% if var('box_format') in ('padded', 'original') %}
 with boxes as (
     select unnest(regexp_extract_all(t.value, '\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\]')) as box
     from (select unnest({{ column_name }}) as t from {{ model }})
 )
 select box from boxes
 where list_min(json_transform(box, '["DOUBLE"]')) < 0 or list_max(json_transform(box, '["DOUBLE"]')) > 1
-{% else %}
-select 1 where false
-{% endif %}
 {% endtest %}

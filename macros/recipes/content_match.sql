@@ -5,7 +5,7 @@
     `<image>` token, `<st>`/`<ed>`, the numbers inside boxes and the instruction after a
     referring question. The same normalisation applied to an original turn gives the same
     text as applied to its LLaVA rendering, so the original side needs no rendering at all
-    (and the key does not depend on the box_format or instruction vars).
+    (and the key does not depend on the instruction var).
 -#}
 
 {#- The instructions as a regex alternation, from referring_instructions() (the one list). -#}

@@ -1,10 +1,8 @@
 {#- One row per box in a referring turn, found as BAAI's converter finds them (its regex, on
-    the text with <st>/<ed> removed), written as var('box_format') asks. -#}
+    the text with <st>/<ed> removed), moved onto the image padded to a square as BAAI
+    published it. The other groundings are written from the boxes table
+    (int_referring_grounded). -#}
 {%- set baai_box = '\\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\\]' -%}
-{%- set box_format = var('box_format') -%}
-{%- if box_format not in ('padded', 'original', 'pixels', 'qwen') -%}
-    {{ exceptions.raise_compiler_error("var box_format must be padded, original, pixels or qwen, not " ~ box_format) }}
-{%- endif -%}
 
 with turns as (
     select
@@ -102,21 +100,12 @@ converted as (
         turn,
         box_number,
         box_text,
-        {% if box_format == 'padded' -%}
-            '[' || {{ python_repr_thousandths(python_round_to_thousandths('p1', 'side', 'up1')) }}
-            || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('p2', 'side', 'up2')) }}
-            || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('p3', 'side', 'up3')) }}
-            || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('p4', 'side', 'up4')) }}
-            || ']'
-        {%- elif box_format == 'original' -%}
-        box_text
-        {%- elif box_format == 'pixels' -%}
-        '[' || px1 || ', ' || py1 || ', ' || px2 || ', ' || py2 || ']'
-        {%- else -%}
-        '[' || round_even(v[1] * 1000, 0)::bigint || ', ' || round_even(v[2] * 1000, 0)::bigint
-            || ', ' || round_even(v[3] * 1000, 0)::bigint || ', ' || round_even(v[4] * 1000, 0)::bigint || ']'
-        {%- endif %} as converted_text
-    from {{ 'padded_with_ties' if box_format == 'padded' else 'pixels' }}
+        '[' || {{ python_repr_thousandths(python_round_to_thousandths('p1', 'side', 'up1')) }}
+        || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('p2', 'side', 'up2')) }}
+        || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('p3', 'side', 'up3')) }}
+        || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('p4', 'side', 'up4')) }}
+        || ']' as converted_text
+    from padded_with_ties
 ),
 
 final as (

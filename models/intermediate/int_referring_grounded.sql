@@ -1,6 +1,9 @@
 {#- One row per referring turn, its text in every grounding syntax but the published one
     (macros/grounding.sql): each `<st>phrase<ed> [box], [box]` mark, found by the offsets
-    ingest recorded in `boxes`, rewritten from the boxes' numbers. -#}
+    ingest recorded in `boxes`, rewritten from the boxes' numbers. Beside them, the turn's
+    text as the LLaVA models hold it (`text_svit`, with where it starts in the record's
+    value), which is what regrounded_records replaces, and the resize limits the Qwen2.5-VL
+    boxes were computed with, for the manifests. -#}
 
 with turns as (
     select
@@ -10,6 +13,17 @@ with turns as (
         role,
         text
     from {{ ref('stg_svit__turns') }}
+    where task = 'referring_qa'
+),
+
+published as (
+    select
+        image_id,
+        block,
+        turn,
+        body as text_svit,
+        case when turn = 0 then length('<image>' || chr(10)) else 0 end as body_start
+    from {{ ref('int_turns_rendered') }}
     where task = 'referring_qa'
 ),
 
@@ -63,6 +77,8 @@ final as (
         turns.block,
         turns.turn,
         turns.role,
+        published.body_start,
+        published.text_svit,
         -- sqlfluff's duckdb dialect cannot parse `lambda s, i:` (two parameters) -- noqa: disable=PRS
         {{ spliced_text('turns.text', 'spans.spans', 'original') }} as text_original,
         {{ spliced_text('turns.text', 'spans.spans', 'pixels') }} as text_pixels,
@@ -70,9 +86,16 @@ final as (
         {{ spliced_text('turns.text', 'spans.spans', 'qwen2_vl') }} as text_qwen2_vl,
         {{ spliced_text('turns.text', 'spans.spans', 'qwen2_5_vl') }} as text_qwen2_5_vl,
         {{ spliced_text('turns.text', 'spans.spans', 'internvl') }} as text_internvl,
-        {{ spliced_text('turns.text', 'spans.spans', 'plain_phrase') }} as text_plain_phrase
-    -- noqa: enable=PRS
+        {{ spliced_text('turns.text', 'spans.spans', 'plain_phrase') }} as text_plain_phrase,
+        -- noqa: enable=PRS
+        {{ var('qwen_min_pixels') }}::bigint as qwen_min_pixels,
+        {{ var('qwen_max_pixels') }}::bigint as qwen_max_pixels
     from turns
+    inner join published
+        on
+            turns.image_id = published.image_id
+            and turns.block = published.block
+            and turns.turn = published.turn
     left join spans
         on
             turns.image_id = spans.image_id

@@ -55,13 +55,11 @@ referring_rewritten as (
         role,
         case
             when converted is null then stripped
-            {% if var('box_format') == 'padded' -%}
-                -- BAAI rewrites with str.replace, box after box: when a rewritten box reads like
-                -- another box of the turn, that one is rewritten again. Such turns (rare) go
-                -- through BAAI's own code; every other turn is rewritten in place.
-                when list_has_any(converted, originals) and converted <> originals
-                    then svit_expand_boxes_baai(stripped, width, height)
-            {% endif -%}
+            -- BAAI rewrites with str.replace, box after box: when a rewritten box reads like
+            -- another box of the turn, that one is rewritten again. Such turns (rare) go
+            -- through BAAI's own code; every other turn is rewritten in place.
+            when list_has_any(converted, originals) and converted <> originals
+                then svit_expand_boxes_baai(stripped, width, height)
             -- sqlfluff's duckdb dialect cannot parse `lambda piece, i:` (two parameters) -- noqa: disable=PRS,LT01
             else array_to_string(
                 list_transform(
@@ -110,7 +108,10 @@ final as (
             when task = 'referring_qa' and role = 'human'
                 then coalesce(' ' || {{ referring_instruction(svit_record_id('task', 'image_id', 'block')) }}, '')
             else ''
-        end as value
+        end as value,
+        -- The turn's own text in `value`, between the `<image>\n` and the instruction: what
+        -- another grounding replaces (int_referring_grounded, macros/grounding.sql).
+        body
     from rendered
 )
 

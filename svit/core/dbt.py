@@ -9,10 +9,14 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from svit.core import settings, snapshots
 from svit.core.errors import SvitError
 from svit.core.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import duckdb
 
 # The dbt project (dbt_project.yml, models/, macros/, analyses/) is the repository's root.
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -319,3 +323,32 @@ def _clock(ts: str) -> str:
         return dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
     except ValueError:
         return ts
+
+
+def load_dbt_plugins(con: duckdb.DuckDBPyConnection) -> bool:
+    """Register the functions of the dbt-duckdb plugins named in the project's profiles.yml."""
+    # Imported here: importing dbt's plugin base is slow, and most commands never need it.
+    import importlib
+
+    import yaml
+
+    try:
+        profiles = yaml.safe_load((PROJECT_DIR / "profiles.yml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    plugins = {
+        plugin["module"]: plugin.get("config") or {}
+        for profile in profiles.values()
+        if isinstance(profile, dict)
+        for output in (profile.get("outputs") or {}).values()
+        for plugin in (output.get("plugins") or [])
+        if isinstance(plugin, dict) and plugin.get("module")
+    }
+    loaded = False
+    for module, config in plugins.items():
+        try:
+            importlib.import_module(module).Plugin(module, config).configure_connection(con)
+        except Exception:  # not importable here, or not a plugin we can run outside dbt
+            continue
+        loaded = True
+    return loaded

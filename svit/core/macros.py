@@ -9,7 +9,6 @@ top-level macros/*.sql files that define a macro it calls, directly or through a
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,11 @@ from svit.core.errors import SvitError
 MACROS_DIR = PROJECT_DIR / "macros"
 
 
-def render_with_macros(source: str, functions: dict[str, Callable[..., Any]] | None = None) -> str:
-    """`source` (Jinja + SQL) rendered with the macros it calls; `functions` adds ref(), var() and the like."""
+def render_with_macros(source: str, names: dict[str, Any] | None = None) -> str:
+    """`source` (Jinja + SQL) rendered with the macros it calls; `names` adds ref(), var(), values and the like."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     context = dict(env.globals)
-    context.update(functions or {})
+    context.update(names or {})
     # The modules share `context`, so a macro finds one from another file whatever order they load in.
     for macro_file in macro_files_for(source):
         module = env.from_string(macro_file.read_text()).make_module(context, shared=True)

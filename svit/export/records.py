@@ -16,17 +16,24 @@ Image sizes are looked up separately (`image_sizes`), for the formats that write
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from svit.core.dbt import load_dbt_plugins
 from svit.core.errors import SvitError
-from svit.core.models_db import LLAVA_COLUMNS, MODEL_PARTS, MODELS_CATALOG
+from svit.core.groundings import DEFAULT as GROUNDING_DEFAULT
+from svit.core.groundings import GROUNDED_VIEW, check_sizes, described, grounding, regrounded_sql
+from svit.core.models_db import LLAVA_COLUMNS, MIX_MANIFESTS, MODEL_PARTS, MODELS_CATALOG
 from svit.core.snapshots import current_snapshot
 from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
+
+# The SVIT lineage of a record, which a grounding needs to find its referring block.
+LINEAGE = frozenset({"task", "image_id", "block"})
 
 
 @dataclass
@@ -40,6 +47,12 @@ class Source:
     count_sql: str
     record_extras: bool = False  # some record has keys besides id, image, conversations
     turn_extras: bool = False  # some turn has keys besides from, value
+    lineage: bool = False  # has the SVIT lineage (task, image_id, block) a grounding needs
+    relations: tuple[str, ...] = ()  # a mart's tables behind `parts`, and the columns they are read as
+    columns: str = ""
+    # How its referring records write boxes, as a manifest records it ({"name": ...}); None: an
+    # ingested file, written as it was.
+    grounding: dict | None = None
 
 
 def _marts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, set[str]]]:
@@ -94,6 +107,61 @@ def _mart_source(con: duckdb.DuckDBPyConnection, marts: dict, model: str) -> Sou
         f"select {select} from {qualified} order by record_order",
         "select " + " + ".join(f"(select count(*) from {marts[p][0]})" for p in parts),
         record_extras,
+        lineage=LINEAGE <= columns,
+        grounding=_held_grounding(con, model),
+        relations=tuple(marts[p][0] for p in parts),
+        columns=select,
+    )
+
+
+def _held_grounding(con: duckdb.DuckDBPyConnection, model: str) -> dict:
+    """The grounding a model's records are in: a mix's as its manifest records it, else the published one."""
+    manifests = f"{MODELS_CATALOG}.main.{MIX_MANIFESTS}"
+    if con.execute(
+        "select 1 from duckdb_tables() where database_name = ? and table_name = ?", [MODELS_CATALOG, MIX_MANIFESTS]
+    ).fetchall():
+        row = con.execute(f"select manifest->>'$.grounding' from {manifests} where mix = ?", [model]).fetchall()
+        if row and row[0][0]:
+            return json.loads(row[0][0])
+    return {"name": GROUNDING_DEFAULT}
+
+
+def in_grounding(con: duckdb.DuckDBPyConnection, source: Source, name: str) -> Source:
+    """`source` with its referring records rewritten in grounding `name` (svit/core/groundings.py);
+    SvitError when the model cannot take it."""
+    g = grounding(name, "--grounding")
+    if source.grounding is None or not source.lineage:
+        raise SvitError(
+            f"--grounding rewrites the referring records of SVIT models and mixes; {source.name} has no SVIT "
+            "lineage (an ingested file is exported as it was written)"
+        )
+    grounded = f"{MODELS_CATALOG}.main.{GROUNDED_VIEW}"
+    held = source.grounding["name"]
+    if held == g.name:
+        return source
+    if held != GROUNDING_DEFAULT:
+        raise SvitError(
+            f"{source.name} holds grounding {held}; it can be exported in that one only "
+            "(build the mix with grounding: svit to export it in others)"
+        )
+    if not con.execute(
+        "select 1 from duckdb_views() where database_name = ? and view_name = ?", [MODELS_CATALOG, GROUNDED_VIEW]
+    ).fetchall():
+        raise SvitError(f"{GROUNDED_VIEW} is not built: run `svit build` first")
+    images = f"{MODELS_CATALOG}.main.stg_svit__images"
+    for relation in source.relations:
+        check_sizes(g, con, relation, images, source.name)
+    load_dbt_plugins(con)  # the view reads int_turns_rendered, which calls a plugin function
+
+    def query(relation: str) -> str:
+        return f"select {source.columns} from ({regrounded_sql(relation, g, grounded)}) order by record_order"
+
+    whole = "(" + " union all ".join(f"select * from {r}" for r in source.relations) + ")"
+    return replace(
+        source,
+        parts=[query(r) for r in source.relations],
+        sorted_sql=query(whole),
+        grounding=described(g, con, grounded),
     )
 
 

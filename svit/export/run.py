@@ -15,6 +15,8 @@ Output goes to a temporary file (or folder) beside `--out` and is renamed when c
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -31,21 +33,24 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from svit import __version__
 from svit.core import models_db, settings
 from svit.core.errors import SvitError
 from svit.core.leftovers import OWNER, owner_tag, remove_dead
 from svit.core.output_guard import check_output
+from svit.core.snapshots import current_snapshot
 from svit.core.warehouse import Warehouse
 from svit.export.formats import FORMATS, Format, Options
 from svit.export.formats.base import Batch, Problems, encode, to_ascii
 from svit.export.formats.parquet import is_export, write_shards
 from svit.export.output import atomic_file, atomic_folder, check_out, text_buffers, write_all
-from svit.export.records import Source, image_sizes, resolve_source
+from svit.export.records import Source, image_sizes, in_grounding, resolve_source
 
 BATCH_ROWS = 25_000  # small enough that the buffers of the last batches are reused, not fresh memory
 RENDER_THREADS = 2
 WRITE_QUEUE = 4  # rendered batches waiting for the writer
 NULL_RECORD = "a record with a null id, or with an image that is null (an unexpected null in the model)"
+EXPORT_LOG = "exports.jsonl"  # under <warehouse>/exports/: one line per export
 _TEMP_DIR_PREFIX = "svit-export-"
 _TEMP_DIR_NAME = re.compile(rf"^svit-export-{OWNER}-")
 
@@ -59,6 +64,7 @@ class ExportResult:
     bytes: int
     side_files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was written without something, and how many
+    grounding: dict | None = None  # how its referring records write boxes (None: an ingested file, as written)
 
 
 class _OutOfOrder(Exception):
@@ -75,8 +81,11 @@ def export(
     progress: bool = True,
     dataset_name: str | None = None,
     image_root: str | None = None,
+    grounding: str | None = None,
 ) -> ExportResult:
-    """Write `model` to `out` in `fmt`; the file (or folder, for parquet) appears only when complete."""
+    """Write `model` to `out` in `fmt`; the file (or folder, for parquet) appears only when complete.
+    `grounding` rewrites a SVIT model's referring records (svit/core/groundings.py). Every export
+    is recorded, grounding included, in the warehouse's export log (EXPORT_LOG)."""
     if fmt not in FORMATS:
         raise SvitError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     form = FORMATS[fmt]
@@ -92,13 +101,44 @@ def export(
     con, temp_dir = _connect(warehouse)
     try:
         source = resolve_source(warehouse, con, model)
+        if grounding is not None:
+            source = in_grounding(con, source, grounding)
         if fmt == "parquet":
-            return _export_parquet(con, source, out, progress)
-        sizes = image_sizes(warehouse, con) if form.needs_sizes else None
-        return _export_text(con, source, form, options, out, sizes, progress)
+            result = _export_parquet(con, source, out, progress)
+        else:
+            sizes = image_sizes(warehouse, con) if form.needs_sizes else None
+            result = _export_text(con, source, form, options, out, sizes, progress)
+        result.grounding = source.grounding
+        _log_export(warehouse, result)
+        return result
     finally:
         con.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _log_export(warehouse: Warehouse, result: ExportResult) -> None:
+    """One JSON line per export in <warehouse>/exports/EXPORT_LOG: what was written, where, how
+    (the grounding), from which snapshot. One write in append mode, so concurrent exports do not
+    interleave their lines."""
+    snapshot = current_snapshot(warehouse.root)
+    line = json.dumps(
+        {
+            "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "model": result.model,
+            "format": result.fmt,
+            "out": str(result.out),
+            "records": result.records,
+            "bytes": result.bytes,
+            "grounding": result.grounding,
+            "snapshot": snapshot.name if snapshot is not None else None,
+            "svit_version": __version__,
+        },
+        ensure_ascii=False,
+    )
+    folder = warehouse.root / "exports"
+    folder.mkdir(exist_ok=True)
+    with open(folder / EXPORT_LOG, "a", encoding="utf-8") as log:
+        log.write(line + "\n")
 
 
 def _connect(warehouse: Warehouse) -> tuple[duckdb.DuckDBPyConnection, Path]:

@@ -8,7 +8,9 @@ from pathlib import Path
 from svit.core import snapshots
 from svit.core.dbt import built_models, run_dbt
 from svit.core.errors import SvitError
+from svit.core.groundings import check_sizes
 from svit.core.models_db import built_relations, connect
+from svit.core.sql import sql_ident
 from svit.core.warehouse import Warehouse
 from svit.mix.manifest import PUBLISHED, MixResult, missing_files, write_manifest, write_published_manifests
 from svit.mix.recipe import GENERIC_MODELS, GENERIC_PARENTS, Recipe, load_recipe
@@ -32,6 +34,7 @@ def _build(warehouse: Warehouse, target: str, quiet: bool, replace: bool) -> Mix
         raise SvitError(f"{target}: no such recipe file (or published mix: {', '.join(PUBLISHED)})")
     recipe = load_recipe(path, warehouse, replace)
     _require_built(warehouse, GENERIC_PARENTS)
+    _require_sizes(warehouse, recipe)
     if any(s.select == "coverage" for s in recipe.sources):
         _require_phrases(warehouse, recipe)
     mix_var = json.dumps({"mix": recipe.as_var()})
@@ -63,6 +66,19 @@ def _require_built(warehouse: Warehouse, names) -> None:
     missing = [n for n in names if n not in built_relations(warehouse)]
     if missing:
         raise SvitError(f"{', '.join(missing)} not built in {warehouse.duckdb_path}: run `svit build` first")
+
+
+def _require_sizes(warehouse: Warehouse, recipe: Recipe) -> None:
+    """A grounding computed from image sizes needs them for every referring record a source may give."""
+    con = connect(warehouse, read_only=True)
+    try:
+        for source in recipe.sources:
+            if source.kind != "llava_file" and not source.grounded:
+                check_sizes(
+                    recipe.grounding, con, sql_ident(source.name), "stg_svit__images", f"{recipe.path}: {source.name}"
+                )
+    finally:
+        con.close()
 
 
 def _require_phrases(warehouse: Warehouse, recipe: Recipe) -> None:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from svit import __version__
+from svit.core.groundings import DEFAULT as DEFAULT_GROUNDING
+from svit.core.groundings import GROUNDED_VIEW, GROUNDINGS, described
 from svit.core.macros import render_with_macros
 from svit.core.models_db import MIX_MANIFESTS as MANIFEST_TABLE
 from svit.core.models_db import connect
@@ -99,6 +101,8 @@ def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: Recipe | 
             "recipe_sha256": hashlib.sha256(recipe.path.read_bytes()).hexdigest() if recipe else None,
             **({"recipe_digest": recipe.digest} if recipe else {}),  # what binds the name (svit/mix/recipe.py)
             "records": records,
+            # How the referring records write their boxes, with the parameters that change the numbers.
+            "grounding": described(recipe.grounding if recipe else GROUNDINGS[DEFAULT_GROUNDING], con, GROUNDED_VIEW),
             "sources": sources,
             "records_per_task": dict(
                 con.execute(f"select coalesce(task, 'none'), count(*) from \"{name}\" group by 1 order by 1").fetchall()

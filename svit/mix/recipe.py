@@ -25,6 +25,8 @@ import yaml
 
 from svit.core.dbt import PROJECT_DIR
 from svit.core.errors import SvitError
+from svit.core.groundings import DEFAULT as DEFAULT_GROUNDING
+from svit.core.groundings import GROUNDED_VIEW, GROUNDINGS, Grounding
 from svit.core.models_db import LLAVA_COLUMNS, built_relations, connect
 from svit.core.models_db import MIX_MANIFESTS as MANIFEST_TABLE
 from svit.core.tables import TABLES
@@ -33,7 +35,7 @@ from svit.core.warehouse import Warehouse
 GENERIC_MODELS = ("mix_user", "mix_user_sources", "mix_user_coverage")
 # What the generic models read besides the recipe's sources: a warehouse built before they
 # existed, or with `svit build --select ...`, is asked to build them first.
-GENERIC_PARENTS = ("mix_svit_core_150k", "int_object_phrases")
+GENERIC_PARENTS = ("mix_svit_core_150k", "int_object_phrases", GROUNDED_VIEW)
 # Tables each user mix writes beside its own (mix_user_sources, mix_user_coverage).
 COMPANION_SUFFIXES = ("__sources", "__coverage")
 # Names a mix may not take, though no project model has them: `svit sql` queries the
@@ -47,7 +49,7 @@ RESERVED_PREFIXES = ("stg_", "int_", "_")
 RESERVED_INFIX = "__dbt_"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _FIRST = re.compile(r"^first:\s*(-?\d+)$")
-RECIPE_KEYS = {"name", "seed", "shuffle", "description", "sources"}
+RECIPE_KEYS = {"name", "seed", "shuffle", "description", "grounding", "sources"}
 SOURCE_KEYS = {"source", "take", "filter", "select", "yes_no_ratio", "upsample", "repeat"}
 SELECTS = ("random", "coverage")
 
@@ -76,6 +78,7 @@ class Source:
     yes_no_ratio: float | None = None  # share of Yes among the records whose first answer is Yes/No
     upsample: bool = False  # copies fill a count above what the filter keeps (else the source runs short)
     repeat: int | None = None  # every record picked, this many times
+    grounded: bool = False  # a mix built earlier whose records are in the recipe's grounding already
 
     def as_var(self) -> dict:
         return {
@@ -89,6 +92,7 @@ class Source:
             "yes_no_ratio": self.yes_no_ratio,
             "upsample": self.upsample,
             "repeat": self.repeat,
+            "grounded": self.grounded,
         }
 
     def take_text(self) -> str:
@@ -104,6 +108,7 @@ class Recipe:
     sources: list[Source]
     document: dict = field(default_factory=dict)  # the YAML as read
     replaces: str | None = None  # the recipe file of the mix of this name it replaces (--replace), if any
+    grounding: Grounding = GROUNDINGS[DEFAULT_GROUNDING]  # how its referring records write boxes
 
     @property
     def digest(self) -> str:
@@ -114,6 +119,9 @@ class Recipe:
             "name": self.name,
             "seed": self.seed,
             "shuffle": self.shuffle,
+            # int_referring_grounded's column and whether questions keep their instruction
+            # (svit/core/groundings.py); no column: the records as the models hold them.
+            "grounding": {"column": self.grounding.column, "keep_instruction": self.grounding.keeps_instruction},
             "sources": [s.as_var() for s in self.sources],
         }
 
@@ -235,12 +243,53 @@ def load_recipe(path: Path, warehouse: Warehouse, replace: bool = False) -> Reci
         shuffle = doc.value(top["shuffle"][1])
         if not isinstance(shuffle, bool):
             raise doc.error(top["shuffle"][1], f"shuffle must be true or false, not {shuffle!r}")
+    grounding = GROUNDINGS[DEFAULT_GROUNDING]
+    if "grounding" in top:
+        value = doc.value(top["grounding"][1])
+        if not isinstance(value, str) or value not in GROUNDINGS:
+            raise doc.error(top["grounding"][1], f"unknown grounding {value!r}; choose one of {', '.join(GROUNDINGS)}")
+        grounding = GROUNDINGS[value]
     sources_node = top["sources"][1]
     if not isinstance(sources_node, yaml.SequenceNode) or not sources_node.value:
         raise doc.error(sources_node, "sources must be a non-empty list")
     known = _known_sources(warehouse)
     sources = [_source(doc, node, known, name) for node in sources_node.value]
-    return Recipe(path, name, seed, shuffle, sources, document, replaces)
+    _check_groundings(doc, sources_node.value, sources, grounding, mix_groundings(warehouse))
+    return Recipe(path, name, seed, shuffle, sources, document, replaces, grounding)
+
+
+def _check_groundings(doc: _Located, nodes, sources: list[Source], grounding: Grounding, built: dict) -> None:
+    """A mix built earlier in another grounding than the published one can only go into a mix of
+    the same grounding (its records are kept as they are); rewriting its boxes again would
+    need the published text, which it no longer holds."""
+    for node, source in zip(nodes, sources, strict=True):
+        held = built.get(source.name, DEFAULT_GROUNDING) if source.kind == "relation" else DEFAULT_GROUNDING
+        if held == DEFAULT_GROUNDING:
+            continue
+        if held != grounding.name:
+            raise doc.error(
+                node,
+                f"the mix {source.name!r} holds grounding {held}, this recipe asks for {grounding.name}; "
+                f"take it into a recipe with grounding: {held}, or rebuild it with grounding: svit",
+            )
+        source.grounded = True
+
+
+def mix_groundings(warehouse: Warehouse) -> dict[str, str]:
+    """The grounding each user mix was built in, from its manifest (svit when it names none)."""
+    if not warehouse.duckdb_path.is_file():
+        return {}
+    con = connect(warehouse, read_only=True)
+    try:
+        if not con.execute("select 1 from duckdb_tables() where table_name = ?", [MANIFEST_TABLE]).fetchall():
+            return {}
+        rows = con.execute(
+            f"select mix, coalesce(manifest->>'$.grounding.name', ?) from {MANIFEST_TABLE} where kind = 'user'",
+            [DEFAULT_GROUNDING],
+        ).fetchall()
+    finally:
+        con.close()
+    return dict(rows)
 
 
 def _check_name_free(doc: _Located, node, name: str, document: Any, warehouse: Warehouse, replace: bool) -> str | None:

@@ -16,6 +16,7 @@ from typing import IO
 
 import duckdb
 
+from svit.core.dbt import load_dbt_plugins
 from svit.core.errors import SvitError
 from svit.core.session import Session, open_session
 from svit.core.warehouse import Warehouse
@@ -49,43 +50,13 @@ def execute(session: Session, sql: str) -> duckdb.DuckDBPyConnection:
             # run the statements again; they are queries, so running twice is harmless.
             missing = _MISSING_FUNCTION.search(str(exc))
             from_a_model = session.models and missing and missing.group(1).lower() not in sql.lower()
-            if not (from_a_model and _load_dbt_plugins(session.con)):
+            if not (from_a_model and load_dbt_plugins(session.con)):
                 raise
             for statement in statements:
                 session.con.execute(statement)
     except duckdb.Error as exc:
         raise SvitError(explain_error(session, exc, sql)) from exc
     return session.con
-
-
-def _load_dbt_plugins(con: duckdb.DuckDBPyConnection) -> bool:
-    """Register the functions of the dbt-duckdb plugins named in the project's profiles.yml."""
-    import importlib
-
-    import yaml
-
-    from svit.core.dbt import PROJECT_DIR
-
-    try:
-        profiles = yaml.safe_load((PROJECT_DIR / "profiles.yml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return False
-    plugins = {
-        plugin["module"]: plugin.get("config") or {}
-        for profile in profiles.values()
-        if isinstance(profile, dict)
-        for output in (profile.get("outputs") or {}).values()
-        for plugin in (output.get("plugins") or [])
-        if isinstance(plugin, dict) and plugin.get("module")
-    }
-    loaded = False
-    for module, config in plugins.items():
-        try:
-            importlib.import_module(module).Plugin(module, config).configure_connection(con)
-        except Exception:  # not importable here, or not a plugin we can run outside dbt
-            continue
-        loaded = True
-    return loaded
 
 
 def query(warehouse: Warehouse, sql: str, models: bool = True) -> Result:

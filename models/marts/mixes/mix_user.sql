@@ -24,7 +24,10 @@
     round(r * m) Yes and the rest No, each class in pick order, where m is how many Yes/No
     records the pick held (fewer when one class has too few records for the ratio; other
     records fill the places freed, as far as there are any). Such a source never repeats
-    records (a recipe cannot ask it to). -#}
+    records (a recipe cannot ask it to).
+
+    `grounding: G` then rewrites the boxes of the referring records picked (filters and picks
+    see the published text), except in sources that hold G already (mixes built in G). -#}
 {%- set mix = var('mix', none) -%}
 {{ config(enabled=(mix is not none), alias=(mix['name'] if mix is not none else 'mix_user')) }}
 {%- if mix is not none %}
@@ -157,7 +160,23 @@ final as (
         repeat_index
     from picked
 )
+{%- if mix.grounding.column %}
+{%- set grounded_sources = [] %}
+{%- for source in mix.sources %}{% if source.grounded %}{% do grounded_sources.append(loop.index) %}{% endif %}{% endfor %}
+
+-- Referring records in the recipe's grounding (macros/grounding.sql), picked as the
+-- published text reads: the grounding changes how boxes are written, never which records.
+-- depends_on: {{ ref('int_referring_grounded') }}
+, grounded as (
+    {{ regrounded_records('final', ref('int_referring_grounded'), mix.grounding.column,
+        keep_instruction=mix.grounding.keep_instruction,
+        skip=('r.source_number in (' ~ grounded_sources | join(', ') ~ ')' if grounded_sources else 'false')) }}
+)
+
+select * from grounded
+{%- else %}
 
 select * from final
+{%- endif %}
 order by record_order
 {%- endif %}
