@@ -155,19 +155,22 @@ def recipe_digest(document: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def built_mixes(warehouse: Warehouse) -> dict[str, tuple[str | None, str]]:
-    """User mixes built before: name -> (the recipe file last built from, the recipe's digest)."""
+def _user_manifests(warehouse: Warehouse, columns: str, parameters: tuple = ()) -> list[tuple]:
+    """`columns` (SQL over mix_manifests) of every user mix built before; none without a manifest table."""
     if not warehouse.duckdb_path.is_file():
-        return {}
+        return []
     con = connect(warehouse, read_only=True)
     try:
         if not con.execute("select 1 from duckdb_tables() where table_name = ?", [MANIFEST_TABLE]).fetchall():
-            return {}
-        rows = con.execute(
-            f"select mix, recipe_file, manifest->'recipe' from {MANIFEST_TABLE} where kind = 'user'"
-        ).fetchall()
+            return []
+        return con.execute(f"select {columns} from {MANIFEST_TABLE} where kind = 'user'", list(parameters)).fetchall()
     finally:
         con.close()
+
+
+def built_mixes(warehouse: Warehouse) -> dict[str, tuple[str | None, str]]:
+    """User mixes built before: name -> (the recipe file last built from, the recipe's digest)."""
+    rows = _user_manifests(warehouse, "mix, recipe_file, manifest->'recipe'")
     # The digest of the recipe the manifest holds (manifests written before the digest existed too).
     return {mix: (recipe_file, recipe_digest(json.loads(recipe or "null"))) for mix, recipe_file, recipe in rows}
 
@@ -277,19 +280,7 @@ def _check_groundings(doc: _Located, nodes, sources: list[Source], grounding: Gr
 
 def mix_groundings(warehouse: Warehouse) -> dict[str, str]:
     """The grounding each user mix was built in, from its manifest (svit when it names none)."""
-    if not warehouse.duckdb_path.is_file():
-        return {}
-    con = connect(warehouse, read_only=True)
-    try:
-        if not con.execute("select 1 from duckdb_tables() where table_name = ?", [MANIFEST_TABLE]).fetchall():
-            return {}
-        rows = con.execute(
-            f"select mix, coalesce(manifest->>'$.grounding.name', ?) from {MANIFEST_TABLE} where kind = 'user'",
-            [DEFAULT_GROUNDING],
-        ).fetchall()
-    finally:
-        con.close()
-    return dict(rows)
+    return dict(_user_manifests(warehouse, "mix, coalesce(manifest->>'$.grounding.name', ?)", (DEFAULT_GROUNDING,)))
 
 
 def _check_name_free(doc: _Located, node, name: str, document: Any, warehouse: Warehouse, replace: bool) -> str | None:

@@ -193,29 +193,16 @@ def test_export_keeps_a_mixs_grounding_and_refuses_another(built_sample, mixes, 
 
 
 def test_the_command_line_names_the_grounding(built_sample, mixes, tmp_path):
-    proc = svit_cli(
-        "--warehouse",
-        str(built_sample.root),
-        "export",
-        "llava_svit_all",
-        "--grounding",
-        "qwen2.5-vl",
-        "--out",
-        str(tmp_path / "all.json"),
-        "--no-progress",
-    )
+    def export_all(grounding: str):
+        return svit_cli(
+            "--warehouse", str(built_sample.root), "export", "llava_svit_all", "--grounding", grounding,
+            "--out", str(tmp_path / f"{grounding}.json"), "--no-progress",
+        )  # fmt: skip
+
+    proc = export_all("qwen2.5-vl")
     assert proc.returncode == 0, proc.stderr
     assert " as llava (grounding qwen2.5-vl: min_pixels 3136, max_pixels 1003520), " in proc.stdout
-    proc = svit_cli(
-        "--warehouse",
-        str(built_sample.root),
-        "export",
-        "llava_svit_all",
-        "--grounding",
-        "qwen",
-        "--out",
-        str(tmp_path / "x.json"),
-    )
+    proc = export_all("qwen")
     assert proc.returncode != 0 and "'qwen' is not one of 'svit', 'original'" in proc.stderr
 
 
