@@ -417,8 +417,10 @@ def _report_export(result, seconds: float) -> None:
     "--grounding",
     type=click.Choice(list(GROUNDINGS)),
     default=None,
-    help="SVIT models and mixes: write the referring boxes in this syntax (default: as the model holds "
-    "them; the models hold svit, as published). See docs/models.md, Groundings.",
+    help="SVIT models and mixes: write the referring boxes in this syntax (default: as the model holds them, "
+    "the models as published). "
+    + "; ".join(f"{name}: {g.summary}" for name, g in GROUNDINGS.items())
+    + ". See docs/models.md, Groundings.",
 )
 @click.option(
     "--no-progress", is_flag=True, help="No progress bar (it is hidden anyway when stderr is not a terminal)."

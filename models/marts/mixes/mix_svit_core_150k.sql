@@ -1,9 +1,8 @@
 {#- SVIT_core_150K rebuilt from the warehouse: the members of the official file (ingested
     from format/llava-v1.5, model name svit_core_150k), each matched by content to the SVIT
     block it was made from and written from that block as the LLaVA models write it. The
-    official id and instruction are kept (BAAI's random choice
-    cannot be regenerated); `instruction: none` or a sentence of your own replaces it. Order:
-    the official file's. Official records no block reads the same as are left out and
+    official id and instruction are kept (BAAI's random choice cannot be regenerated);
+    `instruction: none` or a sentence of your own replaces it. Order: the official file's. Official records no block reads the same as are left out and
     reported (the warn test on this model, and the mix manifest). -#}
 {%- set official_file = 'svit_core_150k' -%}
 
