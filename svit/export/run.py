@@ -136,9 +136,12 @@ def _log_export(warehouse: Warehouse, result: ExportResult) -> None:
         ensure_ascii=False,
     )
     folder = warehouse.root / "exports"
-    folder.mkdir(exist_ok=True)
-    with open(folder / EXPORT_LOG, "a", encoding="utf-8") as log:
-        log.write(line + "\n")
+    try:
+        folder.mkdir(exist_ok=True)
+        with open(folder / EXPORT_LOG, "a", encoding="utf-8") as log:
+            log.write(line + "\n")
+    except OSError as exc:  # the export itself is complete: say what was not logged, and why
+        result.notes.append(f"not logged in {folder / EXPORT_LOG}: {exc.strerror or exc}")
 
 
 def _connect(warehouse: Warehouse) -> tuple[duckdb.DuckDBPyConnection, Path]:
