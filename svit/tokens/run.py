@@ -311,7 +311,8 @@ def run_tokens(
             )
             row = con.execute(
                 f"select count(*), coalesce(sum(text_tokens), 0), coalesce(sum(image_tokens), 0), "
-                f"count(*) filter (where total_tokens > {max_length}), count(*) filter (where total_tokens is null) {mine}"
+                f"count(*) filter (where total_tokens > {max_length}), "
+                f"count(*) filter (where total_tokens is null) {mine}"
             ).fetchall()[0]
             result.records, result.text_tokens, result.image_tokens, over, result.unknown_size = row
             result.over = over
