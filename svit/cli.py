@@ -555,6 +555,66 @@ def stats(
     )
 
 
+@cli.command(short_help="Count records' tokens for a model family.")
+@click.option(
+    "--family",
+    "family_name",
+    required=True,
+    metavar="F",
+    help="Model family whose layout and image rule to use: llava-1.5, llava-next, qwen2-vl, qwen2.5-vl, internvl.",
+)
+@click.option(
+    "--tokenizer",
+    "tokenizer_spec",
+    default=None,
+    metavar="SPEC",
+    help=(
+        "A tokenizer.json, a SentencePiece .model, a .tiktoken rank file, or a bundled name "
+        "(qwen2, mistral-v1); default: the family's (docs/tokens.md)."
+    ),
+)
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="M",
+    help="LLaVA model, mix or ingested file to count (repeatable; default llava_svit_all and every ingested file).",
+)
+@click.option(
+    "--max-length",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Report the records over this many tokens (default: the family's usual trainer cut-off).",
+)
+@warehouse_option
+def tokens(
+    family_name: str,
+    tokenizer_spec: str | None,
+    models: tuple[str, ...],
+    max_length: int | None,
+    warehouse_dir: str | None,
+) -> None:
+    """Count each record's tokens as a model family trains on it, into the table record_tokens.
+
+    The conversation is laid out as the family's trainer lays it out (roles, separators, image
+    markers) and tokenised; the image adds the positions the family's rule gives for its size. Counts
+    are cached by text, so a rerun, or another model sharing texts, tokenises only new texts.
+    Records whose image size is unknown are counted and named, their totals left empty.
+
+    \b
+    Example:
+      svit tokens --family qwen2-vl --model llava_svit_all --max-length 2048
+      svit tokens --family llava-1.5 --tokenizer vicuna/tokenizer.model
+    """
+    from svit.tokens import run_tokens
+
+    warehouse = resolve_warehouse(warehouse_dir)
+    with reading(warehouse, allow_stale=False):
+        result = run_tokens(warehouse, family_name, tokenizer_spec, models, max_length)
+    for line in result.summary_lines():
+        click.echo(line)
+
+
 @cli.command(short_help="Build a mix and write its manifest.")
 @click.argument("recipe")
 @click.option(

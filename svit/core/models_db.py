@@ -20,6 +20,9 @@ from svit.core.warehouse import Warehouse
 MODELS_CATALOG = "svit"
 # The table of mix manifests (svit/mix/manifest.py writes it beside the mixes).
 MIX_MANIFESTS = "mix_manifests"
+# Token counts per record (svit/tokens writes them), and the counts per distinct text it caches.
+RECORD_TOKENS = "record_tokens"
+TOKEN_CACHE = "token_cache"
 # A relation with these columns is a LLaVA-format model: exportable, mixable, profiled.
 LLAVA_COLUMNS = frozenset({"id", "image", "conversations", "record_order"})
 # A model that is a view concatenating other models, in this order (models/marts): readers

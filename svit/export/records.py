@@ -27,6 +27,7 @@ from svit.core.dbt import load_dbt_plugins
 from svit.core.errors import SvitError
 from svit.core.groundings import DEFAULT as GROUNDING_DEFAULT
 from svit.core.groundings import GROUNDED_VIEW, check_sizes, described, grounding, regrounded_sql
+from svit.core.image_sizes import image_sizes_sql
 from svit.core.models_db import LLAVA_COLUMNS, MIX_MANIFESTS, MODEL_PARTS, MODELS_CATALOG
 from svit.core.snapshots import current_snapshot
 from svit.core.sql import sql_ident, sql_str
@@ -202,21 +203,7 @@ def image_sizes(warehouse: Warehouse, con: duckdb.DuckDBPyConnection) -> pl.Data
     """Image path (as records name it) -> width, height, for every image whose size the warehouse knows:
     Visual Genome's (`images`, from image_data.json) and COCO's (`coco_captions`, from the
     captions' image list, at `coco/<split>/<file>` as LLaVA names them)."""
-    snapshot = current_snapshot(warehouse.root) or warehouse.root
-    selects = []
-    if any((snapshot / "images").glob("*.parquet")):
-        selects.append(
-            f"select image_path as path, width, height from read_parquet({sql_str(snapshot / 'images' / '*.parquet')})"
-        )
-    if any((snapshot / "coco_captions").rglob("*.parquet")):
-        selects.append(
-            "select 'coco/' || split || '/' || file_name as path, width, height "
-            f"from read_parquet({sql_str(snapshot / 'coco_captions' / '**' / '*.parquet')}, hive_partitioning = true)"
-        )
-    if not selects:
+    query = image_sizes_sql(current_snapshot(warehouse.root) or warehouse.root)
+    if query is None:
         return pl.DataFrame(schema={"image": pl.String, "width": pl.Int32, "height": pl.Int32})
-    query = (
-        "select path as image, any_value(width)::integer as width, any_value(height)::integer as height "
-        f"from ({' union all '.join(selects)}) where width is not null and height is not null group by path"
-    )
     return pl.from_arrow(con.sql(query).to_arrow_table())

@@ -1,0 +1,328 @@
+"""`svit tokens`: each record's length in a model family's tokens, into svit.duckdb's record_tokens.
+
+DuckDB lays the conversations out as the family's trainer does, one piece per turn (plus the
+header), and hashes every piece (md5). Only the pieces whose hash the cache `token_cache` does not
+hold for this tokenizer are fetched and tokenised, in batches; their counts go into the cache as
+each batch is done. Then one query sums each record's pieces, adds the image tokens (a rule of the
+image size, computed once per distinct size) and the table is swapped in within a transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+
+from svit.core import snapshots
+from svit.core.errors import SvitError
+from svit.core.image_sizes import image_sizes_sql
+from svit.core.models_db import LLAVA_COLUMNS, RECORD_TOKENS, TOKEN_CACHE, connect
+from svit.core.sql import sql_ident, sql_str
+from svit.core.warehouse import Warehouse
+from svit.tokens.families import IMAGE_SLOT, Family, family
+from svit.tokens.tokenizer import Counter, load_counter
+
+DEFAULT_MART = "llava_svit_all"
+BATCH_TEXTS = 20_000
+# How many records without a known image size the summary names.
+LISTED = 10
+
+RECORD_TOKENS_COLUMNS = (
+    "model varchar, record bigint, id varchar, family varchar, tokenizer varchar, tokenizer_fingerprint varchar, "
+    "image varchar, width integer, height integer, turn_tokens integer[], text_tokens bigint, image_tokens bigint, "
+    "total_tokens bigint"
+)
+TOKEN_CACHE_COLUMNS = "tokenizer_fingerprint varchar, text_hash blob, tokens integer"
+
+
+@dataclass
+class TokensResult:
+    family: str
+    tokenizer: str
+    fingerprint: str
+    models: list[str]
+    records: int = 0
+    text_tokens: int = 0
+    image_tokens: int = 0
+    pieces: int = 0  # distinct pieces of text the records are made of
+    encoded: int = 0  # of them, those tokenised now (the rest came from the cache)
+    max_length: int | None = None
+    over: int = 0  # records whose total is above max_length
+    unknown_size: int = 0  # image records whose image size the warehouse does not know
+    unknown_examples: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary_lines(self) -> list[str]:
+        total = self.text_tokens + self.image_tokens
+        lines = [
+            f"{self.records:,} records of {', '.join(self.models)}: {total:,} tokens "
+            f"({self.text_tokens:,} text, {self.image_tokens:,} image), family {self.family}, "
+            f"tokenizer {self.tokenizer} ({self.fingerprint})",
+            f"  texts: {self.pieces:,} distinct, {self.encoded:,} tokenised now, "
+            f"{self.pieces - self.encoded:,} from the cache, in {self.seconds:.1f}s",
+        ]
+        if self.max_length:
+            counted = self.records - self.unknown_size
+            share = self.over / counted if counted else 0.0
+            lines.append(f"  over {self.max_length:,} tokens: {self.over:,} records ({share:.2%})")
+        if self.unknown_size:
+            lines.append(
+                f"  image size unknown: {self.unknown_size:,} records (their image and total tokens left empty), e.g. "
+                + ", ".join(self.unknown_examples)
+            )
+        lines.append(f'  table {RECORD_TOKENS} in svit.duckdb (`svit sql "select * from {RECORD_TOKENS}"`)')
+        return lines
+
+
+def llava_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The LLaVA-shaped models in svit.duckdb."""
+    rows = con.execute(
+        "select table_name, list(column_name) from duckdb_columns() where schema_name = 'main' "
+        "and database_name = current_database() group by all"
+    ).fetchall()
+    return sorted(name for name, columns in rows if LLAVA_COLUMNS <= set(columns))
+
+
+def choose_models(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, asked: Sequence[str]) -> list[str]:
+    marts, files = llava_marts(con), warehouse.llava_models()
+    if not asked:
+        return ([DEFAULT_MART] if DEFAULT_MART in marts else []) + files
+    known = sorted(set(marts) | set(files))
+    for model in asked:
+        if model not in known:
+            raise SvitError(f"no model named {model!r} in {warehouse.root}; models: {', '.join(known) or 'none'}")
+    return list(dict.fromkeys(asked))
+
+
+def stage_records(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: Sequence[str]) -> None:
+    """Temp tables tok_records (model, record, id, image) and tok_turns (model, record, turn, role, value)."""
+    marts = set(llava_marts(con))
+    snapshot = snapshots.current_snapshot(warehouse.root) or warehouse.root
+    records, turns = [], []
+    for model in models:
+        name = sql_str(model)
+        if model in marts:
+            table = sql_ident(model)
+            records.append(f"select {name} as model, record_order as record, id::varchar as id, image from {table}")
+            turns.append(
+                f"select {name} as model, record_order as record, (t.n - 1)::integer as turn, t.c.from as role, "
+                f"t.c.value as value from {table}, unnest(conversations) with ordinality as t(c, n)"
+            )
+        else:
+            folder = snapshot / "llava_records" / f"source={model}"
+            records.append(
+                f"select {name} as model, record_index as record, id, case when has_image then image end as image "
+                f"from read_parquet({sql_str(folder / '*.parquet')})"
+            )
+            turn_folder = snapshot / "llava_turns" / f"source={model}"
+            if any(turn_folder.glob("*.parquet")):
+                turns.append(
+                    f"select {name} as model, record_index as record, turn, role, text as value "
+                    f"from read_parquet({sql_str(turn_folder / '*.parquet')})"
+                )
+    con.execute(f"create or replace temp table tok_records as {' union all '.join(records)}")
+    empty = "select null::varchar, null::bigint, null::integer, null::varchar, null::varchar where false"
+    con.execute(
+        "create or replace temp table tok_turns (model varchar, record bigint, turn integer, role varchar, "
+        f"value varchar); insert into tok_turns {' union all '.join(turns) or empty}"
+    )
+
+
+def stage_pieces(con: duckdb.DuckDBPyConnection, fam: Family) -> None:
+    """Temp table tok_pieces (model, record, turn, piece, text_hash): each turn as the family lays it out."""
+    con.execute(
+        "create or replace temp table tok_pieces as select model, record, turn, piece, unhex(md5(piece)) as text_hash "
+        f"from (select model, record, turn, {fam.turn_sql} as piece from tok_turns)"
+    )
+
+
+def count_new_pieces(con: duckdb.DuckDBPyConnection, counter: Counter, header: str, progress: bool) -> tuple[int, int]:
+    """Tokenise the distinct pieces (and the header) the cache lacks for this tokenizer; (distinct, new)."""
+    from tqdm import tqdm
+
+    con.execute(f"create table if not exists {TOKEN_CACHE} ({TOKEN_CACHE_COLUMNS})")
+    fp = sql_str(counter.fingerprint)
+    con.execute(
+        "create or replace temp table tok_new as select text_hash, any_value(piece) as piece from ("
+        f"select text_hash, piece from tok_pieces union all select unhex(md5({sql_str(header)})), {sql_str(header)}) "
+        f"where text_hash not in (select text_hash from {TOKEN_CACHE} where tokenizer_fingerprint = {fp}) "
+        "group by text_hash"
+    )
+    distinct = con.execute(
+        f"select count(distinct text_hash) + 1 from tok_pieces where text_hash <> unhex(md5({sql_str(header)}))"
+    ).fetchall()[0][0]
+    new = con.execute("select count(*) from tok_new").fetchall()[0][0]
+    bar = tqdm(
+        total=new, desc="tokens", unit=" texts", unit_scale=True, dynamic_ncols=True, leave=False,
+        disable=None if progress else True,
+    )  # fmt: skip
+    reader = con.sql("select text_hash, piece from tok_new").to_arrow_reader(BATCH_TEXTS)
+    # The batches stream from `con`, which must not run another statement meanwhile: a second connection
+    # to the same database (temp tables are per connection, the cache is not) writes the counts.
+    writer = con.cursor()
+    try:
+        for batch in reader:
+            texts = batch.column("piece").to_pylist()
+            counts = pa.table(
+                {
+                    "tokenizer_fingerprint": pa.array([counter.fingerprint] * len(texts), pa.string()),
+                    "text_hash": batch.column("text_hash"),
+                    "tokens": pa.array(counter.count(texts), pa.int32()),
+                }
+            )
+            _store(writer, counts)
+            bar.update(len(texts))
+    finally:
+        writer.close()
+        bar.close()
+    return distinct, new
+
+
+def _store(con: duckdb.DuckDBPyConnection, counts: pa.Table) -> None:
+    con.register("tok_batch_counts", counts)
+    try:
+        con.execute(f"insert into {TOKEN_CACHE} select * from tok_batch_counts")
+    finally:
+        con.unregister("tok_batch_counts")
+
+
+def stage_image_rule(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, fam: Family) -> None:
+    """Temp tables tok_sizes (image, width, height) and tok_image_rule (width, height, rule_tokens): the
+    family's rule once per distinct size (null where the rule refuses the size)."""
+    query = image_sizes_sql(snapshots.current_snapshot(warehouse.root) or warehouse.root)
+    con.execute(
+        "create or replace temp table tok_sizes as "
+        + (query or "select null::varchar as image, null::integer as width, null::integer as height where false")
+    )
+    sizes = con.execute(
+        "select distinct s.width, s.height from tok_records r join tok_sizes s using (image) "
+        "where s.width > 0 and s.height > 0"
+    ).fetchall()
+    rule = []
+    for width, height in sizes:
+        try:
+            rule.append(fam.image_tokens(width, height))
+        except ValueError:  # e.g. Qwen's aspect-ratio limit
+            rule.append(None)
+    table = pa.table(
+        {
+            "width": pa.array([w for w, _ in sizes], pa.int32()),
+            "height": pa.array([h for _, h in sizes], pa.int32()),
+            "rule_tokens": pa.array(rule, pa.int64()),
+        }
+    )
+    con.register("tok_rule_arrow", table)
+    try:
+        con.execute("create or replace temp table tok_image_rule as select * from tok_rule_arrow")
+    finally:
+        con.unregister("tok_rule_arrow")
+
+
+def write_record_tokens(
+    con: duckdb.DuckDBPyConnection, fam: Family, counter: Counter, models: Sequence[str], fixed_image_tokens: int | None
+) -> None:
+    """Replace the rows of (these models, family, tokenizer) in record_tokens: the new table is made
+    beside the old one and takes its name in one transaction, so a reader sees the old or the new."""
+    fp, header = sql_str(counter.fingerprint), sql_str(fam.header)
+    image = (
+        f"{fixed_image_tokens}"
+        if fixed_image_tokens is not None
+        else "case when s.width is null then null else i.rule_tokens end"
+    )
+    keep = (
+        f"select * from {RECORD_TOKENS} where not (family = {sql_str(fam.name)} and tokenizer_fingerprint = {fp} "
+        f"and model in ({', '.join(sql_str(m) for m in models)}))"
+    )
+    new = f"""
+        select r.model, r.record, r.id, {sql_str(fam.name)} as family, {sql_str(counter.spec)} as tokenizer,
+            {fp} as tokenizer_fingerprint, r.image, s.width, s.height,
+            coalesce(t.turn_tokens, []::integer[]) as turn_tokens,
+            (h.tokens + coalesce(t.turn_sum, 0))::bigint as text_tokens,
+            (case when r.image is null then 0 else {image} end)::bigint as image_tokens,
+            (h.tokens + coalesce(t.turn_sum, 0) + case when r.image is null then 0 else {image} end)::bigint
+                as total_tokens
+        from tok_records r
+        left join (
+            select p.model, p.record, list(c.tokens order by p.turn) as turn_tokens, sum(c.tokens) as turn_sum
+            from tok_pieces p join {TOKEN_CACHE} c on c.tokenizer_fingerprint = {fp} and c.text_hash = p.text_hash
+            group by all
+        ) t using (model, record)
+        left join tok_sizes s on s.image = r.image
+        left join tok_image_rule i on i.width = s.width and i.height = s.height
+        cross join (
+            select tokens from {TOKEN_CACHE} where tokenizer_fingerprint = {fp} and text_hash = unhex(md5({header}))
+        ) h
+    """
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create table if not exists {RECORD_TOKENS} ({RECORD_TOKENS_COLUMNS})")
+        con.execute(
+            f"create or replace table {RECORD_TOKENS}__new as select * from ({keep} union all by name {new}) "
+            "order by model, family, tokenizer_fingerprint, record"
+        )
+        con.execute(f"drop table {RECORD_TOKENS}")
+        con.execute(f"alter table {RECORD_TOKENS}__new rename to {RECORD_TOKENS}")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def run_tokens(
+    warehouse: Warehouse,
+    family_name: str,
+    tokenizer: str | None = None,
+    models: Sequence[str] = (),
+    max_length: int | None = None,
+    progress: bool = True,
+    counter: Counter | None = None,
+) -> TokensResult:
+    """Count the tokens of every record of `models` for `family_name` into record_tokens (module docstring).
+    `counter` replaces the tokenizer (tests count its calls)."""
+    started = time.perf_counter()
+    fam = family(family_name)
+    if counter is None:
+        counter = load_counter(tokenizer or fam.default_tokenizer, fam.specials, IMAGE_SLOT)
+    if not warehouse.duckdb_path.is_file():
+        raise SvitError(
+            f"no models in {warehouse.root}: run `svit build` first ({RECORD_TOKENS} is kept in svit.duckdb)"
+        )
+    with snapshots.write_lock(warehouse.root, "tokens"):
+        con = connect(warehouse, read_only=False)
+        try:
+            chosen = choose_models(warehouse, con, models)
+            if not chosen:
+                raise SvitError(f"no LLaVA models in {warehouse.root}: run `svit ingest` and `svit build` first")
+            stage_records(con, warehouse, chosen)
+            stage_pieces(con, fam)
+            distinct, new = count_new_pieces(con, counter, fam.header, progress)
+            stage_image_rule(con, warehouse, fam)
+            fixed = None if fam.needs_size else fam.image_tokens(0, 0)
+            write_record_tokens(con, fam, counter, chosen, fixed)
+            max_length = fam.max_length if max_length is None else max_length
+            result = TokensResult(fam.name, counter.spec, counter.fingerprint, chosen, max_length=max_length)
+            result.pieces, result.encoded = distinct, new
+            mine = (
+                f"from {RECORD_TOKENS} where family = {sql_str(fam.name)} and tokenizer_fingerprint = "
+                f"{sql_str(counter.fingerprint)} and model in ({', '.join(sql_str(m) for m in chosen)})"
+            )
+            row = con.execute(
+                f"select count(*), coalesce(sum(text_tokens), 0), coalesce(sum(image_tokens), 0), "
+                f"count(*) filter (where total_tokens > {max_length}), "
+                f"count(*) filter (where total_tokens is null) {mine}"
+            ).fetchall()[0]
+            result.records, result.text_tokens, result.image_tokens, over, result.unknown_size = row
+            result.over = over
+            result.unknown_examples = [
+                f"{model} {image}"
+                for model, image in con.execute(
+                    f"select model, image {mine} and total_tokens is null group by all order by all limit {LISTED}"
+                ).fetchall()
+            ]
+        finally:
+            con.close()
+    result.seconds = time.perf_counter() - started
+    return result
