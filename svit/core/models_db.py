@@ -23,6 +23,15 @@ MIX_MANIFESTS = "mix_manifests"
 # Token counts per record (svit/tokens writes them), and the counts per distinct text it caches.
 RECORD_TOKENS = "record_tokens"
 TOKEN_CACHE = "token_cache"
+# Every table a command writes into svit.duckdb beside the models, with the line `svit sql
+# --tables` shows for it (None: internal to its command, not listed). No mix may take these names.
+COMMAND_TABLES: dict[str, str | None] = {
+    MIX_MANIFESTS: "One row per mix built: kind, when, recipe file, records and the manifest JSON.",
+    RECORD_TOKENS: (
+        "One row per record, model family and tokenizer counted by `svit tokens`: text, image and total tokens."
+    ),
+    TOKEN_CACHE: None,  # counts by text hash, for `svit tokens` alone
+}
 # A relation with these columns is a LLaVA-format model: exportable, mixable, profiled.
 LLAVA_COLUMNS = frozenset({"id", "image", "conversations", "record_order"})
 # A model that is a view concatenating other models, in this order (models/marts): readers

@@ -27,7 +27,7 @@ from svit.core.dbt import PROJECT_DIR
 from svit.core.errors import SvitError
 from svit.core.groundings import DEFAULT as DEFAULT_GROUNDING
 from svit.core.groundings import GROUNDED_VIEW, GROUNDINGS, Grounding
-from svit.core.models_db import LLAVA_COLUMNS, RECORD_TOKENS, TOKEN_CACHE, built_relations, connect
+from svit.core.models_db import COMMAND_TABLES, LLAVA_COLUMNS, built_relations, connect
 from svit.core.models_db import MIX_MANIFESTS as MANIFEST_TABLE
 from svit.core.tables import TABLES
 from svit.core.warehouse import Warehouse
@@ -136,10 +136,7 @@ def project_models() -> set[str]:
 
 def internal_relations() -> list[str]:
     """Relations svit and dbt write into svit.duckdb that are neither user mixes nor project models."""
-    # record_tokens and token_cache are written by `svit tokens` (svit/tokens/run.py).
-    return sorted(
-        {MANIFEST_TABLE, RECORD_TOKENS, TOKEN_CACHE} | {p.stem for p in (PROJECT_DIR / "seeds").glob("*.csv")}
-    )
+    return sorted(set(COMMAND_TABLES) | {p.stem for p in (PROJECT_DIR / "seeds").glob("*.csv")})
 
 
 def reserved_name(name: str) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from svit.core.models_db import MIX_MANIFESTS, RECORD_TOKENS, TOKEN_CACHE
+from svit.core.models_db import COMMAND_TABLES, MIX_MANIFESTS
 from svit.core.session import Session
 from svit.core.tables import TABLES
 
@@ -32,10 +32,6 @@ TABLE_DESCRIPTIONS: dict[str, str] = {
     "sources": "One row per declared source: path, checksum, records, when it was ingested.",
     "manifest": "One row per source for the run that made the current snapshot.",
 }
-MIX_MANIFESTS_DESCRIPTION = "One row per mix built: kind, when, recipe file, records and the manifest JSON."
-RECORD_TOKENS_DESCRIPTION = (
-    "One row per record, model family and tokenizer counted by `svit tokens`: text, image and total tokens."
-)
 USER_MIX_DESCRIPTION = "A mix built by `svit mix`"
 
 # dbt's internal relations: staging and intermediate models, `_`-prefixed names, and the
@@ -80,13 +76,10 @@ def user_relations(session: Session) -> list[tuple[str, str]]:
     descriptions, seeds = model_descriptions()
     user_mixes = _user_mixes(session)
     for name in session.models:
-        # token_cache holds counts by text hash, for `svit tokens` alone.
-        if _INTERNAL.search(name) or name in seeds or name in TABLES or name == TOKEN_CACHE:
+        if _INTERNAL.search(name) or name in seeds or name in TABLES or COMMAND_TABLES.get(name, "") is None:
             continue
-        if name == MIX_MANIFESTS:
-            description = MIX_MANIFESTS_DESCRIPTION
-        elif name == RECORD_TOKENS:
-            description = RECORD_TOKENS_DESCRIPTION
+        if name in COMMAND_TABLES:
+            description = COMMAND_TABLES[name]
         elif name in descriptions:
             description = descriptions[name]
         elif name in user_mixes:
