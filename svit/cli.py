@@ -754,6 +754,45 @@ def drop_mix(name: str, warehouse_dir: str | None) -> None:
     click.echo(run_drop_mix(resolve_warehouse(warehouse_dir), name).summary())
 
 
+@cli.command(short_help="Will a model or mix train, and is it clean?")
+@click.argument("model")
+@click.option(
+    "--family",
+    type=click.Choice(["llava-1.5", "llava-next", "qwen2-vl", "qwen2.5-vl", "internvl"]),
+    default="llava-1.5",
+    show_default=True,
+    help="The model family to be trained: its rule for <image> placeholders.",
+)
+@allow_stale_option
+@warehouse_option
+def check(model: str, family: str, allow_stale: bool, warehouse_dir: str | None) -> None:
+    """Evaluate the check rules on MODEL (a model, a mix or an ingested LLaVA file).
+
+    Every finding goes to the table check_results (model, record, rule, severity, detail);
+    a summary per rule is printed and written as Markdown and HTML to
+    <warehouse>/report/check_<MODEL>.md / .html. Exit status 1 when an error-severity rule
+    finds a record, so it can gate a training job. Rules that need a table not computed
+    yet (image_files, record_tokens) are skipped, and the summary says so. The rules:
+    docs/check.md.
+
+    \b
+    Example:
+      svit check llava_v1_5_mix665k
+      svit check my_mix --family qwen2.5-vl
+    """
+    from svit.check import check as run_check
+    from svit.check import summary_lines
+
+    warehouse = resolve_warehouse(warehouse_dir)
+    with reading(warehouse, allow_stale, named=(model,)):
+        result = run_check(warehouse, model, family)
+    for line in summary_lines(result):
+        click.echo(line)
+    click.echo(f"  report: {result.report} (and .html); every finding: the table check_results")
+    if result.errors:
+        raise SvitError(f"{model}: {result.errors:,} findings of error severity (see above)")
+
+
 @cli.command(short_help="Run read-only SQL over tables and models.")
 @click.argument("query", required=False)
 @click.option(

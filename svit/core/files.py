@@ -1,8 +1,9 @@
-"""Reading files whole: the sha256 that identifies a source's bytes."""
+"""Files whole: the sha256 that identifies a source's bytes, and writing a file atomically."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,3 +17,13 @@ def sha256_of(path: Path, on_chunk: Callable[[bytes], None] | None = None) -> st
             if on_chunk is not None:
                 on_chunk(chunk)
     return digest.hexdigest()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a temporary file beside it, renamed over it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -31,6 +31,7 @@ COMMAND_TABLES: dict[str, str | None] = {
         "One row per record, model family and tokenizer counted by `svit tokens`: text, image and total tokens."
     ),
     TOKEN_CACHE: None,  # counts by text hash, for `svit tokens` alone
+    "check_results": "One row per finding of `svit check`: model, record, rule, severity, detail.",
 }
 # A relation with these columns is a LLaVA-format model: exportable, mixable, profiled.
 LLAVA_COLUMNS = frozenset({"id", "image", "conversations", "record_order"})

@@ -1,0 +1,224 @@
+"""The rules `svit check` evaluates (docs/check.md): what each finds, why it matters, and where
+that is known from.
+
+A record rule is a SQL expression over one record (`id`, `image`, `conversations`, a list of
+{from, value}) that gives a detail text when the record breaks the rule and null otherwise;
+all of them are computed in one pass. The other rules compare records (duplicates) or
+judge the model as a whole (its modalities); their SQL lives in svit/check/run.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from svit.core.sql import sql_str
+
+ERROR, WARNING = "error", "warning"
+
+# Families whose trainers count `<image>` placeholders differently (docs/check.md).
+FAMILIES = ("llava-1.5", "llava-next", "qwen2-vl", "qwen2.5-vl", "internvl")
+
+# Openings and phrases of answers that are refusals or API failures rather than answers.
+# Versioned: a change of the list changes what `check` finds, so the version is recorded
+# with every result. Sources: SVIT issue #5 (detail descriptions such as "It seems like your
+# message is empty"), and the refusal openings common in GPT-4 output.
+FAILURE_PHRASES_VERSION = 1
+FAILURE_PHRASES = (
+    "I'm sorry, but",
+    "I am sorry, but",
+    "I'm sorry, I",
+    "Sorry, I can't",
+    "As an AI",
+    "as an AI language model",
+    "I cannot provide",
+    "I can't provide",
+    "I'm unable to",
+    "I am unable to",
+    "It seems like your message is empty",
+    "your message is empty",
+    "I cannot see the image",
+    "I'm not able to view",
+)
+
+# An answer of at least this many words that ends in a letter, a digit or a comma reads as cut off.
+TRUNCATED_MIN_WORDS = 20
+# Word 4-grams: an answer whose 4-grams repeat this often (occurrences beyond the first, at
+# least REPEAT_MIN and at least REPEAT_SHARE of its 4-grams) is a repetition loop (InternVL 2.5
+# report, section on repetitive samples: such data teaches the model to loop).
+REPEAT_N = 4
+REPEAT_MIN = 8
+REPEAT_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    group: str  # structure, failures, images, length, trainer, duplicates, contamination
+    severity: str
+    what: str
+    source: str
+
+
+RULES = {
+    r.name: r
+    for r in (
+        Rule("empty_turn", "structure", ERROR, "a turn whose text is empty or only spaces", "LLaVA's preprocess"),
+        Rule(
+            "unanswered_last_turn",
+            "structure",
+            ERROR,
+            "the last turn is a question: nothing to learn from it, and trainers that pair turns drop or misalign it",
+            "LLaVA-1.5 preprocess_v1 pairs human/gpt turns",
+        ),
+        Rule(
+            "roles_not_alternating",
+            "structure",
+            ERROR,
+            "turns do not go human, gpt, human, ...: LLaVA's preprocess masks the wrong turns",
+            "LLaVA-1.5 preprocess_v1",
+        ),
+        Rule("duplicate_id", "structure", WARNING, "an id that another record of the model has", "trainers key by id"),
+        Rule(
+            "image_placeholders",
+            "structure",
+            ERROR,
+            "<image> placeholders in the questions do not match the record's image as the family requires",
+            "LLaVA-1.5: at most one; LLaMA-Factory, Qwen2-VL: exactly one per image; InternVL: no more than images",
+        ),
+        Rule(
+            "image_in_answer",
+            "structure",
+            ERROR,
+            "an <image> placeholder inside an answer",
+            "Qwen-VL fine-tuning README: <image> must not appear in answers",
+        ),
+        Rule(
+            "failure_answer",
+            "failures",
+            WARNING,
+            f"an answer that is a refusal or an API failure (phrase list version {FAILURE_PHRASES_VERSION})",
+            'SVIT issue #5: detail descriptions such as "It seems like your message is empty"',
+        ),
+        Rule(
+            "truncated_answer",
+            "failures",
+            WARNING,
+            f"an answer of {TRUNCATED_MIN_WORDS}+ words ending in a letter, digit or comma: cut off mid-sentence",
+            "GPT output cut at its token limit",
+        ),
+        Rule(
+            "repetitive_answer",
+            "failures",
+            WARNING,
+            f"an answer whose word {REPEAT_N}-grams repeat {REPEAT_MIN}+ times and make {REPEAT_SHARE:.0%}+ of them",
+            "InternVL 2.5 report: repetitive samples cause repetition loops",
+        ),
+        Rule(
+            "exact_duplicate",
+            "duplicates",
+            WARNING,
+            "the same image and the same turns as an earlier record",
+            "duplicates weigh a sample twice",
+        ),
+        Rule(
+            "single_modality",
+            "trainer",
+            WARNING,
+            "every record has an image, or none has: LLaVA's group_by_modality_length needs both",
+            "LLaVA issues #715, #609",
+        ),
+    )
+}
+
+# Rules that need a table another command computes, and what computes it.
+NEEDS = {
+    "images": ("image_files", "svit images ROOT"),
+    "length": ("record_tokens", "svit tokens --family F"),
+}
+
+
+def _answers(conversations: str) -> str:
+    return f"list_filter({conversations}, lambda t: t.\"from\" = 'gpt')"
+
+
+def record_rules_sql(conversations: str, image: str, family: str) -> dict[str, str]:
+    """Rule name -> the SQL detail of a record (null when it keeps the rule)."""
+    answers = _answers(conversations)
+    questions = f"list_filter({conversations}, lambda t: t.\"from\" = 'human')"
+    per_question = "(strlen(t.value) - strlen(replace(t.value, '<image>', ''))) // 7"
+    tokens = f"list_sum(list_transform({questions}, lambda t: {per_question}))"
+    images = f"(case when {image} is null then 0 else 1 end)"
+    allowed = {
+        # LLaVA puts the image at the start when no question names it: zero or one token per image.
+        "llava-1.5": f"coalesce({tokens}, 0) > {images}",
+        "llava-next": f"coalesce({tokens}, 0) > {images}",
+        # LLaMA-Factory's Qwen2-VL plugin and Qwen's own data: exactly one token per image.
+        "qwen2-vl": f"coalesce({tokens}, 0) <> {images}",
+        "qwen2.5-vl": f"coalesce({tokens}, 0) <> {images}",
+        # InternVL adds the token itself when missing, and refuses more tokens than images.
+        "internvl": f"coalesce({tokens}, 0) > {images}",
+    }[family]
+    phrases = "[" + ", ".join(sql_str(p.lower()) for p in FAILURE_PHRASES) + "]"
+    # Per answer: its word n-grams once, then (repeats beyond the first, n-grams) of them.
+    words = f"list_transform({answers}, lambda t: string_split(trim(regexp_replace(t.value, '\\s+', ' ', 'g')), ' '))"
+    grams = (
+        f"list_transform({words}, lambda w: list_transform(range(1, len(w) - {REPEAT_N - 2}), "
+        f"lambda i: array_to_string(w[i:i + {REPEAT_N - 1}], ' ')))"
+    )
+    repeats = f"list_transform({grams}, lambda g: [len(g) - len(list_distinct(g)), len(g)])"
+    first = "list_position(list_transform({list}, lambda t: {test}), true)"
+    return {
+        "empty_turn": (
+            "'turn ' || ("
+            + first.format(list=conversations, test="trim(coalesce(t.value, '')) = ''")
+            + " - 1) || ' is empty'"
+        ),
+        "unanswered_last_turn": (
+            f"case when len({conversations}) = 0 then 'no turns' "
+            f"when {conversations}[-1].\"from\" <> 'gpt' "
+            f"then 'the last turn is from ' || {conversations}[-1].\"from\" end"
+        ),
+        "roles_not_alternating": (
+            f"'turn ' || (list_position(list_transform({conversations}, lambda t, i: t.\"from\" <> "
+            "case when i % 2 = 1 then 'human' else 'gpt' end), true) - 1) || ' is from ' || "
+            f'{conversations}[list_position(list_transform({conversations}, lambda t, i: t."from" <> '
+            "case when i % 2 = 1 then 'human' else 'gpt' end), true)].\"from\""
+        ),
+        "image_placeholders": (
+            f"case when {allowed} then coalesce({tokens}, 0) || ' <image> in the questions, ' || {images} "
+            f"|| ' image' || case when {images} = 1 then '' else 's' end || ' ({family})' end"
+        ),
+        "image_in_answer": (
+            "'answer ' || (" + first.format(list=answers, test="contains(t.value, '<image>')") + ") || ' holds <image>'"
+        ),
+        "failure_answer": (
+            "'answer ' || "
+            + first.format(
+                list=answers,
+                test=f"list_bool_or(list_transform({phrases}, lambda p: contains(lower(t.value), p)))",
+            )
+            + " || ': \"' || left("
+            + f"{answers}["
+            + first.format(
+                list=answers,
+                test=f"list_bool_or(list_transform({phrases}, lambda p: contains(lower(t.value), p)))",
+            )
+            + "].value, 60) || '\"'"
+        ),
+        "truncated_answer": (
+            "'answer ' || ("
+            + first.format(
+                list=answers,
+                test=(
+                    f"len(string_split(trim(t.value), ' ')) >= {TRUNCATED_MIN_WORDS} "
+                    "and regexp_matches(rtrim(t.value), '[A-Za-z0-9,]$')"
+                ),
+            )
+            + ") || ' ends mid-sentence'"
+        ),
+        "repetitive_answer": (
+            "'answer ' || "
+            + first.format(list=repeats, test=f"t[1] >= {REPEAT_MIN} and t[1] >= {REPEAT_SHARE} * t[2]")
+            + f" || ' repeats its word {REPEAT_N}-grams'"
+        ),
+    }

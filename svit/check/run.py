@@ -1,0 +1,210 @@
+"""Running `svit check MODEL`: every rule (svit/check/rules.py) over the model's records in
+one query, the findings into the table `check_results` of svit.duckdb, and a summary per rule
+on the terminal and as Markdown and HTML beside the stats report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from svit.check.rules import ERROR, FAILURE_PHRASES_VERSION, FAMILIES, NEEDS, RULES, record_rules_sql
+from svit.core import snapshots
+from svit.core.errors import SvitError, first_line
+from svit.core.files import atomic_write_text
+from svit.core.models_db import LLAVA_COLUMNS, built_relations, connect
+from svit.core.sql import sql_ident, sql_str
+from svit.core.warehouse import Warehouse
+
+TABLE = "check_results"  # registered in svit.core.models_db.COMMAND_TABLES
+EXAMPLES = 3  # record ids shown per rule; the table holds them all
+
+
+@dataclass
+class RuleSummary:
+    rule: str
+    severity: str
+    records: int
+    share: float
+    examples: list[str]
+
+
+@dataclass
+class CheckResult:
+    model: str
+    family: str
+    records: int
+    rules: list[RuleSummary]  # every rule evaluated, those that found nothing included
+    skipped: dict[str, str] = field(default_factory=dict)  # rule group -> why it was not evaluated
+    report: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> int:
+        return sum(r.records for r in self.rules if r.severity == ERROR)
+
+
+def check(warehouse: Warehouse, model: str, family: str = "llava-1.5") -> CheckResult:
+    """Evaluate the rules on `model` (a model or mix in svit.duckdb, or an ingested LLaVA file)."""
+    if family not in FAMILIES:
+        raise SvitError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+    started = time.perf_counter()
+    with snapshots.write_lock(warehouse.root, "check"):
+        records = _records_sql(warehouse, model)
+        con = connect(warehouse, read_only=False)
+        try:
+            present = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+            skipped = {
+                group: f"needs the table {table} ({command})"
+                for group, (table, command) in NEEDS.items()
+                if table not in present
+            }
+            total = con.execute(f"select count(*) from ({records})").fetchall()[0][0]
+            _evaluate(con, model, family, records)
+            rules = _summaries(con, model, total)
+        except duckdb.Error as exc:
+            raise SvitError(f"check of {model} failed: {first_line(exc)}") from exc
+        finally:
+            con.close()
+    result = CheckResult(model, family, total, rules, skipped, seconds=time.perf_counter() - started)
+    result.report = _write_report(warehouse, result)
+    return result
+
+
+def _records_sql(warehouse: Warehouse, model: str) -> str:
+    """The records of `model` as (id, record_index, image, conversations)."""
+    relations = built_relations(warehouse)
+    if model in relations and LLAVA_COLUMNS <= relations[model]:
+        return f"select id, record_order as record_index, image, conversations from {sql_ident(model)}"
+    if model in warehouse.llava_models():
+        name = sql_str(model)
+        return (
+            "select r.id, r.record_index, case when r.has_image then r.image end as image, "
+            "coalesce(t.conversations, []) as conversations "
+            f"from stg_llava__records r left join (select record_index, list({{'from': role, 'value': text}} "
+            f"order by turn) as conversations from stg_llava__turns where llava_file = {name} group by all) t "
+            f"using (record_index) where r.llava_file = {name}"
+        )
+    known = sorted({m for m, c in relations.items() if LLAVA_COLUMNS <= c} | set(warehouse.llava_models()))
+    raise SvitError(f"no model named {model!r}; models: {', '.join(known) or 'none: run `svit build` first'}")
+
+
+def _evaluate(con: duckdb.DuckDBPyConnection, model: str, family: str, records: str) -> None:
+    per_record = record_rules_sql("conversations", "image", family)
+    found = ", ".join(f"{{'rule': {sql_str(name)}, 'detail': {sql}}}" for name, sql in per_record.items())
+    severity = "case rule " + " ".join(f"when {sql_str(r.name)} then {sql_str(r.severity)}" for r in RULES.values())
+    con.execute(
+        f"create table if not exists {TABLE} (model varchar, record_id varchar, record_index bigint, rule varchar, "
+        "severity varchar, detail varchar, family varchar, phrases_version integer, checked_at varchar)"
+    )
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from {TABLE} where model = ?", [model])
+        con.execute(
+            f"""
+            insert into {TABLE}
+            with recs as ({records}),
+            findings as (
+                select id as record_id, record_index, f.rule, f.detail
+                from (
+                    -- two-parameter lambdas inside: every record rule in one pass over the records
+                    select id, record_index, unnest(list_filter([{found}], lambda f: f.detail is not null)) as f
+                    from recs
+                )
+                union all
+                select id, record_index, 'duplicate_id', 'the id of ' || n || ' records'
+                from (select id, record_index, count(*) over (partition by id) as n from recs)
+                where n > 1
+                union all
+                select id, record_index, 'exact_duplicate', 'the same as record ' || first
+                from (
+                    select id, record_index,
+                        min(record_index) over (partition by image, md5(conversations::varchar)) as first
+                    from recs
+                )
+                where record_index <> first
+                union all
+                select null, null, 'single_modality',
+                    case when count(image) = 0 then 'no record has an image' else 'every record has an image' end
+                from recs
+                having count(*) > 0 and (count(image) = 0 or count(image) = count(*))
+            )
+            select ?, record_id, record_index, rule, {severity} end, detail, ?, ?, ?
+            from findings
+            order by rule, record_index
+            """,
+            [model, family, FAILURE_PHRASES_VERSION, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def _summaries(con: duckdb.DuckDBPyConnection, model: str, total: int) -> list[RuleSummary]:
+    found = {
+        rule: (n, examples)
+        for rule, n, examples in con.execute(
+            f"select rule, count(*), list(coalesce(record_id, detail) order by record_index)[1:{EXAMPLES}] "
+            f"from {TABLE} where model = ? group by rule",
+            [model],
+        ).fetchall()
+    }
+    return [
+        RuleSummary(
+            rule.name,
+            rule.severity,
+            found.get(rule.name, (0, []))[0],
+            found.get(rule.name, (0, []))[0] / total if total else 0.0,
+            found.get(rule.name, (0, []))[1],
+        )
+        for rule in RULES.values()
+    ]
+
+
+def summary_lines(result: CheckResult) -> list[str]:
+    """The terminal summary: one line per rule, then the rule groups skipped and why."""
+    lines = [f"{result.model}: {result.records:,} records checked for {result.family} in {result.seconds:.1f}s"]
+    for r in result.rules:
+        examples = f"  e.g. {', '.join(r.examples)}" if r.examples else ""
+        lines.append(f"  {r.rule:<24} {r.severity:<8} {r.records:>9,}  {r.share:7.2%}{examples}")
+    for group, why in result.skipped.items():
+        lines.append(f"  skipped {group} rules: {why}")
+    return lines
+
+
+def _write_report(warehouse: Warehouse, result: CheckResult) -> Path:
+    """check_<model>.md and .html in <warehouse>/report/, beside the stats report."""
+    folder = warehouse.root / "report"
+    folder.mkdir(exist_ok=True)
+    rows = [
+        (r.rule, r.severity, f"{r.records:,}", f"{r.share:.2%}", ", ".join(r.examples), RULES[r.rule].what)
+        for r in result.rules
+    ]
+    header = ("rule", "severity", "records", "share", "examples", "what it finds")
+    title = f"svit check: {result.model} ({result.family})"
+    notes = [f"skipped {group} rules: {why}" for group, why in result.skipped.items()]
+    markdown = "\n".join(
+        [f"# {title}", "", f"{result.records:,} records; all findings in the table `{TABLE}`.", ""]
+        + ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        + ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+        + ([""] + [f"- {n}" for n in notes] if notes else [])
+    )
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    page = (
+        f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>"
+        f"<p>{result.records:,} records; all findings in the table <code>{TABLE}</code>.</p>"
+        "<table><tr>"
+        + "".join(f"<th>{h}</th>" for h in header)
+        + f"</tr>{body}</table>"
+        + "".join(f"<p>{html.escape(n)}</p>" for n in notes)
+    )
+    stem = folder / f"check_{result.model}"
+    atomic_write_text(stem.with_suffix(".md"), markdown + "\n")
+    atomic_write_text(stem.with_suffix(".html"), page + "\n")
+    return stem.with_suffix(".md")

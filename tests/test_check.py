@@ -1,0 +1,125 @@
+"""`svit check`: each rule finds its planted records and nothing on clean ones; findings go to
+check_results; error-severity findings make the command exit 1."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from svit.check import RULES, check
+from svit.core.errors import SvitError
+from tests.helpers import query, svit_cli
+
+CLEAN_ANSWER = "The man is holding a red umbrella while he walks across the street in the light rain today."
+LOOP = "The sign says stop. " + "The sign says stop and go. " * 12
+
+
+def record(rid: str, turns: list[tuple[str, str]], image: str | None = "vg/VG_100K/1.jpg") -> dict:
+    return {"id": rid, "image": image, "conversations": [{"from": f, "value": v} for f, v in turns]}
+
+
+def clean(rid: str, image: str | None = "vg/VG_100K/1.jpg") -> dict:
+    return record(rid, [("human", "<image>\nWhat is he holding?" if image else "Hi?"), ("gpt", CLEAN_ANSWER)], image)
+
+
+# Each planted record breaks exactly one rule (and the clean ones none).
+PLANTED = {
+    "empty_turn": [record("p_empty", [("human", "<image>\nWhat?"), ("gpt", "  ")])],
+    "unanswered_last_turn": [
+        record("p_unanswered", [("human", "<image>\nWhat?"), ("gpt", "A cat."), ("human", "And?")])
+    ],
+    "roles_not_alternating": [record("p_roles", [("human", "<image>\nWhat?"), ("gpt", "A cat."), ("gpt", "A dog.")])],
+    "image_placeholders": [record("p_two_images", [("human", "<image>\n<image>\nWhat?"), ("gpt", "A cat.")])],
+    "image_in_answer": [record("p_image_answer", [("human", "<image>\nWhat?"), ("gpt", "A cat <image> here.")])],
+    "failure_answer": [
+        record("p_refusal", [("human", "<image>\nWhat?"), ("gpt", "I'm sorry, but I cannot help with that.")]),
+        record("p_empty_msg", [("human", "<image>\nDescribe."), ("gpt", "It seems like your message is empty.")]),
+    ],
+    "truncated_answer": [
+        record("p_cut", [("human", "<image>\nDescribe."), ("gpt", CLEAN_ANSWER + " Behind him a bus waits at the")])
+    ],
+    "repetitive_answer": [record("p_loop", [("human", "<image>\nWhat does it say?"), ("gpt", LOOP)])],
+}
+
+
+@pytest.fixture(scope="module")
+def planted(guarded):
+    """A mix-shaped table of planted and clean records in a copy of the built sample."""
+    rows = [clean("c1"), clean("c2", image=None), clean("c3", image="coco/train2017/2.jpg")]
+    rows += [r for records in PLANTED.values() for r in records]
+    rows += [clean("c1", image="vg/VG_100K/9.jpg")]  # duplicate id
+    rows += [clean("c4", image="coco/train2017/2.jpg")]  # the same image and turns as c3
+    con = duckdb.connect(str(guarded.duckdb_path))
+    con.execute(
+        "create table planted_mix as select r.id, r.image, r.conversations, (i - 1)::bigint as record_order "
+        "from (select unnest(?::struct(id varchar, image varchar, "
+        'conversations struct("from" varchar, "value" varchar)[])[]) as r, '
+        "generate_subscripts(?::struct(id varchar)[], 1) as i)",
+        [rows, [{"id": r["id"]} for r in rows]],
+    )
+    con.close()
+    return guarded, rows
+
+
+def test_every_planted_record_is_found_under_its_rule_and_nothing_else(planted):
+    warehouse, rows = planted
+    result = check(warehouse, "planted_mix")
+    found = {}
+    for rule, record_id in query(warehouse, "select rule, record_id from check_results where model = 'planted_mix'"):
+        found.setdefault(rule, []).append(record_id)
+    expected = {rule: sorted(r["id"] for r in records) for rule, records in PLANTED.items()}
+    expected["duplicate_id"] = ["c1", "c1"]
+    expected["exact_duplicate"] = ["c4"]
+    assert {rule: sorted(ids) for rule, ids in found.items()} == expected
+    assert result.records == len(rows)
+    counts = {r.rule: r.records for r in result.rules}
+    assert counts == {rule: len(expected.get(rule, [])) for rule in RULES}
+    assert result.errors == sum(len(expected[r]) for r in expected if RULES[r].severity == "error")
+
+
+def test_findings_have_severity_detail_and_the_report(planted):
+    warehouse, _ = planted
+    check(warehouse, "planted_mix")
+    rows = dict(
+        (rid, (severity, detail))
+        for rid, severity, detail in query(
+            warehouse, "select record_id, severity, detail from check_results where model = 'planted_mix'"
+        )
+    )
+    assert rows["p_two_images"] == ("error", "2 <image> in the questions, 1 image (llava-1.5)")
+    assert rows["p_unanswered"] == ("error", "the last turn is from human")
+    assert rows["p_roles"] == ("error", "turn 2 is from gpt")
+    assert rows["p_empty"] == ("error", "turn 1 is empty")
+    assert rows["p_refusal"] == ("warning", 'answer 1: "I\'m sorry, but I cannot help with that."')
+    assert rows["p_loop"] == ("warning", "answer 1 repeats its word 4-grams")
+    report = (warehouse.root / "report" / "check_planted_mix.md").read_text()
+    assert "| image_placeholders | error | 1 |" in report
+    assert (warehouse.root / "report" / "check_planted_mix.html").is_file()
+
+
+def test_a_family_that_needs_one_placeholder_per_image(planted):
+    warehouse, _ = planted
+    result = check(warehouse, "planted_mix", family="qwen2.5-vl")
+    ids = {r[0] for r in query(warehouse, "select record_id from check_results where rule = 'image_placeholders'")}
+    # Qwen: a text-only record without placeholders is fine, an image record needs exactly one.
+    assert ids == {"p_two_images"}
+    assert result.family == "qwen2.5-vl"
+
+
+def test_single_modality_and_the_rules_it_skips(built_sample, guarded):
+    result = check(guarded, "mix_svit_core_150k")
+    counts = {r.rule: r.records for r in result.rules}
+    assert counts["single_modality"] == 1 and sum(counts.values()) == 1
+    assert set(result.skipped) == {"images", "length"}
+
+
+def test_the_command_exits_1_on_errors_and_names_unknown_models(planted):
+    warehouse, _ = planted
+    proc = svit_cli("--warehouse", str(warehouse.root), "check", "planted_mix")
+    assert proc.returncode == 1
+    assert "image_placeholders       error            1" in proc.stdout
+    assert proc.stderr.strip() == "svit: planted_mix: 5 findings of error severity (see above)"
+    proc = svit_cli("--warehouse", str(warehouse.root), "check", "mix_svit_core_150k")
+    assert proc.returncode == 0, proc.stderr
+    with pytest.raises(SvitError, match="no model named 'nope'; models: .*llava_svit_all"):
+        check(warehouse, "nope")
