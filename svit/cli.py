@@ -761,11 +761,17 @@ def drop_mix(name: str, warehouse_dir: str | None) -> None:
     type=click.Choice(["llava-1.5", "llava-next", "qwen2-vl", "qwen2.5-vl", "internvl"]),
     default="llava-1.5",
     show_default=True,
-    help="The model family to be trained: its rule for <image> placeholders.",
+    help="The model family to be trained: its rule for <image> placeholders, and whose token counts apply.",
+)
+@click.option(
+    "--max-length",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The trainer's cut-off in tokens: records over it are found from `svit tokens`' counts for --family.",
 )
 @allow_stale_option
 @warehouse_option
-def check(model: str, family: str, allow_stale: bool, warehouse_dir: str | None) -> None:
+def check(model: str, family: str, max_length: int | None, allow_stale: bool, warehouse_dir: str | None) -> None:
     """Evaluate the check rules on MODEL (a model, a mix or an ingested LLaVA file).
 
     Every finding goes to the table check_results (model, record, rule, severity, detail);
@@ -778,14 +784,14 @@ def check(model: str, family: str, allow_stale: bool, warehouse_dir: str | None)
     \b
     Example:
       svit check llava_v1_5_mix665k
-      svit check my_mix --family qwen2.5-vl
+      svit check my_mix --family qwen2.5-vl --max-length 8192
     """
     from svit.check import check as run_check
     from svit.check import summary_lines
 
     warehouse = resolve_warehouse(warehouse_dir)
     with reading(warehouse, allow_stale, named=(model,)):
-        result = run_check(warehouse, model, family)
+        result = run_check(warehouse, model, family, max_length)
     for line in summary_lines(result):
         click.echo(line)
     click.echo(f"  report: {result.report} (and .html); every finding: the table check_results")

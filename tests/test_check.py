@@ -14,11 +14,11 @@ CLEAN_ANSWER = "The man is holding a red umbrella while he walks across the stre
 LOOP = "The sign says stop. " + "The sign says stop and go. " * 12
 
 
-def record(rid: str, turns: list[tuple[str, str]], image: str | None = "vg/VG_100K/1.jpg") -> dict:
+def record(rid: str, turns: list[tuple[str, str]], image: str | None = "vg/VG_100K_2/1.jpg") -> dict:
     return {"id": rid, "image": image, "conversations": [{"from": f, "value": v} for f, v in turns]}
 
 
-def clean(rid: str, image: str | None = "vg/VG_100K/1.jpg") -> dict:
+def clean(rid: str, image: str | None = "vg/VG_100K_2/1.jpg") -> dict:
     return record(rid, [("human", "<image>\nWhat is he holding?" if image else "Hi?"), ("gpt", CLEAN_ANSWER)], image)
 
 
@@ -47,7 +47,7 @@ def planted(guarded):
     """A mix-shaped table of planted and clean records in a copy of the built sample."""
     rows = [clean("c1"), clean("c2", image=None), clean("c3", image="coco/train2017/2.jpg")]
     rows += [r for records in PLANTED.values() for r in records]
-    rows += [clean("c1", image="vg/VG_100K/9.jpg")]  # duplicate id
+    rows += [record("c1", [("human", "Hello?"), ("gpt", CLEAN_ANSWER)], image=None)]  # duplicate id
     rows += [clean("c4", image="coco/train2017/2.jpg")]  # the same image and turns as c3
     con = duckdb.connect(str(guarded.duckdb_path))
     con.execute(
@@ -123,3 +123,21 @@ def test_the_command_exits_1_on_errors_and_names_unknown_models(planted):
     assert proc.returncode == 0, proc.stderr
     with pytest.raises(SvitError, match="no model named 'nope'; models: .*llava_svit_all"):
         check(warehouse, "nope")
+
+
+def test_records_over_the_cut_off_from_the_token_counts(planted):
+    from svit.tokens import run_tokens
+
+    warehouse, _ = planted
+    result = check(warehouse, "planted_mix", family="qwen2-vl")
+    assert result.skipped["length"].startswith("needs the table record_tokens")
+    run_tokens(warehouse, "qwen2-vl", models=["planted_mix"], progress=False)
+    result = check(warehouse, "planted_mix", family="qwen2-vl")
+    assert result.skipped == {"images": "needs the table image_files (svit images ROOT)",
+                              "length": "needs --max-length N, the trainer's cut-off"}  # fmt: skip
+    totals = dict(query(warehouse, "select record, total_tokens from record_tokens where model = 'planted_mix'"))
+    cut = sorted(t for t in totals.values() if t is not None)[-3]
+    result = check(warehouse, "planted_mix", family="qwen2-vl", max_length=cut)
+    over = query(warehouse, "select record_index, detail from check_results where rule = 'over_max_length'")
+    assert sorted(over) == sorted((i, f"{t} tokens") for i, t in totals.items() if t is not None and t > cut)
+    assert len(over) >= 1 and "length" not in result.skipped

@@ -121,6 +121,13 @@ RULES = {
             "duplicates weigh a sample twice",
         ),
         Rule(
+            "over_max_length",
+            "length",
+            WARNING,
+            "text and image tokens over the trainer's cut-off (--max-length), as `svit tokens` counted them",
+            "trainers truncate the end silently (LLaVA-1.5: 2048); LLaMA-Factory #1136, #3995, #6891 ask to drop",
+        ),
+        Rule(
             "single_modality",
             "trainer",
             WARNING,

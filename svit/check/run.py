@@ -17,7 +17,7 @@ from svit.check.rules import ERROR, FAILURE_PHRASES_VERSION, FAMILIES, NEEDS, RU
 from svit.core import snapshots
 from svit.core.errors import SvitError, first_line
 from svit.core.files import atomic_write_text
-from svit.core.models_db import LLAVA_COLUMNS, built_relations, connect
+from svit.core.models_db import LLAVA_COLUMNS, RECORD_TOKENS, built_relations, connect
 from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
 
@@ -49,8 +49,9 @@ class CheckResult:
         return sum(r.records for r in self.rules if r.severity == ERROR)
 
 
-def check(warehouse: Warehouse, model: str, family: str = "llava-1.5") -> CheckResult:
-    """Evaluate the rules on `model` (a model or mix in svit.duckdb, or an ingested LLaVA file)."""
+def check(warehouse: Warehouse, model: str, family: str = "llava-1.5", max_length: int | None = None) -> CheckResult:
+    """Evaluate the rules on `model` (a model or mix in svit.duckdb, or an ingested LLaVA file);
+    the length rule with `max_length`, from the counts `svit tokens` made for `family`."""
     if family not in FAMILIES:
         raise SvitError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
     started = time.perf_counter()
@@ -64,8 +65,13 @@ def check(warehouse: Warehouse, model: str, family: str = "llava-1.5") -> CheckR
                 for group, (table, command) in NEEDS.items()
                 if table not in present
             }
+            lengths = None
+            if "length" not in skipped:
+                lengths, why = _lengths_sql(con, model, family, max_length)
+                if why:
+                    skipped["length"] = why
             total = con.execute(f"select count(*) from ({records})").fetchall()[0][0]
-            _evaluate(con, model, family, records)
+            _evaluate(con, model, family, records, lengths)
             rules = _summaries(con, model, total)
         except duckdb.Error as exc:
             raise SvitError(f"check of {model} failed: {first_line(exc)}") from exc
@@ -94,9 +100,36 @@ def _records_sql(warehouse: Warehouse, model: str) -> str:
     raise SvitError(f"no model named {model!r}; models: {', '.join(known) or 'none: run `svit build` first'}")
 
 
-def _evaluate(con: duckdb.DuckDBPyConnection, model: str, family: str, records: str) -> None:
+def _lengths_sql(
+    con: duckdb.DuckDBPyConnection, model: str, family: str, max_length: int | None
+) -> tuple[str | None, str | None]:
+    """The length rule's findings as SQL over record_tokens, or why the rule cannot run."""
+    if max_length is None:
+        return None, "needs --max-length N, the trainer's cut-off"
+    counted = con.execute(
+        f"select count(*) from {RECORD_TOKENS} where model = ? and family = ?", [model, family]
+    ).fetchall()[0][0]
+    if not counted:
+        return (
+            None,
+            f"no counts of {model} for {family} in {RECORD_TOKENS} (svit tokens --family {family} --model {model})",
+        )
+    # Several tokenizers may have counted the family: the longest count decides.
+    return (
+        f"select record, max(total_tokens) as tokens from {RECORD_TOKENS} where model = {sql_str(model)} "
+        f"and family = {sql_str(family)} group by record having max(total_tokens) > {int(max_length)}"
+    ), None
+
+
+def _evaluate(con: duckdb.DuckDBPyConnection, model: str, family: str, records: str, lengths: str | None) -> None:
     per_record = record_rules_sql("conversations", "image", family)
     found = ", ".join(f"{{'rule': {sql_str(name)}, 'detail': {sql}}}" for name, sql in per_record.items())
+    length_findings = (
+        f"union all select recs.id, recs.record_index, 'over_max_length', l.tokens || ' tokens' "
+        f"from recs inner join ({lengths}) as l on l.record = recs.record_index"
+        if lengths
+        else ""
+    )
     severity = "case rule " + " ".join(f"when {sql_str(r.name)} then {sql_str(r.severity)}" for r in RULES.values())
     con.execute(
         f"create table if not exists {TABLE} (model varchar, record_id varchar, record_index bigint, rule varchar, "
@@ -128,6 +161,7 @@ def _evaluate(con: duckdb.DuckDBPyConnection, model: str, family: str, records: 
                     from recs
                 )
                 where record_index <> first
+                {length_findings}
                 union all
                 select null, null, 'single_modality',
                     case when count(image) = 0 then 'no record has an image' else 'every record has an image' end
