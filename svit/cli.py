@@ -644,12 +644,17 @@ def mix(
 ) -> None:
     """Build a mix and write its manifest.
 
-    RECIPE is a recipe file (YAML: name, seed, shuffle, sources with take, filter, select,
-    yes_no_ratio, upsample, repeat) or a published mix: mix_svit_core_150k, mix_svit_mix_665k.
+    RECIPE is a recipe file (YAML: name, seed, shuffle, grounding, max_tokens, exclude, sources
+    with take, filter, select, yes_no_ratio, upsample, repeat) or a published mix:
+    mix_svit_core_150k, mix_svit_mix_665k.
 
     take: N gives at most N records: when the filter keeps fewer, the source runs short and
     the output and the manifest say by how many. Copies only when asked: upsample: true
     repeats records up to N, repeat: k gives every record picked k times.
+
+    Drops, at the top (every source) or in a source: max_tokens: N leaves out records
+    `svit tokens` counted longer than N; exclude: [rule, ...] records `svit check` found
+    under those rules. Both before the filter, counted per reason in the manifest.
 
     A mix's name is bound to its recipe's content: the same recipe builds again from any
     file; a changed recipe of that name needs --replace. `svit drop-mix NAME` removes a mix.
@@ -707,6 +712,9 @@ def mix(
             f"  {s['source']:<32} available {s['available']:>9,}  filtered {s['filtered']:>9,}  "
             f"selected {s['selected']:>9,}  upsampled {s['upsampled']:>9,}{short}"
         )
+        if s.get("dropped_by"):
+            reasons = ", ".join(f"{reason} {n:,}" for reason, n in s["dropped_by"].items())
+            click.echo(f"  {'':<32} dropped {s['dropped']:>11,}  ({reasons})")
     for name, c in result.manifest.get("coverage", {}).get("mixes", {}).items():
         share = "-" if c["yes_share"] is None else f"{c['yes_share']:.3f}"
         click.echo(

@@ -4,7 +4,9 @@
 
       source_<i>   every record of the source, in its order, in the mix columns plus the
                    columns a filter may use (mix_filter_columns below);
-      filtered_<i> those the recipe's filter keeps.
+      dropped_<i>  the records the recipe's drops leave out (source_record, reason), when
+                   it has any (macros/recipes/mix_drops.sql);
+      filtered_<i> those the recipe's filter keeps, of the records not dropped.
 
     A source is a model of this project (`ref`), a mix built earlier (a table of its own,
     kind `relation`) or an ingested LLaVA file (kind `llava_file`).
@@ -18,9 +20,19 @@ source_{{ loop.index }} as not materialized (
     {{ mix_source_rows(source) }}
 ),
 
+{%- if source.drops %}
+
+dropped_{{ loop.index }} as (
+    {{ mix_dropped_records(source) }}
+),
+{%- endif %}
+
 filtered_{{ loop.index }} as not materialized (
     select * from source_{{ loop.index }}
     where ({{ source.filter if source.filter else 'true' }})
+    {%- if source.drops %}
+        and source_record not in (select source_record from dropped_{{ loop.index }})
+    {%- endif %}
 ),
 {% endfor -%}
 {%- endmacro %}
@@ -35,6 +47,7 @@ with records as (
 shaped as (
     select
         {{- llava_record_as_mix_row() }},
+        record_index as source_record,
         record_index as source_position
     from records
 )
@@ -60,6 +73,7 @@ shaped as (
         {%- for column, type in mix_lineage_columns() %}
         {{ column if column in columns else 'null::' ~ type }} as {{ column }},
         {%- endfor %}
+        record_order as source_record,
         positions.source_position
     from {{ relation }}
     inner join positions using (record_order)

@@ -57,6 +57,7 @@ class Rule:
     severity: str
     what: str
     source: str
+    model_level: bool = False  # judges the model as a whole (a finding without a record)
 
 
 RULES = {
@@ -133,6 +134,7 @@ RULES = {
             WARNING,
             "every record has an image, or none has: LLaVA's group_by_modality_length needs both",
             "LLaVA issues #715, #609",
+            model_level=True,
         ),
     )
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,21 @@ from svit.check.rules import ERROR, FAILURE_PHRASES_VERSION, FAMILIES, NEEDS, RU
 from svit.core import snapshots
 from svit.core.errors import SvitError, first_line
 from svit.core.files import atomic_write_text
-from svit.core.models_db import LLAVA_COLUMNS, RECORD_TOKENS, built_relations, connect
+from svit.core.models_db import (
+    CHECK_RESULTS,
+    CHECK_RUNS,
+    LLAVA_COLUMNS,
+    RECORD_TOKENS,
+    built_relations,
+    connect,
+    ids_digest_sql,
+)
 from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
 
-TABLE = "check_results"  # registered in svit.core.models_db.COMMAND_TABLES
+# The findings, and one row per model checked (its last check): which rules ran, so that a
+# recipe's `exclude:` can tell "checked, nothing found" from "never checked".
+TABLE, RUNS = CHECK_RESULTS, CHECK_RUNS
 EXAMPLES = 3  # record ids shown per rule; the table holds them all
 
 
@@ -71,7 +82,8 @@ def check(warehouse: Warehouse, model: str, family: str = "llava-1.5", max_lengt
                 if why:
                     skipped["length"] = why
             total = con.execute(f"select count(*) from ({records})").fetchall()[0][0]
-            _evaluate(con, model, family, records, lengths)
+            evaluated = [r.name for r in RULES.values() if r.group not in skipped]
+            _evaluate(con, model, family, records, lengths, evaluated, skipped)
             rules = _summaries(con, model, total)
         except duckdb.Error as exc:
             raise SvitError(f"check of {model} failed: {first_line(exc)}") from exc
@@ -121,7 +133,15 @@ def _lengths_sql(
     ), None
 
 
-def _evaluate(con: duckdb.DuckDBPyConnection, model: str, family: str, records: str, lengths: str | None) -> None:
+def _evaluate(
+    con: duckdb.DuckDBPyConnection,
+    model: str,
+    family: str,
+    records: str,
+    lengths: str | None,
+    evaluated: list[str],
+    skipped: dict[str, str],
+) -> None:
     per_record = record_rules_sql("conversations", "image", family)
     found = ", ".join(f"{{'rule': {sql_str(name)}, 'detail': {sql}}}" for name, sql in per_record.items())
     length_findings = (
@@ -135,9 +155,36 @@ def _evaluate(con: duckdb.DuckDBPyConnection, model: str, family: str, records: 
         f"create table if not exists {TABLE} (model varchar, record_id varchar, record_index bigint, rule varchar, "
         "severity varchar, detail varchar, family varchar, phrases_version integer, checked_at varchar)"
     )
+    columns = (
+        "model varchar, family varchar, records bigint, rules varchar[], skipped_rules varchar[], "
+        "model_rules varchar[], skipped varchar, checked_at varchar, ids_md5 varchar"
+    )
+    held = [
+        r[0] for r in con.execute(f"select column_name from duckdb_columns() where table_name = '{RUNS}'").fetchall()
+    ]
+    if held and held != [c.split()[0] for c in columns.split(", ")]:
+        # Written by an older svit: its rows cannot say what `exclude:` needs; the models
+        # checked before are checked again when a recipe asks.
+        con.execute(f"drop table {RUNS}")
+    con.execute(f"create table if not exists {RUNS} ({columns})")
+    checked_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     con.execute("begin transaction")
     try:
         con.execute(f"delete from {TABLE} where model = ?", [model])
+        con.execute(f"delete from {RUNS} where model = ?", [model])
+        con.execute(
+            f"insert into {RUNS} select ?, ?, (select count(*) from ({records})), ?, ?, ?, ?, ?, "
+            f"({ids_digest_sql(records, 'record_index', 'id')})",
+            [
+                model,
+                family,
+                evaluated,
+                [name for name in RULES if name not in evaluated],
+                [r.name for r in RULES.values() if r.model_level],
+                json.dumps(skipped),
+                checked_at,
+            ],
+        )
         con.execute(
             f"""
             insert into {TABLE}
@@ -172,7 +219,7 @@ def _evaluate(con: duckdb.DuckDBPyConnection, model: str, family: str, records: 
             from findings
             order by rule, record_index
             """,
-            [model, family, FAILURE_PHRASES_VERSION, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")],
+            [model, family, FAILURE_PHRASES_VERSION, checked_at],
         )
         con.execute("commit")
     except BaseException:

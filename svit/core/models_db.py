@@ -23,6 +23,9 @@ MIX_MANIFESTS = "mix_manifests"
 # Token counts per record (svit/tokens writes them), and the counts per distinct text it caches.
 RECORD_TOKENS = "record_tokens"
 TOKEN_CACHE = "token_cache"
+# The findings of `svit check` (svit/check writes them), and one row per model it checked.
+CHECK_RESULTS = "check_results"
+CHECK_RUNS = "check_runs"
 # Every table a command writes into svit.duckdb beside the models, with the line `svit sql
 # --tables` shows for it (None: internal to its command, not listed). No mix may take these names.
 COMMAND_TABLES: dict[str, str | None] = {
@@ -31,13 +34,23 @@ COMMAND_TABLES: dict[str, str | None] = {
         "One row per record, model family and tokenizer counted by `svit tokens`: text, image and total tokens."
     ),
     TOKEN_CACHE: None,  # counts by text hash, for `svit tokens` alone
-    "check_results": "One row per finding of `svit check`: model, record, rule, severity, detail.",
+    CHECK_RESULTS: "One row per finding of `svit check`: model, record, rule, severity, detail.",
+    CHECK_RUNS: "One row per model `svit check` checked: family, records, the rules it ran and those it skipped.",
 }
 # A relation with these columns is a LLaVA-format model: exportable, mixable, profiled.
 LLAVA_COLUMNS = frozenset({"id", "image", "conversations", "record_order"})
 # A model that is a view concatenating other models, in this order (models/marts): readers
 # that go through the parts one after the other skip a sort of every record.
 MODEL_PARTS = {"llava_svit_all": tuple(f"llava_svit_{task}" for task in TASKS)}
+
+
+def ids_digest_sql(records: str, key: str, id_column: str) -> str:
+    """A query giving one md5 of the ids of `records` in `key` order: what `svit check` records of
+    the records it read, and what a recipe's `exclude:` compares to see the model changed since."""
+    return (
+        f"select md5(coalesce(string_agg({id_column}::varchar, chr(31) order by {key}), '')) "
+        f"from ({records}) as digest_records"
+    )
 
 
 def _refusal(warehouse: Warehouse, exc: duckdb.Error) -> SvitError:

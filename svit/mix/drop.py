@@ -12,8 +12,8 @@ from pathlib import Path
 
 from svit.core import snapshots
 from svit.core.errors import SvitError
+from svit.core.models_db import CHECK_RESULTS, CHECK_RUNS, RECORD_TOKENS, connect
 from svit.core.models_db import MIX_MANIFESTS as MANIFEST_TABLE
-from svit.core.models_db import connect
 from svit.core.sql import sql_ident
 from svit.core.warehouse import Warehouse
 from svit.mix.manifest import PUBLISHED
@@ -112,6 +112,10 @@ def _drop_relations(warehouse: Warehouse, name: str) -> tuple[list[str], bool]:
             [(rows,)] = con.execute(f"select count(*) from {MANIFEST_TABLE} where mix = ?", [name]).fetchall()
             row = rows > 0
             con.execute(f"delete from {MANIFEST_TABLE} where mix = ?", [name])
+        # What other commands computed about the mix describes a table that is gone.
+        for table in (RECORD_TOKENS, CHECK_RESULTS, CHECK_RUNS):
+            if table in kinds:
+                con.execute(f"delete from {table} where model = ?", [name])
         con.execute("commit")
     finally:
         con.close()

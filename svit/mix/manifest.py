@@ -27,6 +27,7 @@ from svit.core.macros import render_with_macros
 from svit.core.models_db import MIX_MANIFESTS as MANIFEST_TABLE
 from svit.core.models_db import connect
 from svit.core.warehouse import Warehouse
+from svit.mix.drops import manifest_drops
 
 if TYPE_CHECKING:
     from svit.mix.recipe import Recipe
@@ -90,6 +91,7 @@ def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: Recipe | 
                     yes_no_ratio=source.yes_no_ratio,
                     upsample=source.upsample,
                     repeat=source.repeat,
+                    drops=source.drops.as_manifest() if source.drops else None,
                     short_by=max(0, entry["asked"] - given),
                 )
         manifest = {
@@ -144,7 +146,7 @@ def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: Recipe | 
 def _user_sources(con, name: str) -> list[dict]:
     rows = con.execute(
         f"""
-        select s.source_number, s.source, s.available, s.filtered, s.asked,
+        select s.source_number, s.source, s.available, s.dropped, s.dropped_by, s.filtered, s.asked,
             count(m.source_number) as selected, count(m.source_number) filter (where m.repeat_index > 0) as upsampled
         from "{name}__sources" s left join "{name}" m using (source_number)
         group by all order by s.source_number
@@ -154,12 +156,14 @@ def _user_sources(con, name: str) -> list[dict]:
         {
             "source": source,
             "available": available,
+            "dropped": dropped,
+            "dropped_by": manifest_drops(dropped_by),
             "filtered": filtered,
             "asked": asked,
             "selected": selected,
             "upsampled": upsampled,
         }
-        for _, source, available, filtered, asked, selected, upsampled in rows
+        for _, source, available, dropped, dropped_by, filtered, asked, selected, upsampled in rows
     ]
 
 

@@ -31,6 +31,7 @@ from svit.core.models_db import COMMAND_TABLES, LLAVA_COLUMNS, built_relations, 
 from svit.core.models_db import MIX_MANIFESTS as MANIFEST_TABLE
 from svit.core.tables import TABLES
 from svit.core.warehouse import Warehouse
+from svit.mix.drops import DROP_KEYS, Drops, parse_drops, resolve_drops
 
 GENERIC_MODELS = ("mix_user", "mix_user_sources", "mix_user_coverage")
 # What the generic models read besides the recipe's sources: a warehouse built before they
@@ -49,8 +50,8 @@ RESERVED_PREFIXES = ("stg_", "int_", "_")
 RESERVED_INFIX = "__dbt_"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _FIRST = re.compile(r"^first:\s*(-?\d+)$")
-RECIPE_KEYS = {"name", "seed", "shuffle", "description", "grounding", "sources"}
-SOURCE_KEYS = {"source", "take", "filter", "select", "yes_no_ratio", "upsample", "repeat"}
+RECIPE_KEYS = {"name", "seed", "shuffle", "description", "grounding", "sources", *DROP_KEYS}
+SOURCE_KEYS = {"source", "take", "filter", "select", "yes_no_ratio", "upsample", "repeat", *DROP_KEYS}
 SELECTS = ("random", "coverage")
 
 # The columns a filter sees (macros/recipes/mix_sources.sql: the mix columns, then
@@ -79,6 +80,7 @@ class Source:
     upsample: bool = False  # copies fill a count above what the filter keeps (else the source runs short)
     repeat: int | None = None  # every record picked, this many times
     grounded: bool = False  # a mix built earlier whose records are in the recipe's grounding already
+    drops: Drops = field(default_factory=Drops)  # records left out before the filter (svit/mix/drops.py)
 
     def as_var(self) -> dict:
         return {
@@ -93,6 +95,7 @@ class Source:
             "upsample": self.upsample,
             "repeat": self.repeat,
             "grounded": self.grounded,
+            "drops": self.drops.as_var() if self.drops else None,
         }
 
     def take_text(self) -> str:
@@ -256,8 +259,10 @@ def load_recipe(path: Path, warehouse: Warehouse, replace: bool = False) -> Reci
     if not isinstance(sources_node, yaml.SequenceNode) or not sources_node.value:
         raise doc.error(sources_node, "sources must be a non-empty list")
     known = _known_sources(warehouse)
-    sources = [_source(doc, node, known, name) for node in sources_node.value]
+    drops = parse_drops(doc, top)
+    sources = [_source(doc, node, known, name, drops) for node in sources_node.value]
     _check_groundings(doc, sources_node.value, sources, grounding, mix_groundings(warehouse))
+    _check_drops(doc, warehouse, sources_node.value, sources)
     return Recipe(path, name, seed, shuffle, sources, document, replaces, grounding)
 
 
@@ -276,6 +281,20 @@ def _check_groundings(doc: _Located, nodes, sources: list[Source], grounding: Gr
                 f"take it into a recipe with grounding: {held}, or rebuild it with grounding: svit",
             )
         source.grounded = True
+
+
+def _check_drops(doc: _Located, warehouse: Warehouse, nodes, sources: list[Source]) -> None:
+    """The drops of every source against the counts and checks they read (svit/mix/drops.py)."""
+    if not any(source.drops for source in sources):
+        return
+    con = connect(warehouse, read_only=True)
+    try:
+        for node, source in zip(nodes, sources, strict=True):
+            problem = resolve_drops(con, source.name, source.kind, source.drops)
+            if problem:
+                raise doc.error(node, problem)
+    finally:
+        con.close()
 
 
 def mix_groundings(warehouse: Warehouse) -> dict[str, str]:
@@ -326,7 +345,7 @@ def _known_sources(warehouse: Warehouse) -> dict[str, str]:
     return known
 
 
-def _source(doc: _Located, node, known: dict[str, str], mix_name: str) -> Source:
+def _source(doc: _Located, node, known: dict[str, str], mix_name: str, drops: Drops) -> Source:
     entry = doc.mapping(node, "a source", SOURCE_KEYS)
     if "source" not in entry:
         raise doc.error(node, "a source needs `source:` (a model, a mix or an ingested LLaVA file)")
@@ -339,7 +358,7 @@ def _source(doc: _Located, node, known: dict[str, str], mix_name: str) -> Source
         raise doc.error(name_node, f"unknown source {name!r}; sources: {choices}")
     if name == mix_name:
         raise doc.error(name_node, f"the mix {name!r} cannot take from itself")
-    source = Source(name, known[name], "all")
+    source = Source(name, known[name], "all", drops=parse_drops(doc, entry, drops))
     if "take" in entry:
         _take(doc, entry["take"][1], source)
     if "select" in entry:

@@ -1,5 +1,6 @@
 {#- The per-source counts of a user-declared mix (`svit mix`): one row per recipe source,
-    with what it holds, what its filter keeps and how many records its `take` asks for;
+    with what it holds, what its drops leave out (records, and records per reason: a record
+    may have several), what its filter keeps and how many records its `take` asks for;
     `svit mix` adds what was selected and upsampled (from the mix), how far the source ran
     short of `asked`, and writes the manifest. Enabled and named like mix_user:
     <mix name>__sources. -#}
@@ -20,6 +21,14 @@ final as (
             {{ loop.index }} as source_number,
             '{{ source.name }}' as source,
             (select count(*) from source_{{ loop.index }}) as available,
+            {%- if source.drops %}
+            (select count(distinct source_record) from dropped_{{ loop.index }}) as dropped,
+            (select coalesce(json_group_object(reason, n), '{}')::varchar
+             from (select reason, count(*) as n from dropped_{{ loop.index }} group by reason)) as dropped_by,
+            {%- else %}
+            0::bigint as dropped,
+            '{}' as dropped_by,
+            {%- endif %}
             (select count(*) from filtered_{{ loop.index }}) as filtered
     ) as counted_{{ loop.index }}
     {{ 'union all' if not loop.last }}

@@ -1,0 +1,34 @@
+{#- The records of a recipe source that its drops leave out (svit/mix/drops.py checked them
+    against the tables read here): one row per record and reason, keyed by `source_record`
+    (record_order of a model or mix, record_index of an ingested file), the key under which
+    `svit tokens` and `svit check` wrote them.
+
+      max_tokens                a total over the limit, in the family and tokenizer named;
+      max_tokens: size unknown  no total (the image size is unknown): not judged, so not kept;
+      exclude: <rule>           a finding of `svit check` under that rule. -#}
+{% macro mix_dropped_records(source) -%}
+{%- set drops = source.drops %}
+{%- set model = "'" ~ source.name | replace("'", "''") ~ "'" %}
+{%- set parts = [] %}
+{%- if drops.max_tokens %}
+{%- set tokens = drops.max_tokens %}
+{%- do parts.append(
+    "select record as source_record, case when total_tokens is null then 'max_tokens: size unknown' "
+    ~ "else 'max_tokens' end as reason from " ~ command_relation('record_tokens')
+    ~ " where model = " ~ model ~ " and family = '" ~ tokens.family ~ "' and tokenizer_fingerprint = '"
+    ~ tokens.fingerprint ~ "' and (total_tokens is null or total_tokens > " ~ tokens.limit ~ ")") %}
+{%- endif %}
+{%- if drops.exclude %}
+{%- do parts.append(
+    "select distinct record_index as source_record, 'exclude: ' || rule as reason from "
+    ~ command_relation('check_results') ~ " where model = " ~ model ~ " and record_index is not null and rule in ('"
+    ~ drops.exclude | join("', '") ~ "')") %}
+{%- endif %}
+    {{ parts | join('\n    union all\n    ') }}
+{%- endmacro %}
+
+{#- A table `svit tokens` or `svit check` writes into the warehouse beside the models (not a
+    dbt relation: nothing to ref). -#}
+{% macro command_relation(name) -%}
+    {{ api.Relation.create(database=target.database, schema=target.schema, identifier=name) }}
+{%- endmacro %}
