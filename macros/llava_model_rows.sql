@@ -50,3 +50,9 @@
     where false
     {%- endif %}
 {%- endmacro %}
+
+{#- Whether `column` names one of the models or files being profiled (the same vars). -#}
+{% macro is_profiled_model(column) -%}
+{%- set names = var('stats_models', ['llava_svit_all']) + (var('stats_llava_files', none) or []) %}
+    {{ column }} in ({% for m in names %}'{{ m }}', {% endfor %}null)
+{%- endmacro %}

@@ -531,22 +531,38 @@ def verify(show: int, allow_stale: bool, warehouse_dir: str | None) -> None:
 @click.option(
     "--out", "out_dir", type=click.Path(file_okay=False), default="report", show_default=True, help="Report directory."
 )
+@click.option(
+    "--max-length",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Cut-off in tokens the token counts are compared to (default: each family's usual one).",
+)
 @allow_stale_option
 @warehouse_option
 def stats(
-    models: tuple[str, ...], compare: tuple[str, str] | None, out_dir: str, allow_stale: bool, warehouse_dir: str | None
+    models: tuple[str, ...],
+    compare: tuple[str, str] | None,
+    out_dir: str,
+    max_length: int | None,
+    allow_stale: bool,
+    warehouse_dir: str | None,
 ) -> None:
     """Distribution statistics and plots: report.md, report.html, CSV tables, PNGs.
+
+    Where `svit tokens` has counted a model, the report adds its token lengths and how many
+    records are over the trainer's cut-off (--max-length, else the family's usual one).
 
     \b
     Example:
       svit stats --model llava_svit_all --out report
+      svit stats --model my_mix --max-length 4096
     """
     from svit.stats import run_stats
 
     warehouse = resolve_warehouse(warehouse_dir)
     with reading(warehouse, allow_stale, named=tuple(models) + tuple(compare or ())):
-        report = run_stats(warehouse, Path(out_dir), models, compare or None)
+        report = run_stats(warehouse, Path(out_dir), models, compare or None, max_length)
     for line in report.summary_lines():
         click.echo(line)
     click.echo(

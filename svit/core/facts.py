@@ -91,3 +91,14 @@ LLAVA_MIX665K_PARTS: tuple[tuple[str, int, str | None], ...] = (
 )
 # The VQA-style suffix LLaVA-1.5 appends to short-answer prompts.
 SHORT_ANSWER_SUFFIX = "\nAnswer the question using a single word or phrase."
+
+# The trainers' usual cut-off in tokens per model family (`model_max_length` / `max_seq_length`
+# in their fine-tuning scripts): what `svit tokens` and `svit stats` compare lengths to when
+# no --max-length is given. Sources in docs/tokens.md.
+FAMILY_MAX_LENGTH: dict[str, int] = {
+    "llava-1.5": 2048,  # haotian-liu/LLaVA scripts/v1_5/finetune.sh
+    "llava-next": 32768,  # LLaVA-NeXT scripts/train/direct_finetune_clip.sh
+    "qwen2-vl": 8192,
+    "qwen2.5-vl": 8192,
+    "internvl": 8192,  # InternVL 2nd-finetune shell scripts (max_seq_length)
+}

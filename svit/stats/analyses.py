@@ -20,9 +20,9 @@ from typing import Any
 
 from svit.core.dbt import PROJECT_DIR
 from svit.core.errors import SvitError, first_line
-from svit.core.facts import DETAIL_QUESTIONS
+from svit.core.facts import DETAIL_QUESTIONS, FAMILY_MAX_LENGTH
 from svit.core.macros import render_with_macros
-from svit.core.models_db import MODEL_PARTS
+from svit.core.models_db import MODEL_PARTS, RECORD_TOKENS
 from svit.core.sql import sql_ident
 from svit.stats.models import ModelChoice
 
@@ -30,6 +30,12 @@ ANALYSES_DIR = PROJECT_DIR / "analyses"
 SVIT_PREFIX = "svit_"  # analyses of the SVIT tables (staging views)
 MODEL_PREFIX = "llava_"  # analyses of the LLaVA models and files being profiled
 TOP_PHRASES = 20
+# Analyses that read a table another command writes, with that command: run only when the
+# table exists (the report says which command would add them).
+NEEDS = {
+    "llava_token_lengths": (RECORD_TOKENS, "svit tokens --family F"),
+    "llava_token_over_length": (RECORD_TOKENS, "svit tokens --family F"),
+}
 
 
 @dataclass
@@ -61,9 +67,12 @@ def is_model_analysis(name: str) -> bool:
     return name.startswith(MODEL_PREFIX)
 
 
-def analysis_variables(choice: ModelChoice, shaped: set[str]) -> dict[str, Any]:
-    """The var() values of a run: the models to profile and the published constants."""
+def analysis_variables(choice: ModelChoice, shaped: set[str], max_length: int | None = None) -> dict[str, Any]:
+    """The var() values of a run: the models to profile, the cut-off lengths are compared to
+    (`max_length`, else each family's usual one) and the published constants."""
     return {
+        "stats_max_length": max_length,
+        "stats_family_max_length": dict(FAMILY_MAX_LENGTH),
         "stats_models": choice.dbt_models,
         # A union of other models is read from its parts when they are all there.
         "stats_model_parts": {

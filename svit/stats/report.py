@@ -37,6 +37,8 @@ class StatsReport:
     seconds: float = 0.0
     # The report's header (`report_header`): when, from which warehouse and snapshot, with which tools.
     header: list[tuple[str, str]] = field(default_factory=list)
+    # Analyses not run because a table they read is not there: name -> why.
+    not_run: dict[str, str] = field(default_factory=dict)
 
     def summary_lines(self) -> list[str]:
         """A short summary for the terminal: records, turns, images per task and per model; words."""
@@ -68,6 +70,14 @@ class StatsReport:
                 lines.append(
                     f"{m:<28} {row['records']:>10,} {row['turns']:>11,} {row['images']:>8,} {_num(q):>8} {_num(a):>8}"
                 )
+        over = self.tables.get("llava_token_over_length")
+        for row in over.dicts() if over is not None else []:
+            unknown = f", {row['size_unknown']:,} of unknown image size" if row["size_unknown"] else ""
+            share = "-" if row["over_share"] is None else f"{row['over_share']:.2%}"
+            lines.append(
+                f"{row['model']} ({row['family']}, {row['tokenizer']}): {row['over']:,} records over "
+                f"{row['max_length']:,} tokens ({share}), longest {row['longest'] or 0:,}{unknown}"
+            )
         return lines
 
 
@@ -196,6 +206,17 @@ _SECTIONS = {
     ),
     "llava_yes_no": ("Models: answers that are Yes / No answers", _YES_NO_NOTE),
     "llava_duplicates": ("Models: duplicate questions and answers", "The <image> token is removed before comparing."),
+    "llava_token_lengths": (
+        "Models: tokens per record",
+        "As `svit tokens` counted them, per family and tokenizer (the measure names both): text tokens are the "
+        "conversation laid out as the family's trainer does; image tokens follow the family's rule from the image "
+        "size (docs/tokens.md). Records whose image size is unknown have no image or total count.",
+    ),
+    "llava_token_over_length": (
+        "Models: records over the trainer's cut-off",
+        "max_length: `svit stats --max-length`, else the family's usual cut-off; over_share: of the records counted "
+        "(those with a total); size_unknown: image records whose size is unknown, not judged.",
+    ),
 }
 
 # Sections about SVIT's conversations are left out when there are none; the images' is not.
@@ -263,6 +284,8 @@ def _model_blocks(report: StatsReport, models: list[str]) -> list[_Block]:
         return blocks
     for name in (n for n in t if is_model_analysis(n)):
         blocks += _table_blocks(_only(t[name], present)) + _plots(report.out_dir, t[name], present)
+    for name, why in report.not_run.items():
+        blocks += [_Block("h2", _SECTIONS.get(name, (name, ""))[0]), _Block("p", f"Not computed: {why}.")]
     return blocks
 
 
@@ -561,12 +584,34 @@ def _model_words_plot(out: Path, table: Table, models: list[str]) -> list[_Block
     ]
 
 
+def _model_tokens_plot(out: Path, table: Table, models: list[str]) -> list[_Block]:
+    """Total and text tokens, a row of panels per model and family/tokenizer that counted it."""
+    rows = _only(table, models).dicts()
+    if not rows:
+        return []
+    # The measure names `<what> tokens · <family> · <tokenizer>`: the family goes to the row.
+    regrouped = []
+    for r in rows:
+        what, _, counted_by = r["measure"].partition(" · ")
+        regrouped.append(dict(r, scope=f"{r['scope']} · {counted_by}", measure=what))
+    columns = list(regrouped[0])
+    plotted = Table(table.name, columns, [tuple(r[c] for c in columns) for r in regrouped])
+    return [
+        _Block(
+            "img",
+            "Total and text tokens per record, per model and family",
+            path=_plot_histograms(out / "models_token_histograms.png", plotted, ("total tokens", "text tokens")),
+        )
+    ]
+
+
 _PLOTS: dict[str, Callable[[Path, Table, list[str]], list[_Block]]] = {
     "svit_task_sizes": _svit_tasks_plot,
     "svit_text_lengths": _svit_words_plot,
     "svit_boxes": _svit_boxes_plot,
     "llava_image_prefixes": _model_prefixes_plot,
     "llava_text_lengths": _model_words_plot,
+    "llava_token_lengths": _model_tokens_plot,
 }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from svit.core.errors import SvitError
 from svit.core.session import open_session
 from svit.core.warehouse import Warehouse
-from svit.stats.analyses import analysis_variables, is_model_analysis, list_analyses, run_analyses
+from svit.stats.analyses import NEEDS, analysis_variables, is_model_analysis, list_analyses, run_analyses
 from svit.stats.models import available_models, choose_models
 from svit.stats.report import StatsReport, check_report_folder, in_report_order, report_header, write_report
 
@@ -19,8 +19,10 @@ def run_stats(
     out_dir: Path | str = "report",
     models: Sequence[str] = (),
     compare: tuple[str, str] | None = None,
+    max_length: int | None = None,
 ) -> StatsReport:
-    """Run the analyses over the warehouse and write report.md, report.html, csv/ and PNGs into `out_dir`."""
+    """Run the analyses over the warehouse and write report.md, report.html, csv/ and PNGs into `out_dir`;
+    token lengths are compared to `max_length` (default: each family's usual cut-off)."""
     started = time.perf_counter()
     out = Path(out_dir)
     check_report_folder(warehouse, out)
@@ -33,12 +35,22 @@ def run_stats(
         shaped = set(available_models(session)[0])
         # --compare puts two models side by side: the SVIT analyses are not part of it.
         names = [n for n in list_analyses() if is_model_analysis(n) or not compare]
-        tables, timings = run_analyses(session.con, in_report_order(names), analysis_variables(choice, shaped))
+        present = {r[0] for r in session.con.execute("select table_name from duckdb_tables()").fetchall()}
+        missing = {n: NEEDS[n] for n in names if n in NEEDS and NEEDS[n][0] not in present}
+        names = [n for n in names if n not in missing]
+        variables = analysis_variables(choice, shaped, max_length)
+        tables, timings = run_analyses(session.con, in_report_order(names), variables)
     finally:
         session.close()
     shown = list(compare) if compare else list(dict.fromkeys(list(models) or choice.names))
     report = StatsReport(
-        out, shown, tuple(compare) if compare else None, tables, timings=timings, header=report_header(warehouse)
+        out,
+        shown,
+        tuple(compare) if compare else None,
+        tables,
+        timings=timings,
+        header=report_header(warehouse),
+        not_run={n: f"needs the table {table} ({command})" for n, (table, command) in missing.items()},
     )
     report.files = write_report(report)
     report.seconds = time.perf_counter() - started

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from svit.core.errors import SvitError
+from svit.core.facts import FAMILY_MAX_LENGTH
 from svit.core.sql import sql_str
 from svit.tokens import images
 
@@ -81,7 +82,6 @@ _QWEN = dict(
     image_tokens=images.qwen2_vl_tokens,
     needs_size=True,
     default_tokenizer="qwen2",
-    max_length=8192,
 )
 
 FAMILIES: dict[str, Family] = {
@@ -92,7 +92,7 @@ FAMILIES: dict[str, Family] = {
             **_LLAVA,
             image_tokens=images.llava_15_tokens,
             needs_size=False,
-            max_length=2048,
+            max_length=FAMILY_MAX_LENGTH["llava-1.5"],
             source="haotian-liu/LLaVA llava/conversation.py (conv_vicuna_v1), llava/train/train.py, "
             "scripts/v1_5/finetune.sh",
         ),
@@ -101,18 +101,20 @@ FAMILIES: dict[str, Family] = {
             **_LLAVA,
             image_tokens=images.llava_next_tokens,
             needs_size=True,
-            max_length=32768,
+            max_length=FAMILY_MAX_LENGTH["llava-next"],
             source="LLaVA-VL/LLaVA-NeXT llava/mm_utils.py, llava/model/llava_arch.py, "
             "scripts/train/direct_finetune_clip.sh",
         ),
         Family(
             "qwen2-vl",
             **_QWEN,
+            max_length=FAMILY_MAX_LENGTH["qwen2-vl"],
             source="transformers models/qwen2_vl (image processor, processor); Qwen2-VL chat template",
         ),
         Family(
             "qwen2.5-vl",
             **_QWEN,
+            max_length=FAMILY_MAX_LENGTH["qwen2.5-vl"],
             source="QwenLM/Qwen2.5-VL qwen-vl-utils vision_process.py; transformers models/qwen2_vl",
         ),
         Family(
@@ -123,7 +125,7 @@ FAMILIES: dict[str, Family] = {
             image_tokens=images.internvl_tokens,
             needs_size=True,
             default_tokenizer="qwen2",
-            max_length=8192,
+            max_length=FAMILY_MAX_LENGTH["internvl"],
             source="OpenGVLab/InternVL internvl_chat/internvl/conversation.py (internvl2_5), "
             "internvl/train/dataset.py, 2nd-finetune shell scripts",
         ),
