@@ -6,11 +6,10 @@
 {%- set max_length = var('stats_max_length', none) %}
 {%- set family_max = var('stats_family_max_length', {}) %}
 with cut_offs as (
-    -- The families' usual cut-offs (a first row that no family has, so the list is never empty).
-    select * from (
-        values ('', null::bigint)
-        {%- for name, length in family_max.items() %}, ('{{ name }}', {{ length }}){% endfor %}
-    ) as cut_off (family, family_max_length)
+    -- The families' usual cut-offs (a first entry that no family has, so the lists are never empty).
+    select
+        unnest([''{% for name in family_max %}, '{{ name }}'{% endfor %}]) as cut_off_family,
+        unnest([null::bigint{% for name in family_max %}, {{ family_max[name] }}{% endfor %}]) as family_max_length
 ),
 
 counted as (
@@ -21,7 +20,7 @@ counted as (
         r.total_tokens,
         coalesce({{ max_length or 'null' }}, c.family_max_length) as max_length
     from record_tokens as r
-    left join cut_offs as c on r.family = c.family
+    left join cut_offs as c on r.family = c.cut_off_family
     where {{ is_profiled_model('r.model') }}
 ),
 
