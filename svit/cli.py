@@ -423,6 +423,13 @@ def _report_export(result, seconds: float) -> None:
     + ". See docs/models.md, Groundings.",
 )
 @click.option(
+    "--lengths",
+    default=None,
+    metavar="F[:TOKENIZER]",
+    help="llava, jsonl, internvl: add each record's `length` in tokens as `svit tokens` counted it for family F "
+    "(llava/jsonl: negative for text-only records, LLaVA's modality_lengths sign). See docs/export.md.",
+)
+@click.option(
     "--no-progress", is_flag=True, help="No progress bar (it is hidden anyway when stderr is not a terminal)."
 )
 @allow_stale_option
@@ -436,6 +443,7 @@ def export(
     dataset_name: str | None,
     image_root: str | None,
     grounding: str | None,
+    lengths: str | None,
     no_progress: bool,
     allow_stale: bool,
     warehouse_dir: str | None,
@@ -451,6 +459,7 @@ def export(
     Example:
       svit export llava_svit_all --format sharegpt --out exports/svit_all.json
       svit export llava_svit_referring_qa --grounding internvl --format internvl --out exports/ref.jsonl
+      svit export my_mix --format internvl --lengths internvl --out exports/my_mix.jsonl
     """
     import time
 
@@ -478,6 +487,7 @@ def export(
             dataset_name=dataset_name,
             image_root=image_root,
             grounding=grounding,
+            lengths=lengths,
         )
     _report_export(result, time.perf_counter() - started)
 

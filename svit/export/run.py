@@ -43,6 +43,7 @@ from svit.core.warehouse import Warehouse
 from svit.export.formats import FORMATS, Format, Options
 from svit.export.formats.base import Batch, Problems, encode, to_ascii
 from svit.export.formats.parquet import is_export, write_shards
+from svit.export.lengths import token_lengths
 from svit.export.output import atomic_file, atomic_folder, check_out, text_buffers, write_all
 from svit.export.records import Source, image_sizes, in_grounding, resolve_source
 
@@ -82,6 +83,7 @@ def export(
     dataset_name: str | None = None,
     image_root: str | None = None,
     grounding: str | None = None,
+    lengths: str | None = None,
 ) -> ExportResult:
     """Write `model` to `out` in `fmt`; the file (or folder, for parquet) appears only when complete.
     `grounding` rewrites a SVIT model's referring records (svit/core/groundings.py). Every export
@@ -89,7 +91,7 @@ def export(
     if fmt not in FORMATS:
         raise SvitError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     form = FORMATS[fmt]
-    options = Options(indent, ensure_ascii, dataset_name, image_root)
+    options = Options(indent, ensure_ascii, dataset_name, image_root, lengths)
     if indent is not None and indent < 0:
         raise SvitError("--indent must be 0 or more")
     if not warehouse.root.is_dir():
@@ -107,7 +109,8 @@ def export(
             result = _export_parquet(con, source, out, progress)
         else:
             sizes = image_sizes(warehouse, con) if form.needs_sizes else None
-            result = _export_text(con, source, form, options, out, sizes, progress)
+            counts = token_lengths(con, source, lengths)[0] if lengths else None
+            result = _export_text(con, source, form, options, out, sizes, progress, counts)
         result.grounding = source.grounding
         _log_export(warehouse, result)
         return result
@@ -233,6 +236,7 @@ def _export_text(
     out: Path,
     sizes: pl.DataFrame | None,
     progress: bool,
+    lengths: pl.DataFrame | None = None,
 ) -> ExportResult:
     container = form.container(options, out)
     python = form.python_path((source.record_extras, source.turn_extras))
@@ -242,6 +246,13 @@ def _export_text(
     def render(batch: pa.RecordBatch, problems: Problems) -> tuple[object, list]:
         found = Problems()
         frame = _frame(batch, sizes, form.uses_id_json or python, turn_extras=python)
+        if lengths is not None:
+            frame = frame.join(lengths, on="ord", how="left", maintain_order="left")
+            found.add(
+                "notes",
+                "records whose length is unknown (image size unknown), written without length",
+                frame.filter(pl.col("length").is_null())["id"],
+            )
         text = form.render(Batch(frame, options, container.sep, python), found)
         with lock:  # two batches render at once
             problems.merge(found)

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from svit.core.errors import first_line
+from svit.core.errors import SvitError, first_line
 from svit.core.models_db import CHECK_RUNS, RECORD_TOKENS, ids_digest_sql
 from svit.core.sql import sql_ident, sql_str
+from svit.core.token_counts import counted_by, stale_count_sql
 
 if TYPE_CHECKING:
     import yaml
@@ -138,33 +139,17 @@ def _source_keys(source: str, kind: str) -> str:
 
 
 def _resolve_tokens(con, source: str, keys: str, tokens: MaxTokens, present: bool) -> str | None:
-    family = tokens.family or "F"
-    redo = f"`svit tokens --family {family} --model {source}`"
     if not present:
-        return f"max_tokens needs token counts of {source}: run {redo} first"
-    counted: list[tuple[str, str, str]] = con.execute(
-        f"select distinct family, tokenizer, tokenizer_fingerprint from {RECORD_TOKENS} where model = ? "
-        "and (? is null or family = ?) and (? is null or tokenizer = ?) order by all",
-        [source, tokens.family, tokens.family, tokens.tokenizer, tokens.tokenizer],
-    ).fetchall()
-    if not counted:
-        return (
-            f"max_tokens needs token counts of {source}"
-            + (f" for {tokens.family}" if tokens.family else "")
-            + f" ({tokens.tokenizer or 'any tokenizer'}): run {redo} first"
+        family = tokens.family or "F"
+        return f"max_tokens: no token counts of {source}: run `svit tokens --family {family} --model {source}` first"
+    try:
+        tokens.family, tokens.tokenizer, tokens.fingerprint = counted_by(con, source, tokens.family, tokens.tokenizer)
+    except SvitError as exc:
+        # Several kinds: the recipe names one in the mapping form.
+        return f"max_tokens: {exc}" + (
+            " (max_tokens: {limit: N, family: F, tokenizer: T})" if "several kinds" in str(exc) else ""
         )
-    if len(counted) > 1:
-        listed = "; ".join(f"family {f}, tokenizer {t}" for f, t, _ in counted)
-        return (
-            f"{source} has token counts of several kinds ({listed}): name one with "
-            "max_tokens: {limit: N, family: F, tokenizer: T}"
-        )
-    tokens.family, tokens.tokenizer, tokens.fingerprint = counted[0]
-    [(stale,)] = con.execute(
-        f"select count(*) from ({keys}) s anti join (select record, id from {RECORD_TOKENS} where model = ? "
-        "and family = ? and tokenizer_fingerprint = ?) t on t.record = s.key and t.id = s.id",
-        [source, tokens.family, tokens.fingerprint],
-    ).fetchall()
+    [(stale,)] = con.execute(stale_count_sql(keys, "key", source, tokens.fingerprint, tokens.family)).fetchall()
     if stale:
         return (
             f"the token counts of {source} ({tokens.family}, {tokens.tokenizer}) miss {stale:,} of its records "

@@ -130,7 +130,7 @@ def test_mix_prints_what_was_dropped(counted, tmp_path):
             "exclude: [empty_turn]",
             "exclude needs llava_svit_conversation checked: run `svit check llava_svit_conversation` first",
         ),
-        ("max_tokens: 100", "max_tokens needs token counts of llava_svit_conversation"),
+        ("max_tokens: 100", "max_tokens: no token counts of llava_svit_conversation"),
         ("exclude: [single_modality]", None),
         ("exclude: [no_such_rule]", None),
         ("max_tokens: -3", "max_tokens must be a whole number of tokens >= 1"),

@@ -28,6 +28,7 @@ class Options:
     ensure_ascii: bool = False
     dataset_name: str | None = None
     image_root: str | None = None
+    lengths: str | None = None  # F[:TOKENIZER]: the counts of `svit tokens` a `length` key is written from
 
     def given(self) -> dict[str, str]:
         """The options set to something other than their default: option name -> its CLI spelling."""
@@ -40,6 +41,8 @@ class Options:
             given["dataset_name"] = "--dataset-name"
         if self.image_root is not None:
             given["image_root"] = "--image-root"
+        if self.lengths is not None:
+            given["lengths"] = "--lengths"
         return given
 
 

@@ -40,6 +40,7 @@ from svit.export.formats.base import (
 )
 from svit.export.formats.registry_file import add_entry, read
 from svit.export.formats.sharegpt import dataset_name
+from svit.export.lengths import length_member
 
 META = "internvl_meta.json"
 
@@ -47,7 +48,7 @@ META = "internvl_meta.json"
 class InternVL(Format):
     name = "internvl"
     summary = "InternVL's JSON lines (id, image, width, height, conversations) and a meta file entry"
-    options = frozenset({"ensure_ascii", "dataset_name", "image_root"})
+    options = frozenset({"ensure_ascii", "dataset_name", "image_root", "lengths"})
     needs_sizes = True
     lines_only = True
 
@@ -81,7 +82,14 @@ class InternVL(Format):
                 '{"image":': ',"image":',
             },
         )
-        head = pl.concat_str(pl.lit('{"id":'), pl.col("id_json"), keys.str.head(-1), pl.lit(","))
+        head = pl.concat_str(
+            pl.lit('{"id":'),
+            pl.col("id_json"),
+            keys.str.head(-1),
+            pl.lit(","),
+            # InternVL's --group_by_length reads it (svit/export/lengths.py).
+            length_member('"length":', signed=False, after=",") if "length" in df.columns else pl.lit(""),
+        )
         return df.select(with_turns(batch.sep, head).alias("text")).to_series()
 
     def side_files(self, out: Path, records: int, options: Options) -> list[Path]:

@@ -2,7 +2,8 @@
 the records exactly as `json.dump(records, f, ensure_ascii=False[, indent=N])` writes them.
 
 Keys in LLaVA's order: `id`, `image` (absent for a text-only record), the record's extra
-keys (LLaVA-1.5's mix has `model` on some), `conversations`; turns: `from`, `value`, extra keys.
+keys (LLaVA-1.5's mix has `model` on some), `length` with `--lengths` (svit/export/lengths.py),
+`conversations`; turns: `from`, `value`, extra keys.
 
 Polars escapes every value (strings as json.dumps escapes them with ensure_ascii=False) and
 joins them with json.dumps's punctuation and spacing (`", "`, `": "`, or the newlines and
@@ -20,12 +21,13 @@ import polars as pl
 
 from svit.export.formats.base import Batch, Container, Format, Options, Problems, json_value
 from svit.export.layout import Layout
+from svit.export.lengths import length_member
 
 
 class Llava(Format):
     name = "llava"
     summary = "one JSON array, as LLaVA loads it (json.dump's layout, --indent N)"
-    options = frozenset({"indent", "ensure_ascii"})
+    options = frozenset({"indent", "ensure_ascii", "lengths"})
     uses_id_json = False  # a SVIT mart's ids are strings, encoded here
 
     def layout(self, options: Options) -> Layout:
@@ -63,6 +65,7 @@ class Llava(Format):
             id_text,
             pl.when(pl.col("has_image")).then(image).otherwise(pl.lit("")),
             self.extra_members(df, L),
+            length_member(L.sep(2) + '"length": ', signed=True) if "length" in df.columns else pl.lit(""),
             pl.lit(L.sep(2) + '"conversations": '),
             pl.when(pl.col("conversations").list.len() > 0).then(turns).otherwise(pl.lit("[]")),
             pl.lit(L.close(1) + "}"),
@@ -90,13 +93,20 @@ class Llava(Format):
     def render_python(self, df: pl.DataFrame, L: Layout) -> list[str]:
         """Each record as json.dumps writes it, standing at level 1 of the array."""
         texts = []
-        for row in df.select("id_json", "has_image", "image", "extra", "conversations").iter_rows():
-            id_json, has_image, image, extra, turns = row
+        lengths = df["length"] if "length" in df.columns else pl.repeat(None, df.height, eager=True)
+        for row in (
+            df.select("id_json", "has_image", "image", "extra", "conversations")
+            .with_columns(lengths.alias("length"))
+            .iter_rows()
+        ):
+            id_json, has_image, image, extra, turns, length = row
             record = {"id": json.loads(id_json)}
             if has_image:
                 record["image"] = image
             if extra:
                 record.update(json.loads(extra))
+            if length is not None:  # LLaVA's modality_lengths sign: negative without an image
+                record["length"] = length if has_image else -length
             record["conversations"] = [
                 {"from": t["from"], "value": t["value"], **(json.loads(t["extra"]) if t.get("extra") else {})}
                 for t in turns
@@ -109,7 +119,7 @@ class Llava(Format):
 class Jsonl(Llava):
     name = "jsonl"
     summary = "one LLaVA record per line (json.dumps of each record)"
-    options = frozenset({"ensure_ascii"})
+    options = frozenset({"ensure_ascii", "lengths"})
 
     def container(self, options: Options, out: Path) -> Container:
         return Container.lines()
