@@ -803,29 +803,46 @@ def drop_mix(name: str, warehouse_dir: str | None) -> None:
     default=None,
     help="The trainer's cut-off in tokens: records over it are found from `svit tokens`' counts for --family.",
 )
+@click.option(
+    "--benchmarks",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="A folder of benchmark lists, one CSV/JSON file per benchmark with coco_id, image, vg_id or question "
+    "columns: records using their images or holding their questions are found (docs/check.md).",
+)
 @allow_stale_option
 @warehouse_option
-def check(model: str, family: str, max_length: int | None, allow_stale: bool, warehouse_dir: str | None) -> None:
+def check(
+    model: str,
+    family: str,
+    max_length: int | None,
+    benchmarks: Path | None,
+    allow_stale: bool,
+    warehouse_dir: str | None,
+) -> None:
     """Evaluate the check rules on MODEL (a model, a mix or an ingested LLaVA file).
 
     Every finding goes to the table check_results (model, record, rule, severity, detail);
     a summary per rule is printed and written as Markdown and HTML to
     <warehouse>/report/check_<MODEL>.md / .html. Exit status 1 when an error-severity rule
     finds a record, so it can gate a training job. Rules that need a table not computed
-    yet (image_files, record_tokens) are skipped, and the summary says so. The rules:
+    yet (image_files, record_tokens) or an option (--max-length, --benchmarks) are skipped,
+    and the summary says so. The rules:
     docs/check.md.
 
     \b
     Example:
       svit check llava_v1_5_mix665k
       svit check my_mix --family qwen2.5-vl --max-length 8192
+      svit check my_mix --benchmarks benchmarks/
     """
     from svit.check import check as run_check
     from svit.check import summary_lines
 
     warehouse = resolve_warehouse(warehouse_dir)
     with reading(warehouse, allow_stale, named=(model,)):
-        result = run_check(warehouse, model, family, max_length)
+        result = run_check(warehouse, model, family, max_length, benchmarks)
     for line in summary_lines(result):
         click.echo(line)
     click.echo(f"  report: {result.report} (and .html); every finding: the table check_results")

@@ -3,6 +3,8 @@ check_results; error-severity findings make the command exit 1."""
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
 
@@ -120,7 +122,7 @@ def test_single_modality_and_the_rules_it_skips(built_sample, guarded):
     result = check(guarded, "mix_svit_core_150k")
     counts = {r.rule: r.records for r in result.rules}
     assert counts["single_modality"] == 1 and sum(counts.values()) == 1
-    assert set(result.skipped) == {"images", "length"}
+    assert set(result.skipped) == {"images", "length", "contamination"}
 
 
 def test_the_command_exits_1_on_errors_and_names_unknown_models(planted):
@@ -144,6 +146,7 @@ def test_records_over_the_cut_off_from_the_token_counts(planted):
     run_tokens(warehouse, "qwen2-vl", models=["planted_mix"], progress=False)
     result = check(warehouse, "planted_mix", family="qwen2-vl")
     assert result.skipped == {"images": "needs the table image_files (svit images ROOT)",
+                              "contamination": "needs --benchmarks DIR (a list of images or questions per benchmark)",
                               "length": "needs --max-length N, the trainer's cut-off"}  # fmt: skip
     totals = dict(query(warehouse, "select record, total_tokens from record_tokens where model = 'planted_mix'"))
     cut = sorted(t for t in totals.values() if t is not None)[-3]
@@ -188,3 +191,74 @@ def test_near_duplicates_are_found_pair_by_pair(guarded):
     assert {rid for rid, _ in found} == set(copies)
     for rid, detail in found:
         assert detail.startswith(f"answers like record {copies[rid]} (similarity ")
+
+
+BENCH_QUESTION = "Is there a red umbrella leaning against the wooden bench near the door?"
+
+
+@pytest.fixture(scope="module")
+def benchmark_lists(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("benchmarks")
+    (folder / "pope.csv").write_text("image,coco_id\nCOCO_val2014_000000000042.jpg,\n,155200\n")
+    (folder / "gqa.json").write_text('[{"image": "images/n123.jpg"}, {"vg_id": 9999999}]')
+    (folder / "vqa.jsonl").write_text(json.dumps({"question": BENCH_QUESTION}) + "\n")
+    (folder / "README.txt").write_text("not a list: other suffixes are left alone")
+    return folder
+
+
+def test_contamination_by_image_and_by_question(guarded, benchmark_lists):
+    def ask(question: str) -> list[tuple[str, str]]:
+        return [("human", question), ("gpt", "Yes, it is.")]
+
+    rows = [
+        record("b_coco_name", ask("<image>\nWhat is this?"), image="coco/train2017/000000000042.jpg"),
+        record("b_vg_coco", ask("<image>\nWhat is this?"), image="vg/VG_100K_2/2.jpg"),  # VG 2 is COCO 155200
+        record("b_file", ask("<image>\nWhat is this?"), image="gqa/images/n123.jpg"),
+        # The benchmark question (13 words, 6 word 8-grams) with "the door" as "a door": 4 of 6 kept.
+        record(
+            "b_text", ask("<image>\nTell me: is there a red umbrella leaning against the wooden bench near a door?")
+        ),
+        record("b_clean", ask("<image>\nWhat is this?"), image="coco/train2017/000000000043.jpg"),
+        record("b_partial", ask("<image>\nIs there a red umbrella leaning against the wall?")),  # 1 of 6
+    ]
+    con = duckdb.connect(str(guarded.duckdb_path))
+    con.execute(
+        "create or replace table bench_mix as select r.id, r.image, r.conversations, (i - 1)::bigint as record_order "
+        "from (select unnest(?::struct(id varchar, image varchar, "
+        'conversations struct("from" varchar, "value" varchar)[])[]) as r, '
+        "generate_subscripts(?::struct(id varchar)[], 1) as i)",
+        [rows, [{"id": r["id"]} for r in rows]],
+    )
+    con.close()
+    result = check(guarded, "bench_mix", benchmarks=benchmark_lists)
+    assert "contamination" not in result.skipped
+    found = dict(
+        query(guarded, "select record_id, detail from check_results where model = 'bench_mix' and rule like 'bench%'")
+    )
+    assert found == {
+        "b_coco_name": "image of pope (COCO id 42)",
+        "b_vg_coco": "image of pope (COCO id 155200)",
+        "b_file": "image of gqa (file n123.jpg)",
+        "b_text": f'holds 67% of a question of vqa: "{BENCH_QUESTION[:60]}"',
+    }
+    assert check(guarded, "bench_mix").skipped["contamination"].startswith("needs --benchmarks DIR")
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({}, "no .csv, .json or .jsonl file in it"),
+        ({"a.csv": "name,url\nx,y\n"}, "none of the columns coco_id, image, vg_id, question; found name, url"),
+        ({"a.csv": "coco_id\n12\nabc\n"}, "1 rows whose coco_id or vg_id is not a whole number"),
+        ({"a.json": "{not json"}, "cannot be read as a table"),
+    ],
+)
+def test_benchmark_lists_that_cannot_be_read_stop_in_one_line(planted, tmp_path, files, message):
+    warehouse, _ = planted
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(SvitError, match=message) as error:
+        check(warehouse, "planted_mix", benchmarks=tmp_path)
+    assert "\n" not in str(error.value)
+    with pytest.raises(SvitError, match="not a folder"):
+        check(warehouse, "planted_mix", benchmarks=tmp_path / "missing")

@@ -152,6 +152,21 @@ RULES = {
             "trainers truncate the end silently (LLaVA-1.5: 2048); LLaMA-Factory #1136, #3995, #6891 ask to drop",
         ),
         Rule(
+            "benchmark_image",
+            "contamination",
+            ERROR,
+            "the record's image is one a benchmark evaluates on (--benchmarks: by COCO id, also through Visual "
+            "Genome's coco_id, by Visual Genome id or by file name)",
+            "LLaMA2-Accessory #111, PSALM #16: POPE's and RefCOCO's val/test images inside COCO train inflate scores",
+        ),
+        Rule(
+            "benchmark_text",
+            "contamination",
+            WARNING,
+            "the record's turns hold half or more of the word 8-grams of a benchmark question (questions of 8+ words)",
+            "training on benchmark questions inflates scores; n-gram overlap as in published contamination checks",
+        ),
+        Rule(
             "single_modality",
             "trainer",
             WARNING,
@@ -167,6 +182,12 @@ NEEDS = {
     "images": ("image_files", "svit images ROOT"),
     "length": ("record_tokens", "svit tokens --family F"),
 }
+
+
+def text_words(text: str) -> str:
+    """SQL: the words of `text` for the comparing rules (near-duplicates, contamination):
+    lower-cased, cut at every character that is not a letter or a digit."""
+    return f"list_filter(string_split_regex(lower({text}), '[^[:alnum:]]+'), lambda w: w <> '')"
 
 
 def _answers(conversations: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from svit.check.benchmarks import contamination_ctes, load_benchmarks
 from svit.check.rules import (
     ERROR,
     FAILURE_PHRASES_VERSION,
@@ -26,6 +27,7 @@ from svit.check.rules import (
     NEEDS,
     RULES,
     record_rules_sql,
+    text_words,
 )
 from svit.core import snapshots
 from svit.core.errors import SvitError, first_line
@@ -72,9 +74,16 @@ class CheckResult:
         return sum(r.records for r in self.rules if r.severity == ERROR)
 
 
-def check(warehouse: Warehouse, model: str, family: str = "llava-1.5", max_length: int | None = None) -> CheckResult:
+def check(
+    warehouse: Warehouse,
+    model: str,
+    family: str = "llava-1.5",
+    max_length: int | None = None,
+    benchmarks: Path | None = None,
+) -> CheckResult:
     """Evaluate the rules on `model` (a model or mix in svit.duckdb, or an ingested LLaVA file);
-    the length rule with `max_length`, from the counts `svit tokens` made for `family`."""
+    the length rule with `max_length`, from the counts `svit tokens` made for `family`; the
+    contamination rules against the lists in the folder `benchmarks` (svit/check/benchmarks.py)."""
     if family not in FAMILIES:
         raise SvitError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
     started = time.perf_counter()
@@ -88,6 +97,10 @@ def check(warehouse: Warehouse, model: str, family: str = "llava-1.5", max_lengt
                 for group, (table, command) in NEEDS.items()
                 if table not in present
             }
+            if benchmarks is None:
+                skipped["contamination"] = "needs --benchmarks DIR (a list of images or questions per benchmark)"
+            else:
+                load_benchmarks(con, Path(benchmarks))
             lengths = None
             if "length" not in skipped:
                 lengths, why = _lengths_sql(con, model, family, max_length)
@@ -95,7 +108,7 @@ def check(warehouse: Warehouse, model: str, family: str = "llava-1.5", max_lengt
                     skipped["length"] = why
             total = con.execute(f"select count(*) from ({records})").fetchall()[0][0]
             evaluated = [r.name for r in RULES.values() if r.group not in skipped]
-            _evaluate(con, model, family, records, lengths, evaluated, skipped)
+            _evaluate(con, model, family, records, lengths, evaluated, skipped, benchmarks is not None)
             rules = _summaries(con, model, total)
         except duckdb.Error as exc:
             raise SvitError(f"check of {model} failed: {first_line(exc)}") from exc
@@ -153,6 +166,7 @@ def _evaluate(
     lengths: str | None,
     evaluated: list[str],
     skipped: dict[str, str],
+    contamination: bool = False,
 ) -> None:
     per_record = record_rules_sql("conversations", "image", family)
     found = ", ".join(f"{{'rule': {sql_str(name)}, 'detail': {sql}}}" for name, sql in per_record.items())
@@ -202,6 +216,7 @@ def _evaluate(
             insert into {TABLE}
             with recs as ({records}),
             {near_duplicate_ctes()},
+            {contamination_ctes() + "," if contamination else ""}
             findings as (
                 select id as record_id, record_index, f.rule, f.detail
                 from (
@@ -223,6 +238,7 @@ def _evaluate(
                 where record_index <> first
                 union all
                 select id, record_index, 'near_duplicate_answer', detail from near_duplicates
+                {"union all select id, record_index, rule, detail from contaminated" if contamination else ""}
                 {length_findings}
                 union all
                 select null, null, 'single_modality',
@@ -249,10 +265,11 @@ def near_duplicate_ctes() -> str:
     Candidates: records that share a band's values (its bins' minima) with another; each record
     is compared with the first record of every bucket it is in, not with every member, so a
     bucket of many alike records costs one comparison per member, not one per pair."""
-    words = (
-        "list_filter(string_split_regex(lower(array_to_string(list_transform(list_filter(conversations, "
-        "lambda t: t.\"from\" = 'gpt'), lambda t: t.value), ' ')), '[^[:alnum:]]+'), lambda w: w <> '')"
+    answers = (
+        "array_to_string(list_transform(list_filter(conversations, lambda t: t.\"from\" = 'gpt'), "
+        "lambda t: t.value), ' ')"
     )
+    words = text_words(answers)
     return f"""
     near_words as (
         select record_index, {words} as w from recs
