@@ -98,15 +98,25 @@ def cli(warehouse_dir: str | None) -> None:
     "--seed", default=0, show_default=True, type=int, help="Random seed; the same seed gives byte-identical files."
 )
 @click.option("--zip", "zip_data", is_flag=True, help="Ship data/*.json as data/*.zip, as BAAI does.")
-def sample(out_dir: str, images: int, seed: int, zip_data: bool) -> None:
+@click.option(
+    "--with-images",
+    is_flag=True,
+    help="Also write small image files at the paths the records name (OUT/images/), with planted defects.",
+)
+def sample(out_dir: str, images: int, seed: int, zip_data: bool, with_images: bool) -> None:
     """Write a synthetic corpus laid out like the BAAI/SVIT download.
 
     It writes a corpus, not a warehouse: `svit ingest` reads the corpus into one. Progress
     shows on standard error when it is a terminal; the last line sums up what was written.
 
+    With --with-images, a real image file stands at every path the records name, under
+    OUT/images/ (LLaVA's layout), with planted defects listed in OUT/images/IMAGES_TRUTH.json:
+    missing, empty, truncated, GIF or PNG under a .jpg name, wrong size, CMYK.
+
     \b
     Example:
       svit sample --out corpus --images 100 --seed 1
+      svit sample --out corpus --with-images && svit images corpus/images
     """
     import time
 
@@ -121,6 +131,16 @@ def sample(out_dir: str, images: int, seed: int, zip_data: bool) -> None:
         + f"), {truth['qa_pairs_total']:,} QA pairs, a LLaVA-1.5 mix of {truth['llava_mix665k']['records']:,} records"
         f", in {time.perf_counter() - started:.1f}s"
     )
+    if with_images:
+        from synth.images import write_images
+
+        started = time.perf_counter()
+        written = write_images(Path(out_dir), seed)
+        planted = sum(len(paths) for paths in written["defects"].values())
+        click.echo(
+            f"wrote {Path(out_dir) / 'images'}: {written['files_written']:,} image files for {written['paths']:,} "
+            f"paths, {planted} planted defects (images/IMAGES_TRUTH.json), in {time.perf_counter() - started:.1f}s"
+        )
 
 
 @cli.command(short_help="Add or update sources: JSON or zips to Parquet tables.")
@@ -579,6 +599,47 @@ def stats(
         f"wrote {report.out_dir / 'report.md'}, report.html and {len(report.files) - 2} CSV/PNG files "
         f"in {report.seconds:.1f}s"
     )
+
+
+@cli.command(short_help="Check the image files records point at.")
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="M",
+    help="Model, mix or ingested LLaVA file whose images to check (repeatable; default llava_svit_all and "
+    "every ingested LLaVA file).",
+)
+@click.option("--decode", is_flag=True, help="Decode every image whole, not just its header and end marker.")
+@click.option("--hash", "with_hash", is_flag=True, help="Also record each file's sha256.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@warehouse_option
+def images(
+    root: Path, models: tuple[str, ...], decode: bool, with_hash: bool, no_progress: bool, warehouse_dir: str | None
+) -> None:
+    """Check the image files the records name, under ROOT (LLaVA's layout: coco/train2017,
+    gqa/images, ocr_vqa/images, textvqa/train_images, vg/VG_100K, vg/VG_100K_2).
+
+    Every path goes into the table image_files (exists, bytes, format by magic bytes, the
+    format its name says, width, height, mode, frames, decodable, error, sha256 with --hash).
+    Records whose image is missing, unreadable, mislabelled, of another size than the
+    metadata says, or CMYK are counted per model and image prefix and listed in
+    <warehouse>/report/images_problems.csv. A rerun reads again only the files whose size or
+    modification time changed. Nothing under ROOT is written.
+
+    \b
+    Example:
+      svit images /data/llava --model llava_v1_5_mix665k
+      svit images /data/llava --decode --hash
+    """
+    from svit.images import run_images
+
+    warehouse = resolve_warehouse(warehouse_dir)
+    with reading(warehouse, allow_stale=False):
+        result = run_images(warehouse, root, models, decode, with_hash, progress=not no_progress)
+    for line in result.summary_lines():
+        click.echo(line)
 
 
 @cli.command(short_help="Count records' tokens for a model family.")

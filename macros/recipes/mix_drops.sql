@@ -5,8 +5,10 @@
 
       max_tokens                a total over the limit, in the family and tokenizer named;
       max_tokens: size unknown  no total (the image size is unknown): not judged, so not kept;
-      exclude: <rule>           a finding of `svit check` under that rule. -#}
-{% macro mix_dropped_records(source) -%}
+      exclude: <rule>           a finding of `svit check` under that rule;
+      images: <problem>         its image file has that problem (`svit images`: missing,
+                                unreadable, mislabelled, size_mismatch, cmyk). -#}
+{% macro mix_dropped_records(source, i) -%}
 {%- set drops = source.drops %}
 {%- set model = "'" ~ source.name | replace("'", "''") ~ "'" %}
 {%- set parts = [] %}
@@ -23,6 +25,11 @@
     "select distinct record_index as source_record, 'exclude: ' || rule as reason from "
     ~ command_relation('check_results') ~ " where model = " ~ model ~ " and record_index is not null and rule in ('"
     ~ drops.exclude | join("', '") ~ "')") %}
+{%- endif %}
+{%- if drops.images_ok %}
+{%- do parts.append(
+    "select s.source_record, 'images: ' || f.problem as reason from source_" ~ i ~ " as s inner join "
+    ~ command_relation('image_files') ~ " as f on f.path = s.image where f.problem is not null") %}
 {%- endif %}
     {{ parts | join('\n    union all\n    ') }}
 {%- endmacro %}

@@ -23,7 +23,7 @@ source_{{ loop.index }} as not materialized (
 {%- if source.drops %}
 
 dropped_{{ loop.index }} as (
-    {{ mix_dropped_records(source) }}
+    {{ mix_dropped_records(source, loop.index) }}
 ),
 {%- endif %}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from svit.core.models_db import IMAGE_FILES
 from svit.core.sql import sql_str
 
 ERROR, WARNING = "error", "warning"
@@ -130,6 +131,41 @@ RULES = {
             "InternVL 2.5 report: repetitive samples cause repetition loops",
         ),
         Rule(
+            "image_missing",
+            "images",
+            ERROR,
+            "no file at the record's image path under the scanned root",
+            "LLaVA #1618, #593: missing OCR-VQA and VG files stop training runs",
+        ),
+        Rule(
+            "image_unreadable",
+            "images",
+            ERROR,
+            "the image file is empty, truncated, a directory or not an image Pillow can read",
+            "LLaVA #601, #702: 0-byte VG_100K_2 files; Qwen's fine-tuning README ships check_image.py",
+        ),
+        Rule(
+            "image_mislabelled",
+            "images",
+            WARNING,
+            "the file's format (by its first bytes) is not the one its name says (a GIF or PNG saved as .jpg)",
+            "LLaVA #1618: OCR-VQA GIFs under .jpg names",
+        ),
+        Rule(
+            "image_size_mismatch",
+            "images",
+            WARNING,
+            "the file's size differs from image_data.json's or COCO's (the boxes and image-token counts use those)",
+            "boxes normalised by the metadata size land elsewhere on another size",
+        ),
+        Rule(
+            "image_cmyk",
+            "images",
+            WARNING,
+            "a CMYK image: decoders that expect RGB fail or give wrong colours",
+            "torchvision's decode_jpeg and some data loaders refuse CMYK JPEGs",
+        ),
+        Rule(
             "exact_duplicate",
             "duplicates",
             WARNING,
@@ -179,7 +215,7 @@ RULES = {
 
 # Rules that need a table another command computes, and what computes it.
 NEEDS = {
-    "images": ("image_files", "svit images ROOT"),
+    "images": (IMAGE_FILES, "svit images ROOT"),
     "length": ("record_tokens", "svit tokens --family F"),
 }
 

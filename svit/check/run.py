@@ -35,6 +35,7 @@ from svit.core.files import atomic_write_text
 from svit.core.models_db import (
     CHECK_RESULTS,
     CHECK_RUNS,
+    IMAGE_FILES,
     LLAVA_COLUMNS,
     RECORD_TOKENS,
     built_relations,
@@ -101,6 +102,13 @@ def check(
                 skipped["contamination"] = "needs --benchmarks DIR (a list of images or questions per benchmark)"
             else:
                 load_benchmarks(con, Path(benchmarks))
+            images = None
+            if "images" not in skipped:
+                images, unscanned = _images_sql(con, records)
+                if unscanned:
+                    skipped["images (part)"] = (
+                        f"{unscanned:,} records' images are not in image_files (svit images ROOT --model {model})"
+                    )
             lengths = None
             if "length" not in skipped:
                 lengths, why = _lengths_sql(con, model, family, max_length)
@@ -108,7 +116,7 @@ def check(
                     skipped["length"] = why
             total = con.execute(f"select count(*) from ({records})").fetchall()[0][0]
             evaluated = [r.name for r in RULES.values() if r.group not in skipped]
-            _evaluate(con, model, family, records, lengths, evaluated, skipped, benchmarks is not None)
+            _evaluate(con, model, family, records, lengths, evaluated, skipped, benchmarks is not None, images)
             rules = _summaries(con, model, total)
         except duckdb.Error as exc:
             raise SvitError(f"check of {model} failed: {first_line(exc)}") from exc
@@ -135,6 +143,20 @@ def _records_sql(warehouse: Warehouse, model: str) -> str:
         )
     known = sorted({m for m, c in relations.items() if LLAVA_COLUMNS <= c} | set(warehouse.llava_models()))
     raise SvitError(f"no model named {model!r}; models: {', '.join(known) or 'none: run `svit build` first'}")
+
+
+def _images_sql(con: duckdb.DuckDBPyConnection, records: str) -> tuple[str, int]:
+    """The image problems `svit images` found, as SQL (image, category, detail), and how many
+    image records of the model have no row in image_files (scanned for other models, or not at all)."""
+    [(unscanned,)] = con.execute(
+        f"select count(*) from ({records}) r where r.image is not null "
+        f"and not exists (select 1 from {IMAGE_FILES} f where f.path = r.image)"
+    ).fetchall()
+    problems = (
+        f"select path as image, problem as category, problem_detail as detail from {IMAGE_FILES} "
+        "where problem is not null"
+    )
+    return problems, unscanned
 
 
 def _lengths_sql(
@@ -167,9 +189,16 @@ def _evaluate(
     evaluated: list[str],
     skipped: dict[str, str],
     contamination: bool = False,
+    images: str | None = None,
 ) -> None:
     per_record = record_rules_sql("conversations", "image", family)
     found = ", ".join(f"{{'rule': {sql_str(name)}, 'detail': {sql}}}" for name, sql in per_record.items())
+    image_findings = (
+        f"union all select recs.id, recs.record_index, 'image_' || p.category, p.detail "
+        f"from recs inner join ({images}) as p using (image)"
+        if images
+        else ""
+    )
     length_findings = (
         f"union all select recs.id, recs.record_index, 'over_max_length', l.tokens || ' tokens' "
         f"from recs inner join ({lengths}) as l on l.record = recs.record_index"
@@ -239,6 +268,7 @@ def _evaluate(
                 union all
                 select id, record_index, 'near_duplicate_answer', detail from near_duplicates
                 {"union all select id, record_index, rule, detail from contaminated" if contamination else ""}
+                {image_findings}
                 {length_findings}
                 union all
                 select null, null, 'single_modality',

@@ -26,6 +26,8 @@ TOKEN_CACHE = "token_cache"
 # The findings of `svit check` (svit/check writes them), and one row per model it checked.
 CHECK_RESULTS = "check_results"
 CHECK_RUNS = "check_runs"
+# What `svit images` found at every image path the records name (svit/images writes it).
+IMAGE_FILES = "image_files"
 # Every table a command writes into svit.duckdb beside the models, with the line `svit sql
 # --tables` shows for it (None: internal to its command, not listed). No mix may take these names.
 COMMAND_TABLES: dict[str, str | None] = {
@@ -34,6 +36,10 @@ COMMAND_TABLES: dict[str, str | None] = {
         "One row per record, model family and tokenizer counted by `svit tokens`: text, image and total tokens."
     ),
     TOKEN_CACHE: None,  # counts by text hash, for `svit tokens` alone
+    IMAGE_FILES: (
+        "One row per image path the records name, as `svit images` found the file: exists, bytes, format, "
+        "size, mode, frames, decodable, error."
+    ),
     CHECK_RESULTS: "One row per finding of `svit check`: model, record, rule, severity, detail.",
     CHECK_RUNS: "One row per model `svit check` checked: family, records, the rules it ran and those it skipped.",
 }

@@ -28,7 +28,7 @@ from svit.core.errors import SvitError
 from svit.core.groundings import DEFAULT as GROUNDING_DEFAULT
 from svit.core.groundings import GROUNDED_VIEW, check_sizes, described, grounding, regrounded_sql
 from svit.core.image_sizes import image_sizes_sql
-from svit.core.models_db import LLAVA_COLUMNS, MIX_MANIFESTS, MODEL_PARTS, MODELS_CATALOG
+from svit.core.models_db import IMAGE_FILES, LLAVA_COLUMNS, MIX_MANIFESTS, MODEL_PARTS, MODELS_CATALOG
 from svit.core.snapshots import current_snapshot
 from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
@@ -200,10 +200,13 @@ def _file_source(con: duckdb.DuckDBPyConnection, snapshot: Path, model: str) -> 
 
 
 def image_sizes(warehouse: Warehouse, con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Image path (as records name it) -> width, height, for every image whose size the warehouse knows:
-    Visual Genome's (`images`, from image_data.json) and COCO's (`coco_captions`, from the
-    captions' image list, at `coco/<split>/<file>` as LLaVA names them)."""
-    query = image_sizes_sql(current_snapshot(warehouse.root) or warehouse.root)
+    """Image path (as records name it) -> width, height, for every image whose size the warehouse
+    knows: the file's own when `svit images` read it, else the metadata's (svit/core/image_sizes.py)."""
+    scanned = con.execute(
+        "select 1 from duckdb_tables() where database_name = ? and table_name = ?", [MODELS_CATALOG, IMAGE_FILES]
+    ).fetchall()
+    files = f"{MODELS_CATALOG}.main.{IMAGE_FILES}" if scanned else None
+    query = image_sizes_sql(current_snapshot(warehouse.root) or warehouse.root, files)
     if query is None:
         return pl.DataFrame(schema={"image": pl.String, "width": pl.Int32, "height": pl.Int32})
     return pl.from_arrow(con.sql(query).to_arrow_table())

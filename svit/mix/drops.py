@@ -1,6 +1,7 @@
 """A recipe's record drops: `max_tokens: N` (records over a length in a family's tokens, as
-`svit tokens` counted them) and `exclude: [rule, ...]` (records `svit check` found breaking
-those rules). Both name what other commands computed about a source, so both are checked here
+`svit tokens` counted them), `exclude: [rule, ...]` (records `svit check` found breaking
+those rules) and `images: ok` (records whose image file `svit images` found a problem
+with). Both name what other commands computed about a source, so both are checked here
 against what those commands wrote: the counts or the check must exist for the source and must
 describe the records it holds now (a model rebuilt or a mix replaced since is refused, never
 judged by stale rows).
@@ -19,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from svit.core.errors import SvitError, first_line
-from svit.core.models_db import CHECK_RUNS, RECORD_TOKENS, ids_digest_sql
+from svit.core.models_db import CHECK_RUNS, IMAGE_FILES, RECORD_TOKENS, ids_digest_sql
 from svit.core.sql import sql_ident, sql_str
 from svit.core.token_counts import counted_by, stale_count_sql
 
 if TYPE_CHECKING:
     import yaml
 
-DROP_KEYS = ("max_tokens", "exclude")
+DROP_KEYS = ("max_tokens", "exclude", "images")
 
 
 @dataclass
@@ -41,9 +42,10 @@ class MaxTokens:
 class Drops:
     max_tokens: MaxTokens | None = None
     exclude: list[str] = field(default_factory=list)
+    images_ok: bool = False  # `images: ok`: only records whose image `svit images` found without a problem
 
     def __bool__(self) -> bool:
-        return self.max_tokens is not None or bool(self.exclude)
+        return self.max_tokens is not None or bool(self.exclude) or self.images_ok
 
     def as_var(self) -> dict:
         """What macros/recipes/mix_drops.sql reads."""
@@ -53,6 +55,7 @@ class Drops:
             if tokens is None
             else {"limit": tokens.limit, "family": tokens.family, "fingerprint": tokens.fingerprint},
             "exclude": list(self.exclude),
+            "images_ok": self.images_ok,
         }
 
     def as_manifest(self) -> dict:
@@ -62,16 +65,24 @@ class Drops:
             if tokens is None
             else {"limit": tokens.limit, "family": tokens.family, "tokenizer": tokens.tokenizer},
             "exclude": list(self.exclude),
+            "images": "ok" if self.images_ok else None,
         }
 
 
 def parse_drops(doc, entry: dict[str, tuple[yaml.Node, yaml.Node]], inherited: Drops | None = None) -> Drops:
     """The drop keys of a recipe mapping (the top, or a source over the top's `inherited`)."""
-    drops = Drops(inherited.max_tokens, list(inherited.exclude)) if inherited else Drops()
+    drops = Drops(inherited.max_tokens, list(inherited.exclude), inherited.images_ok) if inherited else Drops()
     if "max_tokens" in entry:
         drops.max_tokens = _max_tokens(doc, entry["max_tokens"][1])
     if "exclude" in entry:
         drops.exclude = _exclude(doc, entry["exclude"][1])
+    if "images" in entry:
+        value = doc.value(entry["images"][1])
+        if value not in ("ok", None):
+            raise doc.error(
+                entry["images"][1], f"images must be ok (only records whose image file is fine), not {value!r}"
+            )
+        drops.images_ok = value == "ok"
     return drops
 
 
@@ -125,7 +136,11 @@ def resolve_drops(con: duckdb.DuckDBPyConnection, source: str, kind: str, drops:
             if problem:
                 return problem
         if drops.exclude:
-            return _check_exclude(con, source, keys, drops.exclude, CHECK_RUNS in present)
+            problem = _check_exclude(con, source, keys, drops.exclude, CHECK_RUNS in present)
+            if problem:
+                return problem
+        if drops.images_ok:
+            return _check_images(con, source, kind, IMAGE_FILES in present)
     except duckdb.Error as exc:  # a table another svit wrote in another shape
         return f"cannot read what {source} was counted or checked for: {first_line(exc)}; count or check it again"
     return None
@@ -188,6 +203,23 @@ def _check_exclude(con, source: str, keys: str, rules: list[str], present: bool)
     ).fetchall()
     if now != records or digest != ids_md5:
         return f"{source} changed since it was checked ({records:,} records then, {now:,} now): {redo} again"
+    return None
+
+
+def _check_images(con, source: str, kind: str, present: bool) -> str | None:
+    redo = f"`svit images ROOT --model {source}`"
+    if not present:
+        return f"images: ok needs the image files checked: run {redo} first"
+    records = (
+        f"select image from stg_llava__records where llava_file = {sql_str(source)} and has_image"
+        if kind == "llava_file"
+        else f"select image from {sql_ident(source)} where image is not null"
+    )
+    [(unscanned,)] = con.execute(
+        f"select count(*) from ({records}) r where not exists (select 1 from {IMAGE_FILES} f where f.path = r.image)"
+    ).fetchall()
+    if unscanned:
+        return f"images: ok: {unscanned:,} records of {source} name images `svit images` has not checked: run {redo}"
     return None
 
 

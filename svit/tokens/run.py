@@ -19,7 +19,7 @@ import pyarrow as pa
 from svit.core import snapshots
 from svit.core.errors import SvitError
 from svit.core.image_sizes import image_sizes_sql
-from svit.core.models_db import LLAVA_COLUMNS, RECORD_TOKENS, TOKEN_CACHE, connect
+from svit.core.models_db import IMAGE_FILES, LLAVA_COLUMNS, RECORD_TOKENS, TOKEN_CACHE, connect
 from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
 from svit.tokens.families import IMAGE_SLOT, Family, family
@@ -192,7 +192,11 @@ def _store(con: duckdb.DuckDBPyConnection, counts: pa.Table) -> None:
 def stage_image_rule(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, fam: Family) -> None:
     """Temp tables tok_sizes (image, width, height) and tok_image_rule (width, height, rule_tokens): the
     family's rule once per distinct size (null where the rule refuses the size)."""
-    query = image_sizes_sql(snapshots.current_snapshot(warehouse.root) or warehouse.root)
+    # The files' own sizes, where `svit images` read them, else the metadata's.
+    scanned = con.execute("select 1 from duckdb_tables() where table_name = ?", [IMAGE_FILES]).fetchall()
+    query = image_sizes_sql(
+        snapshots.current_snapshot(warehouse.root) or warehouse.root, IMAGE_FILES if scanned else None
+    )
     con.execute(
         "create or replace temp table tok_sizes as "
         + (query or "select null::varchar as image, null::integer as width, null::integer as height where false")

@@ -1,0 +1,265 @@
+"""`svit images ROOT`: what is at every image path the warehouse's records name, into the table
+image_files of svit.duckdb, and a report of the records whose image has a problem.
+
+The paths come from the models named (default: llava_svit_all and every ingested LLaVA file),
+relative to ROOT in LLaVA's layout (`coco/train2017/...`, `vg/VG_100K/...`). Every path is
+stat'ed; a file read before from the same ROOT whose size and mtime are unchanged keeps its
+row (with `--decode` or `--hash`, only if that was done then too), the others are read again
+(svit/images/scan.py), in parallel processes when there are many. The new table is made beside
+the old one and takes its name in one transaction: a scan killed midway leaves the previous
+image_files as it was. Nothing under ROOT is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from svit.core import snapshots
+from svit.core.errors import SvitError
+from svit.core.files import atomic_write_text
+from svit.core.image_files import CATEGORIES, image_problems_sql
+from svit.core.image_sizes import image_sizes_sql
+from svit.core.models_db import IMAGE_FILES, LLAVA_COLUMNS, connect
+from svit.core.sql import sql_ident, sql_str
+from svit.core.warehouse import Warehouse
+from svit.images.scan import COLUMNS, scan_chunk, stat_key
+
+DEFAULT_MART = "llava_svit_all"
+CHUNK = 500  # paths per task of the process pool
+IN_PROCESS = 2000  # fewer paths to read than this: read them here, a pool would cost more to start
+PROBLEMS_FILE = "images_problems.csv"  # under <warehouse>/report/
+TYPES = (
+    "varchar, boolean, bigint, bigint, varchar, varchar, integer, integer, varchar, integer, boolean, boolean, "
+    "varchar, varchar"
+).split(", ")
+
+
+@dataclass
+class ImagesResult:
+    root: Path
+    models: list[str]
+    paths: int = 0
+    read: int = 0  # read now (the rest kept from the last scan)
+    seconds: float = 0.0
+    categories: dict[str, int] = field(default_factory=dict)  # paths per problem
+    per_model: dict[str, dict[str, int]] = field(default_factory=dict)  # records per problem
+    per_prefix: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    problems_file: Path | None = None
+
+    def summary_lines(self) -> list[str]:
+        rate = self.read / self.seconds if self.seconds else 0.0
+        ok = self.paths - sum(self.categories.values())
+        lines = [
+            f"{self.paths:,} image paths of {', '.join(self.models)} under {self.root}: {self.read:,} read now, "
+            f"{self.paths - self.read:,} unchanged since the last scan, in {self.seconds:.1f}s ({rate:,.0f} files/s)",
+            "  paths: " + "; ".join([f"ok {ok:,}"] + [f"{c} {self.categories.get(c, 0):,}" for c in CATEGORIES]),
+        ]
+        for model, counts in self.per_model.items():
+            total = sum(counts.values())
+            lines.append(f"  {model}: {total:,} records whose image has a problem" + _counts(counts))
+            for (m, prefix), by in sorted(self.per_prefix.items()):
+                if m == model:
+                    lines.append(f"    {prefix:<10}" + _counts(by).removeprefix(" "))
+        if self.problems_file is not None:
+            lines.append(f"  every such record: {self.problems_file}")
+        lines.append(f'  table {IMAGE_FILES} in svit.duckdb (`svit sql "select * from {IMAGE_FILES}"`)')
+        return lines
+
+
+def _counts(counts: dict[str, int]) -> str:
+    shown = [f"{c} {counts[c]:,}" for c in CATEGORIES if counts.get(c)]
+    return f" ({', '.join(shown)})" if shown else ""
+
+
+def _llava_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "select table_name, list(column_name) from duckdb_columns() where schema_name = 'main' "
+        "and database_name = current_database() group by all"
+    ).fetchall()
+    return sorted(name for name, columns in rows if LLAVA_COLUMNS <= set(columns))
+
+
+def _records_sql(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, models: Sequence[str]) -> tuple[list, str]:
+    """The models chosen, and a query of their image records (model, record, id, image)."""
+    marts, files = _llava_marts(con), warehouse.llava_models()
+    if not models:
+        models = ([DEFAULT_MART] if DEFAULT_MART in marts else []) + files
+    known = sorted(set(marts) | set(files))
+    for model in models:
+        if model not in known:
+            raise SvitError(f"no model named {model!r} in {warehouse.root}; models: {', '.join(known) or 'none'}")
+    if not models:
+        raise SvitError(f"no LLaVA models in {warehouse.root}: run `svit ingest` and `svit build` first")
+    parts = []
+    for model in dict.fromkeys(models):
+        if model in marts:
+            parts.append(
+                f"select {sql_str(model)} as model, record_order as record, id::varchar as id, image "
+                f"from {sql_ident(model)} where image is not null"
+            )
+        else:
+            parts.append(
+                f"select {sql_str(model)} as model, record_index as record, id, image from stg_llava__records "
+                f"where llava_file = {sql_str(model)} and has_image"
+            )
+    return list(dict.fromkeys(models)), " union all ".join(parts)
+
+
+def run_images(
+    warehouse: Warehouse,
+    root: Path | str,
+    models: Sequence[str] = (),
+    decode: bool = False,
+    with_hash: bool = False,
+    progress: bool = True,
+    workers: int | None = None,
+) -> ImagesResult:
+    """Scan the image files of `models` under `root` into image_files and report (module docstring)."""
+    started = time.perf_counter()
+    root = Path(root)
+    if not root.is_dir():
+        raise SvitError(f"{root}: not a folder; give the folder the image paths are relative to (coco/, vg/, ...)")
+    root = root.resolve()
+    if not warehouse.duckdb_path.is_file():
+        raise SvitError(f"no models in {warehouse.root}: run `svit build` first ({IMAGE_FILES} is kept in svit.duckdb)")
+    with snapshots.write_lock(warehouse.root, "images"):
+        con = connect(warehouse, read_only=False)
+        try:
+            chosen, records = _records_sql(warehouse, con, models)
+            con.execute(f"create or replace temp table img_records as {records}")
+            paths = [p for (p,) in con.execute("select distinct image from img_records order by 1").fetchall()]
+            previous = _previous(con, root)
+            keep, todo = [], []
+            for path in paths:
+                before = previous.get(path)
+                if before is not None and _unchanged(before, stat_key(str(root), path), decode, with_hash):
+                    keep.append(before)
+                else:
+                    todo.append(path)
+            rows = keep + _scan(str(root), todo, decode, with_hash, progress, workers)
+            _write(con, warehouse, root, rows)
+            result = ImagesResult(root, chosen, len(paths), len(todo))
+            _report(warehouse, con, result)
+        finally:
+            con.close()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _previous(con: duckdb.DuckDBPyConnection, root: Path) -> dict[str, tuple]:
+    """The rows of the last scan of the same root, by path."""
+    present = con.execute("select 1 from duckdb_tables() where table_name = ?", [IMAGE_FILES]).fetchall()
+    if not present:
+        return {}
+    columns = {r[0] for r in con.execute(f"select column_name from (describe {IMAGE_FILES})").fetchall()}
+    if not set(COLUMNS) <= columns:  # written by an older svit: read everything again
+        return {}
+    rows = con.execute(
+        f"select {', '.join(sql_ident(c) for c in COLUMNS)} from {IMAGE_FILES} where root = ?", [str(root)]
+    ).fetchall()
+    return {row[0]: row for row in rows}
+
+
+def _unchanged(before: tuple, key: tuple[int, int] | None, decode: bool, with_hash: bool) -> bool:
+    row = dict(zip(COLUMNS, before, strict=True))
+    if (decode and not row["decoded"]) or (with_hash and row["exists"] and row["sha256"] is None):
+        return False
+    if key is None:
+        return not row["exists"] and row["error"] is None  # missing then, missing now
+    return row["exists"] and (row["bytes"], row["mtime_ns"]) == key
+
+
+def _scan(root: str, paths: list[str], decode: bool, with_hash: bool, progress: bool, workers: int | None) -> list:
+    from tqdm import tqdm
+
+    rows: list[tuple] = []
+    chunks = [(root, paths[i : i + CHUNK], decode, with_hash) for i in range(0, len(paths), CHUNK)]
+    bar = tqdm(
+        total=len(paths), desc="images", unit=" files", unit_scale=True, leave=False, disable=None if progress else True
+    )
+    try:
+        if len(paths) < IN_PROCESS:
+            results = map(scan_chunk, chunks)
+            for chunk in results:
+                rows += chunk
+                bar.update(len(chunk))
+        else:
+            with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+                for chunk in pool.map(scan_chunk, chunks):
+                    rows += chunk
+                    bar.update(len(chunk))
+    finally:
+        bar.close()
+    return rows
+
+
+def _write(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, root: Path, rows: list[tuple]) -> None:
+    """Replace image_files by `rows`, each with its problem (svit/core/image_files.py) against the
+    sizes the metadata gives now, in one transaction (a reader sees the old or the new table)."""
+    arrays = {name: pa.array([r[i] for r in rows], type=_arrow(TYPES[i])) for i, name in enumerate(COLUMNS)}
+    con.register("img_new_rows", pa.table(arrays))
+    sizes = image_sizes_sql(snapshots.current_snapshot(warehouse.root) or warehouse.root)
+    scanned_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            f"create or replace table {IMAGE_FILES}__new as select f.*, p.category as problem, "
+            "p.detail as problem_detail, ? as root, ? as scanned_at "
+            f"from img_new_rows f left join ({image_problems_sql('img_new_rows', sizes)}) p on p.image = f.path "
+            "order by f.path",
+            [str(root), scanned_at],
+        )
+        con.execute(f"drop table if exists {IMAGE_FILES}")
+        con.execute(f"alter table {IMAGE_FILES}__new rename to {IMAGE_FILES}")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("img_new_rows")
+
+
+def _arrow(sql_type: str) -> pa.DataType:
+    return {"varchar": pa.string(), "boolean": pa.bool_(), "bigint": pa.int64(), "integer": pa.int32()}[sql_type]
+
+
+def _report(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, result: ImagesResult) -> None:
+    """Counts per category, model and image prefix; every record with a problem into a CSV."""
+    con.execute(
+        "create or replace temp table img_problems as select path as image, problem as category, "
+        f"problem_detail as detail from {IMAGE_FILES} where problem is not null"
+    )
+    result.categories = dict(con.execute("select category, count(*) from img_problems group by all").fetchall())
+    found = (
+        "select r.model, r.record, r.id, r.image, coalesce(nullif(split_part(r.image, '/', 1), ''), 'none') "
+        "as prefix, p.category, p.detail from img_records r inner join img_problems p using (image)"
+    )
+    for model, prefix, category, n in con.execute(
+        f"select model, prefix, category, count(*) from ({found}) group by all order by all"
+    ).fetchall():
+        result.per_model.setdefault(model, {}).setdefault(category, 0)
+        result.per_model[model][category] += n
+        result.per_prefix.setdefault((model, prefix), {})[category] = n
+    for model in result.models:
+        result.per_model.setdefault(model, {})
+    folder = warehouse.root / "report"
+    folder.mkdir(exist_ok=True)
+    rows = con.execute(f"select model, record, id, image, category, detail from ({found}) order by all").fetchall()
+    import csv
+    import io
+
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(("model", "record", "id", "image", "category", "detail"))
+    writer.writerows(rows)
+    result.problems_file = folder / PROBLEMS_FILE
+    atomic_write_text(result.problems_file, text.getvalue())
