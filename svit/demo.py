@@ -11,6 +11,8 @@ import click
 from svit.core.errors import SvitError
 from svit.core.warehouse import Warehouse
 
+DEMO_IMAGES = "sample_images"  # under the warehouse: the bundled sample's image files, written by the demo
+
 
 def _stages(warehouse: Warehouse, corpus: Path) -> list[tuple[str, Callable[[], str]]]:
     """The pipeline in order; each stage returns a one-line summary."""
@@ -40,13 +42,28 @@ def _stages(warehouse: Warehouse, corpus: Path) -> list[tuple[str, Callable[[], 
             f"{result.records:,} records of llava_svit_all -> {result.out} ({result.bytes / 1e6:,.1f} MB, LLaVA JSON)"
         )
 
+    def images() -> str:
+        import json
+
+        from svit.images import run_images
+        from synth.images import write_images
+
+        # The sample's images are written, not shipped: one small file per path its records
+        # name, with the planted defects `svit images` reports (the same as `svit sample --with-images`).
+        seed = json.loads((corpus / "GROUND_TRUTH.json").read_text())["generator"]["seed"]
+        folder = warehouse.root / DEMO_IMAGES
+        write_images(corpus, seed, folder)
+        result = run_images(warehouse, folder, progress=False)
+        problems = ", ".join(f"{c} {n}" for c, n in sorted(result.categories.items()))
+        return f"{result.paths:,} image paths checked under {folder} ({problems}); table image_files"
+
     def stats() -> str:
         from svit.stats import run_stats
 
         report = run_stats(warehouse, warehouse.root / "report")
         return f"report in {report.out_dir / 'report.html'} ({len(report.files)} files)"
 
-    return [("ingest", ingest), ("build", build), ("export", export), ("stats", stats)]
+    return [("ingest", ingest), ("build", build), ("export", export), ("images", images), ("stats", stats)]
 
 
 def _table_summary(warehouse: Warehouse) -> str:

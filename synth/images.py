@@ -81,9 +81,10 @@ def corpus_image_sizes(corpus: Path) -> tuple[dict[str, tuple[int, int]], list[s
     return sizes, sorted(set(vg) & named)
 
 
-def write_images(corpus: Path, seed: int) -> dict:
-    """Write the image files under `<corpus>/images/`; the ground truth of what was written."""
-    root = corpus / IMAGES_DIR
+def write_images(corpus: Path, seed: int, out: Path | None = None) -> dict:
+    """Write the image files of `corpus` under `out` (default `<corpus>/images/`); the ground
+    truth of what was written (also as `IMAGES_TRUTH.json` there)."""
+    root = out or corpus / IMAGES_DIR
     # What an earlier run wrote would hide this run's missing files.
     shutil.rmtree(root, ignore_errors=True)
     sizes, candidates = corpus_image_sizes(corpus)

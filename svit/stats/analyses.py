@@ -22,7 +22,7 @@ from svit.core.dbt import PROJECT_DIR
 from svit.core.errors import SvitError, first_line
 from svit.core.facts import DETAIL_QUESTIONS, FAMILY_MAX_LENGTH
 from svit.core.macros import render_with_macros
-from svit.core.models_db import MODEL_PARTS, RECORD_TOKENS
+from svit.core.models_db import IMAGE_FILES, MODEL_PARTS, RECORD_TOKENS
 from svit.core.sql import sql_ident
 from svit.stats.models import ModelChoice
 
@@ -35,6 +35,7 @@ TOP_PHRASES = 20
 NEEDS = {
     "llava_token_lengths": (RECORD_TOKENS, "svit tokens --family F"),
     "llava_token_over_length": (RECORD_TOKENS, "svit tokens --family F"),
+    "llava_image_sizes": (IMAGE_FILES, "svit images ROOT"),
 }
 
 

@@ -206,6 +206,11 @@ _SECTIONS = {
     ),
     "llava_yes_no": ("Models: answers that are Yes / No answers", _YES_NO_NOTE),
     "llava_duplicates": ("Models: duplicate questions and answers", "The <image> token is removed before comparing."),
+    "llava_image_sizes": (
+        "Models: image sizes and aspect ratios",
+        "Each distinct image a model's records name, as `svit images` read the file (files that could not be read "
+        "are left out; `svit images` lists them): width and height in pixels, aspect ratio width / height.",
+    ),
     "llava_token_lengths": (
         "Models: tokens per record",
         "As `svit tokens` counted them, per family and tokenizer (the measure names both): text tokens are the "
@@ -584,6 +589,22 @@ def _model_words_plot(out: Path, table: Table, models: list[str]) -> list[_Block
     ]
 
 
+def _model_image_sizes_plot(out: Path, table: Table, models: list[str]) -> list[_Block]:
+    if not table.rows:
+        return []
+    return [
+        _Block(
+            "img",
+            "Image sizes and aspect ratios, per model",
+            path=_plot_histograms(
+                out / "models_image_sizes.png",
+                _only(table, models),
+                ("image width", "image height", "aspect ratio (width / height)"),
+            ),
+        )
+    ]
+
+
 def _model_tokens_plot(out: Path, table: Table, models: list[str]) -> list[_Block]:
     """Total and text tokens, a row of panels per model and family/tokenizer that counted it."""
     rows = _only(table, models).dicts()
@@ -612,6 +633,7 @@ _PLOTS: dict[str, Callable[[Path, Table, list[str]], list[_Block]]] = {
     "llava_image_prefixes": _model_prefixes_plot,
     "llava_text_lengths": _model_words_plot,
     "llava_token_lengths": _model_tokens_plot,
+    "llava_image_sizes": _model_image_sizes_plot,
 }
 
 
