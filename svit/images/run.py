@@ -31,7 +31,7 @@ from svit.core.image_sizes import image_sizes_sql
 from svit.core.models_db import IMAGE_FILES, LLAVA_COLUMNS, connect
 from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
-from svit.images.scan import COLUMNS, scan_chunk, stat_key
+from svit.images.scan import COLUMNS, scan_chunk, stat_keys
 
 DEFAULT_MART = "llava_svit_all"
 CHUNK = 500  # paths per task of the process pool
@@ -137,16 +137,21 @@ def run_images(
             chosen, records = _records_sql(warehouse, con, models)
             con.execute(f"create or replace temp table img_records as {records}")
             paths = [p for (p,) in con.execute("select distinct image from img_records order by 1").fetchall()]
+            snapshot = _snapshot_name(warehouse)
             previous = _previous(con, root)
             keep, todo = [], []
-            for path in paths:
+            # With no earlier scan of this root every file is read: nothing to compare.
+            keys = stat_keys(str(root), paths) if previous else [None] * len(paths)
+            for path, key in zip(paths, keys, strict=True):
                 before = previous.get(path)
-                if before is not None and _unchanged(before, stat_key(str(root), path), decode, with_hash):
-                    keep.append(before)
+                if before is not None and _unchanged(before, key, decode, with_hash):
+                    keep.append(path)
                 else:
                     todo.append(path)
-            rows = keep + _scan(str(root), todo, decode, with_hash, progress, workers)
-            _write(con, warehouse, root, rows)
+            # Nothing read, the same paths, problems judged against the same metadata: the table stands.
+            if todo or len(keep) != len(previous) or any(p[-1] != snapshot for p in previous.values()):
+                rows = _scan(str(root), todo, decode, with_hash, progress, workers)
+                _write(con, warehouse, root, keep, rows, snapshot)
             result = ImagesResult(root, chosen, len(paths), len(todo))
             _report(warehouse, con, result)
         finally:
@@ -155,27 +160,34 @@ def run_images(
     return result
 
 
+def _snapshot_name(warehouse: Warehouse) -> str | None:
+    snapshot = snapshots.current_snapshot(warehouse.root)
+    return snapshot.name if snapshot is not None else None
+
+
+# What a rerun needs of the last scan's rows to decide whether a file must be read again.
+_PREVIOUS = ("path", "exists", "bytes", "mtime_ns", "error", "decoded", "sha256 is not null", "snapshot")
+
+
 def _previous(con: duckdb.DuckDBPyConnection, root: Path) -> dict[str, tuple]:
-    """The rows of the last scan of the same root, by path."""
+    """The rows of the last scan of the same root (the columns of _PREVIOUS), by path."""
     present = con.execute("select 1 from duckdb_tables() where table_name = ?", [IMAGE_FILES]).fetchall()
     if not present:
         return {}
     columns = {r[0] for r in con.execute(f"select column_name from (describe {IMAGE_FILES})").fetchall()}
-    if not set(COLUMNS) <= columns:  # written by an older svit: read everything again
+    if not {*COLUMNS, "snapshot"} <= columns:  # written by an older svit: read everything again
         return {}
-    rows = con.execute(
-        f"select {', '.join(sql_ident(c) for c in COLUMNS)} from {IMAGE_FILES} where root = ?", [str(root)]
-    ).fetchall()
+    rows = con.execute(f"select {', '.join(_PREVIOUS)} from {IMAGE_FILES} where root = ?", [str(root)]).fetchall()
     return {row[0]: row for row in rows}
 
 
 def _unchanged(before: tuple, key: tuple[int, int] | None, decode: bool, with_hash: bool) -> bool:
-    row = dict(zip(COLUMNS, before, strict=True))
-    if (decode and not row["decoded"]) or (with_hash and row["exists"] and row["sha256"] is None):
+    _, exists, size, mtime_ns, error, decoded, hashed, _ = before
+    if (decode and not decoded) or (with_hash and exists and not hashed):
         return False
     if key is None:
-        return not row["exists"] and row["error"] is None  # missing then, missing now
-    return row["exists"] and (row["bytes"], row["mtime_ns"]) == key
+        return not exists and error is None  # missing then, missing now
+    return exists and (size, mtime_ns) == key
 
 
 def _scan(root: str, paths: list[str], decode: bool, with_hash: bool, progress: bool, workers: int | None) -> list:
@@ -202,21 +214,40 @@ def _scan(root: str, paths: list[str], decode: bool, with_hash: bool, progress: 
     return rows
 
 
-def _write(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, root: Path, rows: list[tuple]) -> None:
-    """Replace image_files by `rows`, each with its problem (svit/core/image_files.py) against the
-    sizes the metadata gives now, in one transaction (a reader sees the old or the new table)."""
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse,
+    root: Path,
+    keep: list[str],
+    rows: list[tuple],
+    snapshot: str | None,
+) -> None:
+    """Replace image_files by the rows of `keep` (paths of the last scan that stand) and `rows`
+    (read now), each with its problem (svit/core/image_files.py) against the sizes the metadata
+    gives now, in one transaction (a reader sees the old or the new table)."""
     arrays = {name: pa.array([r[i] for r in rows], type=_arrow(TYPES[i])) for i, name in enumerate(COLUMNS)}
-    con.register("img_new_rows", pa.table(arrays))
+    con.register("img_read_rows", pa.table(arrays))
+    con.register("img_kept_paths", pa.table({"path": pa.array(keep, type=pa.string())}))
+    columns = ", ".join(sql_ident(c) for c in COLUMNS)
+    kept = (
+        f"select {columns} from {IMAGE_FILES} where root = {sql_str(str(root))} "
+        "and path in (select path from img_kept_paths)"
+        if keep
+        else f"select {columns} from img_read_rows where false"
+    )
     sizes = image_sizes_sql(snapshots.current_snapshot(warehouse.root) or warehouse.root)
     scanned_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     con.execute("begin transaction")
     try:
         con.execute(
+            f"create or replace temp table img_new_rows as {kept} union all select {columns} from img_read_rows"
+        )
+        con.execute(
             f"create or replace table {IMAGE_FILES}__new as select f.*, p.category as problem, "
-            "p.detail as problem_detail, ? as root, ? as scanned_at "
+            "p.detail as problem_detail, ? as root, ? as scanned_at, ? as snapshot "
             f"from img_new_rows f left join ({image_problems_sql('img_new_rows', sizes)}) p on p.image = f.path "
             "order by f.path",
-            [str(root), scanned_at],
+            [str(root), scanned_at, snapshot],
         )
         con.execute(f"drop table if exists {IMAGE_FILES}")
         con.execute(f"alter table {IMAGE_FILES}__new rename to {IMAGE_FILES}")
@@ -225,7 +256,8 @@ def _write(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, root: Path, row
         con.execute("rollback")
         raise
     finally:
-        con.unregister("img_new_rows")
+        con.unregister("img_read_rows")
+        con.unregister("img_kept_paths")
 
 
 def _arrow(sql_type: str) -> pa.DataType:
