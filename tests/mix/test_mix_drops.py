@@ -92,6 +92,7 @@ def test_drops_leave_out_exactly_the_counted_and_found_records(dropped_mix):
     assert first["drops"] == {
         "max_tokens": {"limit": LIMIT, "family": "llava-1.5", "tokenizer": "mistral-v1"},
         "exclude": list(RULES),
+        "images": None,
     }
 
 
