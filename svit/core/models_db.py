@@ -50,6 +50,15 @@ LLAVA_COLUMNS = frozenset({"id", "image", "conversations", "record_order"})
 MODEL_PARTS = {"llava_svit_all": tuple(f"llava_svit_{task}" for task in TASKS)}
 
 
+def llava_models_of(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The LLaVA-shaped models and mixes of the database `con` is connected to (svit.duckdb)."""
+    rows = con.execute(
+        "select table_name, list(column_name) from duckdb_columns() where schema_name = 'main' "
+        "and database_name = current_database() group by all"
+    ).fetchall()
+    return sorted(name for name, columns in rows if LLAVA_COLUMNS <= set(columns))
+
+
 def ids_digest_sql(records: str, key: str, id_column: str) -> str:
     """A query giving one md5 of the ids of `records` in `key` order: what `svit check` records of
     the records it read, and what a recipe's `exclude:` compares to see the model changed since."""

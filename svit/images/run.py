@@ -28,7 +28,7 @@ from svit.core.errors import SvitError
 from svit.core.files import atomic_write_text
 from svit.core.image_files import CATEGORIES, image_problems_sql
 from svit.core.image_sizes import image_sizes_sql
-from svit.core.models_db import IMAGE_FILES, LLAVA_COLUMNS, connect
+from svit.core.models_db import IMAGE_FILES, connect, llava_models_of
 from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
 from svit.images.scan import COLUMNS, scan_chunk, stat_keys
@@ -80,17 +80,9 @@ def _counts(counts: dict[str, int]) -> str:
     return f" ({', '.join(shown)})" if shown else ""
 
 
-def _llava_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.execute(
-        "select table_name, list(column_name) from duckdb_columns() where schema_name = 'main' "
-        "and database_name = current_database() group by all"
-    ).fetchall()
-    return sorted(name for name, columns in rows if LLAVA_COLUMNS <= set(columns))
-
-
 def _records_sql(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, models: Sequence[str]) -> tuple[list, str]:
     """The models chosen, and a query of their image records (model, record, id, image)."""
-    marts, files = _llava_marts(con), warehouse.llava_models()
+    marts, files = llava_models_of(con), warehouse.llava_models()
     if not models:
         models = ([DEFAULT_MART] if DEFAULT_MART in marts else []) + files
     known = sorted(set(marts) | set(files))

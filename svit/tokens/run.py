@@ -19,7 +19,7 @@ import pyarrow as pa
 from svit.core import snapshots
 from svit.core.errors import SvitError
 from svit.core.image_sizes import image_sizes_sql
-from svit.core.models_db import IMAGE_FILES, LLAVA_COLUMNS, RECORD_TOKENS, TOKEN_CACHE, connect
+from svit.core.models_db import IMAGE_FILES, RECORD_TOKENS, TOKEN_CACHE, connect, llava_models_of
 from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
 from svit.tokens.families import IMAGE_SLOT, Family, family
@@ -77,17 +77,8 @@ class TokensResult:
         return lines
 
 
-def llava_marts(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The LLaVA-shaped models in svit.duckdb."""
-    rows = con.execute(
-        "select table_name, list(column_name) from duckdb_columns() where schema_name = 'main' "
-        "and database_name = current_database() group by all"
-    ).fetchall()
-    return sorted(name for name, columns in rows if LLAVA_COLUMNS <= set(columns))
-
-
 def choose_models(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, asked: Sequence[str]) -> list[str]:
-    marts, files = llava_marts(con), warehouse.llava_models()
+    marts, files = llava_models_of(con), warehouse.llava_models()
     if not asked:
         return ([DEFAULT_MART] if DEFAULT_MART in marts else []) + files
     known = sorted(set(marts) | set(files))
@@ -99,7 +90,7 @@ def choose_models(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, asked: S
 
 def stage_records(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: Sequence[str]) -> None:
     """Temp tables tok_records (model, record, id, image) and tok_turns (model, record, turn, role, value)."""
-    marts = set(llava_marts(con))
+    marts = set(llava_models_of(con))
     snapshot = snapshots.current_snapshot(warehouse.root) or warehouse.root
     records, turns = [], []
     for model in models:
