@@ -41,6 +41,7 @@ from svit.core.models_db import (
     built_relations,
     connect,
     ids_digest_sql,
+    read_parts,
 )
 from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
@@ -131,7 +132,10 @@ def _records_sql(warehouse: Warehouse, model: str) -> str:
     """The records of `model` as (id, record_index, image, conversations)."""
     relations = built_relations(warehouse)
     if model in relations and LLAVA_COLUMNS <= relations[model]:
-        return f"select id, record_order as record_index, image, conversations from {sql_ident(model)}"
+        return " union all ".join(
+            f"select id, record_order as record_index, image, conversations from {sql_ident(table)}"
+            for table in read_parts(model, relations)
+        )
     if model in warehouse.llava_models():
         name = sql_str(model)
         return (

@@ -50,6 +50,14 @@ LLAVA_COLUMNS = frozenset({"id", "image", "conversations", "record_order"})
 MODEL_PARTS = {"llava_svit_all": tuple(f"llava_svit_{task}" for task in TASKS)}
 
 
+def read_parts(model: str, present: set[str] | list[str]) -> list[str]:
+    """The relations to read `model`'s records from when their order does not matter: its parts
+    (MODEL_PARTS) when all are built, which spares the sort of every record its view does (the
+    parts carry the same record_order); else the model itself."""
+    parts = MODEL_PARTS.get(model, ())
+    return list(parts) if parts and set(parts) <= set(present) else [model]
+
+
 def llava_models_of(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The LLaVA-shaped models and mixes of the database `con` is connected to (svit.duckdb)."""
     rows = con.execute(

@@ -28,7 +28,7 @@ from svit.core.errors import SvitError
 from svit.core.files import atomic_write_text
 from svit.core.image_files import CATEGORIES, image_problems_sql
 from svit.core.image_sizes import image_sizes_sql
-from svit.core.models_db import IMAGE_FILES, connect, llava_models_of
+from svit.core.models_db import IMAGE_FILES, connect, llava_models_of, read_parts
 from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
 from svit.images.scan import COLUMNS, scan_chunk, stat_keys
@@ -94,10 +94,11 @@ def _records_sql(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, models: S
     parts = []
     for model in dict.fromkeys(models):
         if model in marts:
-            parts.append(
+            parts += [
                 f"select {sql_str(model)} as model, record_order as record, id::varchar as id, image "
-                f"from {sql_ident(model)} where image is not null"
-            )
+                f"from {sql_ident(table)} where image is not null"
+                for table in read_parts(model, marts)
+            ]
         else:
             parts.append(
                 f"select {sql_str(model)} as model, record_index as record, id, image from stg_llava__records "

@@ -19,7 +19,7 @@ import pyarrow as pa
 from svit.core import snapshots
 from svit.core.errors import SvitError
 from svit.core.image_sizes import image_sizes_sql
-from svit.core.models_db import IMAGE_FILES, RECORD_TOKENS, TOKEN_CACHE, connect, llava_models_of
+from svit.core.models_db import IMAGE_FILES, RECORD_TOKENS, TOKEN_CACHE, connect, llava_models_of, read_parts
 from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
 from svit.tokens.families import IMAGE_SLOT, Family, family
@@ -89,19 +89,20 @@ def choose_models(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, asked: S
 
 
 def stage_records(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: Sequence[str]) -> None:
-    """Temp tables tok_records (model, record, id, image) and tok_turns (model, record, turn, role, value)."""
+    """Temp table tok_records (model, record, id, image) and temp view tok_turns (model, record, turn, role,
+    value)."""
     marts = set(llava_models_of(con))
     snapshot = snapshots.current_snapshot(warehouse.root) or warehouse.root
     records, turns = [], []
     for model in models:
         name = sql_str(model)
         if model in marts:
-            table = sql_ident(model)
-            records.append(f"select {name} as model, record_order as record, id::varchar as id, image from {table}")
-            turns.append(
-                f"select {name} as model, record_order as record, (t.n - 1)::integer as turn, t.c.from as role, "
-                f"t.c.value as value from {table}, unnest(conversations) with ordinality as t(c, n)"
-            )
+            for table in map(sql_ident, read_parts(model, marts)):
+                records.append(f"select {name} as model, record_order as record, id::varchar as id, image from {table}")
+                turns.append(
+                    f"select {name} as model, record_order as record, (t.n - 1)::integer as turn, t.c.from as role, "
+                    f"t.c.value as value from {table}, unnest(conversations) with ordinality as t(c, n)"
+                )
         else:
             folder = snapshot / "llava_records" / f"source={model}"
             records.append(
@@ -115,19 +116,23 @@ def stage_records(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: 
                     f"from read_parquet({sql_str(turn_folder / '*.parquet')})"
                 )
     con.execute(f"create or replace temp table tok_records as {' union all '.join(records)}")
-    empty = "select null::varchar, null::bigint, null::integer, null::varchar, null::varchar where false"
-    con.execute(
-        "create or replace temp table tok_turns (model varchar, record bigint, turn integer, role varchar, "
-        f"value varchar); insert into tok_turns {' union all '.join(turns) or empty}"
+    empty = (
+        "select null::varchar as model, null::bigint as record, null::integer as turn, null::varchar as role, "
+        "null::varchar as value where false"
     )
+    # A view, not a table: the text is read where it lies (at full scale gigabytes that a temp
+    # table would hold in memory).
+    con.execute(f"create or replace temp view tok_turns as {' union all '.join(turns) or empty}")
 
 
 def stage_pieces(con: duckdb.DuckDBPyConnection, fam: Family) -> None:
-    """Temp table tok_pieces (model, record, turn, piece, text_hash): each turn as the family lays it out."""
+    """Temp view tok_piece_texts (model, record, turn, piece, text_hash): each turn as the family lays
+    it out; temp table tok_pieces: the same without the text (the hashes are what the counts join on)."""
     con.execute(
-        "create or replace temp table tok_pieces as select model, record, turn, piece, unhex(md5(piece)) as text_hash "
-        f"from (select model, record, turn, {fam.turn_sql} as piece from tok_turns)"
+        "create or replace temp view tok_piece_texts as select model, record, turn, piece, "
+        f"unhex(md5(piece)) as text_hash from (select model, record, turn, {fam.turn_sql} as piece from tok_turns)"
     )
+    con.execute("create or replace temp table tok_pieces as select model, record, turn, text_hash from tok_piece_texts")
 
 
 def count_new_pieces(con: duckdb.DuckDBPyConnection, counter: Counter, header: str, progress: bool) -> tuple[int, int]:
@@ -138,9 +143,9 @@ def count_new_pieces(con: duckdb.DuckDBPyConnection, counter: Counter, header: s
     fp = sql_str(counter.fingerprint)
     con.execute(
         "create or replace temp table tok_new as select text_hash, any_value(piece) as piece from ("
-        f"select text_hash, piece from tok_pieces union all select unhex(md5({sql_str(header)})), {sql_str(header)}) "
-        f"where text_hash not in (select text_hash from {TOKEN_CACHE} where tokenizer_fingerprint = {fp}) "
-        "group by text_hash"
+        f"select text_hash, piece from tok_piece_texts union all select unhex(md5({sql_str(header)})), "
+        f"{sql_str(header)}) where text_hash not in (select text_hash from {TOKEN_CACHE} "
+        f"where tokenizer_fingerprint = {fp}) group by text_hash"
     )
     distinct = con.execute(
         f"select count(distinct text_hash) + 1 from tok_pieces where text_hash <> unhex(md5({sql_str(header)}))"
