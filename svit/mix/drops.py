@@ -1,9 +1,9 @@
 """A recipe's record drops: `max_tokens: N` (records over a length in a family's tokens, as
 `svit tokens` counted them), `exclude: [rule, ...]` (records `svit check` found breaking
 those rules) and `images: ok` (records whose image file `svit images` found a problem
-with). Both name what other commands computed about a source, so both are checked here
-against what those commands wrote: the counts or the check must exist for the source and must
-describe the records it holds now (a model rebuilt or a mix replaced since is refused, never
+with). Each reads what another command computed about a source, so each is checked here
+against what that command wrote: the counts, the check or the scan must exist for the source
+and must describe the records it holds now (a model rebuilt or a mix replaced since is refused, never
 judged by stale rows).
 
 A drop is given at the top of the recipe (every source) or in a source (that source; it
