@@ -132,17 +132,19 @@ def run_images(
             paths = [p for (p,) in con.execute("select distinct image from img_records order by 1").fetchall()]
             snapshot = _snapshot_name(warehouse)
             previous = _previous(con, root)
-            keep, todo = [], []
             # With no earlier scan of this root every file is read: nothing to compare.
             keys = stat_keys(str(root), paths) if previous else [None] * len(paths)
-            for path, key in zip(paths, keys, strict=True):
-                before = previous.get(path)
-                if before is not None and _unchanged(before, key, decode, with_hash):
-                    keep.append(path)
-                else:
-                    todo.append(path)
-            # Nothing read, the same paths, problems judged against the same metadata: the table stands.
-            if todo or len(keep) != len(previous) or any(p[-1] != snapshot for p in previous.values()):
+            todo = [
+                path
+                for path, key in zip(paths, keys, strict=True)
+                if path not in previous or not _unchanged(previous[path], key, decode, with_hash)
+            ]
+            # The other rows of this root stay: those of paths this scan did not read again, and
+            # those of other models' images scanned before (`--model` scans add to the table).
+            reread = set(todo)
+            keep = [path for path in previous if path not in reread]
+            # Nothing read, problems judged against the same metadata: the table stands.
+            if todo or not previous or any(p[-1] != snapshot for p in previous.values()):
                 rows = _scan(str(root), todo, decode, with_hash, progress, workers)
                 _write(con, warehouse, root, keep, rows, snapshot)
             result = ImagesResult(root, chosen, len(paths), len(todo))
@@ -263,7 +265,11 @@ def _report(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, result: Images
         "create or replace temp table img_problems as select path as image, problem as category, "
         f"problem_detail as detail from {IMAGE_FILES} where problem is not null"
     )
-    result.categories = dict(con.execute("select category, count(*) from img_problems group by all").fetchall())
+    result.categories = dict(
+        con.execute(
+            "select category, count(*) from img_problems where image in (select image from img_records) group by all"
+        ).fetchall()
+    )
     found = (
         "select r.model, r.record, r.id, r.image, coalesce(nullif(split_part(r.image, '/', 1), ''), 'none') "
         "as prefix, p.category, p.detail from img_records r inner join img_problems p using (image)"

@@ -106,6 +106,14 @@ def test_a_rerun_reads_only_what_changed(scanned, tmp_path):
     assert run_images(warehouse, corpus / "images", decode=True, progress=False).read == 0
 
 
+def test_a_scan_of_one_model_keeps_the_rows_of_the_others(scanned):
+    warehouse, corpus, _, _ = scanned
+    before = query(warehouse, "select path, problem from image_files order by path")
+    one = run_images(warehouse, corpus / "images", models=["llava_instruct_150k"], progress=False)
+    assert one.read == 0 and one.paths < len(before)
+    assert query(warehouse, "select path, problem from image_files order by path") == before
+
+
 def test_a_failed_scan_leaves_the_table_as_it_was(scanned, monkeypatch):
     warehouse, corpus, _, _ = scanned
     before = query(warehouse, "select * from image_files order by path")
