@@ -25,8 +25,9 @@ from svit.export.records import Source
 TABLE = f"{MODELS_CATALOG}.main.{RECORD_TOKENS}"
 
 
-def token_lengths(con: duckdb.DuckDBPyConnection, source: Source, spec: str) -> tuple[pl.DataFrame, str]:
-    """(ord -> length, what counted them) for the records of `source`; SvitError in one line."""
+def token_lengths(con: duckdb.DuckDBPyConnection, source: Source, spec: str) -> pl.DataFrame:
+    """ord -> length for the records of `source`, from the counts `spec` (F[:TOKENIZER]) names;
+    SvitError in one line when they cannot apply."""
     family, _, tokenizer = spec.partition(":")
     present = con.execute(
         "select 1 from duckdb_tables() where database_name = ? and table_name = ?", [MODELS_CATALOG, RECORD_TOKENS]
@@ -44,14 +45,13 @@ def token_lengths(con: duckdb.DuckDBPyConnection, source: Source, spec: str) -> 
             f"the token counts of {source.name} ({family}, {tokenizer}) miss {stale:,} of its records as it holds "
             f"them now: run `svit tokens --family {family} --model {source.name}` again"
         )
-    frame = pl.from_arrow(
+    return pl.from_arrow(
         con.sql(
             f"select record as ord, total_tokens as length from {TABLE} where model = ? and family = ? "
             "and tokenizer_fingerprint = ?",
             params=[source.name, family, fingerprint],
         ).to_arrow_table()
     )
-    return frame, f"{family}, {tokenizer}"
 
 
 def length_member(key_text: str, signed: bool, after: str = "") -> pl.Expr:

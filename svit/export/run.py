@@ -109,7 +109,7 @@ def export(
             result = _export_parquet(con, source, out, progress)
         else:
             sizes = image_sizes(warehouse, con) if form.needs_sizes else None
-            counts = token_lengths(con, source, lengths)[0] if lengths else None
+            counts = token_lengths(con, source, lengths) if lengths else None
             result = _export_text(con, source, form, options, out, sizes, progress, counts)
         result.grounding = source.grounding
         _log_export(warehouse, result)
