@@ -58,7 +58,8 @@ class FileReport:
     records_rejected: int = 0
     seconds: float = 0.0
     cache_key: str = ""
-    reader: str = ""  # SVIT files: the scan kept (typed, json or tolerant)
+    reader: str = ""  # SVIT files: the scan kept (typed, json or tolerant); LLaVA files: json array or json lines
+    notes: dict[str, int] = field(default_factory=dict)  # records kept with a remark (LLaVA: implicit placeholders)
     outputs: list[str] = field(default_factory=list)
     abs_path: str = ""  # the file (the zip for a member), resolved, to find it again
     member: str | None = None
@@ -115,7 +116,7 @@ def _outputs(item: InputFile) -> list[str]:
         return ["turns", "conversations", "boxes"]
     if item.kind == LLAVA:
         source = model_name(item.name)
-        return [f"llava_records/source={source}", f"llava_turns/source={source}"]
+        return [f"llava_records/source={source}", f"llava_turns/source={source}", f"llava_media/source={source}"]
     if item.kind == VG_IMAGE_DATA:
         return ["images"]
     if item.kind == VG_OBJECTS:
@@ -343,6 +344,7 @@ def _write_snapshot(
                     "records_rejected",
                     "seconds",
                     "reader",
+                    "notes",
                     "ingested_at",
                     "snapshot",
                     "cache_key",
@@ -486,8 +488,11 @@ def _ingest_changed(con, todo, feeds, staging, image_data, reports, lines: _Line
         lines.file(con, item, counts, elapsed)
 
 
-def _set_counts(report: FileReport, counts: tuple[int, int, int]) -> None:
-    report.records_read, report.records_written, report.records_rejected = counts
+def _set_counts(report: FileReport, counts: tuple) -> None:
+    """A reader's counts: read, written, rejected; the LLaVA reader adds its notes and the container it read."""
+    report.records_read, report.records_written, report.records_rejected = counts[:3]
+    if len(counts) > 3:
+        report.notes, report.reader = counts[3], counts[4]
 
 
 class _Lines:
@@ -520,11 +525,12 @@ class _Lines:
         )
         self._rejects(con, item, c.rejected)
 
-    def file(self, con, item: InputFile, counts: tuple[int, int, int], seconds: float) -> None:
-        read, written, rejected = counts
+    def file(self, con, item: InputFile, counts: tuple, seconds: float) -> None:
+        read, written, rejected = counts[:3]
         # Rows written, only when they are not one per record kept.
         rows = f", {written:,} rows" if written != read - rejected else ""
-        self.say(f"{item.name}: {read:,} records{rows}, {rejected:,} rejected ({_rate(read, seconds)})")
+        notes = "".join(f", {n:,} {note}" for note, n in (counts[3] if len(counts) > 3 else {}).items())
+        self.say(f"{item.name}: {read:,} records{rows}, {rejected:,} rejected{notes} ({_rate(read, seconds)})")
         self._rejects(con, item, rejected)
 
     def _rejects(self, con, item: InputFile, rejected: int) -> None:
@@ -582,7 +588,7 @@ def _write_manifest_table(con, staging: Path, run_id: str, versions: dict[str, s
     (staging / "manifest").mkdir()
     con.execute(f"create temp table manifest ({TABLES['manifest'][0]})")
     con.executemany(
-        "insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 run_id,
@@ -598,6 +604,7 @@ def _write_manifest_table(con, staging: Path, run_id: str, versions: dict[str, s
                 f.seconds,
                 json.dumps(versions),
                 f.reader or None,
+                json.dumps(f.notes) if f.notes else None,
             )
             for f in files
         ],

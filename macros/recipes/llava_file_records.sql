@@ -10,6 +10,7 @@
         records.has_image,
         records.image,
         records.extra,
+        records.media,
         coalesce(turns.conversations, []::struct("from" varchar, "value" varchar)[]) as conversations,
         coalesce(turns.turns_hash, md5('')) as turns_hash
     from {{ ref('stg_llava__records') }} as records

@@ -7,7 +7,7 @@
 
 {#- A LLaVA record's own columns. -#}
 {% macro mix_record_columns() -%}
-    {{ return(['id', 'id_json', 'has_image', 'image', 'extra', 'conversations']) }}
+    {{ return(['id', 'id_json', 'has_image', 'image', 'extra', 'conversations', 'media']) }}
 {%- endmacro %}
 
 {#- The lineage columns and their types. -#}

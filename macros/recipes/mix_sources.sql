@@ -70,6 +70,7 @@ shaped as (
         image,
         {{ 'extra' if 'extra' in columns else 'null::varchar' }} as extra,
         conversations,
+        {{ 'media' if 'media' in columns else 'null::varchar' }} as media,
         {%- for column, type in mix_lineage_columns() %}
         {{ column if column in columns else 'null::' ~ type }} as {{ column }},
         {%- endfor %}

@@ -13,7 +13,10 @@ renamed as (
         has_image,
         image,
         n_turns::integer as n_turns,
-        extra
+        extra,
+        n_images::integer as n_images,
+        n_videos::integer as n_videos,
+        media
     from source
 )
 

@@ -31,9 +31,12 @@ TABLES: dict[str, tuple[str, str | None]] = {
     ),
     "llava_records": (
         "source_file varchar, record_index bigint, id varchar, id_json varchar, id_type varchar, "
-        "has_image boolean, image varchar, n_turns integer, extra varchar",
+        "has_image boolean, image varchar, n_turns integer, extra varchar, n_images integer, n_videos integer, "
+        "media varchar",
         "source",
     ),
+    # One row per image or video of a LLaVA record, in the order the record names them.
+    "llava_media": ("source_file varchar, record_index bigint, ordinal integer, kind varchar, path varchar", "source"),
     "llava_turns": ("record_index bigint, turn integer, role varchar, text varchar, extra varchar", "source"),
     "vg_objects": (
         (
@@ -63,7 +66,7 @@ TABLES: dict[str, tuple[str, str | None]] = {
     "manifest": (
         "run_id varchar, name varchar, path varchar, kind varchar, bytes bigint, sha256 varchar, status varchar, "
         "records_read bigint, records_written bigint, records_rejected bigint, seconds double, tool_versions json, "
-        "reader varchar",
+        "reader varchar, notes json",
         None,
     ),
 }

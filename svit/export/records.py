@@ -6,11 +6,13 @@
 - an ingested LLaVA file, by its model name (the `source` partition of `llava_records` /
   `llava_turns`), in `record_index` order.
 
-Every query gives: `id` (text), `id_json` (the id as JSON: `"a1"` or `12`), `has_image`,
-`image`, `extra` (the record's other keys as a JSON object, or null), `conversations` (a list
-of `{from, value}`, plus `extra` where some turn has other keys) and `ord` (the order); the
-SVIT marts only `id`, `image`, `conversations` and `ord` (string ids, an image or null, no
-extra keys), the rest being made where a format needs it (svit/export/run.py: `_frame`).
+Every query gives: `id` (text), `id_json` (the id as JSON: `"a1"` or `12`), `has_image`
+(the record has media), `image` (its one image, when the record names it as a string),
+`media` (how the record wrote its media keys when not so: `{"image": [...]}`, `{"video": ...}`;
+null otherwise), `extra` (the record's other keys as a JSON object, or null), `conversations`
+(a list of `{from, value}`, plus `extra` where some turn has other keys) and `ord` (the
+order); the SVIT marts only `id`, `image`, `conversations` and `ord` (string ids, an image or
+null, no extra keys), the rest being made where a format needs it (svit/export/run.py: `_frame`).
 Image sizes are looked up separately (`image_sizes`), for the formats that write them.
 """
 
@@ -48,6 +50,7 @@ class Source:
     count_sql: str
     record_extras: bool = False  # some record has keys besides id, image, conversations
     turn_extras: bool = False  # some turn has keys besides from, value
+    media: bool = False  # some record has several images or a video (`media` set)
     lineage: bool = False  # has the SVIT lineage (task, image_id, block) a grounding needs
     relations: tuple[str, ...] = ()  # a mart's tables behind `parts`, and the columns they are read as
     columns: str = ""
@@ -95,12 +98,16 @@ def _mart_source(con: duckdb.DuckDBPyConnection, marts: dict, model: str) -> Sou
     # The SVIT marts have string ids and no extra keys: `id_json`, `has_image` and `extra` are
     # left to Polars (svit/export/run.py), which makes them only for the formats that use them.
     select = (
-        "id, id_json::varchar as id_json, has_image, image, extra::varchar as extra, " if mixed else "id, image, "
+        "id, id_json::varchar as id_json, has_image, image, extra::varchar as extra, "
+        + ("media, " if "media" in columns else "null::varchar as media, ")
+        if mixed
+        else "id, image, "
     ) + "conversations, record_order as ord"
     parts = [p for p in MODEL_PARTS.get(model, ()) if p in marts]
     if len(parts) != len(MODEL_PARTS.get(model, ())) or not parts:
         parts = [model]
     record_extras = bool(mixed and con.execute(f"select count(extra) > 0 from {qualified}").fetchall()[0][0])
+    media = "media" in columns and con.execute(f"select count(media) > 0 from {qualified}").fetchall()[0][0]
     return Source(
         model,
         "mart",
@@ -112,6 +119,7 @@ def _mart_source(con: duckdb.DuckDBPyConnection, marts: dict, model: str) -> Sou
         grounding=_held_grounding(con, model),
         relations=tuple(marts[p][0] for p in parts),
         columns=select,
+        media=bool(media),
     )
 
 
@@ -175,6 +183,9 @@ def _file_source(con: duckdb.DuckDBPyConnection, snapshot: Path, model: str) -> 
         has_turns and con.execute(f"select count(extra) > 0 from read_parquet({turn_files})").fetchall()[0][0]
     )
     turn = "{'from': role, 'value': text, 'extra': extra}" if turn_extras else "{'from': role, 'value': text}"
+    # A file ingested before records kept their media keys has single images only.
+    stored = {r[0] for r in con.execute(f"select name from parquet_schema({records})").fetchall()}
+    media_column = "r.media" if "media" in stored else "null::varchar as media"
     turns = (
         f"(select record_index, list({turn} order by turn) as turns from read_parquet({turn_files}) group by all)"
         if has_turns
@@ -183,11 +194,14 @@ def _file_source(con: duckdb.DuckDBPyConnection, snapshot: Path, model: str) -> 
     )
     select = (
         "select r.id, case when r.id_type = 'integer' then r.id_json else to_json(r.id)::varchar end as id_json, "
-        "r.has_image, case when r.has_image then r.image end as image, r.extra, "
+        f"r.has_image, r.image, r.extra, {media_column}, "
         "coalesce(t.turns, []) as conversations, r.record_index as ord "
         f"from read_parquet({records}) r left join {turns} t using (record_index) order by r.record_index"
     )
-    record_extras = con.execute(f"select count(extra) > 0 from read_parquet({records})").fetchall()[0][0]
+    record_extras, media = con.execute(
+        f"select count(extra) > 0, {'count(media) > 0' if media_column == 'r.media' else 'false'} "
+        f"from read_parquet({records}) r"
+    ).fetchall()[0]
     return Source(
         model,
         "llava_file",
@@ -196,6 +210,7 @@ def _file_source(con: duckdb.DuckDBPyConnection, snapshot: Path, model: str) -> 
         f"select count(*) from read_parquet({records})",
         bool(record_extras),
         turn_extras,
+        media=bool(media),
     )
 
 

@@ -41,7 +41,7 @@ from svit.core.output_guard import check_output
 from svit.core.snapshots import current_snapshot
 from svit.core.warehouse import Warehouse
 from svit.export.formats import FORMATS, Format, Options
-from svit.export.formats.base import Batch, Problems, encode, to_ascii
+from svit.export.formats.base import MEDIA_FORMATS, Batch, Problems, encode, media_ids, to_ascii
 from svit.export.formats.parquet import is_export, write_shards
 from svit.export.lengths import token_lengths
 from svit.export.output import atomic_file, atomic_folder, check_out, text_buffers, write_all
@@ -201,13 +201,16 @@ def _frame(
     if not turn_extras and isinstance(turn_type, pl.List) and "extra" in [f.name for f in turn_type.inner.fields]:
         turn = pl.struct(pl.element().struct.field("from"), pl.element().struct.field("value"))
         frame = frame.with_columns(pl.col("conversations").list.eval(turn))
-    if "has_image" not in frame.columns:  # a SVIT mart: string ids, no extra keys
+    if "has_image" not in frame.columns:  # a SVIT mart: string ids, no extra keys, one image or none
         frame = frame.with_columns(
-            pl.col("image").is_not_null().alias("has_image"), pl.lit(None, pl.String).alias("extra")
+            pl.col("image").is_not_null().alias("has_image"),
+            pl.lit(None, pl.String).alias("extra"),
+            pl.lit(None, pl.String).alias("media"),
         )
         if id_json:
             frame = frame.with_columns(encode(pl.col("id")).str.slice(6).str.head(-1).alias("id_json"))
-    if frame["id"].null_count() or frame.select((pl.col("has_image") & pl.col("image").is_null()).any()).item():
+    without = pl.col("has_image") & pl.col("image").is_null() & pl.col("media").is_null()
+    if frame["id"].null_count() or frame.select(without.any()).item():
         raise SvitError(NULL_RECORD)
     if sizes is not None:
         frame = frame.join(sizes, on="image", how="left", maintain_order="left")
@@ -239,7 +242,7 @@ def _export_text(
     lengths: pl.DataFrame | None = None,
 ) -> ExportResult:
     container = form.container(options, out)
-    python = form.python_path((source.record_extras, source.turn_extras))
+    python = form.python_path((source.record_extras, source.turn_extras or source.media))
     total = con.execute(source.count_sql).fetchall()[0][0]
     lock = threading.Lock()
 
@@ -253,6 +256,8 @@ def _export_text(
                 "records whose length is unknown (image size unknown), written without length",
                 frame.filter(pl.col("length").is_null())["id"],
             )
+        if not form.writes_media:
+            found.add("errors", f"records with several images or a video ({MEDIA_FORMATS})", media_ids(frame))
         text = form.render(Batch(frame, options, container.sep, python), found)
         with lock:  # two batches render at once
             problems.merge(found)
@@ -322,6 +327,11 @@ def _render_all(con, source, sorted_scan, fd, container, render, write, problems
 
 
 def _export_parquet(con: duckdb.DuckDBPyConnection, source: Source, out: Path, progress: bool) -> ExportResult:
+    if source.media:
+        raise SvitError(
+            f"{source.name} cannot be written as parquet: it has records with several images or a video "
+            f"({MEDIA_FORMATS})"
+        )
     total = con.execute(source.count_sql).fetchall()[0][0]
     with atomic_folder(out, is_export) as tmp:
         for sorted_scan in (False, True):

@@ -178,13 +178,24 @@ def bad_tokens(tmp_path_factory) -> Warehouse:
     return warehouse_of(tmp_path_factory, "Bad-Tokens.json", records)[0]
 
 
+def test_placeholder_counts_that_no_trainer_takes_are_rejected_at_ingest(bad_tokens):
+    # Two marks for one image, a mark without media: ingest rejects them (ingest/llava.py);
+    # one image without a mark is kept (implicit), and the formats that need the mark refuse it.
+    assert [(r["record_index"], r["reason"]) for r in table(bad_tokens, "rejects", order="record_index")] == [
+        (1, "2 <image>/<video> placeholders for 1 medium"),
+        (2, "1 <image>/<video> placeholders in a record without media"),
+    ]
+    assert [r["id"] for r in table(bad_tokens, "llava_records", order="record_index")] == ["fine", "no_token"]
+
+
 @pytest.fixture(scope="module")
 def answer_tokens(tmp_path_factory) -> Warehouse:
     """A warehouse holding `Answer-Tokens.json` (model `answer_tokens`): <image> in answers."""
     records = [
         {"id": "fine", "image": "vg/VG_100K/1.jpg", "conversations": _qa("<image>\nq", "a")},
-        {"id": "answer_too", "image": "vg/VG_100K/2.jpg", "conversations": _qa("<image>\nq", "see <image>")},
-        {"id": 7, "conversations": _qa("q", "<image>")},
+        # One mark for one image, standing in the answer: ingest keeps it (the count is right).
+        {"id": "answer_too", "image": "vg/VG_100K/2.jpg", "conversations": _qa("q", "see <image>")},
+        {"id": 7, "image": "vg/VG_100K/3.jpg", "conversations": _qa("q", "<image>")},
     ]
     return warehouse_of(tmp_path_factory, "Answer-Tokens.json", records)[0]
 
@@ -271,10 +282,7 @@ def test_sharegpt_refuses_records_whose_image_tokens_differ_from_their_images(ba
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith("bad_tokens cannot be written as sharegpt: ")
-    assert _problem(message, "<image> tokens are not as many as their images") == (
-        3,
-        ["two_tokens", "41", "no_token"],
-    )
+    assert _problem(message, "<image> tokens are not as many as their images") == (1, ["no_token"])
     assert out.read_text() == "previous"
     assert info.read_text(encoding="utf-8") == '{"other": {"file_name": "other.json"}}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "dataset_info.json"]
@@ -287,7 +295,7 @@ def test_cli_sharegpt_refusal_is_one_line_and_writes_nothing(bad_tokens, tmp_pat
     )
     line = one_line_error(proc)
     assert line.startswith("svit: bad_tokens cannot be written as sharegpt: ")
-    assert _problem(line, "<image> tokens are not as many as their images") == (3, ["two_tokens", "41", "no_token"])
+    assert _problem(line, "<image> tokens are not as many as their images") == (1, ["no_token"])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -409,15 +417,12 @@ def test_internvl_meta_annotation_is_absolute_through_the_cli(sized, tmp_path):
     assert entry["annotation"] == str(tmp_path / "rel.jsonl") and entry["length"] == 5
 
 
-def test_internvl_refuses_more_image_tokens_than_images(bad_tokens, tmp_path):
+def test_internvl_writes_an_image_without_its_token(bad_tokens, tmp_path):
     out = tmp_path / "bad.jsonl"
-    with pytest.raises(SvitError) as caught:
-        export(bad_tokens, "bad_tokens", out, "internvl", progress=False)
-    message = str(caught.value)
-    assert message.startswith("bad_tokens cannot be written as internvl: ")
-    # `no_token` is written: InternVL puts a missing <image> in front of the first turn.
-    assert _problem(message, "more <image> tokens than images") == (2, ["two_tokens", "41"])
-    assert list(tmp_path.iterdir()) == []
+    export(bad_tokens, "bad_tokens", out, "internvl", progress=False)
+    # `no_token` is written: InternVL puts a missing <image> in front of the first turn. More
+    # tokens than images never reach an export: ingest rejects them.
+    assert [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()] == ["fine", "no_token"]
 
 
 def test_internvl_refuses_an_out_that_is_not_jsonl(built_sample, tmp_path):
@@ -448,7 +453,6 @@ def test_qwen_refuses_image_tokens_in_answers(answer_tokens, tmp_path):
         export(answer_tokens, "answer_tokens", out, "qwen", progress=False)
     message = str(caught.value)
     assert message.startswith("answer_tokens cannot be written as qwen: ")
-    # The only problem: the questions' tokens match the images.
     assert _problem(message, "<image> in an answer") == (2, ["answer_too", "7"])
     assert list(tmp_path.iterdir()) == []
 
@@ -458,10 +462,7 @@ def test_qwen_refuses_question_tokens_that_differ_from_the_images(bad_tokens, tm
         export(bad_tokens, "bad_tokens", tmp_path / "bad.jsonl", "qwen", progress=False)
     message = str(caught.value)
     assert message.startswith("bad_tokens cannot be written as qwen: ")
-    assert _problem(message, "<image> tokens in questions are not as many as their images") == (
-        3,
-        ["two_tokens", "41", "no_token"],
-    )
+    assert _problem(message, "<image> tokens in questions are not as many as their images") == (1, ["no_token"])
     assert list(tmp_path.iterdir()) == []
 
 

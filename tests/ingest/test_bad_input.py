@@ -185,7 +185,7 @@ def test_llava_record_problems_are_rejected(tmp_path):
     run_ingest(tmp_path / "src", (path,), warehouse, progress=False)
     reasons = [(r["record_index"], r["reason"]) for r in _rejects(warehouse)]
     assert reasons == [
-        (1, '"image" is not a string'),
+        (1, '"image" is null, not a string or a list of strings'),
         (2, 'missing "id"'),
         (3, 'turn 0: "from" is user, not human/gpt'),
         (4, 'turn 1: "value" is not a string'),

@@ -31,6 +31,7 @@ final as (
         official.has_image,
         derived.image,
         official.extra,
+        official.media,
         {% if var('instruction') == 'random' -%}
             case
                 when derived.task = 'referring_qa'

@@ -18,6 +18,9 @@ import polars as pl
 from svit.core.errors import SvitError
 
 IMAGE_TOKEN = "<image>"
+# Records naming several images or a video (a `media` value, svit/export/records.py) are
+# written as they came by these formats only; the others take one image per record.
+MEDIA_FORMATS = "--format llava or jsonl writes them as they came"
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class Format:
     options: frozenset[str] = frozenset({"ensure_ascii"})  # the Options fields that apply
     needs_sizes: bool = False  # records carry width/height (svit/export/records.py: image_sizes)
     uses_id_json: bool = True  # reads the id as JSON (`id_json`), not only as text (`id`)
+    writes_media: bool = False  # writes records with several images or a video (MEDIA_FORMATS)
     lines_only: bool = False  # JSON lines whatever --out is called
     array_or_lines: bool = False  # JSON lines when --out ends in .jsonl, else a JSON array
 
@@ -177,6 +181,11 @@ def with_sep(text: pl.Expr, sep: str) -> pl.Expr:
 def images_list() -> pl.Expr:
     """The record's images as a list (empty for a text-only record)."""
     return pl.when(pl.col("has_image")).then(pl.concat_list(pl.col("image"))).otherwise(pl.lit([], pl.List(pl.String)))
+
+
+def media_ids(frame: pl.DataFrame) -> pl.Series:
+    """The ids of the records naming several images or a video."""
+    return frame.filter(pl.col("media").is_not_null())["id"]
 
 
 def turn_field(name: str) -> pl.Expr:

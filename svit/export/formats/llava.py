@@ -1,7 +1,8 @@
 """`llava` (one JSON array, as LLaVA's `json.load` reads it) and `jsonl` (one record per line):
 the records exactly as `json.dump(records, f, ensure_ascii=False[, indent=N])` writes them.
 
-Keys in LLaVA's order: `id`, `image` (absent for a text-only record), the record's extra
+Keys in LLaVA's order: `id`, `image` (absent for a text-only record; a list, and `video`,
+as LLaVA-NeXT writes them, for records with several images or a video), the record's extra
 keys (LLaVA-1.5's mix has `model` on some), `length` with `--lengths` (svit/export/lengths.py),
 `conversations`; turns: `from`, `value`, extra keys.
 
@@ -29,6 +30,7 @@ class Llava(Format):
     summary = "one JSON array, as LLaVA loads it (json.dump's layout, --indent N)"
     options = frozenset({"indent", "ensure_ascii", "lengths"})
     uses_id_json = False  # a SVIT mart's ids are strings, encoded here
+    writes_media = True  # records with several images or a video are written by json.dumps (render_python)
 
     def layout(self, options: Options) -> Layout:
         return Layout(options.indent if self.name == "llava" else None)
@@ -38,7 +40,7 @@ class Llava(Format):
         return Container.array(L.open(1), L.close(0), "," + L.open(1) if L.indent is not None else ", ")
 
     def python_path(self, extras: tuple[bool, bool]) -> bool:
-        return extras[1]  # turns with extra keys; a record's extra keys are rendered below
+        return extras[1]  # turns with extra keys, or media as lists; a record's extra keys are rendered below
 
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
         df, L = batch.frame, self.layout(batch.options)
@@ -95,13 +97,15 @@ class Llava(Format):
         texts = []
         lengths = df["length"] if "length" in df.columns else pl.repeat(None, df.height, eager=True)
         for row in (
-            df.select("id_json", "has_image", "image", "extra", "conversations")
+            df.select("id_json", "has_image", "image", "media", "extra", "conversations")
             .with_columns(lengths.alias("length"))
             .iter_rows()
         ):
-            id_json, has_image, image, extra, turns, length = row
+            id_json, has_image, image, media, extra, turns, length = row
             record = {"id": json.loads(id_json)}
-            if has_image:
+            if media:  # `image` as a list, `video` (LLaVA-NeXT / OneVision)
+                record.update(json.loads(media))
+            elif has_image:
                 record["image"] = image
             if extra:
                 record.update(json.loads(extra))
