@@ -453,7 +453,13 @@ def test_qwen_refuses_image_tokens_in_answers(answer_tokens, tmp_path):
         export(answer_tokens, "answer_tokens", out, "qwen", progress=False)
     message = str(caught.value)
     assert message.startswith("answer_tokens cannot be written as qwen: ")
-    assert _problem(message, "<image> in an answer") == (2, ["answer_too", "7"])
+    problems = _problems(message)
+    assert problems["records with <image> in an answer"] == (2, ["answer_too", "7"])
+    # Their questions hold no mark for their image either.
+    assert problems["records whose <image> tokens in questions are not as many as their images"] == (
+        2,
+        ["answer_too", "7"],
+    )
     assert list(tmp_path.iterdir()) == []
 
 
