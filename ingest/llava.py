@@ -186,7 +186,7 @@ def _media_sql(key: str, kind: str) -> tuple[str, str, str]:
     how many media it names, and the list of {kind, path} it gives."""
     value = f"{key}_json"
     items = f"json_transform({value}, '[\"JSON\"]')"
-    first_bad = f"list_position(list_transform({items}, lambda x: json_type(x) = 'VARCHAR'), false)"
+    first_bad = f"list_position(list_transform({items}, lambda x: coalesce(json_type(x) = 'VARCHAR', false)), false)"
     problem = f"""
         case
             when not has_{key}_key then null

@@ -203,12 +203,12 @@ def _frame(
         frame = frame.with_columns(pl.col("conversations").list.eval(turn))
     if "has_image" not in frame.columns:  # a SVIT mart: string ids, no extra keys, one image or none
         frame = frame.with_columns(
-            pl.col("image").is_not_null().alias("has_image"),
-            pl.lit(None, pl.String).alias("extra"),
-            pl.lit(None, pl.String).alias("media"),
+            pl.col("image").is_not_null().alias("has_image"), pl.lit(None, pl.String).alias("extra")
         )
         if id_json:
             frame = frame.with_columns(encode(pl.col("id")).str.slice(6).str.head(-1).alias("id_json"))
+    if "media" not in frame.columns:  # one image or none per record
+        frame = frame.with_columns(pl.lit(None, pl.String).alias("media"))
     without = pl.col("has_image") & pl.col("image").is_null() & pl.col("media").is_null()
     if frame["id"].null_count() or frame.select(without.any()).item():
         raise SvitError(NULL_RECORD)

@@ -59,7 +59,8 @@ SELECTS = ("random", "coverage")
 # and docs/mixes.md describe each (a test holds them to this list).
 FILTER_COLUMNS = (
     "id varchar, id_json varchar, has_image boolean, image varchar, extra varchar, "
-    'conversations struct("from" varchar, "value" varchar)[], media varchar, task varchar, image_id bigint, block integer, '
+    'conversations struct("from" varchar, "value" varchar)[], media varchar, task varchar, image_id bigint, '
+    "block integer, "
     "source_file varchar, record_index bigint, source_position bigint, image_prefix varchar, n_turns bigint, "
     "n_qa bigint, words bigint, human_words bigint, gpt_words bigint, answers bigint, min_answer_words bigint, "
     "max_answer_words bigint, min_question_words bigint, max_question_words bigint, has_boxes boolean, "

@@ -25,6 +25,7 @@ TABLE_DESCRIPTIONS: dict[str, str] = {
     "boxes": "One row per box in a referring turn: phrase, coordinates as written, offsets.",
     "llava_records": "One row per record of an ingested LLaVA file, partitioned by source.",
     "llava_turns": "One row per turn of a LLaVA record: role (human / gpt) and text, partitioned by source.",
+    "llava_media": "One row per image or video of a LLaVA record, in its order, partitioned by source.",
     "vg_objects": "Visual Genome objects: box, names and synsets.",
     "vg_regions": "Visual Genome region descriptions: phrase and box.",
     "coco_captions": "COCO captions, partitioned by split.",

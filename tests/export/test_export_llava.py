@@ -40,6 +40,7 @@ def _frame(records: list[dict], turn_extras: bool) -> pl.DataFrame:
                 "has_image": "image" in r,
                 "image": r.get("image"),
                 "extra": json.dumps(extra) if extra else None,
+                "media": None,
                 "conversations": turns,
             }
         )
@@ -50,6 +51,7 @@ def _frame(records: list[dict], turn_extras: bool) -> pl.DataFrame:
             "has_image": pl.Boolean,
             "image": pl.String,
             "extra": pl.String,
+            "media": pl.String,
             "conversations": pl.List(TURN),
         },
     )

@@ -1,0 +1,155 @@
+"""LLaVA-family files: JSON arrays and JSON lines, several images and videos per record
+(LLaVA-NeXT / OneVision, M4-Instruct), the placeholder counts, and the round trip back out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ingest.pipeline import run_ingest
+from svit.core.errors import SvitError
+from svit.core.warehouse import Warehouse
+from svit.export import export
+from tests.helpers import one_line_error, svit_cli, table, tricky_records
+
+
+def _qa(question: str, answer: str) -> list[dict]:
+    return [{"from": "human", "value": question}, {"from": "gpt", "value": answer}]
+
+
+# Each shape a record of the family takes: several images, a video (marked with <image>, as
+# LLaVA-NeXT marks it, or <video>), both, one image without a mark (implicit), text only,
+# integer ids, extra keys, unicode.
+MEDIA_RECORDS = [
+    {
+        "id": "m4_0001",
+        "image": ["a/1.jpg", "a/2.jpg"],
+        "conversations": _qa("<image>\n<image>\nWhat changed?", "The hands."),
+    },
+    {"id": 7, "video": "clips/0001.mp4", "conversations": _qa("<image>\nWhat happens?", "A tram passes."), "fps": 2},
+    {"id": "v2", "video": ["c/1.mp4", "c/2.mp4"], "conversations": _qa("<video><video> Compare.", "Same tram.")},
+    {"id": "both", "image": ["x.jpg"], "video": "y.mp4", "conversations": _qa("<image> and <video>", "Two.")},
+    {"id": "implicit", "image": "coco/train2017/1.jpg", "conversations": _qa("Where is it?", "Here, é 😊.")},
+    {"id": "text", "conversations": _qa("Name three primes.", "2, 3 and 5.")},
+]
+
+
+def _ingest(tmp_path, name: str, text: str) -> Warehouse:
+    source = tmp_path / "source"
+    source.mkdir(exist_ok=True)
+    path = source / name
+    path.write_text(text, encoding="utf-8")
+    warehouse = Warehouse(tmp_path / "warehouse")
+    run_ingest(source, (path,), warehouse, progress=False)
+    return warehouse
+
+
+def _as_lines(records: list[dict]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def test_several_images_and_videos_become_media_rows_in_order(tmp_path):
+    warehouse = _ingest(tmp_path, "OneVision.json", json.dumps(MEDIA_RECORDS))
+    media = [(m["record_index"], m["ordinal"], m["kind"], m["path"]) for m in table(warehouse, "llava_media")]
+    assert media == [
+        (0, 0, "image", "a/1.jpg"),
+        (0, 1, "image", "a/2.jpg"),
+        (1, 0, "video", "clips/0001.mp4"),
+        (2, 0, "video", "c/1.mp4"),
+        (2, 1, "video", "c/2.mp4"),
+        (3, 0, "image", "x.jpg"),
+        (3, 1, "video", "y.mp4"),
+        (4, 0, "image", "coco/train2017/1.jpg"),
+    ]
+    records = table(warehouse, "llava_records", order="record_index")
+    shapes = [(r["has_image"], r["image"], r["n_images"], r["n_videos"], r["media"], r["extra"]) for r in records]
+    assert shapes == [
+        (True, None, 2, 0, '{"image":["a/1.jpg","a/2.jpg"]}', None),
+        (True, None, 0, 1, '{"video":"clips/0001.mp4"}', '{"fps":2}'),
+        (True, None, 0, 2, '{"video":["c/1.mp4","c/2.mp4"]}', None),
+        (True, None, 1, 1, '{"image":["x.jpg"],"video":"y.mp4"}', None),
+        (True, "coco/train2017/1.jpg", 1, 0, None, None),
+        (False, None, 0, 0, None, None),
+    ]
+    assert table(warehouse, "rejects") == []
+    [manifest] = table(warehouse, "manifest")
+    assert manifest["reader"] == "json array"
+    assert json.loads(manifest["notes"]) == {"with an implicit placeholder (one medium, no mark)": 1}
+
+
+@pytest.mark.parametrize("container, fmt, suffix", [("array", "llava", ".json"), ("lines", "jsonl", ".jsonl")])
+def test_every_shape_comes_back_out_equal(tmp_path, container, fmt, suffix):
+    records = MEDIA_RECORDS + tricky_records()
+    text = json.dumps(records, ensure_ascii=False, indent=2) if container == "array" else _as_lines(records)
+    warehouse = _ingest(tmp_path, f"Family{suffix}", text)
+    assert table(warehouse, "rejects") == []
+    out = tmp_path / f"out{suffix}"
+    export(warehouse, "family", out, fmt, progress=False)
+    written = out.read_text(encoding="utf-8")
+    back = json.loads(written) if fmt == "llava" else [json.loads(line) for line in written.split("\n") if line]
+    assert back == records
+
+
+def test_json_lines_skip_blank_lines_and_reject_a_line_that_is_not_json_by_its_number(tmp_path):
+    good = [{"id": i, "image": f"{i}.jpg", "conversations": _qa("<image>\nq", "a")} for i in range(3)]
+    lines = [json.dumps(good[0]), "", json.dumps(good[1]) + "\r", '{"id": "cut", "image": "x.jpg", "conv', "  "]
+    lines.append(json.dumps(good[2]))
+    warehouse = _ingest(tmp_path, "lines.jsonl", "\n".join(lines))  # no newline at the end
+    rejects = [(r["record_index"], r["reason"], r["raw_json"]) for r in table(warehouse, "rejects")]
+    assert rejects == [(2, "line 4 is not JSON", '{"id": "cut", "image": "x.jpg", "conv')]
+    records = table(warehouse, "llava_records", order="record_index")
+    assert [(r["record_index"], r["id_json"], r["image"]) for r in records] == [
+        (0, "0", "0.jpg"),
+        (1, "1", "1.jpg"),
+        (3, "2", "2.jpg"),
+    ]
+    turns = table(warehouse, "llava_turns", order="record_index, turn")
+    assert [t["record_index"] for t in turns] == [0, 0, 1, 1, 3, 3]
+
+
+@pytest.mark.parametrize(
+    "media, reason",
+    [
+        ({"image": ["a.jpg", 3]}, '"image" item 1 is a number, not a string'),
+        ({"image": ["a.jpg", ["b.jpg"]]}, '"image" item 1 is a list, not a string'),
+        ({"image": []}, 'empty "image" list'),
+        ({"image": {"path": "a.jpg"}}, '"image" is an object, not a string or a list of strings'),
+        ({"video": None}, '"video" is null, not a string or a list of strings'),
+        ({"video": [None]}, '"video" item 0 is null, not a string'),
+        ({"image": ["a.jpg", "b.jpg"]}, "1 <image>/<video> placeholders for 2 media (2 images, 0 videos)"),
+        ({"image": "a.jpg"}, "2 <image>/<video> placeholders for 1 medium"),
+        ({}, "1 <image>/<video> placeholders in a record without media"),
+    ],
+)
+def test_media_that_no_trainer_reads_reject_the_record_and_say_why(tmp_path, media, reason):
+    marks = "<image>\n<image>" if media == {"image": "a.jpg"} else "<image>"
+    bad = {"id": "bad", **media, "conversations": _qa(f"{marks} q", "a")}
+    fine = {"id": "fine", "image": "f.jpg", "conversations": _qa("<image> q", "a")}
+    warehouse = _ingest(tmp_path, "bad.jsonl", _as_lines([fine, bad]))
+    assert [(r["record_index"], r["reason"]) for r in table(warehouse, "rejects")] == [(1, reason)]
+    assert json.loads(table(warehouse, "rejects")[0]["raw_json"]) == bad
+    assert [r["id"] for r in table(warehouse, "llava_records")] == ["fine"]
+    assert [m["path"] for m in table(warehouse, "llava_media")] == ["f.jpg"]
+
+
+def test_a_file_of_neither_shape_is_one_line_naming_it_and_what_was_tried(tmp_path):
+    (tmp_path / "src").mkdir()
+    path = tmp_path / "notes.json"
+    path.write_text("id,image\n1,a.jpg\n")
+    proc = svit_cli("ingest", str(tmp_path / "src"), "--llava", str(path), "--warehouse", str(tmp_path / "wh"))
+    line = one_line_error(proc)
+    assert str(path) in line and "a JSON array" in line and "JSON lines" in line
+
+
+def test_formats_that_take_one_image_refuse_records_with_more_naming_them(tmp_path):
+    warehouse = _ingest(tmp_path, "OneVision.json", json.dumps(MEDIA_RECORDS))
+    with pytest.raises(SvitError) as caught:
+        export(warehouse, "onevision", tmp_path / "out.json", "sharegpt", progress=False)
+    assert "records with several images or a video (--format llava or jsonl writes them as they came): 4 " in str(
+        caught.value
+    )
+    assert '(ids: "m4_0001", "7", "v2", "both")' in str(caught.value)
+    with pytest.raises(SvitError, match="cannot be written as parquet: it has records with several images"):
+        export(warehouse, "onevision", tmp_path / "out_parquet", "parquet", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source", "warehouse"]
