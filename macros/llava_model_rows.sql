@@ -7,24 +7,28 @@
     order, and the sort is the costly part. svit stats renders this file with the analyses.
 -#}
 
-{#- One row per record: model, has_image, image, n_turns. -#}
+{#- One row per record: model, has_image, image, n_turns, n_images, n_videos. -#}
 {% macro llava_model_records() -%}
 {%- set llava_models = var('stats_models', ['llava_svit_all']) %}
 {%- set llava_files = var('stats_llava_files', none) %}
 {%- set model_parts = var('stats_model_parts', {}) %}
     {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) %}
-    select '{{ m }}' as model, image is not null as has_image, image, len(conversations) as n_turns
+    select '{{ m }}' as model, image is not null as has_image, image, len(conversations) as n_turns,
+        (image is not null)::integer as n_images, 0 as n_videos
     from {{ ref(part) }}
     union all
     {%- endfor %}{% endfor %}
     {%- if llava_files is none or llava_files %}
-    select llava_file as model, has_image, image, n_turns
+    select llava_file as model, has_image, image, n_turns,
+        -- A file ingested before records counted their media has one image or none.
+        coalesce(n_images, has_image::integer) as n_images, coalesce(n_videos, 0) as n_videos
     from {{ ref('stg_llava__records') }}
     {%- if llava_files is not none %}
     where llava_file in ({% for f in llava_files %}'{{ f }}', {% endfor %}null)
     {%- endif %}
     {%- else %}
-    select null::varchar as model, null::boolean as has_image, null::varchar as image, null::integer as n_turns
+    select null::varchar as model, null::boolean as has_image, null::varchar as image, null::integer as n_turns,
+        null::integer as n_images, null::integer as n_videos
     where false
     {%- endif %}
 {%- endmacro %}

@@ -154,6 +154,9 @@ _SHOWN = {
         "images",
         "text_only",
         "text_only_share",
+        "multi_image",
+        "with_video",
+        "mean_media_per_record",
         "mean_turns_per_record",
         "min_turns_per_record",
         "max_turns_per_record",
@@ -194,7 +197,11 @@ _SECTIONS = {
     "svit_box_border": ("SVIT: boxes touching the image border", "A coordinate equal to 0 or 1."),
     "svit_top_phrases": ("SVIT: top object phrases", "Marked phrases, lower-cased."),
     "svit_images": ("Images by Visual Genome folder and COCO overlap", "in_coco: the image has a COCO id."),
-    "llava_model_sizes": ("Models: records, turns, QA pairs, images", "text_only: records without an image."),
+    "llava_model_sizes": (
+        "Models: records, turns, QA pairs, images",
+        "images: distinct single images; text_only: records without media; multi_image: records naming several "
+        "images; with_video: records naming a video; media: images and videos per record.",
+    ),
     "llava_image_prefixes": (
         "Models: records by image prefix",
         "The first folder of `image` (coco, vg, gqa, ocr_vqa, textvqa); none = text-only.",

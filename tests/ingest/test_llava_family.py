@@ -11,6 +11,9 @@ from ingest.pipeline import run_ingest
 from svit.core.errors import SvitError
 from svit.core.warehouse import Warehouse
 from svit.export import export
+from svit.mix import build_mix
+from svit.stats import run_stats
+from svit.workflows import build_with_manifests
 from tests.helpers import one_line_error, svit_cli, table, tricky_records
 
 
@@ -153,3 +156,19 @@ def test_formats_that_take_one_image_refuse_records_with_more_naming_them(tmp_pa
     with pytest.raises(SvitError, match="cannot be written as parquet: it has records with several images"):
         export(warehouse, "onevision", tmp_path / "out_parquet", "parquet", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["source", "warehouse"]
+
+
+def test_statistics_count_media_and_mixes_keep_them_in_order(tmp_path):
+    warehouse = _ingest(tmp_path, "OneVision.json", json.dumps(MEDIA_RECORDS))
+    build_with_manifests(warehouse, quiet=True)
+    report = run_stats(warehouse, tmp_path / "report")
+    sizes = {r["model"]: r for r in report.tables["llava_model_sizes"].dicts()}["onevision"]
+    # m4_0001 names two images; 7, v2 and both a video; 8 media over 6 records.
+    assert (sizes["multi_image"], sizes["with_video"], sizes["text_only"]) == (1, 3, 1)
+    assert sizes["mean_media_per_record"] == pytest.approx(8 / 6)
+    recipe = tmp_path / "all.yml"
+    recipe.write_text("name: onevision_all\nsources:\n  - source: onevision\n")
+    build_mix(warehouse, str(recipe))
+    out = tmp_path / "mix.json"
+    export(warehouse, "onevision_all", out, "llava", progress=False)
+    assert json.loads(out.read_text(encoding="utf-8")) == MEDIA_RECORDS
