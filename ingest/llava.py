@@ -24,12 +24,14 @@ the record with both counts in the reason.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ingest import llava_shapes
 from ingest.checks import turn_problem
 from ingest.duck import execute
 from ingest.sources import Feeds, InputFile, model_name
@@ -64,7 +66,10 @@ def ingest_llava_file(
     Returns read, written, rejected, notes (counts of records kept with a remark) and the container read."""
     source = model_name(item.name)
     container = detect_container(item)
-    if container == JSON_ARRAY:
+    layout = llava_shapes.detect(_first_record(item, container))
+    if layout is not None:
+        _raw_from_shape(con, item, container, layout)
+    elif container == JSON_ARRAY:
         path = sql_str(feeds.path(item))
         with feeds.feeding([item]):
             try:
@@ -91,7 +96,7 @@ def ingest_llava_file(
         f"""
         copy (
             select ? as source_file, record_index, id, id_json, id_type, has_image, image, n_turns, extra,
-                n_images, n_videos, media
+                n_images, n_videos, media, layout
             from llava_scan where problem is null order by record_index
         ) to {sql_str(records_dir / "llava_records_0.parquet")} (format parquet, compression zstd)
         """,
@@ -120,14 +125,78 @@ def ingest_llava_file(
     total, bad, implicit = con.execute(
         "select count(*), count(problem), count(*) filter (where problem is null and implicit) from llava_scan"
     ).fetchall()[0]
-    return total, total - bad, bad, ({IMPLICIT: implicit} if implicit else {}), container
+    shape = f"{layout.format} {container}" if layout is not None else container
+    return total, total - bad, bad, ({IMPLICIT: implicit} if implicit else {}), shape
+
+
+def _first_record(item: InputFile, container: str) -> object:
+    """The file's first record (None when it has none or it does not parse): it tells the shape."""
+    decoder = json.JSONDecoder()
+    with open(item.path, "rb") as f:
+        head = b""
+        while chunk := f.read(1 << 20):
+            head += chunk
+            text = head.decode("utf-8", "ignore").lstrip("\ufeff \t\r\n")
+            text = text[1:].lstrip() if container == JSON_ARRAY else text
+            try:
+                return decoder.raw_decode(text)[0]
+            except json.JSONDecodeError:
+                if len(head) >= 1 << 26:  # a first record this long is not worth the wait: LLaVA's shape
+                    return None
+    return None
+
+
+def _raw_from_shape(con: duckdb.DuckDBPyConnection, item: InputFile, container: str, layout) -> None:
+    """The records of a ShareGPT or TRL file as LLaVA records (ingest/llava_shapes.py), each
+    with its media keys and layout as written; a record that does not map, or a line that is
+    not JSON, with its reason in `unreadable`."""
+    try:
+        data = item.path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {item.display}: {exc.strerror or exc}") from exc
+    if container == JSON_ARRAY:
+        try:
+            records = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read {item.display} as a JSON array: {exc}") from exc
+        lines = [(None, r, None) for r in records]
+    else:
+        lines = []
+        for number, line in enumerate(data.split(b"\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                lines.append((number, json.loads(line), None))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                lines.append((number, None, line.decode("utf-8", "replace").rstrip("\r")))
+    columns: dict[str, list] = {k: [] for k in ("record_index", "rec", "unreadable", "text", "media", "layout")}
+    for index, (number, record, bad_line) in enumerate(lines):
+        if bad_line is not None:
+            llava, media, problem = None, None, f"line {number} is not JSON"
+        else:
+            llava, media, problem = llava_shapes.to_llava(record, layout, index)
+        columns["record_index"].append(index)
+        columns["rec"].append(json.dumps(llava, ensure_ascii=False) if llava is not None else None)
+        columns["unreadable"].append(problem)
+        columns["text"].append(bad_line if bad_line is not None else json.dumps(record, ensure_ascii=False))
+        columns["media"].append(media)
+        columns["layout"].append(llava_shapes.layout_of(layout, record) if llava is not None else None)
+    con.register("llava_shaped", pa.table(columns))
+    try:
+        con.execute(
+            "create or replace temp table llava_raw as select record_index, rec::json as rec, unreadable, text, "
+            "media as media_written, layout from llava_shaped order by record_index"
+        )
+    finally:
+        con.unregister("llava_shaped")
 
 
 def _raw_from_array(path: str) -> str:
     """SQL: the records of a JSON array, each whole as JSON, numbered from 0."""
     return f"""
     create or replace temp table llava_raw as
-    select ordinality - 1 as record_index, json as rec, null::varchar as unreadable, null::varchar as text
+    select ordinality - 1 as record_index, json as rec, null::varchar as unreadable, null::varchar as text,
+        null::varchar as media_written, null::varchar as layout
     from read_json({path}, format = 'array', records = false, columns = {{json: 'JSON'}}) with ordinality
     """
 
@@ -164,7 +233,8 @@ def _raw_from_lines(con: duckdb.DuckDBPyConnection, item: InputFile) -> None:
                     when text is null then 'line ' || line || ' is not UTF-8 text'
                     when not json_valid(text) then 'line ' || line || ' is not JSON'
                 end as unreadable,
-                case when not json_valid(text) then rtrim(text, chr(13) || chr(10)) end as text
+                case when not json_valid(text) then rtrim(text, chr(13) || chr(10)) end as text,
+                null::varchar as media_written, null::varchar as layout
             from records
             order by line
             """
@@ -227,7 +297,7 @@ def _scan_sql() -> str:
     return f"""
     create or replace temp table llava_scan as
     with fields as (
-        select record_index, rec, unreadable, text,
+        select record_index, rec, unreadable, text, media_written, layout,
             json_type(rec) = 'OBJECT' as is_object,
             json_extract(rec, '$.id') as id_json,
             coalesce(list_contains(json_keys(rec), 'image'), false) as has_image_key,
@@ -288,13 +358,15 @@ def _scan_sql() -> str:
         n_images::integer as n_images,
         n_videos::integer as n_videos,
         -- How the media keys were written, when not as LLaVA-1.5's one `image` string.
-        case when judged_problem is null and (json_type(image_json) = 'ARRAY' or has_video_key)
-            then json_merge_patch('{{}}', json_object('image', image_json, 'video', video_json))::varchar
-        end as media,
+        case when judged_problem is null then coalesce(media_written, case
+            when json_type(image_json) = 'ARRAY' or has_video_key
+                then json_merge_patch('{{}}', json_object('image', image_json, 'video', video_json))::varchar
+        end) end as media,
+        case when judged_problem is null then layout end as layout,
         case when judged_problem is null then list_concat({image_items}, {video_items}) end as media_items,
         judged_problem is null and n_images + n_videos = 1 and marks = 0 as implicit,
         judged_problem as problem,
-        case when judged_problem is not null then coalesce(rec::varchar, text) end as raw
+        case when judged_problem is not null then coalesce(text, rec::varchar) end as raw
     from placed
     """
 

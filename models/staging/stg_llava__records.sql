@@ -16,7 +16,8 @@ renamed as (
         extra,
         n_images::integer as n_images,
         n_videos::integer as n_videos,
-        media
+        media,
+        layout
     from source
 )
 

@@ -32,7 +32,7 @@ TABLES: dict[str, tuple[str, str | None]] = {
     "llava_records": (
         "source_file varchar, record_index bigint, id varchar, id_json varchar, id_type varchar, "
         "has_image boolean, image varchar, n_turns integer, extra varchar, n_images integer, n_videos integer, "
-        "media varchar",
+        "media varchar, layout varchar",
         "source",
     ),
     # One row per image or video of a LLaVA record, in the order the record names them.

@@ -50,7 +50,7 @@ class Source:
     count_sql: str
     record_extras: bool = False  # some record has keys besides id, image, conversations
     turn_extras: bool = False  # some turn has keys besides from, value
-    media: bool = False  # some record has several images or a video (`media` set)
+    media: bool = False  # some record names its media otherwise than by one `image` string (`media`, `layout`)
     lineage: bool = False  # has the SVIT lineage (task, image_id, block) a grounding needs
     relations: tuple[str, ...] = ()  # a mart's tables behind `parts`, and the columns they are read as
     columns: str = ""
@@ -185,7 +185,7 @@ def _file_source(con: duckdb.DuckDBPyConnection, snapshot: Path, model: str) -> 
     turn = "{'from': role, 'value': text, 'extra': extra}" if turn_extras else "{'from': role, 'value': text}"
     # A file ingested before records kept their media keys has single images only.
     stored = {r[0] for r in con.execute(f"select name from parquet_schema({records})").fetchall()}
-    media_column = "r.media" if "media" in stored else "null::varchar as media"
+    media_column = "r.media, r.layout" if "layout" in stored else "null::varchar as media, null::varchar as layout"
     turns = (
         f"(select record_index, list({turn} order by turn) as turns from read_parquet({turn_files}) group by all)"
         if has_turns
@@ -199,7 +199,7 @@ def _file_source(con: duckdb.DuckDBPyConnection, snapshot: Path, model: str) -> 
         f"from read_parquet({records}) r left join {turns} t using (record_index) order by r.record_index"
     )
     record_extras, media = con.execute(
-        f"select count(extra) > 0, {'count(media) > 0' if media_column == 'r.media' else 'false'} "
+        f"select count(extra) > 0, {'count(media) + count(layout) > 0' if 'layout' in stored else 'false'} "
         f"from read_parquet({records}) r"
     ).fetchall()[0]
     return Source(

@@ -41,7 +41,7 @@ from svit.core.output_guard import check_output
 from svit.core.snapshots import current_snapshot
 from svit.core.warehouse import Warehouse
 from svit.export.formats import FORMATS, Format, Options
-from svit.export.formats.base import MEDIA_FORMATS, Batch, Problems, encode, media_ids, to_ascii
+from svit.export.formats.base import Batch, Problems, encode, python_records, to_ascii
 from svit.export.formats.parquet import is_export, write_shards
 from svit.export.lengths import token_lengths
 from svit.export.output import atomic_file, atomic_folder, check_out, text_buffers, write_all
@@ -207,14 +207,27 @@ def _frame(
         )
         if id_json:
             frame = frame.with_columns(encode(pl.col("id")).str.slice(6).str.head(-1).alias("id_json"))
-    if "media" not in frame.columns:  # one image or none per record
-        frame = frame.with_columns(pl.lit(None, pl.String).alias("media"))
+    for column in ("media", "layout"):  # one image or none per record, in LLaVA's shape
+        if column not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.String).alias(column))
     without = pl.col("has_image") & pl.col("image").is_null() & pl.col("media").is_null()
     if frame["id"].null_count() or frame.select(without.any()).item():
         raise SvitError(NULL_RECORD)
     if sizes is not None:
         frame = frame.join(sizes, on="image", how="left", maintain_order="left")
     return frame
+
+
+def _one_image_each(frame: pl.DataFrame, model: str) -> None:
+    """Parquet rows have one `image` column: refuse records with several images or a video."""
+    more = [r.id for r in python_records(frame.filter(pl.col("media").is_not_null())) if len(r.images) > 1 or r.videos]
+    if more:
+        shown = ", ".join(json.dumps(i) for i in more[:5])
+        raise SvitError(
+            f"{model} cannot be written as parquet: its rows hold one image, and {len(more):,} records in a batch "
+            f"name several images or a video (ids: {shown}); --format llava, jsonl, sharegpt, internvl or qwen "
+            "writes them"
+        )
 
 
 def _progress(total: int | None, progress: bool, desc: str):
@@ -242,7 +255,7 @@ def _export_text(
     lengths: pl.DataFrame | None = None,
 ) -> ExportResult:
     container = form.container(options, out)
-    python = form.python_path((source.record_extras, source.turn_extras or source.media))
+    python = form.python_path((source.record_extras, source.turn_extras, source.media))
     total = con.execute(source.count_sql).fetchall()[0][0]
     lock = threading.Lock()
 
@@ -256,8 +269,6 @@ def _export_text(
                 "records whose length is unknown (image size unknown), written without length",
                 frame.filter(pl.col("length").is_null())["id"],
             )
-        if not form.writes_media:
-            found.add("errors", f"records with several images or a video ({MEDIA_FORMATS})", media_ids(frame))
         text = form.render(Batch(frame, options, container.sep, python), found)
         with lock:  # two batches render at once
             problems.merge(found)
@@ -293,7 +304,7 @@ def _export_text(
             raise SvitError(
                 f"{source.name} cannot be written as {form.name}: " + "; ".join(Problems.lines(problems.errors))
             )
-    side = form.side_files(out, records, options)
+    side = form.side_files(out, records, options, problems.facts)
     return ExportResult(source.name, form.name, out, records, size, side, Problems.lines(problems.notes))
 
 
@@ -327,11 +338,6 @@ def _render_all(con, source, sorted_scan, fd, container, render, write, problems
 
 
 def _export_parquet(con: duckdb.DuckDBPyConnection, source: Source, out: Path, progress: bool) -> ExportResult:
-    if source.media:
-        raise SvitError(
-            f"{source.name} cannot be written as parquet: it has records with several images or a video "
-            f"({MEDIA_FORMATS})"
-        )
     total = con.execute(source.count_sql).fetchall()[0][0]
     with atomic_folder(out, is_export) as tmp:
         for sorted_scan in (False, True):
@@ -342,7 +348,10 @@ def _export_parquet(con: duckdb.DuckDBPyConnection, source: Source, out: Path, p
                 def frames(sorted_scan=sorted_scan, bar=bar) -> Iterator[pl.DataFrame]:
                     for batch in _batches(con, source, sorted_scan):
                         bar.update(batch.num_rows)
-                        yield _frame(batch, None)
+                        frame = _frame(batch, None)
+                        if source.media:
+                            _one_image_each(frame, source.name)
+                        yield frame
 
                 try:
                     records, size = write_shards(frames(), tmp, source.name)

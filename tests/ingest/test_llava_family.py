@@ -40,7 +40,7 @@ MEDIA_RECORDS = [
 
 def _ingest(tmp_path, name: str, text: str) -> Warehouse:
     source = tmp_path / "source"
-    source.mkdir(exist_ok=True)
+    source.mkdir(parents=True, exist_ok=True)
     path = source / name
     path.write_text(text, encoding="utf-8")
     warehouse = Warehouse(tmp_path / "warehouse")
@@ -145,17 +145,26 @@ def test_a_file_of_neither_shape_is_one_line_naming_it_and_what_was_tried(tmp_pa
     assert str(path) in line and "a JSON array" in line and "JSON lines" in line
 
 
-def test_formats_that_take_one_image_refuse_records_with_more_naming_them(tmp_path):
+def test_formats_write_several_images_and_refuse_what_their_trainer_would(tmp_path):
     warehouse = _ingest(tmp_path, "OneVision.json", json.dumps(MEDIA_RECORDS))
     with pytest.raises(SvitError) as caught:
         export(warehouse, "onevision", tmp_path / "out.json", "sharegpt", progress=False)
-    assert "records with several images or a video (--format llava or jsonl writes them as they came): 4 " in str(
-        caught.value
+    # LLaMA-Factory counts <video> for videos (LLaVA-NeXT marks them <image>) and wants a mark per image.
+    assert str(caught.value) == (
+        "onevision cannot be written as sharegpt: records whose <image> tokens are not as many as their images: "
+        '2 (ids: "7", "implicit"); records whose <video> tokens are not as many as their videos: 1 (ids: "7")'
     )
-    assert '(ids: "m4_0001", "7", "v2", "both")' in str(caught.value)
-    with pytest.raises(SvitError, match="cannot be written as parquet: it has records with several images"):
+    with pytest.raises(SvitError, match=r'parquet: its rows hold one image, and 4 records .* \(ids: "m4_0001", 7,'):
         export(warehouse, "onevision", tmp_path / "out_parquet", "parquet", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["source", "warehouse"]
+    out = tmp_path / "qwen.jsonl"
+    records = [r for r in MEDIA_RECORDS if r["id"] in ("m4_0001", "text")]
+    warehouse = _ingest(tmp_path / "two", "Two.json", json.dumps(records))
+    export(warehouse, "two", out, "qwen", progress=False)
+    assert [json.loads(line) for line in out.read_text().splitlines()] == [
+        {"image": ["a/1.jpg", "a/2.jpg"], "conversations": records[0]["conversations"]},
+        {"conversations": records[1]["conversations"]},
+    ]
 
 
 def test_statistics_count_media_and_mixes_keep_them_in_order(tmp_path):
@@ -172,3 +181,130 @@ def test_statistics_count_media_and_mixes_keep_them_in_order(tmp_path):
     out = tmp_path / "mix.json"
     export(warehouse, "onevision_all", out, "llava", progress=False)
     assert json.loads(out.read_text(encoding="utf-8")) == MEDIA_RECORDS
+
+
+# --------------------------------------------------------------------------- other shapes, each back in its own format
+
+SHAREGPT_TAGGED = [  # LLaMA-Factory's defaults: conversations, from/value, human/gpt
+    {"conversations": _qa("<image>Where is the clock?", "On the tower."), "images": ["vg/VG_100K/1.jpg"]},
+    {"conversations": _qa("<image><image>Compare.", "Same."), "images": ["a.jpg", "b.jpg"], "system": "Be brief."},
+    {"conversations": _qa("Name three primes.", "2, 3 and 5 é."), "images": []},
+    {"conversations": _qa("<video>What happens?", "A tram passes."), "videos": ["clips/1.mp4"]},
+    {"id": 12, "conversations": _qa("No media key at all.", "Fine.")},
+]
+SHAREGPT_OPENAI = [  # OpenAI-style: messages, role/content, user/assistant (LLaMA-Factory's mllm_demo)
+    {
+        "messages": [{"role": "user", "content": "<image>Who?"}, {"role": "assistant", "content": "A man."}],
+        "images": ["mllm_demo_data/1.jpg"],
+    },
+    {"messages": [{"role": "user", "content": "Hi 😊"}, {"role": "assistant", "content": "Hello."}], "images": []},
+]
+TRL = [  # TRL's vision datasets: content parts
+    {
+        "images": ["vg/VG_100K/1.jpg"],
+        "messages": [
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Where is the clock?"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "On the tower."}]},
+        ],
+    },
+    {
+        "id": "two",
+        "images": ["a.jpg", "b.jpg"],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "Compare"}, {"type": "image"}, {"type": "image"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "Same\n"}]},
+        ],
+    },
+    {
+        "images": [],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "q"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "a"}]},
+        ],
+    },  # fmt: skip
+]
+INTERNVL = [  # InternVL's JSON lines: LLaVA's keys, sizes, lists for several images, <video>
+    {"id": 0, "conversations": _qa("Name three primes.", "2, 3 and 5.")},
+    {"id": 1, "image": "VG_100K_2/1.jpg", "width": 800, "height": 600, "conversations": _qa("<image>\nWhere?", "Up.")},
+    {
+        "id": 2,
+        "image": ["a/1.jpg", "a/2.jpg"],
+        "width_list": [800, 640],
+        "height_list": [600, 480],
+        "conversations": _qa("<image>\n<image>\nCompare them.", "Same."),
+    },
+    {"id": 3, "video": "clips/0001.mp4", "conversations": _qa("<video>\nDescribe the clip.", "A tram.")},
+]
+
+
+@pytest.mark.parametrize(
+    "records, name, fmt, reader",
+    [
+        (SHAREGPT_TAGGED, "lf.json", "sharegpt", "sharegpt json array"),
+        (SHAREGPT_OPENAI, "lf_openai.jsonl", "sharegpt", "sharegpt json lines"),
+        (TRL, "trl.jsonl", "messages", "messages json lines"),
+        (INTERNVL, "internvl.jsonl", "internvl", "json lines"),
+    ],
+)
+def test_each_shape_comes_back_equal_in_its_own_format(tmp_path, records, name, fmt, reader):
+    text = json.dumps(records, ensure_ascii=False) if name.endswith(".json") else _as_lines(records)
+    warehouse = _ingest(tmp_path, name, text)
+    assert table(warehouse, "rejects") == []
+    assert table(warehouse, "manifest")[0]["reader"] == reader
+    out = tmp_path / "out" / name
+    out.parent.mkdir()
+    export(warehouse, name.split(".")[0], out, fmt, progress=False)
+    written = out.read_text(encoding="utf-8")
+    back = json.loads(written) if out.suffix == ".json" else [json.loads(line) for line in written.split("\n") if line]
+    assert back == records
+
+
+def test_a_sharegpt_file_keeps_its_keys_in_dataset_info_and_reads_as_llava(tmp_path):
+    warehouse = _ingest(tmp_path, "lf_openai.jsonl", _as_lines(SHAREGPT_OPENAI))
+    export(warehouse, "lf_openai", tmp_path / "lf.json", "sharegpt", progress=False)
+    assert json.loads((tmp_path / "dataset_info.json").read_text())["lf"] == {
+        "file_name": "lf.json",
+        "formatting": "sharegpt",
+        "columns": {"messages": "messages", "images": "images"},
+        "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"},
+    }
+    # In LLaVA's shape: roles human/gpt, one image as a string, the position as the id.
+    export(warehouse, "lf_openai", tmp_path / "llava.json", "llava", progress=False)
+    assert json.loads((tmp_path / "llava.json").read_text(encoding="utf-8")) == [
+        {"id": 0, "image": "mllm_demo_data/1.jpg", "conversations": _qa("<image>Who?", "A man.")},
+        {"id": 1, "conversations": _qa("Hi 😊", "Hello.")},
+    ]
+    turns = table(warehouse, "llava_turns", order="record_index, turn")
+    assert [t["role"] for t in turns] == ["human", "gpt", "human", "gpt"]
+
+
+@pytest.mark.parametrize(
+    "record, reason",
+    [
+        ({"messages": [{"role": "system", "content": "x"}]}, 'turn 0: "role" is "system", not user/assistant'),
+        ({"messages": [{"role": "user", "content": "q"}], "images": [3]}, '"images" item 0 is a number, not a string'),
+        ({"messages": [{"role": "user", "content": "<image>q"}], "images": []}, "placeholders in a record without"),
+        ({"messages": "hello", "images": []}, '"messages" is missing or not a list'),
+    ],
+)
+def test_sharegpt_records_that_do_not_map_are_rejected_with_their_own_json(tmp_path, record, reason):
+    fine = SHAREGPT_OPENAI[1]
+    warehouse = _ingest(tmp_path, "lf.jsonl", _as_lines([fine, record]))
+    [reject] = table(warehouse, "rejects")
+    assert reject["record_index"] == 1 and reason in reject["reason"]
+    assert json.loads(reject["raw_json"]) == record
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}], "two text parts in a row"),
+        ([{"type": "image"}, {"type": "text", "text": ""}], "part 1 is text that would not come back as one part"),
+        ([{"type": "image_url", "url": "x"}], "part 0 is neither"),
+    ],
+)
+def test_trl_parts_that_would_not_come_back_the_same_are_rejected(tmp_path, content, reason):
+    bad = {"images": ["a.jpg"], "messages": [{"role": "user", "content": content}]}
+    warehouse = _ingest(tmp_path, "trl.jsonl", _as_lines([TRL[0], bad]))
+    [reject] = table(warehouse, "rejects")
+    assert reject["record_index"] == 1 and reject["reason"] == f"turn 0: {reason}" or reason in reject["reason"]

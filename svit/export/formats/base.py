@@ -18,9 +18,7 @@ import polars as pl
 from svit.core.errors import SvitError
 
 IMAGE_TOKEN = "<image>"
-# Records naming several images or a video (a `media` value, svit/export/records.py) are
-# written as they came by these formats only; the others take one image per record.
-MEDIA_FORMATS = "--format llava or jsonl writes them as they came"
+VIDEO_TOKEN = "<video>"
 
 
 @dataclass(frozen=True)
@@ -84,6 +82,8 @@ class Problems:
 
     errors: dict[str, list] = field(default_factory=dict)
     notes: dict[str, list] = field(default_factory=dict)
+    # What the records held that a side file must say (a ShareGPT file's keys, videos).
+    facts: dict[str, object] = field(default_factory=dict)
 
     def add(self, kind: str, reason: str, ids: pl.Series) -> None:
         if ids.len():
@@ -93,6 +93,7 @@ class Problems:
 
     def merge(self, other: Problems) -> None:
         """Add another batch's problems (the first ids kept)."""
+        self.facts.update(other.facts)
         for kind in ("errors", "notes"):
             for reason, (n, ids) in getattr(other, kind).items():
                 entry = getattr(self, kind).setdefault(reason, [0, []])
@@ -117,7 +118,6 @@ class Format:
     options: frozenset[str] = frozenset({"ensure_ascii"})  # the Options fields that apply
     needs_sizes: bool = False  # records carry width/height (svit/export/records.py: image_sizes)
     uses_id_json: bool = True  # reads the id as JSON (`id_json`), not only as text (`id`)
-    writes_media: bool = False  # writes records with several images or a video (MEDIA_FORMATS)
     lines_only: bool = False  # JSON lines whatever --out is called
     array_or_lines: bool = False  # JSON lines when --out ends in .jsonl, else a JSON array
 
@@ -138,15 +138,18 @@ class Format:
             return Container.lines()
         return Container.array()
 
-    def python_path(self, extras: tuple[bool, bool]) -> bool:
-        """Whether records are rendered with Python's json (extra keys of records, of turns)."""
-        return False
+    def python_path(self, extras: tuple[bool, bool, bool]) -> bool:
+        """Whether records are rendered with Python's json: given whether some record has extra
+        keys, some turn has, and some record names its media otherwise than by one `image`
+        string (several images, a video, a ShareGPT or TRL file's keys: `media`, `layout`)."""
+        return extras[2]
 
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
         raise NotImplementedError
 
-    def side_files(self, out: Path, records: int, options: Options) -> list[Path]:
-        """Files written beside the export (a dataset registry); their paths."""
+    def side_files(self, out: Path, records: int, options: Options, facts: dict | None = None) -> list[Path]:
+        """Files written beside the export (a dataset registry); their paths. `facts`: what the
+        records held that the registry must say (Problems.facts)."""
         return []
 
 
@@ -181,11 +184,6 @@ def with_sep(text: pl.Expr, sep: str) -> pl.Expr:
 def images_list() -> pl.Expr:
     """The record's images as a list (empty for a text-only record)."""
     return pl.when(pl.col("has_image")).then(pl.concat_list(pl.col("image"))).otherwise(pl.lit([], pl.List(pl.String)))
-
-
-def media_ids(frame: pl.DataFrame) -> pl.Series:
-    """The ids of the records naming several images or a video."""
-    return frame.filter(pl.col("media").is_not_null())["id"]
 
 
 def turn_field(name: str) -> pl.Expr:
@@ -256,3 +254,103 @@ def _escape(m: re.Match) -> bytes:
 
 def dumps(obj) -> str:
     return json.dumps(obj, ensure_ascii=False)
+
+
+def compact(obj) -> str:
+    """JSON without spaces, as Polars' encoder writes it (the formats of JSON lines)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------- records by json.dumps
+
+
+@dataclass
+class Record:
+    """One record as the Python path sees it (Format.python_path): the id as JSON, its images
+    and videos whichever way the record wrote them, the media keys as written, its file's
+    layout (ShareGPT / TRL), extra keys and turns (with their extra keys)."""
+
+    id: object
+    images: list[str]
+    videos: list[str]
+    media: dict | None  # the media keys as the record wrote them; None for one `image` string or none
+    layout: dict | None
+    extra: dict
+    turns: list[dict]  # {from, value, ...extra}
+    row: dict  # the frame's row, for format-specific columns (width, height, length)
+
+    def marks(self, token: str, role: str | None = None) -> int:
+        return sum(t["value"].count(token) for t in self.turns if role is None or t["from"] == role)
+
+    def llava_media(self) -> dict:
+        """The media keys as LLaVA-NeXT writes them: `image` and `video`, a string for one."""
+        if self.media is not None and set(self.media) <= {"image", "video"}:
+            return dict(self.media)
+        keys = {}
+        for key, paths in (("image", self.images), ("video", self.videos)):
+            if paths:
+                keys[key] = paths[0] if len(paths) == 1 else paths
+        return keys
+
+
+def content_parts(text: str) -> list[dict]:
+    """A turn's text as TRL content parts, cut at each `<image>` as the Polars path cuts it
+    (svit/export/formats/messages.py: content_parts)."""
+    pieces = text.split(IMAGE_TOKEN)
+    parts: list[dict] = []
+    for i, piece in enumerate(pieces):
+        if i > 0:
+            parts.append({"type": "image"})
+            piece = piece.removeprefix("\n")
+        if i < len(pieces) - 1 and piece.endswith("\n"):
+            piece = piece[:-1]
+        if piece != "" or len(pieces) == 1:
+            parts.append({"type": "text", "text": piece})
+    return parts
+
+
+def turn_extra(turn: dict) -> dict:
+    """A turn's keys besides `from` and `value`."""
+    return {k: v for k, v in turn.items() if k not in ("from", "value")}
+
+
+def python_records(df: pl.DataFrame) -> list[Record]:
+    """The frame's records for a Python path."""
+    records = []
+    parsed: dict[str, dict] = {}
+    for row in df.iter_rows(named=True):
+        media = json.loads(row["media"]) if row.get("media") else None
+        layout = row.get("layout")
+        if layout and layout not in parsed:
+            parsed[layout] = json.loads(layout)
+        images, videos = [], []
+        if media is None:
+            images = [row["image"]] if row["has_image"] and row["image"] is not None else []
+        else:
+            for key, into in (("image", images), ("images", images), ("video", videos), ("videos", videos)):
+                value = media.get(key)
+                if value is not None:
+                    into.extend([value] if isinstance(value, str) else value)
+        turns = [
+            {"from": t["from"], "value": t["value"], **(json.loads(t["extra"]) if t.get("extra") else {})}
+            for t in row["conversations"]
+        ]
+        records.append(
+            Record(
+                json.loads(row["id_json"]),
+                images,
+                videos,
+                media,
+                parsed.get(layout) if layout else None,
+                json.loads(row["extra"]) if row.get("extra") else {},
+                turns,
+                row,
+            )
+        )
+    return records
+
+
+def add_problems(problems: Problems, kind: str, reason: str, records: list[Record]) -> None:
+    """`records` (found by a Python path) under `reason`, by their ids as text."""
+    ids = [r.id if isinstance(r.id, str) else str(r.id) for r in records]
+    problems.add(kind, reason, pl.Series("id", ids, pl.String))

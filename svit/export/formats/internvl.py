@@ -28,12 +28,16 @@ from pathlib import Path
 import polars as pl
 
 from svit.export.formats.base import (
+    IMAGE_TOKEN,
     Batch,
     Format,
     Options,
     Problems,
+    add_problems,
+    compact,
     encode,
     images_count,
+    python_records,
     replace_tokens,
     with_token_counts,
     with_turns,
@@ -56,7 +60,12 @@ class InternVL(Format):
         super().check(options, out)
         read(out.parent / META)
 
+    def python_path(self, extras: tuple[bool, bool, bool]) -> bool:
+        return extras[0] or extras[2]  # a record's extra keys (an InternVL file's width_list, ...), media
+
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
+        if batch.python:
+            return pl.Series("text", [batch.sep + t for t in self.render_python(batch.frame, problems)], pl.String)
         df = with_token_counts(batch.frame)
         problems.add(
             "errors", "records with more <image> tokens than images", df.filter(pl.col("tokens") > images_count())["id"]
@@ -92,7 +101,32 @@ class InternVL(Format):
         )
         return df.select(with_turns(batch.sep, head).alias("text")).to_series()
 
-    def side_files(self, out: Path, records: int, options: Options) -> list[Path]:
+    def render_python(self, df: pl.DataFrame, problems: Problems) -> list[str]:
+        """Records with extra keys or several images or a video: `image` as a string or a list,
+        `video`, the record's own keys (an InternVL file's `width_list`, ... win over the
+        warehouse's sizes), `length`, `conversations`."""
+        texts, more, answers, unknown = [], [], [], []
+        for r in python_records(df):
+            if r.marks(IMAGE_TOKEN) > len(r.images):
+                more.append(r)
+            if r.marks(IMAGE_TOKEN) != r.marks(IMAGE_TOKEN, "human"):
+                answers.append(r)
+            record = {"id": r.id, **r.llava_media()}
+            if isinstance(record.get("image"), str) and r.row.get("width") is not None:
+                record.update(width=r.row["width"], height=r.row["height"])
+            record.update(r.extra)
+            if isinstance(record.get("image"), str) and "width" not in record:
+                unknown.append(r)
+            if r.row.get("length") is not None:
+                record["length"] = r.row["length"]
+            record["conversations"] = r.turns
+            texts.append(compact(record))
+        add_problems(problems, "errors", "records with more <image> tokens than images", more)
+        add_problems(problems, "errors", "records with <image> in an answer", answers)
+        add_problems(problems, "notes", "records whose image size is unknown, written without width/height", unknown)
+        return texts
+
+    def side_files(self, out: Path, records: int, options: Options, facts: dict | None = None) -> list[Path]:
         entry = {
             "root": options.image_root or "",
             "annotation": str(out),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from svit.export.formats.base import Batch, Container, Format, Options, Problems, json_value
+from svit.export.formats.base import Batch, Container, Format, Options, Problems, json_value, python_records
 from svit.export.layout import Layout
 from svit.export.lengths import length_member
 
@@ -30,7 +30,6 @@ class Llava(Format):
     summary = "one JSON array, as LLaVA loads it (json.dump's layout, --indent N)"
     options = frozenset({"indent", "ensure_ascii", "lengths"})
     uses_id_json = False  # a SVIT mart's ids are strings, encoded here
-    writes_media = True  # records with several images or a video are written by json.dumps (render_python)
 
     def layout(self, options: Options) -> Layout:
         return Layout(options.indent if self.name == "llava" else None)
@@ -39,8 +38,8 @@ class Llava(Format):
         L = self.layout(options)
         return Container.array(L.open(1), L.close(0), "," + L.open(1) if L.indent is not None else ", ")
 
-    def python_path(self, extras: tuple[bool, bool]) -> bool:
-        return extras[1]  # turns with extra keys, or media as lists; a record's extra keys are rendered below
+    def python_path(self, extras: tuple[bool, bool, bool]) -> bool:
+        return extras[1] or extras[2]  # turns with extra keys, media; a record's extra keys are rendered below
 
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
         df, L = batch.frame, self.layout(batch.options)
@@ -95,26 +94,14 @@ class Llava(Format):
     def render_python(self, df: pl.DataFrame, L: Layout) -> list[str]:
         """Each record as json.dumps writes it, standing at level 1 of the array."""
         texts = []
-        lengths = df["length"] if "length" in df.columns else pl.repeat(None, df.height, eager=True)
-        for row in (
-            df.select("id_json", "has_image", "image", "media", "extra", "conversations")
-            .with_columns(lengths.alias("length"))
-            .iter_rows()
-        ):
-            id_json, has_image, image, media, extra, turns, length = row
-            record = {"id": json.loads(id_json)}
-            if media:  # `image` as a list, `video` (LLaVA-NeXT / OneVision)
-                record.update(json.loads(media))
-            elif has_image:
-                record["image"] = image
-            if extra:
-                record.update(json.loads(extra))
+        for r in python_records(df):
+            # Several images as a list and videos as LLaVA-NeXT / OneVision write them.
+            record = {"id": r.id, **r.llava_media()}
+            record.update(r.extra)
+            length = r.row.get("length")
             if length is not None:  # LLaVA's modality_lengths sign: negative without an image
-                record["length"] = length if has_image else -length
-            record["conversations"] = [
-                {"from": t["from"], "value": t["value"], **(json.loads(t["extra"]) if t.get("extra") else {})}
-                for t in turns
-            ]
+                record["length"] = length if r.row["has_image"] else -length
+            record["conversations"] = r.turns
             text = json.dumps(record, ensure_ascii=False, indent=L.indent)
             texts.append(text if L.indent is None else text.replace("\n", L.open(1)))
         return texts

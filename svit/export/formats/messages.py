@@ -22,13 +22,18 @@ from svit.export.formats.base import (
     Container,
     Format,
     Problems,
+    add_problems,
+    compact,
     encode,
     images_count,
     images_list,
+    python_records,
+    turn_extra,
     turn_field,
     with_token_counts,
     with_turns,
 )
+from svit.export.formats.base import content_parts as python_parts
 
 ROLES = {"human": "user", "gpt": "assistant"}
 
@@ -56,6 +61,8 @@ class Messages(Format):
         return Container.lines()
 
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
+        if batch.python:
+            return pl.Series("text", [batch.sep + t for t in self.render_python(batch.frame, problems)], pl.String)
         df = with_token_counts(batch.frame)
         wrong = df.filter(pl.col("tokens") != images_count())
         problems.add("errors", "records whose <image> tokens are not as many as their images", wrong["id"])
@@ -66,3 +73,29 @@ class Messages(Format):
         head = pl.concat_str(pl.lit('{"id":'), pl.col("id_json"), pl.lit(","), images, pl.lit(","))
         text = with_turns(batch.sep, head, "messages", messages).str.replace_all(',"text":null}', "}", literal=True)
         return df.select(text.alias("text")).to_series()
+
+    def render_python(self, df: pl.DataFrame, problems: Problems) -> list[str]:
+        """Records naming several images, and those of a TRL file (written back with its own
+        keys, role names and extra keys: its `layout`). TRL reads no videos."""
+        texts, wrong, videos = [], [], []
+        for r in python_records(df):
+            if r.videos:
+                videos.append(r)
+            if r.marks(IMAGE_TOKEN) != len(r.images):
+                wrong.append(r)
+            layout = r.layout if r.layout and r.layout["format"] == "messages" else None
+            names = {"human": layout["human"], "gpt": layout["gpt"]} if layout else ROLES
+            record = {"id": r.id} if layout is None or layout["id"] else {}
+            if layout is None:
+                record["images"] = r.images
+            else:
+                record.update(r.extra)
+                record.update(r.media or {})
+            record["messages"] = [
+                {"role": names.get(t["from"], t["from"]), "content": python_parts(t["value"]), **turn_extra(t)}
+                for t in r.turns
+            ]
+            texts.append(compact(record))
+        add_problems(problems, "errors", "records whose <image> tokens are not as many as their images", wrong)
+        add_problems(problems, "errors", "records with a video (TRL's vision datasets hold images)", videos)
+        return texts

@@ -14,7 +14,20 @@ from __future__ import annotations
 
 import polars as pl
 
-from svit.export.formats.base import Batch, Format, Problems, encode, images_count, with_token_counts, with_turns
+from svit.export.formats.base import (
+    IMAGE_TOKEN,
+    VIDEO_TOKEN,
+    Batch,
+    Format,
+    Problems,
+    add_problems,
+    compact,
+    encode,
+    images_count,
+    python_records,
+    with_token_counts,
+    with_turns,
+)
 
 
 class Qwen(Format):
@@ -23,6 +36,8 @@ class Qwen(Format):
     array_or_lines = True
 
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
+        if batch.python:
+            return pl.Series("text", [batch.sep + t for t in self.render_python(batch.frame, problems)], pl.String)
         df = with_token_counts(batch.frame)
         problems.add(
             "errors",
@@ -36,3 +51,20 @@ class Qwen(Format):
         )
         head = pl.when(pl.col("has_image")).then(pl.concat_str(encode(pl.col("image")).str.head(-1), pl.lit(",")))
         return df.select(with_turns(batch.sep, head.otherwise(pl.lit("{"))).alias("text")).to_series()
+
+    def render_python(self, df: pl.DataFrame, problems: Problems) -> list[str]:
+        """Records naming several images or a video: `image` and `video` as a string or a list."""
+        texts, wrong, answers = [], [], []
+        for r in python_records(df):
+            questions = (r.marks(IMAGE_TOKEN, "human"), r.marks(VIDEO_TOKEN, "human"))
+            if questions != (len(r.images), len(r.videos)):
+                wrong.append(r)
+            if r.marks(IMAGE_TOKEN) + r.marks(VIDEO_TOKEN) != sum(questions):
+                answers.append(r)
+            record = r.llava_media()
+            record["conversations"] = [{"from": t["from"], "value": t["value"]} for t in r.turns]
+            texts.append(compact(record))
+        reason = "records whose <image>/<video> tokens in questions are not as many as their images/videos"
+        add_problems(problems, "errors", reason, wrong)
+        add_problems(problems, "errors", "records with <image> or <video> in an answer", answers)
+        return texts

@@ -22,14 +22,20 @@ from pathlib import Path
 import polars as pl
 
 from svit.export.formats.base import (
+    IMAGE_TOKEN,
+    VIDEO_TOKEN,
     Batch,
     Format,
     Options,
     Problems,
+    add_problems,
+    compact,
     encode,
     images_count,
     images_list,
     plain_turns,
+    python_records,
+    turn_extra,
     with_sep,
     with_token_counts,
 )
@@ -53,16 +59,60 @@ class ShareGPT(Format):
         read(out.parent / DATASET_INFO)
 
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
+        if batch.python:
+            return pl.Series("text", [batch.sep + t for t in self.render_python(batch.frame, problems)], pl.String)
         df = with_token_counts(batch.frame).with_columns(images=images_list())
         wrong = df.filter(pl.col("tokens") != images_count())
         problems.add("errors", "records whose <image> tokens are not as many as their images", wrong["id"])
         text = with_sep(encode(pl.col("id"), conversations=plain_turns(), images=pl.col("images")), batch.sep)
         return df.select(text.alias("text")).to_series()
 
-    def side_files(self, out: Path, records: int, options: Options) -> list[Path]:
-        entry = {
-            "file_name": out.name,
-            "formatting": "sharegpt",
-            "columns": {"messages": "conversations", "images": "images"},
-        }
+    def render_python(self, df: pl.DataFrame, problems: Problems) -> list[str]:
+        """Records naming several images or videos, and those of a ShareGPT file, which are
+        written back in the file's own keys and role names (its `layout`)."""
+        texts, wrong_images, wrong_videos = [], [], []
+        for r in python_records(df):
+            if r.marks(IMAGE_TOKEN) != len(r.images):
+                wrong_images.append(r)
+            if r.marks(VIDEO_TOKEN) != len(r.videos):
+                wrong_videos.append(r)
+            layout = r.layout if r.layout and r.layout["format"] == "sharegpt" else None
+            if layout is None:
+                record = {
+                    "id": r.row["id"],
+                    "conversations": [{"from": t["from"], "value": t["value"]} for t in r.turns],
+                }
+                record["images"] = r.images
+                if r.videos:
+                    record["videos"] = r.videos
+                    problems.facts["videos"] = True
+            else:
+                names = {"human": layout["human"], "gpt": layout["gpt"]}
+                record = {"id": r.id} if layout["id"] else {}
+                record.update(r.extra)
+                record[layout["turns"]] = [
+                    {layout["role"]: names[t["from"]], layout["text"]: t["value"], **turn_extra(t)} for t in r.turns
+                ]
+                record.update(r.media or {})
+                problems.facts["layout"] = layout
+                problems.facts["videos"] = problems.facts.get("videos") or "videos" in (r.media or {})
+            texts.append(compact(record))
+        add_problems(problems, "errors", "records whose <image> tokens are not as many as their images", wrong_images)
+        add_problems(problems, "errors", "records whose <video> tokens are not as many as their videos", wrong_videos)
+        return texts
+
+    def side_files(self, out: Path, records: int, options: Options, facts: dict | None = None) -> list[Path]:
+        facts = facts or {}
+        layout = facts.get("layout")
+        columns = {"messages": layout["turns"] if layout else "conversations", "images": "images"}
+        if facts.get("videos"):
+            columns["videos"] = "videos"
+        entry = {"file_name": out.name, "formatting": "sharegpt", "columns": columns}
+        if layout and (layout["role"], layout["text"], layout["human"]) != ("from", "value", "human"):
+            entry["tags"] = {
+                "role_tag": layout["role"],
+                "content_tag": layout["text"],
+                "user_tag": layout["human"],
+                "assistant_tag": layout["gpt"],
+            }
         return [add_entry(out.parent / DATASET_INFO, dataset_name(out, options), entry)]
