@@ -150,7 +150,8 @@ def sample(out_dir: str, images: int, seed: int, zip_data: bool, with_images: bo
     "llava_files",
     multiple=True,
     type=click.Path(),
-    help="Extra LLaVA-format JSON file to ingest (repeatable).",
+    help="A LLaVA-family file to ingest (repeatable): a JSON array or JSON lines of LLaVA, LLaVA-NeXT, InternVL, "
+    "ShareGPT (LLaMA-Factory) or TRL records, told apart by the file itself (docs/warehouse.md).",
 )
 @click.option(
     "--no-image-id-check",

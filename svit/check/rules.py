@@ -99,8 +99,8 @@ RULES = {
             "image_placeholders",
             "structure",
             ERROR,
-            "<image> placeholders in the questions do not match the record's image as the family requires",
-            "LLaVA-1.5: at most one; LLaMA-Factory, Qwen2-VL: exactly one per image; InternVL: no more than images",
+            "<image> (or <video>) placeholders in the questions do not match the record's media as the family requires",
+            "LLaVA-1.5: at most one; LLaMA-Factory, Qwen2-VL: exactly one per medium; InternVL: no more than media",
         ),
         Rule(
             "image_in_answer",
@@ -230,13 +230,15 @@ def _answers(conversations: str) -> str:
     return f"list_filter({conversations}, lambda t: t.\"from\" = 'gpt')"
 
 
-def record_rules_sql(conversations: str, image: str, family: str) -> dict[str, str]:
-    """Rule name -> the SQL detail of a record (null when it keeps the rule)."""
+def record_rules_sql(conversations: str, n_media: str, family: str) -> dict[str, str]:
+    """Rule name -> the SQL detail of a record (null when it keeps the rule); `n_media`: its
+    number of images and videos."""
     answers = _answers(conversations)
     questions = f"list_filter({conversations}, lambda t: t.\"from\" = 'human')"
-    per_question = "(strlen(t.value) - strlen(replace(t.value, '<image>', ''))) // 7"
+    # A mark per medium: <image>, or <video> for a video (LLaVA-NeXT marks videos with <image>).
+    per_question = "(strlen(t.value) - strlen(replace(replace(t.value, '<image>', ''), '<video>', ''))) // 7"
     tokens = f"list_sum(list_transform({questions}, lambda t: {per_question}))"
-    images = f"(case when {image} is null then 0 else 1 end)"
+    images = f"({n_media})"
     allowed = {
         # LLaVA puts the image at the start when no question names it: zero or one token per image.
         "llava-1.5": f"coalesce({tokens}, 0) > {images}",

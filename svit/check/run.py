@@ -133,13 +133,16 @@ def _records_sql(warehouse: Warehouse, model: str) -> str:
     relations = built_relations(warehouse)
     if model in relations and LLAVA_COLUMNS <= relations[model]:
         return " union all ".join(
-            f"select id, record_order as record_index, image, conversations from {sql_ident(table)}"
+            f"select id, record_order as record_index, image, image as media_key, "
+            f"(image is not null)::integer as n_media, conversations from {sql_ident(table)}"
             for table in read_parts(model, relations)
         )
     if model in warehouse.llava_models():
         name = sql_str(model)
         return (
-            "select r.id, r.record_index, case when r.has_image then r.image end as image, "
+            "select r.id, r.record_index, r.image, coalesce(r.media, r.image) as media_key, "
+            # A file ingested before records counted their media has one image or none.
+            "coalesce(r.n_images + r.n_videos, r.has_image::integer) as n_media, "
             "coalesce(t.conversations, []) as conversations "
             f"from stg_llava__records r left join (select record_index, list({{'from': role, 'value': text}} "
             f"order by turn) as conversations from stg_llava__turns where llava_file = {name} group by all) t "
@@ -195,7 +198,7 @@ def _evaluate(
     contamination: bool = False,
     images: str | None = None,
 ) -> None:
-    per_record = record_rules_sql("conversations", "image", family)
+    per_record = record_rules_sql("conversations", "n_media", family)
     found = ", ".join(f"{{'rule': {sql_str(name)}, 'detail': {sql}}}" for name, sql in per_record.items())
     image_findings = (
         f"union all select recs.id, recs.record_index, 'image_' || p.category, p.detail "
@@ -265,7 +268,7 @@ def _evaluate(
                 select id, record_index, 'exact_duplicate', 'the same as record ' || first
                 from (
                     select id, record_index,
-                        min(record_index) over (partition by image, md5(conversations::varchar)) as first
+                        min(record_index) over (partition by media_key, md5(conversations::varchar)) as first
                     from recs
                 )
                 where record_index <> first
@@ -276,9 +279,10 @@ def _evaluate(
                 {length_findings}
                 union all
                 select null, null, 'single_modality',
-                    case when count(image) = 0 then 'no record has an image' else 'every record has an image' end
+                    case when count(*) filter (where n_media > 0) = 0 then 'no record has an image'
+                        else 'every record has an image' end
                 from recs
-                having count(*) > 0 and (count(image) = 0 or count(image) = count(*))
+                having count(*) > 0 and count(*) filter (where n_media > 0) in (0, count(*))
             )
             select ?, record_id, record_index, rule, {severity} end, detail, ?, ?, ?
             from findings

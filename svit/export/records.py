@@ -48,7 +48,7 @@ class Source:
     parts: list[str]  # relations read one after the other (each in order; checked while reading)
     sorted_sql: str  # the whole model, sorted: the fallback when a part is not in order
     count_sql: str
-    record_extras: bool = False  # some record has keys besides id, image, conversations
+    record_extras: frozenset[str] = frozenset()  # the keys records have besides id, image, conversations
     turn_extras: bool = False  # some turn has keys besides from, value
     media: bool = False  # some record names its media otherwise than by one `image` string (`media`, `layout`)
     lineage: bool = False  # has the SVIT lineage (task, image_id, block) a grounding needs
@@ -106,7 +106,7 @@ def _mart_source(con: duckdb.DuckDBPyConnection, marts: dict, model: str) -> Sou
     parts = [p for p in MODEL_PARTS.get(model, ()) if p in marts]
     if len(parts) != len(MODEL_PARTS.get(model, ())) or not parts:
         parts = [model]
-    record_extras = bool(mixed and con.execute(f"select count(extra) > 0 from {qualified}").fetchall()[0][0])
+    record_extras = _extra_keys(con, qualified) if mixed else frozenset()
     media = "media" in columns and con.execute(f"select count(media) > 0 from {qualified}").fetchall()[0][0]
     return Source(
         model,
@@ -121,6 +121,14 @@ def _mart_source(con: duckdb.DuckDBPyConnection, marts: dict, model: str) -> Sou
         columns=select,
         media=bool(media),
     )
+
+
+def _extra_keys(con: duckdb.DuckDBPyConnection, relation: str) -> frozenset[str]:
+    """The keys the records of `relation` have besides id, image and conversations."""
+    rows = con.execute(
+        f"select distinct unnest(json_keys(extra::json)) from {relation} where extra is not null"
+    ).fetchall()
+    return frozenset(k for (k,) in rows)
 
 
 def _held_grounding(con: duckdb.DuckDBPyConnection, model: str) -> dict:
@@ -208,7 +216,7 @@ def _file_source(con: duckdb.DuckDBPyConnection, snapshot: Path, model: str) -> 
         [select],
         select,
         f"select count(*) from read_parquet({records})",
-        bool(record_extras),
+        _extra_keys(con, f"read_parquet({records})") if record_extras else frozenset(),
         turn_extras,
         media=bool(media),
     )

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from ingest.pipeline import run_ingest
+from svit.check import check
 from svit.core.errors import SvitError
 from svit.core.warehouse import Warehouse
 from svit.export import export
@@ -175,6 +176,11 @@ def test_statistics_count_media_and_mixes_keep_them_in_order(tmp_path):
     # m4_0001 names two images; 7, v2 and both a video; 8 media over 6 records.
     assert (sizes["multi_image"], sizes["with_video"], sizes["text_only"]) == (1, 3, 1)
     assert sizes["mean_media_per_record"] == pytest.approx(8 / 6)
+    # svit check counts a record's media, not its one `image`: two marks for two images are
+    # right; only `implicit` (no mark for its image) breaks Qwen2-VL's one mark per medium.
+    found = {r.rule: r for r in check(warehouse, "onevision", family="qwen2-vl").rules if r.records}
+    assert set(found) == {"image_placeholders"} and found["image_placeholders"].examples[0].startswith("implicit")
+    assert {r.rule for r in check(warehouse, "onevision", family="llava-next").rules if r.records} == set()
     recipe = tmp_path / "all.yml"
     recipe.write_text("name: onevision_all\nsources:\n  - source: onevision\n")
     build_mix(warehouse, str(recipe))

@@ -138,10 +138,11 @@ class Format:
             return Container.lines()
         return Container.array()
 
-    def python_path(self, extras: tuple[bool, bool, bool]) -> bool:
-        """Whether records are rendered with Python's json: given whether some record has extra
-        keys, some turn has, and some record names its media otherwise than by one `image`
-        string (several images, a video, a ShareGPT or TRL file's keys: `media`, `layout`)."""
+    def python_path(self, extras: tuple[frozenset[str], bool, bool]) -> bool:
+        """Whether records are rendered with Python's json: given the extra keys records have,
+        whether some turn has extra keys, and whether some record names its media otherwise
+        than by one `image` string (several images, a video, a ShareGPT or TRL file's keys:
+        `media`, `layout`)."""
         return extras[2]
 
     def render(self, batch: Batch, problems: Problems) -> pl.Series:

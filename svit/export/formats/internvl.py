@@ -47,6 +47,9 @@ from svit.export.formats.sharegpt import dataset_name
 from svit.export.lengths import length_member
 
 META = "internvl_meta.json"
+# The keys of an InternVL record besides id, image, video and conversations: an ingested
+# InternVL file's own are written back; other extra keys are left out, as elsewhere.
+INTERNVL_KEYS = frozenset({"width", "height", "width_list", "height_list"})
 
 
 class InternVL(Format):
@@ -60,8 +63,8 @@ class InternVL(Format):
         super().check(options, out)
         read(out.parent / META)
 
-    def python_path(self, extras: tuple[bool, bool, bool]) -> bool:
-        return extras[0] or extras[2]  # a record's extra keys (an InternVL file's width_list, ...), media
+    def python_path(self, extras: tuple[frozenset[str], bool, bool]) -> bool:
+        return bool(extras[0] & INTERNVL_KEYS) or extras[2]  # an InternVL file's own sizes; media
 
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
         if batch.python:
@@ -102,9 +105,9 @@ class InternVL(Format):
         return df.select(with_turns(batch.sep, head).alias("text")).to_series()
 
     def render_python(self, df: pl.DataFrame, problems: Problems) -> list[str]:
-        """Records with extra keys or several images or a video: `image` as a string or a list,
-        `video`, the record's own keys (an InternVL file's `width_list`, ... win over the
-        warehouse's sizes), `length`, `conversations`."""
+        """Records of a model with InternVL's own keys or several images or a video: `image` as a
+        string or a list, `video`, the record's own sizes (an InternVL file's `width`,
+        `width_list`, ... win over the warehouse's), `length`, `conversations`."""
         texts, more, answers, unknown = [], [], [], []
         for r in python_records(df):
             if r.marks(IMAGE_TOKEN) > len(r.images):
@@ -114,7 +117,7 @@ class InternVL(Format):
             record = {"id": r.id, **r.llava_media()}
             if isinstance(record.get("image"), str) and r.row.get("width") is not None:
                 record.update(width=r.row["width"], height=r.row["height"])
-            record.update(r.extra)
+            record.update({k: v for k, v in r.extra.items() if k in INTERNVL_KEYS})
             if isinstance(record.get("image"), str) and "width" not in record:
                 unknown.append(r)
             if r.row.get("length") is not None:

@@ -38,7 +38,7 @@ class Llava(Format):
         L = self.layout(options)
         return Container.array(L.open(1), L.close(0), "," + L.open(1) if L.indent is not None else ", ")
 
-    def python_path(self, extras: tuple[bool, bool, bool]) -> bool:
+    def python_path(self, extras: tuple[frozenset[str], bool, bool]) -> bool:
         return extras[1] or extras[2]  # turns with extra keys, media; a record's extra keys are rendered below
 
     def render(self, batch: Batch, problems: Problems) -> pl.Series:
