@@ -222,12 +222,14 @@ TRL = [  # TRL's vision datasets: content parts
         ],
     },
     {
+        "id": 3,
+        "source": {"set": "démo", "n": 1},
         "images": [],
         "messages": [
-            {"role": "user", "content": [{"type": "text", "text": "q"}]},
-            {"role": "assistant", "content": [{"type": "text", "text": "a"}]},
+            {"role": "user", "content": [{"type": "text", "text": "Say hi 😊"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "Hi, ça va?"}]},
         ],
-    },  # fmt: skip
+    },
 ]
 INTERNVL = [  # InternVL's JSON lines: LLaVA's keys, sizes, lists for several images, <video>
     {"id": 0, "conversations": _qa("Name three primes.", "2, 3 and 5.")},
@@ -240,6 +242,7 @@ INTERNVL = [  # InternVL's JSON lines: LLaVA's keys, sizes, lists for several im
         "conversations": _qa("<image>\n<image>\nCompare them.", "Same."),
     },
     {"id": 3, "video": "clips/0001.mp4", "conversations": _qa("<video>\nDescribe the clip.", "A tram.")},
+    {"id": "四", "image": "coco/1.jpg", "width": 640, "height": 480, "conversations": _qa("<image>\n说明", "Un chat.")},
 ]
 
 
