@@ -42,6 +42,11 @@ JSON_ARRAY = "json array"
 JSON_LINES = "json lines"
 PLACEHOLDERS = ("<image>", "<video>")  # the marks of a medium in a turn (LLaVA-NeXT marks a video with <image>)
 IMPLICIT = "with an implicit placeholder (one medium, no mark)"  # the note counted in the manifest
+RESHAPE_BATCH = 20_000  # records of a ShareGPT or TRL file mapped at a time
+RESHAPED = pa.schema(
+    [("record_index", pa.int64())]
+    + [(name, pa.string()) for name in ("rec", "unreadable", "text", "media_written", "layout")]
+)
 
 
 def detect_container(item: InputFile) -> str:
@@ -67,9 +72,7 @@ def ingest_llava_file(
     source = model_name(item.name)
     container = detect_container(item)
     layout = llava_shapes.detect(_first_record(item, container))
-    if layout is not None:
-        _raw_from_shape(con, item, container, layout)
-    elif container == JSON_ARRAY:
+    if container == JSON_ARRAY:
         path = sql_str(feeds.path(item))
         with feeds.feeding([item]):
             try:
@@ -78,6 +81,8 @@ def ingest_llava_file(
                 raise InputError(f"cannot read {item.display} as a JSON array: {first_line(exc)}") from exc
     else:
         _raw_from_lines(con, item)
+    if layout is not None:
+        _reshape(con, layout)
     con.execute(_scan_sql())
     con.execute(
         "create or replace temp table llava_bad as select record_index from llava_scan where problem is not null"
@@ -146,46 +151,34 @@ def _first_record(item: InputFile, container: str) -> object:
     return None
 
 
-def _raw_from_shape(con: duckdb.DuckDBPyConnection, item: InputFile, container: str, layout) -> None:
-    """The records of a ShareGPT or TRL file as LLaVA records (ingest/llava_shapes.py), each
-    with its media keys and layout as written; a record that does not map, or a line that is
-    not JSON, with its reason in `unreadable`."""
-    try:
-        data = item.path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {item.display}: {exc.strerror or exc}") from exc
-    if container == JSON_ARRAY:
-        try:
-            records = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read {item.display} as a JSON array: {exc}") from exc
-        lines = [(None, r, None) for r in records]
-    else:
-        lines = []
-        for number, line in enumerate(data.split(b"\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                lines.append((number, json.loads(line), None))
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                lines.append((number, None, line.decode("utf-8", "replace").rstrip("\r")))
-    columns: dict[str, list] = {k: [] for k in ("record_index", "rec", "unreadable", "text", "media", "layout")}
-    for index, (number, record, bad_line) in enumerate(lines):
-        if bad_line is not None:
-            llava, media, problem = None, None, f"line {number} is not JSON"
-        else:
-            llava, media, problem = llava_shapes.to_llava(record, layout, index)
-        columns["record_index"].append(index)
-        columns["rec"].append(json.dumps(llava, ensure_ascii=False) if llava is not None else None)
-        columns["unreadable"].append(problem)
-        columns["text"].append(bad_line if bad_line is not None else json.dumps(record, ensure_ascii=False))
-        columns["media"].append(media)
-        columns["layout"].append(llava_shapes.layout_of(layout, record) if llava is not None else None)
-    con.register("llava_shaped", pa.table(columns))
+def _reshape(con: duckdb.DuckDBPyConnection, layout) -> None:
+    """llava_raw of a ShareGPT or TRL file rewritten as LLaVA records (ingest/llava_shapes.py),
+    each with its media keys and layout as written and its own JSON in `text` (what a reject
+    shows); a record that does not map gets its reason in `unreadable`. Mapped in batches, so
+    that only one batch is ever held as Python objects."""
+    names = ("record_index", "rec", "unreadable", "text", "media_written", "layout")
+    reader = con.sql("select record_index, rec::varchar, unreadable, text from llava_raw order by record_index")
+    batches = []
+    for batch in reader.to_arrow_reader(RESHAPE_BATCH):
+        columns: dict[str, list] = {k: [] for k in names}
+        for index, rec, unreadable, text in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+            llava = media = None
+            if unreadable is None:
+                record = json.loads(rec)
+                llava, media, unreadable = llava_shapes.to_llava(record, layout, index)
+                text = rec  # what a reject shows, should the LLaVA record be refused later
+            columns["record_index"].append(index)
+            columns["rec"].append(json.dumps(llava, ensure_ascii=False) if llava is not None else None)
+            columns["unreadable"].append(unreadable)
+            columns["text"].append(text)
+            columns["media_written"].append(media)
+            columns["layout"].append(llava_shapes.layout_of(layout, record) if llava is not None else None)
+        batches.append(pa.table(columns, schema=RESHAPED))
+    con.register("llava_shaped", pa.concat_tables(batches) if batches else RESHAPED.empty_table())
     try:
         con.execute(
             "create or replace temp table llava_raw as select record_index, rec::json as rec, unreadable, text, "
-            "media as media_written, layout from llava_shaped order by record_index"
+            "media_written, layout from llava_shaped order by record_index"
         )
     finally:
         con.unregister("llava_shaped")
