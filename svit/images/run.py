@@ -102,7 +102,7 @@ def _records_sql(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, models: S
         else:
             parts.append(
                 f"select {sql_str(model)} as model, record_index as record, id, image from stg_llava__records "
-                f"where llava_file = {sql_str(model)} and has_image"
+                f"where llava_file = {sql_str(model)} and image is not null"
             )
     return list(dict.fromkeys(models)), " union all ".join(parts)
 

@@ -211,7 +211,7 @@ def _check_images(con, source: str, kind: str, present: bool) -> str | None:
     if not present:
         return f"images: ok needs the image files checked: run {redo} first"
     records = (
-        f"select image from stg_llava__records where llava_file = {sql_str(source)} and has_image"
+        f"select image from stg_llava__records where llava_file = {sql_str(source)} and image is not null"
         if kind == "llava_file"
         else f"select image from {sql_ident(source)} where image is not null"
     )

@@ -98,7 +98,10 @@ def stage_records(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: 
         name = sql_str(model)
         if model in marts:
             for table in map(sql_ident, read_parts(model, marts)):
-                records.append(f"select {name} as model, record_order as record, id::varchar as id, image from {table}")
+                records.append(
+                    f"select {name} as model, record_order as record, id::varchar as id, image, "
+                    f"image is not null as has_media from {table}"
+                )
                 turns.append(
                     f"select {name} as model, record_order as record, (t.n - 1)::integer as turn, t.c.from as role, "
                     f"t.c.value as value from {table}, unnest(conversations) with ordinality as t(c, n)"
@@ -106,7 +109,9 @@ def stage_records(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: 
         else:
             folder = snapshot / "llava_records" / f"source={model}"
             records.append(
-                f"select {name} as model, record_index as record, id, case when has_image then image end as image "
+                # has_image: the record has media; `image` is set only for one image written as a
+                # string, so records with several images or a video count as size unknown.
+                f"select {name} as model, record_index as record, id, image, has_image as has_media "
                 f"from read_parquet({sql_str(folder / '*.parquet')})"
             )
             turn_folder = snapshot / "llava_turns" / f"source={model}"
@@ -241,9 +246,9 @@ def write_record_tokens(
             {fp} as tokenizer_fingerprint, r.image, s.width, s.height,
             coalesce(t.turn_tokens, []::integer[]) as turn_tokens,
             (h.tokens + coalesce(t.turn_sum, 0))::bigint as text_tokens,
-            (case when r.image is null then 0 else {image} end)::bigint as image_tokens,
-            (h.tokens + coalesce(t.turn_sum, 0) + case when r.image is null then 0 else {image} end)::bigint
-                as total_tokens
+            (case when not r.has_media then 0 when r.image is not null then {image} end)::bigint as image_tokens,
+            (h.tokens + coalesce(t.turn_sum, 0)
+                + case when not r.has_media then 0 when r.image is not null then {image} end)::bigint as total_tokens
         from tok_records r
         left join (
             select p.model, p.record, list(c.tokens order by p.turn) as turn_tokens, sum(c.tokens) as turn_sum
@@ -317,7 +322,7 @@ def run_tokens(
             result.records, result.text_tokens, result.image_tokens, over, result.unknown_size = row
             result.over = over
             result.unknown_examples = [
-                f"{model} {image}"
+                f"{model} {image or 'several images or a video'}"
                 for model, image in con.execute(
                     f"select model, image {mine} and total_tokens is null group by all order by all limit {LISTED}"
                 ).fetchall()

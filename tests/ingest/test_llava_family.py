@@ -14,6 +14,7 @@ from svit.core.warehouse import Warehouse
 from svit.export import export
 from svit.mix import build_mix
 from svit.stats import run_stats
+from svit.tokens import run_tokens
 from svit.workflows import build_with_manifests
 from tests.helpers import one_line_error, svit_cli, table, tricky_records
 
@@ -181,6 +182,10 @@ def test_statistics_count_media_and_mixes_keep_them_in_order(tmp_path):
     found = {r.rule: r for r in check(warehouse, "onevision", family="qwen2-vl").rules if r.records}
     assert set(found) == {"image_placeholders"} and found["image_placeholders"].examples[0].startswith("implicit")
     assert {r.rule for r in check(warehouse, "onevision", family="llava-next").rules if r.records} == set()
+    # Records with several images or a video are counted as size unknown, not as text-only;
+    # `implicit`'s one image takes LLaVA-1.5's fixed count.
+    tokens = run_tokens(warehouse, "llava-1.5", models=["onevision"], progress=False)
+    assert (tokens.records, tokens.unknown_size) == (6, 4)
     recipe = tmp_path / "all.yml"
     recipe.write_text("name: onevision_all\nsources:\n  - source: onevision\n")
     build_mix(warehouse, str(recipe))

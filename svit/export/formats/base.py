@@ -93,7 +93,8 @@ class Problems:
 
     def merge(self, other: Problems) -> None:
         """Add another batch's problems (the first ids kept)."""
-        self.facts.update(other.facts)
+        for key, value in other.facts.items():  # a fact any batch found holds for the file
+            self.facts[key] = self.facts.get(key) or value
         for kind in ("errors", "notes"):
             for reason, (n, ids) in getattr(other, kind).items():
                 entry = getattr(self, kind).setdefault(reason, [0, []])

@@ -95,7 +95,8 @@ class ShareGPT(Format):
                 ]
                 record.update(r.media or {})
                 problems.facts["layout"] = layout
-                problems.facts["videos"] = problems.facts.get("videos") or "videos" in (r.media or {})
+                if "videos" in (r.media or {}):
+                    problems.facts["videos"] = True
             texts.append(compact(record))
         add_problems(problems, "errors", "records whose <image> tokens are not as many as their images", wrong_images)
         add_problems(problems, "errors", "records whose <video> tokens are not as many as their videos", wrong_videos)
