@@ -304,7 +304,7 @@ def _scan_sql() -> str:
         select *,
             case
                 when unreadable is not null then unreadable
-                when not is_object then 'record is ' || {json_kind('rec')} || ', not an object'
+                when not is_object then 'record is ' || {json_kind("rec")} || ', not an object'
                 when id_json is null then 'missing "id"'
                 when json_type(id_json) not in {id_types} then '"id" is neither a string nor an integer'
                 when ({image_problem}) is not null then {image_problem}
