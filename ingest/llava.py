@@ -43,6 +43,7 @@ JSON_LINES = "json lines"
 PLACEHOLDERS = ("<image>", "<video>")  # the marks of a medium in a turn (LLaVA-NeXT marks a video with <image>)
 IMPLICIT = "with an implicit placeholder (one medium, no mark)"  # the note counted in the manifest
 RESHAPE_BATCH = 20_000  # records of a ShareGPT or TRL file mapped at a time
+SHAPE_SAMPLE = 200  # the first records that tell a file's shape
 RESHAPED = pa.schema(
     [("record_index", pa.int64())]
     + [(name, pa.string()) for name in ("rec", "unreadable", "text", "media_written", "layout")]
@@ -71,7 +72,7 @@ def ingest_llava_file(
     Returns read, written, rejected, notes (counts of records kept with a remark) and the container read."""
     source = model_name(item.name)
     container = detect_container(item)
-    layout = llava_shapes.detect(_first_record(item, container))
+    layout = llava_shapes.detect(_first_records(item, container))
     if container == JSON_ARRAY:
         path = sql_str(feeds.path(item))
         with feeds.feeding([item]):
@@ -134,21 +135,27 @@ def ingest_llava_file(
     return total, total - bad, bad, ({IMPLICIT: implicit} if implicit else {}), shape
 
 
-def _first_record(item: InputFile, container: str) -> object:
-    """The file's first record (None when it has none or it does not parse): it tells the shape."""
+def _first_records(item: InputFile, container: str) -> list:
+    """The file's first records, as many as its first megabytes hold whole (at least the first
+    one, unless it does not parse): they tell the shape."""
     decoder = json.JSONDecoder()
+    records: list = []
     with open(item.path, "rb") as f:
         head = b""
-        while chunk := f.read(1 << 20):
+        while not records and (chunk := f.read(1 << 22)):
             head += chunk
             text = head.decode("utf-8", "ignore").lstrip("\ufeff \t\r\n")
-            text = text[1:].lstrip() if container == JSON_ARRAY else text
-            try:
-                return decoder.raw_decode(text)[0]
-            except json.JSONDecodeError:
-                if len(head) >= 1 << 26:  # a first record this long is not worth the wait: LLaVA's shape
-                    return None
-    return None
+            at = 1 if container == JSON_ARRAY else 0
+            while len(records) < SHAPE_SAMPLE:
+                at = len(text) - len(text[at:].lstrip(" \t\r\n,"))
+                try:
+                    record, at = decoder.raw_decode(text, at)
+                except json.JSONDecodeError:
+                    break
+                records.append(record)
+            if len(head) >= 1 << 26:  # a first record this long is not worth the wait: LLaVA's shape
+                break
+    return records
 
 
 def _reshape(con: duckdb.DuckDBPyConnection, layout) -> None:

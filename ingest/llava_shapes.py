@@ -42,15 +42,18 @@ class Layout:
         return json.dumps(asdict(self), separators=(",", ":"))
 
 
-def detect(first: object) -> Layout | None:
-    """The layout of a file whose first record is `first`, or None for LLaVA's own shape."""
-    if not isinstance(first, dict):
-        return None
-    key = "messages" if "messages" in first else "conversations"
-    turns = first.get(key)
-    turn = turns[0] if isinstance(turns, list) and turns and isinstance(turns[0], dict) else {}
+def detect(first: list) -> Layout | None:
+    """The layout of a file whose first records are `first`, or None for LLaVA's own shape.
+    The keys of all of them count (a ShareGPT file may begin with text-only records that have
+    no `images`); the first turn of the first record with one tells the spelling."""
+    records = [r for r in first if isinstance(r, dict)]
+    keys = {k for r in records for k in r}
+    key = "messages" if "messages" in keys else "conversations"
+    turn = next(
+        (r[key][0] for r in records if isinstance(r.get(key), list) and r[key] and isinstance(r[key][0], dict)), {}
+    )
     role, text = ("role", "content") if "role" in turn or "content" in turn else ("from", "value")
-    media = "images" in first or "videos" in first
+    media = "images" in keys or "videos" in keys
     if not (media or key == "messages" or role == "role"):
         return None  # LLaVA's shape (InternVL's and Qwen's records too)
     named = turn.get(role)

@@ -322,3 +322,12 @@ def test_trl_parts_that_would_not_come_back_the_same_are_rejected(tmp_path, cont
     warehouse = _ingest(tmp_path, "trl.jsonl", _as_lines([TRL[0], bad]))
     [reject] = table(warehouse, "rejects")
     assert reject["record_index"] == 1 and reject["reason"] == f"turn 0: {reason}" or reason in reject["reason"]
+
+
+def test_the_shape_is_told_by_the_first_records_not_the_first_alone(tmp_path):
+    # LLaMA-Factory files often begin with text-only records that have no `images` key.
+    records = [{"conversations": _qa("Hi", "Hello.")}] * 3 + [SHAREGPT_TAGGED[0]]
+    warehouse = _ingest(tmp_path, "lf.jsonl", _as_lines(records))
+    assert table(warehouse, "rejects") == []
+    assert table(warehouse, "manifest")[0]["reader"] == "sharegpt json lines"
+    assert [m["path"] for m in table(warehouse, "llava_media")] == ["vg/VG_100K/1.jpg"]
