@@ -25,6 +25,7 @@ the record with both counts in the reason.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -44,6 +45,7 @@ PLACEHOLDERS = ("<image>", "<video>")  # the marks of a medium in a turn (LLaVA-
 IMPLICIT = "with an implicit placeholder (one medium, no mark)"  # the note counted in the manifest
 RESHAPE_BATCH = 20_000  # records of a ShareGPT or TRL file mapped at a time
 SHAPE_SAMPLE = 200  # the first records that tell a file's shape
+_BETWEEN = re.compile(r"[ \t\r\n,]*")  # what stands between two records of an array or of JSON lines
 RESHAPED = pa.schema(
     [("record_index", pa.int64())]
     + [(name, pa.string()) for name in ("rec", "unreadable", "text", "media_written", "layout")]
@@ -147,7 +149,7 @@ def _first_records(item: InputFile, container: str) -> list:
             text = head.decode("utf-8", "ignore").lstrip("\ufeff \t\r\n")
             at = 1 if container == JSON_ARRAY else 0
             while len(records) < SHAPE_SAMPLE:
-                at = len(text) - len(text[at:].lstrip(" \t\r\n,"))
+                at = _BETWEEN.match(text, at).end()
                 try:
                     record, at = decoder.raw_decode(text, at)
                 except json.JSONDecodeError:
