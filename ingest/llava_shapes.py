@@ -7,7 +7,8 @@ LLaVA record (docs/warehouse.md, "Other shapes").
 - `messages`: TRL's vision records: `messages` whose `content` is a list of parts
   (`{"type": "image"}`, `{"type": "text", "text": ...}`), media in `images`.
 
-A record of either becomes the LLaVA record ingest/llava.py reads (turns human/gpt with a
+The shape is told by a file's first records (`detect`). A record of either becomes the
+LLaVA record ingest/llava.py reads (turns human/gpt with a
 `value`, `image` / `video` as LLaVA writes them, the other keys as they are), plus what
 writing it back in its own shape needs: its media keys as written and its `layout` (the
 keys and role names of the file, and whether it had an id). A record that does not map says
