@@ -87,9 +87,6 @@ def ingest_llava_file(
     if layout is not None:
         _reshape(con, layout)
     con.execute(_scan_sql())
-    con.execute(
-        "create or replace temp table llava_bad as select record_index from llava_scan where problem is not null"
-    )
     records_dir = stage / "llava_records" / f"source={source}"
     turns_dir = stage / "llava_turns" / f"source={source}"
     media_dir = stage / "llava_media" / f"source={source}"
@@ -298,16 +295,30 @@ def _scan_sql() -> str:
     )
     return f"""
     create or replace temp table llava_scan as
-    with fields as (
+    with parsed as (
+        -- The record parsed once for its keys and once for the four values read (a list of
+        -- paths is one parse).
         select record_index, rec, unreadable, text, media_written, layout,
             json_type(rec) = 'OBJECT' as is_object,
-            json_extract(rec, '$.id') as id_json,
-            coalesce(list_contains(json_keys(rec), 'image'), false) as has_image_key,
-            coalesce(list_contains(json_keys(rec), 'video'), false) as has_video_key,
-            json_extract(rec, '$.image') as image_json,
-            json_extract(rec, '$.video') as video_json,
-            json_extract(rec, '$.conversations') as conversations_json
+            json_keys(rec) as keys,
+            json_extract(rec, ['$.id', '$.image', '$.video', '$.conversations']) as leaves
         from llava_raw
+    ),
+    fields as (
+        select record_index, rec, unreadable, text, media_written, layout, is_object, keys,
+            leaves[1] as id_json,
+            coalesce(list_contains(keys, 'image'), false) as has_image_key,
+            coalesce(list_contains(keys, 'video'), false) as has_video_key,
+            leaves[2] as image_json,
+            leaves[3] as video_json,
+            leaves[4] as conversations_json
+        from parsed
+    ),
+    split as (
+        -- Each turn as JSON: split once, for the checks here and the turns written next.
+        select *,
+            case when json_type(conversations_json) = 'ARRAY' then {turns} end as split_turns
+        from fields
     ),
     judged as (
         select *,
@@ -321,10 +332,10 @@ def _scan_sql() -> str:
                 when conversations_json is null then 'missing "conversations"'
                 when json_type(conversations_json) <> 'ARRAY' then '"conversations" is not a list'
                 when json_array_length(conversations_json) = 0 then 'empty "conversations"'
-                when len(list_filter({turns}, lambda t: json_type(t) <> 'OBJECT')) > 0
+                when len(list_filter(split_turns, lambda t: json_type(t) <> 'OBJECT')) > 0
                     then 'a turn is not an object'
             end as problem
-        from fields
+        from split
     ),
     counted as (
         select *,
@@ -354,7 +365,7 @@ def _scan_sql() -> str:
         case when judged_problem is null and json_type(image_json) = 'VARCHAR'
             then json_extract_string(image_json, '$') end as image,
         case when judged_problem is null then json_array_length(conversations_json)::integer end as n_turns,
-        case when judged_problem is null and len(json_keys(rec)) > 2 + has_image_key::integer + has_video_key::integer
+        case when judged_problem is null and len(keys) > 2 + has_image_key::integer + has_video_key::integer
             then json_merge_patch(rec, '{{"id": null, "image": null, "video": null, "conversations": null}}')::varchar
         end as extra,
         n_images::integer as n_images,
@@ -366,6 +377,7 @@ def _scan_sql() -> str:
         end) end as media,
         case when judged_problem is null then layout end as layout,
         case when judged_problem is null then list_concat({image_items}, {video_items}) end as media_items,
+        case when judged_problem is null then split_turns end as turn_items,
         judged_problem is null and n_images + n_videos = 1 and marks = 0 as implicit,
         judged_problem as problem,
         case when judged_problem is not null then coalesce(text, rec::varchar) end as raw
@@ -377,30 +389,34 @@ def _write_turns(con, item: InputFile, out: Path, progress: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.parquet"):
         old.unlink()
-    role = "json_extract_string(t, '$.from')"
     extra = 'json_merge_patch(t, \'{"from": null, "value": null}\')::varchar'
     target = sql_str(out / "llava_turns_0.parquet")
+    # The turns as the scan split them (llava_scan.turn_items), each parsed once into its two
+    # JSON leaves: a string leaf is one whose text starts with a quote.
     execute(
         con,
         f"""
         copy (
-            with recs as (
-                select record_index, json_extract(rec, '$.conversations') as conversations
-                from llava_raw
-                where record_index not in (select record_index from llava_bad)
+            with turns as (
+                select record_index, unnest(turn_items) as t,
+                    (generate_subscripts(turn_items, 1) - 1)::integer as turn
+                from llava_scan
+                where problem is null
             ),
-            turns as (
-                select record_index,
-                    unnest(json_transform(conversations, '["JSON"]')) as t,
-                    (generate_subscripts(json_transform(conversations, '["JSON"]'), 1) - 1)::integer as turn
-                from recs
+            leaves as (
+                select record_index, turn, t, json_transform(t, '{{"from": "JSON", "value": "JSON"}}') as s
+                from turns
+            ),
+            read as (
+                select record_index, turn, t, s,
+                    starts_with(s."from"::varchar, '"') and starts_with(s.value::varchar, '"') as strings,
+                    json_extract_string(s."from", '$') as role
+                from leaves
             )
-            select record_index, turn, {role} as role, json_extract_string(t, '$.value') as text,
+            select record_index, turn, role, json_extract_string(s.value, '$') as text,
                 case when len(json_keys(t)) > 2 then {extra} end as extra
-            from turns
-            where json_type(t, '$.value') = 'VARCHAR'
-              and json_type(t, '$.from') = 'VARCHAR'
-              and {role} = case when turn % 2 = 0 then 'human' else 'gpt' end
+            from read
+            where strings and role = case when turn % 2 = 0 then 'human' else 'gpt' end
             order by record_index, turn
         ) to {target} (format parquet, compression zstd, compression_level 1, row_group_size 262144)
         """,
@@ -433,7 +449,4 @@ def _diagnose_turns(con) -> None:
         ) p
         where s.record_index = p.record_index and s.problem is null
         """
-    )
-    con.execute(
-        "create or replace temp table llava_bad as select record_index from llava_scan where problem is not null"
     )
