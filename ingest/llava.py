@@ -12,8 +12,9 @@ written back as it came.
 What a faithful round trip needs is kept: `id` with its JSON type (the string "2327515" and
 the integer 2327515 stay apart), `image` absent vs present, every other key (`model`, ...)
 as JSON, turn-level extra keys, and record order. The file is read once into a table of
-records (`llava_raw`); the scan judges each record from it, the turns are written from it, and
-a record whose turns turn out bad is rejected and the turns written again without it.
+records (`llava_raw`); the scan judges each record from it and splits its turns, the turns
+are written from that split, and a record whose turns turn out bad is rejected and the turns
+written again without it.
 
 Placeholders (docs/warehouse.md, "Media and placeholders"): the `<image>` and `<video>` marks
 over all turns must match the record's media: none without media, one per medium when there
