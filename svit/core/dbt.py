@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from svit.core import settings, snapshots
 from svit.core.errors import SvitError
+from svit.core.tables import TABLES
 from svit.core.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -88,6 +89,12 @@ def run_dbt(
         current = snapshots.current_snapshot(root)
         if current is None:
             raise SvitError(f"{root} has no ingested tables; run `svit ingest SOURCE_DIR` (or `svit demo`) first")
+        missing = [name for name in TABLES if not (current / name).is_dir()]
+        if missing:  # every snapshot holds every table, empty or not: an older svit wrote this one
+            raise SvitError(
+                f"snapshot {current.name} was written by an older svit (no {', '.join(missing)} table): run "
+                "`svit ingest` again with the same sources, which rereads them"
+            )
         building = command == "build"
         partial = any(a.split("=")[0] in SELECTING for a in extra)
         record = snapshots.models_record(root) or {}

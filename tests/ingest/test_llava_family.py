@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -331,3 +332,11 @@ def test_the_shape_is_told_by_the_first_records_not_the_first_alone(tmp_path):
     assert table(warehouse, "rejects") == []
     assert table(warehouse, "manifest")[0]["reader"] == "sharegpt json lines"
     assert [m["path"] for m in table(warehouse, "llava_media")] == ["vg/VG_100K/1.jpg"]
+
+
+def test_a_snapshot_an_older_svit_wrote_asks_for_an_ingest_before_a_build(tmp_path):
+    warehouse = _ingest(tmp_path, "OneVision.json", json.dumps(MEDIA_RECORDS))
+    shutil.rmtree(warehouse.snapshot() / "llava_media")  # as a snapshot from before llava_media reads
+    with pytest.raises(SvitError, match=r"written by an older svit \(no llava_media table\): run `svit ingest` again"):
+        build_with_manifests(warehouse, quiet=True)
+    assert not warehouse.duckdb_path.exists()
