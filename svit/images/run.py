@@ -8,11 +8,17 @@ row (with `--decode` or `--hash`, only if that was done then too), the others ar
 (svit/images/scan.py), in parallel processes when there are many. The new table is made beside
 the old one and takes its name in one transaction: a scan killed midway leaves the previous
 image_files as it was. Nothing under ROOT is written.
+
+A rerun with nothing changed (the same models, snapshot, svit.duckdb and files) is answered
+from the state the last scan left in <warehouse>/report/ (the paths, their rows' stat keys and
+the report): it stats every path and opens no database.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -23,6 +29,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from svit import __version__
 from svit.core import snapshots
 from svit.core.errors import SvitError
 from svit.core.files import atomic_write_text
@@ -37,6 +44,7 @@ DEFAULT_MART = "llava_svit_all"
 CHUNK = 500  # paths per task of the process pool
 IN_PROCESS = 2000  # fewer paths to read than this: read them here, a pool would cost more to start
 PROBLEMS_FILE = "images_problems.csv"  # under <warehouse>/report/
+STATE_FILE = ".images_state.arrow"  # under <warehouse>/report/: what a rerun with nothing changed answers from
 TYPES = (
     "varchar, boolean, bigint, bigint, varchar, varchar, integer, integer, varchar, integer, boolean, boolean, "
     "varchar, varchar"
@@ -125,6 +133,10 @@ def run_images(
     if not warehouse.duckdb_path.is_file():
         raise SvitError(f"no models in {warehouse.root}: run `svit build` first ({IMAGE_FILES} is kept in svit.duckdb)")
     with snapshots.write_lock(warehouse.root, "images"):
+        result = _rerun_from_state(warehouse, root, models, decode, with_hash)
+        if result is not None:
+            result.seconds = time.perf_counter() - started
+            return result
         con = connect(warehouse, read_only=False)
         try:
             chosen, records = _records_sql(warehouse, con, models)
@@ -149,8 +161,14 @@ def run_images(
                 _write(con, warehouse, root, keep, rows, snapshot)
             result = ImagesResult(root, chosen, len(paths), len(todo))
             _report(warehouse, con, result)
+            rows = con.execute(
+                f"select {', '.join(_PREVIOUS)} from {IMAGE_FILES} where root = ? "
+                "and path in (select image from img_records) order by path",
+                [str(root)],
+            ).fetchall()
         finally:
             con.close()
+        _save_state(warehouse, root, models, result, rows)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -183,6 +201,71 @@ def _unchanged(before: tuple, key: tuple[int, int] | None, decode: bool, with_ha
     if key is None:
         return not exists and error is None  # missing then, missing now
     return exists and (size, mtime_ns) == key
+
+
+def _state_key(warehouse: Warehouse, root: Path, models: Sequence[str]) -> str:
+    """What the last scan's answer depends on besides the files: svit, ROOT, the models asked
+    for, the snapshot (metadata sizes, ingested files) and svit.duckdb (the models' records and
+    image_files itself). DuckDB rewrites its header on every checkpoint, so any write to the
+    file since changes its first blocks, as well as its size or modification time."""
+    db = warehouse.duckdb_path
+    wal = db.with_name(db.name + ".wal")
+    st = db.stat()
+    with open(db, "rb") as f:
+        header = hashlib.sha256(f.read(3 * 4096)).hexdigest()
+    identity = [st.st_size, st.st_mtime_ns, st.st_ino, header, wal.exists()]
+    return json.dumps([__version__, str(root), list(models), _snapshot_name(warehouse), identity])
+
+
+def _save_state(warehouse: Warehouse, root: Path, models: Sequence[str], result: ImagesResult, rows: list) -> None:
+    """Keep the paths scanned, their rows' stat keys (the columns of _PREVIOUS) and the report,
+    for a rerun with nothing changed (_rerun_from_state)."""
+    summary = {
+        "key": _state_key(warehouse, root, models),
+        "models": result.models,
+        "categories": result.categories,
+        "per_model": result.per_model,
+        "per_prefix": [[m, p, counts] for (m, p), counts in result.per_prefix.items()],
+    }
+    names = [c.replace(" ", "_") for c in _PREVIOUS]
+    columns = {name: [r[i] for r in rows] for i, name in enumerate(names)}
+    table = pa.table(columns).replace_schema_metadata({"svit": json.dumps(summary)})
+    path = warehouse.root / "report" / STATE_FILE
+    temporary = path.with_name(path.name + ".tmp")
+    with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    os.replace(temporary, path)
+
+
+def _rerun_from_state(
+    warehouse: Warehouse, root: Path, models: Sequence[str], decode: bool, with_hash: bool
+) -> ImagesResult | None:
+    """The last scan's result when nothing it depends on changed: the same key (_state_key) and
+    every path's file unchanged by the rule a rerun reads files by (_unchanged); else None."""
+    path = warehouse.root / "report" / STATE_FILE
+    try:
+        with pa.memory_map(str(path)) as source:
+            table = pa.ipc.open_file(source).read_all()
+        summary = json.loads(table.schema.metadata[b"svit"])
+    except (OSError, pa.ArrowInvalid, KeyError, TypeError, ValueError):
+        return None  # no state yet, or not readable: the full rerun decides
+    problems_file = warehouse.root / "report" / PROBLEMS_FILE
+    if summary["key"] != _state_key(warehouse, root, models) or not problems_file.is_file():
+        return None
+    paths, exists, size, mtime_ns, error, decoded, hashed, _ = (c.to_pylist() for c in table.columns)
+    # _unchanged for every row at once: a file that was there has the same size and mtime, one
+    # that was missing (without an error) is still missing, and what --decode / --hash ask was done.
+    if (decode and not all(decoded)) or (with_hash and not all(h for e, h in zip(exists, hashed, strict=True) if e)):
+        return None
+    if any(not e and err is not None for e, err in zip(exists, error, strict=True)):
+        return None
+    expected = [(b, m) if e else None for e, b, m in zip(exists, size, mtime_ns, strict=True)]
+    if stat_keys(str(root), paths) != expected:
+        return None
+    result = ImagesResult(root, summary["models"], len(paths), 0, problems_file=problems_file)
+    result.categories, result.per_model = summary["categories"], summary["per_model"]
+    result.per_prefix = {(m, p): counts for m, p, counts in summary["per_prefix"]}
+    return result
 
 
 def _scan(root: str, paths: list[str], decode: bool, with_hash: bool, progress: bool, workers: int | None) -> list:

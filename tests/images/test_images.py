@@ -106,6 +106,30 @@ def test_a_rerun_reads_only_what_changed(scanned, tmp_path):
     assert run_images(warehouse, corpus / "images", decode=True, progress=False).read == 0
 
 
+def test_a_rerun_with_nothing_changed_answers_from_the_last_scan_until_the_database_changes(scanned, monkeypatch):
+    warehouse, corpus, _, _ = scanned
+    full = run_images(warehouse, corpus / "images", progress=False)
+
+    def no_database(*args, **kwargs):
+        raise AssertionError("a rerun with nothing changed opened svit.duckdb")
+
+    monkeypatch.setattr(images_run, "connect", no_database)
+    again = run_images(warehouse, corpus / "images", progress=False)
+    assert (again.read, again.paths, again.models) == (0, full.paths, full.models)
+    assert (again.categories, again.per_model, again.per_prefix) == (full.categories, full.per_model, full.per_prefix)
+    assert again.per_model["llava_svit_all"] and again.problems_file == full.problems_file
+    # Another model set is another question.
+    with pytest.raises(AssertionError, match="opened svit.duckdb"):
+        run_images(warehouse, corpus / "images", models=["llava_instruct_150k"], progress=False)
+    monkeypatch.undo()
+    # Any write to svit.duckdb (here the table dropped by hand) is seen: the files are read again.
+    con = images_run.connect(warehouse, read_only=False)
+    con.execute("drop table image_files")
+    con.close()
+    redone = run_images(warehouse, corpus / "images", progress=False)
+    assert redone.read == redone.paths == full.paths and redone.categories == full.categories
+
+
 def test_a_scan_of_one_model_keeps_the_rows_of_the_others(scanned):
     warehouse, corpus, _, _ = scanned
     before = query(warehouse, "select path, problem from image_files order by path")
