@@ -9,6 +9,7 @@ judge the model as a whole (its modalities); their SQL lives in svit/check/run.p
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from svit.core.models_db import IMAGE_FILES
@@ -50,15 +51,15 @@ REPEAT_N = 4
 REPEAT_MIN = 8
 REPEAT_SHARE = 0.5
 # Near-duplicate answers: MinHash over word 5-gram shingles of a record's answers (lower-cased,
-# split on what is not a letter or digit), one hash per shingle spread over NEAR_BINS bins (one
+# cut at white space, punctuation staying with its word), one hash per shingle spread over NEAR_BINS bins (one
 # permutation hashing: a bin's minimum is one signature value), banded NEAR_ROWS bins to a band
 # for locality-sensitive hashing. Records whose answers have fewer than NEAR_MIN_WORDS words are
 # left to the exact rule. A pair is near-duplicate when the share of equal values among the bins
 # either fills, which estimates the shingles' Jaccard similarity, is NEAR_THRESHOLD or more. With
 # 16 bands of 4, a pair of similarity 0.75 becomes a candidate with probability
 # 1 - (1 - 0.75^4)^16 = 0.998. Measured on 200 pairs of random 100-word answers: one word changed
-# (similarity 0.90) all found, two words (0.81) 93%, three (0.74) 36%, five (0.6) 1%; no pair of
-# unrelated answers.
+# (similarity 0.90) all found, two words (0.81) 94.5%, three (0.74) 48%, five (0.6) 1%; no pair
+# of unrelated answers.
 NEAR_SHINGLE = 5
 NEAR_BINS = 64
 NEAR_ROWS = 4
@@ -226,6 +227,17 @@ def text_words(text: str) -> str:
     return f"list_filter(string_split_regex(lower({text}), '[^[:alnum:]]+'), lambda w: w <> '')"
 
 
+def whitespace_word_hashes(text: str) -> str:
+    """SQL: the hashes of the words of `text` cut at runs of white space (tab, line feed,
+    carriage return, form feed, space: what a regular expression's \\s is), empty words left out.
+    Four replaces and a split take a third of the time of a regular expression, and hashing
+    each word once lets an n-gram be the hash of its words' hashes instead of a new string."""
+    spaced = text
+    for code in (9, 10, 12, 13):
+        spaced = f"replace({spaced}, chr({code}), ' ')"
+    return f"list_transform(list_filter(string_split({spaced}, ' '), lambda x: x <> ''), lambda x: hash(x))"
+
+
 def _answers(conversations: str) -> str:
     return f"list_filter({conversations}, lambda t: t.\"from\" = 'gpt')"
 
@@ -249,19 +261,27 @@ def record_rules_sql(conversations: str, n_media: str, family: str) -> dict[str,
         # InternVL adds the token itself when missing, and refuses more tokens than images.
         "internvl": f"coalesce({tokens}, 0) > {images}",
     }[family]
-    phrases = "[" + ", ".join(sql_str(p.lower()) for p in FAILURE_PHRASES) + "]"
-    # Per answer: its word n-grams once, then (repeats beyond the first, n-grams) of them.
-    words = f"list_transform({answers}, lambda t: string_split(trim(regexp_replace(t.value, '\\s+', ' ', 'g')), ' '))"
-    grams = (
-        f"list_transform({words}, lambda w: list_transform(range(1, len(w) - {REPEAT_N - 2}), "
-        f"lambda i: array_to_string(w[i:i + {REPEAT_N - 1}], ' ')))"
+    # One regular expression of the lower-cased phrases, matched against the lower-cased answer.
+    failure = sql_str("|".join(re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", p.lower()) for p in FAILURE_PHRASES))
+    failed = f"regexp_matches(lower(t.value), {failure})"
+    # Per answer: (repeats beyond the first, n-grams) of its word n-grams, an n-gram being the
+    # hash of its words' hashes (two n-grams sharing a 64-bit hash could only add a repeat).
+    words = f"list_transform({answers}, lambda t: {whitespace_word_hashes('t.value')})"
+    gram = ", ".join(f"h[i + {k}]" for k in range(REPEAT_N))
+    repeats = (
+        f"list_transform({words}, lambda h: [greatest(len(h) - {REPEAT_N - 1}, 0) "
+        f"- list_unique(list_transform(range(1, len(h) - {REPEAT_N - 2}), lambda i: hash({gram}))), "
+        f"greatest(len(h) - {REPEAT_N - 1}, 0)])"
     )
-    repeats = f"list_transform({grams}, lambda g: [len(g) - len(list_distinct(g)), len(g)])"
     first = "list_position(list_transform({list}, lambda t: {test}), true)"
     return {
         "empty_turn": (
             "'turn ' || ("
-            + first.format(list=conversations, test="trim(coalesce(t.value, '')) = ''")
+            # Only a turn that is empty or starts with a space is trimmed: most turns are not copied.
+            + first.format(
+                list=conversations,
+                test="coalesce(t.value, '') = '' or (starts_with(t.value, ' ') and trim(t.value) = '')",
+            )
             + " - 1) || ' is empty'"
         ),
         "unanswered_last_turn": (
@@ -283,26 +303,19 @@ def record_rules_sql(conversations: str, n_media: str, family: str) -> dict[str,
             "'answer ' || (" + first.format(list=answers, test="contains(t.value, '<image>')") + ") || ' holds <image>'"
         ),
         "failure_answer": (
-            "'answer ' || "
-            + first.format(
-                list=answers,
-                test=f"list_bool_or(list_transform({phrases}, lambda p: contains(lower(t.value), p)))",
-            )
-            + " || ': \"' || left("
-            + f"{answers}["
-            + first.format(
-                list=answers,
-                test=f"list_bool_or(list_transform({phrases}, lambda p: contains(lower(t.value), p)))",
-            )
-            + "].value, 60) || '\"'"
+            # The answers of a record searched at once, then each answer of a record that matched.
+            f"case when regexp_matches(lower(array_to_string(list_transform({answers}, lambda t: t.value), ' ')), "
+            f"{failure}) then 'answer ' || {first.format(list=answers, test=failed)} || ': \"' || left({answers}["
+            f"{first.format(list=answers, test=failed)}].value, 60) || '\"' end"
         ),
         "truncated_answer": (
             "'answer ' || ("
             + first.format(
                 list=answers,
+                # The last character first: it rules out most answers before their words are counted.
                 test=(
-                    f"len(string_split(trim(t.value), ' ')) >= {TRUNCATED_MIN_WORDS} "
-                    "and regexp_matches(rtrim(t.value), '[A-Za-z0-9,]$')"
+                    "regexp_full_match(right(rtrim(t.value), 1), '[A-Za-z0-9,]') "
+                    f"and len(string_split(trim(t.value), ' ')) >= {TRUNCATED_MIN_WORDS}"
                 ),
             )
             + ") || ' ends mid-sentence'"

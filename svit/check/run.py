@@ -27,7 +27,7 @@ from svit.check.rules import (
     NEEDS,
     RULES,
     record_rules_sql,
-    text_words,
+    whitespace_word_hashes,
 )
 from svit.core import snapshots
 from svit.core.errors import SvitError, first_line
@@ -267,11 +267,14 @@ def _evaluate(
                 union all
                 select id, record_index, 'exact_duplicate', 'the same as record ' || first
                 from (
-                    select id, record_index,
-                        min(record_index) over (partition by media_key, md5(conversations::varchar)) as first
+                    -- grouped by a hash of the turns, then compared with the group's first record
+                    select id, record_index, conversations,
+                        first_value(record_index) over same as first,
+                        first_value(conversations) over same as first_conversations
                     from recs
+                    window same as (partition by media_key, hash(conversations) order by record_index)
                 )
-                where record_index <> first
+                where record_index <> first and conversations = first_conversations
                 union all
                 select id, record_index, 'near_duplicate_answer', detail from near_duplicates
                 {"union all select id, record_index, rule, detail from contaminated" if contamination else ""}
@@ -307,17 +310,21 @@ def near_duplicate_ctes() -> str:
         "array_to_string(list_transform(list_filter(conversations, lambda t: t.\"from\" = 'gpt'), "
         "lambda t: t.value), ' ')"
     )
-    words = text_words(answers)
+    shingle = ", ".join(f"h[i + {k}]" for k in range(NEAR_SHINGLE))
+    # A band's bucket: the hash of its bins' minima in bin order, an empty bin hashed as null.
+    band = ", ".join(f"min(m) filter (where bin % {NEAR_ROWS} = {k})" for k in range(NEAR_ROWS))
     return f"""
     near_words as (
-        select record_index, {words} as w from recs
+        -- the words of all the record's answers, in order, lower-cased, as hashes
+        select record_index, {whitespace_word_hashes(f"lower({answers})")} as h from recs
     ),
     near_signatures as (
         select record_index, h % {NEAR_BINS} as bin, min(h) as m
         from (
-            select record_index, hash(array_to_string(w[i:i + {NEAR_SHINGLE - 1}], ' ')) as h
-            from near_words, unnest(range(1, len(w) - {NEAR_SHINGLE - 2})) as s(i)
-            where len(w) >= {NEAR_MIN_WORDS}
+            select record_index,
+                unnest(list_transform(range(1, len(h) - {NEAR_SHINGLE - 2}), lambda i: hash({shingle}))) as h
+            from near_words
+            where len(h) >= {NEAR_MIN_WORDS}
         )
         group by all
     ),
@@ -325,7 +332,7 @@ def near_duplicate_ctes() -> str:
         select record_index, count(*) as bins from near_signatures group by all
     ),
     near_buckets as (
-        select record_index, bin // {NEAR_ROWS} as band, hash(list((bin, m) order by bin)) as bucket
+        select record_index, bin // {NEAR_ROWS} as band, hash({band}) as bucket
         from near_signatures
         group by all
     ),
