@@ -200,18 +200,36 @@ def _evaluate(
 ) -> None:
     per_record = record_rules_sql("conversations", "n_media", family)
     found = ", ".join(f"{{'rule': {sql_str(name)}, 'detail': {sql}}}" for name, sql in per_record.items())
-    image_findings = (
-        f"union all select recs.id, recs.record_index, 'image_' || p.category, p.detail "
-        f"from recs inner join ({images}) as p using (image)"
-        if images
-        else ""
-    )
-    length_findings = (
-        f"union all select recs.id, recs.record_index, 'over_max_length', l.tokens || ' tokens' "
-        f"from recs inner join ({lengths}) as l on l.record = recs.record_index"
-        if lengths
-        else ""
-    )
+    # Each group of rules is its own statement over the records (a view): one query of them all
+    # made DuckDB hold the records and every intermediate at once (9.7 GB at full scale).
+    groups = [
+        # two-parameter lambdas inside: every record rule in one pass over the records
+        f"select id, record_index, f.rule, f.detail from (select id, record_index, "
+        f"unnest(list_filter([{found}], lambda f: f.detail is not null)) as f from recs)",
+        "select id, record_index, 'duplicate_id', 'the id of ' || n || ' records' "
+        "from (select id, record_index, count(*) over (partition by id) as n from recs) where n > 1",
+        # grouped by a hash of the turns, then compared with the group's first record
+        "select d.id, d.record_index, 'exact_duplicate', 'the same as record ' || d.first from ("
+        "select id, record_index, conversations, min(record_index) over (partition by media_key, hash(conversations)) "
+        "as first from recs) d inner join recs f on f.record_index = d.first "
+        "where d.record_index <> d.first and d.conversations = f.conversations",
+        f"with {near_duplicate_ctes()} select id, record_index, 'near_duplicate_answer', detail from near_duplicates",
+        "select null, null, 'single_modality', case when count(*) filter (where n_media > 0) = 0 "
+        "then 'no record has an image' else 'every record has an image' end from recs "
+        "having count(*) > 0 and count(*) filter (where n_media > 0) in (0, count(*))",
+    ]
+    if contamination:
+        groups.append(f"with {contamination_ctes()} select id, record_index, rule, detail from contaminated")
+    if images:
+        groups.append(
+            f"select recs.id, recs.record_index, 'image_' || p.category, p.detail "
+            f"from recs inner join ({images}) as p using (image)"
+        )
+    if lengths:
+        groups.append(
+            f"select recs.id, recs.record_index, 'over_max_length', l.tokens || ' tokens' "
+            f"from recs inner join ({lengths}) as l on l.record = recs.record_index"
+        )
     severity = "case rule " + " ".join(f"when {sql_str(r.name)} then {sql_str(r.severity)}" for r in RULES.values())
     con.execute(
         f"create table if not exists {TABLE} (model varchar, record_id varchar, record_index bigint, rule varchar, "
@@ -229,14 +247,20 @@ def _evaluate(
         # checked before are checked again when a recipe asks.
         con.execute(f"drop table {RUNS}")
     con.execute(f"create table if not exists {RUNS} ({columns})")
+    con.execute(f"create or replace temp view recs as {records}")
+    con.execute(
+        "create or replace temp table check_found (record_id varchar, record_index bigint, rule varchar, detail varchar)"
+    )
+    for group in groups:
+        con.execute(f"insert into check_found {group}")
     checked_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     con.execute("begin transaction")
     try:
         con.execute(f"delete from {TABLE} where model = ?", [model])
         con.execute(f"delete from {RUNS} where model = ?", [model])
         con.execute(
-            f"insert into {RUNS} select ?, ?, (select count(*) from ({records})), ?, ?, ?, ?, ?, "
-            f"({ids_digest_sql(records, 'record_index', 'id')})",
+            f"insert into {RUNS} select ?, ?, (select count(*) from recs), ?, ?, ?, ?, ?, "
+            f"({ids_digest_sql('select * from recs', 'record_index', 'id')})",
             [
                 model,
                 family,
@@ -248,49 +272,8 @@ def _evaluate(
             ],
         )
         con.execute(
-            f"""
-            insert into {TABLE}
-            with recs as ({records}),
-            {near_duplicate_ctes()},
-            {contamination_ctes() + "," if contamination else ""}
-            findings as (
-                select id as record_id, record_index, f.rule, f.detail
-                from (
-                    -- two-parameter lambdas inside: every record rule in one pass over the records
-                    select id, record_index, unnest(list_filter([{found}], lambda f: f.detail is not null)) as f
-                    from recs
-                )
-                union all
-                select id, record_index, 'duplicate_id', 'the id of ' || n || ' records'
-                from (select id, record_index, count(*) over (partition by id) as n from recs)
-                where n > 1
-                union all
-                select id, record_index, 'exact_duplicate', 'the same as record ' || first
-                from (
-                    -- grouped by a hash of the turns, then compared with the group's first record
-                    select id, record_index, conversations,
-                        first_value(record_index) over same as first,
-                        first_value(conversations) over same as first_conversations
-                    from recs
-                    window same as (partition by media_key, hash(conversations) order by record_index)
-                )
-                where record_index <> first and conversations = first_conversations
-                union all
-                select id, record_index, 'near_duplicate_answer', detail from near_duplicates
-                {"union all select id, record_index, rule, detail from contaminated" if contamination else ""}
-                {image_findings}
-                {length_findings}
-                union all
-                select null, null, 'single_modality',
-                    case when count(*) filter (where n_media > 0) = 0 then 'no record has an image'
-                        else 'every record has an image' end
-                from recs
-                having count(*) > 0 and count(*) filter (where n_media > 0) in (0, count(*))
-            )
-            select ?, record_id, record_index, rule, {severity} end, detail, ?, ?, ?
-            from findings
-            order by rule, record_index
-            """,
+            f"insert into {TABLE} select ?, record_id, record_index, rule, {severity} end, detail, ?, ?, ? "
+            "from check_found order by rule, record_index",
             [model, family, FAILURE_PHRASES_VERSION, checked_at],
         )
         con.execute("commit")
@@ -303,38 +286,48 @@ def near_duplicate_ctes() -> str:
     """CTEs over `recs` ending in near_duplicates (id, record_index, detail): each record whose
     answers are near-duplicates of an earlier record's (svit/check/rules.py, NEAR_*).
 
-    Candidates: records that share a band's values (its bins' minima) with another; each record
-    is compared with the first record of every bucket it is in, not with every member, so a
-    bucket of many alike records costs one comparison per member, not one per pair."""
+    A record's signature is computed within its row (no grouping over all shingles of a model,
+    which at full scale held hundreds of millions of rows): its shingles' hashes as keys
+    `bin << BIN_SHIFT | hash >> BIN_BITS`, sorted, so that each bin's smallest hash is the first
+    key of its bin. Candidates: records that share a band's values with another; each record is
+    compared with the first record of every bucket it is in, not with every member, so a bucket
+    of many alike records costs one comparison per member, not one per pair."""
     answers = (
         "array_to_string(list_transform(list_filter(conversations, lambda t: t.\"from\" = 'gpt'), "
         "lambda t: t.value), ' ')"
     )
     shingle = ", ".join(f"h[i + {k}]" for k in range(NEAR_SHINGLE))
-    # A band's bucket: the hash of its bins' minima in bin order, an empty bin hashed as null.
-    band = ", ".join(f"min(m) filter (where bin % {NEAR_ROWS} = {k})" for k in range(NEAR_ROWS))
+    bits = NEAR_BINS.bit_length() - 1  # NEAR_BINS is a power of two
+    shift = 64 - bits
+    bands = NEAR_BINS // NEAR_ROWS
     return f"""
     near_words as (
         -- the words of all the record's answers, in order, lower-cased, as hashes
         select record_index, {whitespace_word_hashes(f"lower({answers})")} as h from recs
     ),
-    near_signatures as (
-        select record_index, h % {NEAR_BINS} as bin, min(h) as m
+    near_signatures as materialized (
+        -- the first key of each bin: the bin's smallest hash (materialized: three readers below)
+        select record_index, list_filter(k, lambda x, i: i = 1 or (x >> {shift}) <> (k[i - 1] >> {shift})) as sig
         from (
-            select record_index,
-                unnest(list_transform(range(1, len(h) - {NEAR_SHINGLE - 2}), lambda i: hash({shingle}))) as h
+            select record_index, list_sort(list_transform(
+                list_transform(range(1, len(h) - {NEAR_SHINGLE - 2}), lambda i: hash({shingle})),
+                lambda s: ((s % {NEAR_BINS}) << {shift}) | (s >> {bits})
+            )) as k
             from near_words
             where len(h) >= {NEAR_MIN_WORDS}
         )
-        group by all
-    ),
-    near_sizes as (
-        select record_index, count(*) as bins from near_signatures group by all
     ),
     near_buckets as (
-        select record_index, bin // {NEAR_ROWS} as band, hash({band}) as bucket
-        from near_signatures
-        group by all
+        -- a band's bucket: the hash of its bins' keys (a band with no filled bin has none)
+        select record_index, band, bucket
+        from (
+            select record_index, unnest(range({bands})) as band, unnest(list_transform(
+                list_transform(range({bands}), lambda b: list_filter(sig, lambda x: (x >> {shift}) // {NEAR_ROWS} = b)),
+                lambda keys: case when len(keys) > 0 then hash(keys) end
+            )) as bucket
+            from near_signatures
+        )
+        where bucket is not null
     ),
     near_candidates as (
         select distinct record_index, first
@@ -344,15 +337,15 @@ def near_duplicate_ctes() -> str:
         where first < record_index
     ),
     near_similar as (
+        -- equal keys are equal minima of the same bin; the denominator counts the bins either fills
         select c.record_index, c.first,
-            count(*) filter (where a.m = b.m) / (any_value(na.bins) + any_value(nb.bins) - count(*)) as similarity
+            len(list_intersect(a.sig, b.sig)) / (len(a.sig) + len(b.sig) - len(list_intersect(
+                list_transform(a.sig, lambda x: x >> {shift}), list_transform(b.sig, lambda x: x >> {shift})
+            ))) as similarity
         from near_candidates c
         inner join near_signatures a on a.record_index = c.record_index
-        inner join near_signatures b on b.record_index = c.first and b.bin = a.bin
-        inner join near_sizes na on na.record_index = c.record_index
-        inner join near_sizes nb on nb.record_index = c.first
-        group by c.record_index, c.first
-        having similarity >= {NEAR_THRESHOLD}
+        inner join near_signatures b on b.record_index = c.first
+        where similarity >= {NEAR_THRESHOLD}
     ),
     near_duplicates as (
         select recs.id, s.record_index,
