@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,7 +214,7 @@ def _evaluate(
         "select id, record_index, conversations, min(record_index) over (partition by media_key, hash(conversations)) "
         "as first from recs) d inner join recs f on f.record_index = d.first "
         "where d.record_index <> d.first and d.conversations = f.conversations",
-        f"with {near_duplicate_ctes()} select id, record_index, 'near_duplicate_answer', detail from near_duplicates",
+        "select id, record_index, 'near_duplicate_answer', detail from near_duplicates",
         "select null, null, 'single_modality', case when count(*) filter (where n_media > 0) = 0 "
         "then 'no record has an image' else 'every record has an image' end from recs "
         "having count(*) > 0 and count(*) filter (where n_media > 0) in (0, count(*))",
@@ -249,10 +250,16 @@ def _evaluate(
     con.execute(f"create table if not exists {RUNS} ({columns})")
     con.execute(f"create or replace temp view recs as {records}")
     con.execute(
-        "create or replace temp table check_found (record_id varchar, record_index bigint, rule varchar, detail varchar)"
+        "create or replace temp table check_found "
+        "(record_id varchar, record_index bigint, rule varchar, detail varchar)"
     )
+    near = near_duplicate_stages()
+    for name, query in near:
+        con.execute(f"create or replace temp table {name} as {query}")
     for group in groups:
         con.execute(f"insert into check_found {group}")
+    for name, _ in near:
+        con.execute(f"drop table {name}")
     checked_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     con.execute("begin transaction")
     try:
@@ -282,9 +289,11 @@ def _evaluate(
         raise
 
 
-def near_duplicate_ctes() -> str:
-    """CTEs over `recs` ending in near_duplicates (id, record_index, detail): each record whose
-    answers are near-duplicates of an earlier record's (svit/check/rules.py, NEAR_*).
+def near_duplicate_stages() -> list[tuple[str, str]]:
+    """(name, query) of the steps over `recs` ending in near_duplicates (id, record_index,
+    detail): each record whose answers are near-duplicates of an earlier record's
+    (svit/check/rules.py, NEAR_*). Each step is made a temporary table in turn: as CTEs of one
+    query they took more than twice as long at full scale.
 
     A record's signature is computed within its row (no grouping over all shingles of a model,
     which at full scale held hundreds of millions of rows): its shingles' hashes as keys
@@ -300,13 +309,13 @@ def near_duplicate_ctes() -> str:
     bits = NEAR_BINS.bit_length() - 1  # NEAR_BINS is a power of two
     shift = 64 - bits
     bands = NEAR_BINS // NEAR_ROWS
-    return f"""
+    stages = f"""
     near_words as (
         -- the words of all the record's answers, in order, lower-cased, as hashes
         select record_index, {whitespace_word_hashes(f"lower({answers})")} as h from recs
     ),
-    near_signatures as materialized (
-        -- the first key of each bin: the bin's smallest hash (materialized: three readers below)
+    near_signatures as (
+        -- the first key of each bin: the bin's smallest hash
         select record_index, list_filter(k, lambda x, i: i = 1 or (x >> {shift}) <> (k[i - 1] >> {shift})) as sig
         from (
             select record_index, list_sort(list_transform(
@@ -354,6 +363,7 @@ def near_duplicate_ctes() -> str:
         from near_similar s inner join recs using (record_index)
         group by recs.id, s.record_index
     )"""
+    return re.findall(r"\n    (near_\w+) as \((.*?)\n    \)", stages, re.S)
 
 
 def _summaries(con: duckdb.DuckDBPyConnection, model: str, total: int) -> list[RuleSummary]:
