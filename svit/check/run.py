@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,7 +296,7 @@ def near_duplicate_stages() -> list[tuple[str, str]]:
 
     A record's signature is computed within its row (no grouping over all shingles of a model,
     which at full scale held hundreds of millions of rows): its shingles' hashes as keys
-    `bin << BIN_SHIFT | hash >> BIN_BITS`, sorted, so that each bin's smallest hash is the first
+    `bin << shift | hash >> bits` (the bin in the top bits), sorted, so that each bin's smallest hash is the first
     key of its bin. Candidates: records that share a band's values with another; each record is
     compared with the first record of every bucket it is in, not with every member, so a bucket
     of many alike records costs one comparison per member, not one per pair."""
@@ -309,12 +308,17 @@ def near_duplicate_stages() -> list[tuple[str, str]]:
     bits = NEAR_BINS.bit_length() - 1  # NEAR_BINS is a power of two
     shift = 64 - bits
     bands = NEAR_BINS // NEAR_ROWS
-    stages = f"""
-    near_words as (
+    return [
+        (
+            "near_words",
+            f"""
         -- the words of all the record's answers, in order, lower-cased, as hashes
         select record_index, {whitespace_word_hashes(f"lower({answers})")} as h from recs
-    ),
-    near_signatures as (
+            """,
+        ),
+        (
+            "near_signatures",
+            f"""
         -- the first key of each bin: the bin's smallest hash
         select record_index, list_filter(k, lambda x, i: i = 1 or (x >> {shift}) <> (k[i - 1] >> {shift})) as sig
         from (
@@ -325,8 +329,11 @@ def near_duplicate_stages() -> list[tuple[str, str]]:
             from near_words
             where len(h) >= {NEAR_MIN_WORDS}
         )
-    ),
-    near_buckets as (
+            """,
+        ),
+        (
+            "near_buckets",
+            f"""
         -- a band's bucket: the hash of its bins' keys (a band with no filled bin has none)
         select record_index, band, bucket
         from (
@@ -337,15 +344,21 @@ def near_duplicate_stages() -> list[tuple[str, str]]:
             from near_signatures
         )
         where bucket is not null
-    ),
-    near_candidates as (
+            """,
+        ),
+        (
+            "near_candidates",
+            """
         select distinct record_index, first
         from (
             select record_index, min(record_index) over (partition by band, bucket) as first from near_buckets
         )
         where first < record_index
-    ),
-    near_similar as (
+            """,
+        ),
+        (
+            "near_similar",
+            f"""
         -- equal keys are equal minima of the same bin; the denominator counts the bins either fills
         select c.record_index, c.first,
             len(list_intersect(a.sig, b.sig)) / (len(a.sig) + len(b.sig) - len(list_intersect(
@@ -355,15 +368,19 @@ def near_duplicate_stages() -> list[tuple[str, str]]:
         inner join near_signatures a on a.record_index = c.record_index
         inner join near_signatures b on b.record_index = c.first
         where similarity >= {NEAR_THRESHOLD}
-    ),
-    near_duplicates as (
+            """,
+        ),
+        (
+            "near_duplicates",
+            """
         select recs.id, s.record_index,
             'answers like record ' || arg_min(s.first, s.first) || ' (similarity '
             || round(arg_min(s.similarity, s.first), 2) || ')' as detail
         from near_similar s inner join recs using (record_index)
         group by recs.id, s.record_index
-    )"""
-    return re.findall(r"\n    (near_\w+) as \((.*?)\n    \)", stages, re.S)
+            """,
+        ),
+    ]
 
 
 def _summaries(con: duckdb.DuckDBPyConnection, model: str, total: int) -> list[RuleSummary]:
