@@ -75,7 +75,7 @@ def ingest_llava_file(
     Returns read, written, rejected, notes (counts of records kept with a remark) and the container read."""
     source = model_name(item.name)
     container = detect_container(item)
-    layout = llava_shapes.detect(_first_records(item, container))
+    layout = llava_shapes.detect(_first_records(item, container), item.shape)
     if container == JSON_ARRAY:
         path = sql_str(feeds.path(item))
         with feeds.feeding([item]):

@@ -24,6 +24,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+from svit.core.facts import LLAVA_FILE_SHAPES
+
 IMAGE_MARK = "<image>"
 
 
@@ -43,10 +45,16 @@ class Layout:
         return json.dumps(asdict(self), separators=(",", ":"))
 
 
-def detect(first: list) -> Layout | None:
+SHAPES = LLAVA_FILE_SHAPES  # what `svit ingest --format` can name
+
+
+def detect(first: list, shape: str = "") -> Layout | None:
     """The layout of a file whose first records are `first`, or None for LLaVA's own shape.
     The keys of all of them count (a ShareGPT file may begin with text-only records that have
-    no `images`); the first turn of the first record with one tells the spelling."""
+    no `images`); the first turn of the first record with one tells the spelling. A `shape`
+    named by the user (SHAPES) decides the format; the records still tell the spelling."""
+    if shape == "llava":
+        return None
     records = [r for r in first if isinstance(r, dict)]
     keys = {k for r in records for k in r}
     key = "messages" if "messages" in keys else "conversations"
@@ -55,12 +63,14 @@ def detect(first: list) -> Layout | None:
     )
     role, text = ("role", "content") if "role" in turn or "content" in turn else ("from", "value")
     media = "images" in keys or "videos" in keys
-    if not (media or key == "messages" or role == "role"):
+    if not (media or key == "messages" or role == "role" or shape):
         return None  # LLaVA's shape (InternVL's and Qwen's records too)
+    if shape == "messages":  # TRL: always `messages` of role/content parts, user/assistant
+        return Layout("messages", "messages", "role", "content", "user", "assistant")
     named = turn.get(role)
     human, gpt = ("user", "assistant") if named in ("user", "assistant", "system") else ("human", "gpt")
     parts = isinstance(turn.get(text), list)
-    return Layout("messages" if parts else "sharegpt", key, role, text, human, gpt)
+    return Layout(shape or ("messages" if parts else "sharegpt"), key, role, text, human, gpt)
 
 
 def _kind(value: object) -> str:

@@ -17,7 +17,7 @@ import pyarrow
 from tqdm import tqdm
 
 import svit
-from ingest import coco, duck, llava, svit_original, visual_genome
+from ingest import coco, duck, llava, llava_shapes, svit_original, visual_genome
 from ingest.duck import connect
 from ingest.empty_input import is_empty_json
 from ingest.json_punctuation import RawCounter
@@ -67,6 +67,7 @@ class FileReport:
     ingested_at: str = ""  # when this source was last read
     snapshot: str = ""  # the run that last read it
     image_ids_checked: bool | None = None  # SVIT files: read against image_data.json
+    shape: str = ""  # LLaVA files: the record shape `--format` named ("" = told by the file)
 
     @classmethod
     def from_manifest(cls, row: dict) -> FileReport:
@@ -81,7 +82,7 @@ class FileReport:
         return report
 
     def input_file(self) -> InputFile:
-        return InputFile(self.kind, Path(self.abs_path), self.member, self.task, self.name)
+        return InputFile(self.kind, Path(self.abs_path), self.member, self.task, self.name, self.shape)
 
 
 @dataclass
@@ -134,15 +135,21 @@ def run_ingest(
     progress: bool = True,
     check_image_ids: bool = True,
     verbose: bool = False,
+    llava_format: str = "",
 ) -> IngestReport:
     """Add or update the sources found in a BAAI/SVIT download (and extra LLaVA files) in a new
     snapshot of the warehouse; every source ingested before and not given now is kept as it was.
+
+    `llava_format` names the record shape of the `llava_files` (ingest/llava_shapes.py: SHAPES);
+    empty, each file's first records tell it.
 
     `check_image_ids=False` reads SVIT files without image_data.json (recorded in the manifest).
     With `progress`, bars on standard error (on a terminal) and one line per file read on
     standard output; `verbose` adds the readers' own lines (each scan's and step's time).
     """
-    inputs = discover(Path(source_dir), tuple(Path(p) for p in llava_files))
+    if llava_format and llava_format not in llava_shapes.SHAPES:
+        raise InputError(f"unknown LLaVA file format {llava_format!r}; choose one of {', '.join(llava_shapes.SHAPES)}")
+    inputs = discover(Path(source_dir), tuple(Path(p) for p in llava_files), llava_format)
     if not inputs:
         raise SvitError(
             f"{source_dir}: no SVIT, LLaVA, Visual Genome or COCO files found "
@@ -183,6 +190,8 @@ def _file_reports(
         # SVIT rows are checked against image_data.json, so they depend on it too.
         depends = hashes[image_data] if image_data and item.kind in (SVIT_TASK, SVIT_ALL) else ""
         key = f"{hashes[item]}:{depends}:{versions['svit']}:{versions['duckdb']}"
+        if item.shape:  # the same bytes read as another shape are another source
+            key += f":{item.shape}"
         reports[item] = FileReport(
             item.name,
             item.display,
@@ -194,6 +203,7 @@ def _file_reports(
             abs_path=str(item.path.resolve()),
             member=item.member,
             task=item.task,
+            shape=item.shape,
         )
     return reports
 
@@ -306,6 +316,7 @@ def _write_snapshot(
                 abs_path=str(item.path.resolve()),
                 member=item.member,
                 task=item.task,
+                shape=item.shape,
             )
             for item in inputs
         }

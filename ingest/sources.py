@@ -9,6 +9,7 @@ through a named pipe, so nothing is unpacked to disk.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import functools
 import os
@@ -44,6 +45,7 @@ class InputFile:
     member: str | None = None  # the JSON member when `path` is a zip
     task: str | None = None  # for SVIT_TASK
     name: str = field(default="")  # stable name: the JSON file name, used in tables
+    shape: str = ""  # LLaVA files: the record shape `--format` named (llava, sharegpt, messages); "" = told by the file
 
     @property
     def display(self) -> str:
@@ -111,8 +113,9 @@ def usable(path: Path, name: str | None = None) -> bool:
     return True
 
 
-def discover(source_dir: Path, llava_files: tuple[Path, ...] = ()) -> list[InputFile]:
-    """Every input in a download directory, plus extra LLaVA files, in a fixed order."""
+def discover(source_dir: Path, llava_files: tuple[Path, ...] = (), shape: str = "") -> list[InputFile]:
+    """Every input in a download directory, plus extra LLaVA files (read as `shape` when one is
+    named, see InputFile.shape), in a fixed order."""
     source_dir = Path(source_dir)
     if not source_dir.is_dir():
         raise InputError(
@@ -151,9 +154,11 @@ def discover(source_dir: Path, llava_files: tuple[Path, ...] = ()) -> list[Input
         extra = Path(extra)
         if not usable(extra):
             raise InputError(f"{extra}: no such file; give the path of a LLaVA-format JSON file")
-        if any(i.kind == LLAVA and i.path.resolve() == extra.resolve() for i in inputs):
+        same = [k for k, i in enumerate(inputs) if i.kind == LLAVA and i.path.resolve() == extra.resolve()]
+        if same:  # a file of the download given again: read once, as `shape` says
+            inputs[same[0]] = dataclasses.replace(inputs[same[0]], shape=shape)
             continue
-        inputs.append(InputFile(LLAVA, extra, name=extra.name))
+        inputs.append(InputFile(LLAVA, extra, name=extra.name, shape=shape))
     names = [i.name for i in inputs if i.kind == LLAVA]
     clashes = {model_name(n) for n in names if sum(model_name(m) == model_name(n) for m in names) > 1}
     if clashes:

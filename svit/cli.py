@@ -11,6 +11,7 @@ import click
 
 from svit import __version__
 from svit.core.errors import SvitError
+from svit.core.facts import LLAVA_FILE_SHAPES
 from svit.core.groundings import DEFAULT as DEFAULT_GROUNDING
 from svit.core.groundings import GROUNDINGS
 from svit.core.settings import WAREHOUSE_VAR
@@ -154,6 +155,14 @@ def sample(out_dir: str, images: int, seed: int, zip_data: bool, with_images: bo
     "ShareGPT (LLaMA-Factory) or TRL records, told apart by the file itself (docs/warehouse.md).",
 )
 @click.option(
+    "--format",
+    "llava_format",
+    type=click.Choice(LLAVA_FILE_SHAPES),
+    default=None,
+    help="The record shape of the --llava files, when their first records do not tell it: llava (LLaVA, "
+    "LLaVA-NeXT, InternVL, Qwen), sharegpt (LLaMA-Factory) or messages (TRL content parts).",
+)
+@click.option(
     "--no-image-id-check",
     is_flag=True,
     help=(
@@ -169,7 +178,12 @@ def sample(out_dir: str, images: int, seed: int, zip_data: bool, with_images: bo
 )
 @warehouse_option
 def ingest(
-    source_dir: str, llava_files: tuple[str, ...], no_image_id_check: bool, verbose: bool, warehouse_dir: str | None
+    source_dir: str,
+    llava_files: tuple[str, ...],
+    llava_format: str | None,
+    no_image_id_check: bool,
+    verbose: bool,
+    warehouse_dir: str | None,
 ) -> None:
     """Add or update sources: a BAAI/SVIT download (JSON or zips) and LLaVA files, into Parquet tables.
 
@@ -182,6 +196,7 @@ def ingest(
     Example:
       svit sample --out corpus
       svit ingest corpus --llava corpus/llava/llava_v1_5_mix665k.json
+      svit ingest corpus --llava text_only_sharegpt.json --format sharegpt
     """
     import time
 
@@ -195,6 +210,7 @@ def ingest(
         warehouse,
         check_image_ids=not no_image_id_check,
         verbose=verbose,
+        llava_format=llava_format or "",
     )
     seconds = time.perf_counter() - started
     for line in report.warnings:

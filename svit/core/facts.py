@@ -17,6 +17,11 @@ TASKS: tuple[str, ...] = (
 SVIT_ROLES: tuple[str, str] = ("user", "gpt")
 LLAVA_ROLES: tuple[str, str] = ("human", "gpt")
 
+# The record shapes of LLaVA-family files svit reads (`svit ingest --format`, docs/warehouse.md):
+# LLaVA's own (LLaVA-1.5/NeXT/OneVision, InternVL and Qwen records), LLaMA-Factory's ShareGPT
+# and TRL's messages with content parts.
+LLAVA_FILE_SHAPES: tuple[str, ...] = ("llava", "sharegpt", "messages")
+
 IMAGE_TOKEN = "<image>"
 PHRASE_START = "<st>"
 PHRASE_END = "<ed>"

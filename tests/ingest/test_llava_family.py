@@ -340,3 +340,30 @@ def test_a_snapshot_an_older_svit_wrote_asks_for_an_ingest_before_a_build(tmp_pa
     with pytest.raises(SvitError, match=r"written by an older svit \(no llava_media table\): run `svit ingest` again"):
         build_with_manifests(warehouse, quiet=True)
     assert not warehouse.duckdb_path.exists()
+
+
+def test_format_names_the_shape_when_the_first_records_do_not_tell_it(tmp_path):
+    # Text-only ShareGPT records look like LLaVA's (conversations of from/value): only the user knows.
+    records = [{"conversations": _qa("Hi", "Hello.")}, {"conversations": _qa("Name a prime.", "7.")}]
+    source = tmp_path / "source"
+    source.mkdir()
+    path = source / "lf_text.jsonl"
+    path.write_text(_as_lines(records), encoding="utf-8")
+    warehouse = Warehouse(tmp_path / "warehouse")
+    run_ingest(source, (path,), warehouse, progress=False)
+    assert table(warehouse, "manifest")[0]["reader"] == "json lines"
+    # Named: read again (the same bytes as another shape are another source), written back as they came.
+    run_ingest(source, (path,), warehouse, progress=False, llava_format="sharegpt")
+    [source_row] = table(warehouse, "manifest")
+    assert (source_row["reader"], source_row["status"]) == ("sharegpt json lines", "ingested")
+    export(warehouse, "lf_text", tmp_path / "back.jsonl", "sharegpt", progress=False)
+    lines = (tmp_path / "back.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == records
+    # Kept when not given (another file is), with the shape it was read as.
+    other = tmp_path / "other.jsonl"
+    other.write_text(_as_lines(records[:1]), encoding="utf-8")
+    run_ingest(source, (other,), warehouse, progress=False)
+    kept = {f["name"]: (f["status"], f["shape"]) for f in warehouse.sources()}
+    assert kept == {"lf_text.jsonl": ("kept", "sharegpt"), "other.jsonl": ("ingested", "")}
+    proc = svit_cli("--warehouse", str(warehouse.root), "ingest", str(source), "--llava", str(path), "--format", "x")
+    assert proc.returncode == 2 and "'x' is not one of 'llava', 'sharegpt', 'messages'" in proc.stderr
