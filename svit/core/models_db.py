@@ -23,6 +23,9 @@ MIX_MANIFESTS = "mix_manifests"
 # Token counts per record (svit/tokens writes them), and the counts per distinct text it caches.
 RECORD_TOKENS = "record_tokens"
 TOKEN_CACHE = "token_cache"
+# What each model's counts in record_tokens were made from (svit/tokens: a rerun skips the models
+# whose content and image sizes are unchanged).
+RECORD_TOKENS_SOURCES = "record_tokens_sources"
 # The findings of `svit check` (svit/check writes them), and one row per model it checked.
 CHECK_RESULTS = "check_results"
 CHECK_RUNS = "check_runs"
@@ -36,6 +39,7 @@ COMMAND_TABLES: dict[str, str | None] = {
         "One row per record, model family and tokenizer counted by `svit tokens`: text, image and total tokens."
     ),
     TOKEN_CACHE: None,  # counts by text hash, for `svit tokens` alone
+    RECORD_TOKENS_SOURCES: None,  # the fingerprints of what was counted, for `svit tokens` alone
     IMAGE_FILES: (
         "One row per image path the records name, as `svit images` found the file: exists, bytes, format, "
         "size, mode, frames, decodable, error."

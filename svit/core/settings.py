@@ -7,6 +7,7 @@
 | `SVIT_DUCKDB_MEMORY` | `6GB` | DuckDB's memory limit in `svit build` (profiles.yml); past it DuckDB spills to disk |
 | `SVIT_INGEST_MEMORY_LIMIT` | `1GB` | DuckDB's memory limit in `svit ingest`; past it DuckDB spills to disk |
 | `SVIT_EXPORT_MEMORY` | `2GB` | DuckDB's memory limit in `svit export` |
+| `SVIT_TOKENS_MEMORY` | `1500MB` | DuckDB's memory limit in `svit tokens`; past it DuckDB spills to disk |
 
 `svit build` also sets `SVIT_TABLES` for dbt (the snapshot folder the views read); it is not
 a user setting. bench/README.md has what the limits cost and save.
@@ -35,6 +36,10 @@ def ingest_memory_limit() -> str:
 
 def export_memory_limit() -> str:
     return os.environ.get("SVIT_EXPORT_MEMORY", "2GB")
+
+
+def tokens_memory_limit() -> str:
+    return os.environ.get("SVIT_TOKENS_MEMORY", "1500MB")
 
 
 def dbt_environment(warehouse_root: Path, tables: Path) -> dict[str, str]:

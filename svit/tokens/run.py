@@ -1,5 +1,8 @@
 """`svit tokens`: each record's length in a model family's tokens, into svit.duckdb's record_tokens.
 
+First each model's content is fingerprinted (a hash over its records, or its snapshot files) with
+the family's layout and the image sizes it reads: a model whose fingerprints equal those of its
+last count for this family and tokenizer (record_tokens_sources) is not read again. For the others,
 DuckDB lays the conversations out as the family's trainer does, one piece per turn (plus the
 header), and hashes every piece (md5). Only the pieces whose hash the cache `token_cache` does not
 hold for this tokenizer are fetched and tokenised, in batches; their counts go into the cache as
@@ -9,17 +12,28 @@ image size, computed once per distinct size) and the table is swapped in within 
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
 
-from svit.core import snapshots
+from svit.core import settings, snapshots
 from svit.core.errors import SvitError
 from svit.core.image_sizes import image_sizes_sql
-from svit.core.models_db import IMAGE_FILES, RECORD_TOKENS, TOKEN_CACHE, connect, llava_models_of, read_parts
+from svit.core.models_db import (
+    IMAGE_FILES,
+    RECORD_TOKENS,
+    RECORD_TOKENS_SOURCES,
+    TOKEN_CACHE,
+    connect,
+    llava_models_of,
+    read_parts,
+)
 from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
 from svit.tokens.families import IMAGE_SLOT, Family, family
@@ -27,6 +41,8 @@ from svit.tokens.tokenizer import Counter, load_counter
 
 DEFAULT_MART = "llava_svit_all"
 BATCH_TEXTS = 20_000
+# Batches counted at once: the machine's two cores (the tokenizers also use threads of their own).
+COUNTING_THREADS = 2
 # How many records without a known image size the summary names.
 LISTED = 10
 
@@ -36,6 +52,7 @@ RECORD_TOKENS_COLUMNS = (
     "total_tokens bigint"
 )
 TOKEN_CACHE_COLUMNS = "tokenizer_fingerprint varchar, text_hash blob, tokens integer"
+SOURCES_COLUMNS = "model varchar, family varchar, tokenizer_fingerprint varchar, content varchar, layout varchar"
 
 
 @dataclass
@@ -47,8 +64,9 @@ class TokensResult:
     records: int = 0
     text_tokens: int = 0
     image_tokens: int = 0
-    pieces: int = 0  # distinct pieces of text the records are made of
+    pieces: int = 0  # distinct pieces of text the records of the recounted models are made of
     encoded: int = 0  # of them, those tokenised now (the rest came from the cache)
+    unchanged: list[str] = field(default_factory=list)  # models not read: as at their last count
     max_length: int | None = None
     over: int = 0  # records whose total is above max_length
     unknown_size: int = 0  # image records whose image size the warehouse does not know
@@ -61,9 +79,18 @@ class TokensResult:
             f"{self.records:,} records of {', '.join(self.models)}: {total:,} tokens "
             f"({self.text_tokens:,} text, {self.image_tokens:,} image), family {self.family}, "
             f"tokenizer {self.tokenizer} ({self.fingerprint})",
-            f"  texts: {self.pieces:,} distinct, {self.encoded:,} tokenised now, "
-            f"{self.pieces - self.encoded:,} from the cache, in {self.seconds:.1f}s",
         ]
+        if len(self.unchanged) < len(self.models):
+            lines.append(
+                f"  texts: {self.pieces:,} distinct, {self.encoded:,} tokenised now, "
+                f"{self.pieces - self.encoded:,} from the cache, in {self.seconds:.1f}s"
+            )
+        if self.unchanged:
+            lines.append(
+                f"  unchanged since their last count (records, layout and image sizes), not read again: "
+                f"{', '.join(self.unchanged)}"
+                + ("" if len(self.unchanged) < len(self.models) else f", in {self.seconds:.1f}s")
+            )
         if self.max_length:
             counted = self.records - self.unknown_size
             share = self.over / counted if counted else 0.0
@@ -88,6 +115,74 @@ def choose_models(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, asked: S
     return list(dict.fromkeys(asked))
 
 
+def content_fingerprints(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: Sequence[str]) -> dict[str, str]:
+    """What each model's counts are made of, as a string that changes when they would. A model in
+    svit.duckdb: its record count and a hash over every record's position, id, image and turns (1.7 s
+    for llava_svit_all's 3.1M records). An ingested file: its snapshot's Parquet files, which `svit
+    ingest` writes once and never changes (a new ingest makes a new snapshot)."""
+    marts = set(llava_models_of(con))
+    snapshot = snapshots.current_snapshot(warehouse.root) or warehouse.root
+    prints = {}
+    for model in models:
+        if model in marts:
+            parts = " union all ".join(
+                f"select record_order, id, image, conversations from {sql_ident(t)}" for t in read_parts(model, marts)
+            )
+            count, digest = con.execute(
+                f"select count(*), bit_xor(hash(record_order, id, image, conversations)) from ({parts})"
+            ).fetchall()[0]
+            prints[model] = f"records {count} hash {digest}"
+        else:
+            files = sorted(
+                (str(path.relative_to(snapshot)), path.stat().st_size, path.stat().st_mtime_ns)
+                for table in ("llava_records", "llava_turns")
+                for path in (snapshot / table / f"source={model}").glob("*.parquet")
+            )
+            prints[model] = f"{snapshot} " + hashlib.sha256(repr(files).encode()).hexdigest()[:32]
+    return prints
+
+
+def _rule(fam: Family, width: int, height: int) -> int | None:
+    try:
+        return fam.image_tokens(width, height)
+    except ValueError:  # e.g. Qwen's aspect-ratio limit
+        return None
+
+
+# Image sizes the family's rule is probed on, so that a change to the rule shows in the fingerprint.
+_PROBE_SIZES = ((1, 1), (28, 28), (336, 336), (500, 333), (640, 480), (800, 1200), (1920, 1080), (4000, 200))
+
+
+def layout_fingerprint(con: duckdb.DuckDBPyConnection, fam: Family) -> str:
+    """How the family turns a record into tokens, and the image sizes its image rule reads
+    (tok_sizes), as a string: equal strings give equal counts for equal records."""
+    layout = repr((fam.header, fam.turn_sql, fam.specials, [_rule(fam, w, h) for w, h in _PROBE_SIZES]))
+    digest = hashlib.sha256(layout.encode()).hexdigest()[:16]
+    if not fam.needs_size:
+        return f"layout {digest}, any size"
+    count, sizes = con.execute("select count(*), bit_xor(hash(image, width, height)) from tok_sizes").fetchall()[0]
+    return f"layout {digest}, sizes {count} hash {sizes}"
+
+
+def unchanged_models(
+    con: duckdb.DuckDBPyConnection, fam: Family, counter: Counter, prints: dict[str, str], layout: str
+) -> list[str]:
+    """The models whose last count for this family and tokenizer was made of the same content and
+    layout, and whose rows are still in record_tokens."""
+    con.execute(f"create table if not exists {RECORD_TOKENS_SOURCES} ({SOURCES_COLUMNS})")
+    con.execute(f"create table if not exists {RECORD_TOKENS} ({RECORD_TOKENS_COLUMNS})")
+    stored = dict(
+        con.execute(
+            f"select s.model, s.content from {RECORD_TOKENS_SOURCES} s where s.family = ? and "
+            "s.tokenizer_fingerprint = ? and s.layout = ? and exists (select 1 from "
+            f"{RECORD_TOKENS} r where r.model = s.model and r.family = s.family and "
+            "r.tokenizer_fingerprint = s.tokenizer_fingerprint)",
+            [fam.name, counter.fingerprint, layout],
+        ).fetchall()
+    )
+    return [model for model, content in prints.items() if stored.get(model) == content]
+
+
 def stage_records(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: Sequence[str]) -> None:
     """Temp table tok_records (model, record, id, image) and temp view tok_turns (model, record, turn, role,
     value)."""
@@ -102,9 +197,12 @@ def stage_records(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: 
                     f"select {name} as model, record_order as record, id::varchar as id, image, "
                     f"image is not null as has_media from {table}"
                 )
+                # unnest and generate_subscripts side by side zip the turns with their positions;
+                # `unnest(...) with ordinality` gives the same and took 12x as long at full scale (DuckDB 2.0.1).
                 turns.append(
-                    f"select {name} as model, record_order as record, (t.n - 1)::integer as turn, t.c.from as role, "
-                    f"t.c.value as value from {table}, unnest(conversations) with ordinality as t(c, n)"
+                    f"select model, record, turn, c.from as role, c.value as value from (select {name} as model, "
+                    f"record_order as record, unnest(conversations) as c, "
+                    f"(generate_subscripts(conversations, 1) - 1)::integer as turn from {table})"
                 )
         else:
             folder = snapshot / "llava_records" / f"source={model}"
@@ -141,59 +239,78 @@ def stage_pieces(con: duckdb.DuckDBPyConnection, fam: Family) -> None:
 
 
 def count_new_pieces(con: duckdb.DuckDBPyConnection, counter: Counter, header: str, progress: bool) -> tuple[int, int]:
-    """Tokenise the distinct pieces (and the header) the cache lacks for this tokenizer; (distinct, new)."""
+    """Tokenise the distinct pieces (and the header) the cache lacks for this tokenizer; (distinct, new).
+
+    Each new piece is named by one place it occurs (model, record, turn) and its text fetched from
+    there while it is counted, so no step holds all the distinct texts at once (1.9 GB at full scale).
+    Two batches are counted at a time, in threads, while the next ones are read."""
     from tqdm import tqdm
 
     con.execute(f"create table if not exists {TOKEN_CACHE} ({TOKEN_CACHE_COLUMNS})")
     fp = sql_str(counter.fingerprint)
+    cached = f"select text_hash from {TOKEN_CACHE} where tokenizer_fingerprint = {fp}"
     con.execute(
-        "create or replace temp table tok_new as select text_hash, any_value(piece) as piece from ("
-        f"select text_hash, piece from tok_piece_texts union all select unhex(md5({sql_str(header)})), "
-        f"{sql_str(header)}) where text_hash not in (select text_hash from {TOKEN_CACHE} "
-        f"where tokenizer_fingerprint = {fp}) group by text_hash"
+        "create or replace temp table tok_new as select text_hash, w.model, w.record, w.turn from ("
+        "select text_hash, any_value({'model': model, 'record': record, 'turn': turn}) as w from tok_pieces "
+        f"where text_hash not in ({cached}) group by text_hash)"
     )
+    header_hash = con.execute(f"select unhex(md5({sql_str(header)}))").fetchall()[0][0]
     distinct = con.execute(
-        f"select count(distinct text_hash) + 1 from tok_pieces where text_hash <> unhex(md5({sql_str(header)}))"
+        "select count(distinct text_hash) + 1 from tok_pieces where text_hash <> ?", [header_hash]
     ).fetchall()[0][0]
-    new = con.execute("select count(*) from tok_new").fetchall()[0][0]
-    bar = tqdm(
-        total=new, desc="tokens", unit=" texts", unit_scale=True, dynamic_ncols=True, leave=False,
-        disable=None if progress else True,
-    )  # fmt: skip
-    reader = con.sql("select text_hash, piece from tok_new").to_arrow_reader(BATCH_TEXTS)
-    # The batches stream from `con`, which must not run another statement meanwhile: a second connection
-    # to the same database (temp tables are per connection, the cache is not) writes the counts.
     writer = con.cursor()
     try:
-        for batch in reader:
-            texts = batch.column("piece").to_pylist()
-            counts = pa.table(
-                {
-                    "tokenizer_fingerprint": pa.array([counter.fingerprint] * len(texts), pa.string()),
-                    "text_hash": batch.column("text_hash"),
-                    "tokens": pa.array(counter.count(texts), pa.int32()),
-                }
-            )
-            _store(writer, counts)
-            bar.update(len(texts))
+        new_header = not writer.execute(f"{cached} and text_hash = ?", [header_hash]).fetchall()
+        if new_header:
+            _store(writer, _counts(counter, pa.array([header_hash], pa.binary()), pa.array([header], pa.string())))
+        new = con.execute("select count(*) from tok_new where text_hash <> ?", [header_hash]).fetchall()[0][0]
+        bar = tqdm(
+            total=new, desc="tokens", unit=" texts", unit_scale=True, dynamic_ncols=True, leave=False,
+            disable=None if progress else True,
+        )  # fmt: skip
+        reader = con.sql(
+            "select n.text_hash, t.piece from tok_new n join tok_piece_texts t using (model, record, turn) "
+            "where n.text_hash <> unhex(md5(" + sql_str(header) + "))"
+        ).to_arrow_reader(BATCH_TEXTS)
+        # The batches stream from `con`, which must not run another statement meanwhile: a second
+        # connection to the same database (temp tables are per connection, the cache is not) writes the
+        # counts, in the main thread, as each batch is done.
+        with ThreadPoolExecutor(COUNTING_THREADS) as pool:
+            pending: deque[Future[pa.Table]] = deque()
+            for batch in reader:
+                pending.append(pool.submit(_counts, counter, batch.column("text_hash"), batch.column("piece")))
+                while len(pending) > COUNTING_THREADS or (pending and pending[0].done()):
+                    bar.update(_store(writer, pending.popleft().result()))
+            while pending:
+                bar.update(_store(writer, pending.popleft().result()))
+        bar.close()
     finally:
         writer.close()
-        bar.close()
-    return distinct, new
+    return distinct, new + new_header
 
 
-def _store(con: duckdb.DuckDBPyConnection, counts: pa.Table) -> None:
+def _counts(counter: Counter, hashes: pa.Array, texts: pa.Array) -> pa.Table:
+    return pa.table(
+        {
+            "tokenizer_fingerprint": pa.array([counter.fingerprint] * len(texts), pa.string()),
+            "text_hash": hashes,
+            "tokens": pa.array(counter.count(texts), pa.int32()),
+        }
+    )
+
+
+def _store(con: duckdb.DuckDBPyConnection, counts: pa.Table) -> int:
     con.register("tok_batch_counts", counts)
     try:
         con.execute(f"insert into {TOKEN_CACHE} select * from tok_batch_counts")
     finally:
         con.unregister("tok_batch_counts")
+    return counts.num_rows
 
 
-def stage_image_rule(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, fam: Family) -> None:
-    """Temp tables tok_sizes (image, width, height) and tok_image_rule (width, height, rule_tokens): the
-    family's rule once per distinct size (null where the rule refuses the size)."""
-    # The files' own sizes, where `svit images` read them, else the metadata's.
+def stage_sizes(con: duckdb.DuckDBPyConnection, warehouse: Warehouse) -> None:
+    """Temp table tok_sizes (image, width, height): the files' own sizes, where `svit images` read
+    them, else the metadata's."""
     scanned = con.execute("select 1 from duckdb_tables() where table_name = ?", [IMAGE_FILES]).fetchall()
     query = image_sizes_sql(
         snapshots.current_snapshot(warehouse.root) or warehouse.root, IMAGE_FILES if scanned else None
@@ -202,16 +319,16 @@ def stage_image_rule(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, fam: 
         "create or replace temp table tok_sizes as "
         + (query or "select null::varchar as image, null::integer as width, null::integer as height where false")
     )
+
+
+def stage_image_rule(con: duckdb.DuckDBPyConnection, fam: Family) -> None:
+    """Temp table tok_image_rule (width, height, rule_tokens): the family's rule once per distinct size
+    of the records' images (null where the rule refuses the size)."""
     sizes = con.execute(
         "select distinct s.width, s.height from tok_records r join tok_sizes s using (image) "
         "where s.width > 0 and s.height > 0"
     ).fetchall()
-    rule = []
-    for width, height in sizes:
-        try:
-            rule.append(fam.image_tokens(width, height))
-        except ValueError:  # e.g. Qwen's aspect-ratio limit
-            rule.append(None)
+    rule = [_rule(fam, width, height) for width, height in sizes]
     table = pa.table(
         {
             "width": pa.array([w for w, _ in sizes], pa.int32()),
@@ -227,10 +344,17 @@ def stage_image_rule(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, fam: 
 
 
 def write_record_tokens(
-    con: duckdb.DuckDBPyConnection, fam: Family, counter: Counter, models: Sequence[str], fixed_image_tokens: int | None
+    con: duckdb.DuckDBPyConnection,
+    fam: Family,
+    counter: Counter,
+    models: dict[str, str],
+    layout: str,
+    fixed_image_tokens: int | None,
 ) -> None:
     """Replace the rows of (these models, family, tokenizer) in record_tokens: the new table is made
-    beside the old one and takes its name in one transaction, so a reader sees the old or the new."""
+    beside the old one and takes its name in one transaction, so a reader sees the old or the new.
+    `models` maps each model to its content fingerprint, recorded with `layout` in the same
+    transaction in record_tokens_sources."""
     fp, header = sql_str(counter.fingerprint), sql_str(fam.header)
     image = (
         f"{fixed_image_tokens}"
@@ -270,6 +394,16 @@ def write_record_tokens(
         )
         con.execute(f"drop table {RECORD_TOKENS}")
         con.execute(f"alter table {RECORD_TOKENS}__new rename to {RECORD_TOKENS}")
+        con.execute(f"create table if not exists {RECORD_TOKENS_SOURCES} ({SOURCES_COLUMNS})")
+        con.execute(
+            f"delete from {RECORD_TOKENS_SOURCES} where family = ? and tokenizer_fingerprint = ? "
+            f"and model in ({', '.join(sql_str(m) for m in models)})",
+            [fam.name, counter.fingerprint],
+        )
+        con.executemany(
+            f"insert into {RECORD_TOKENS_SOURCES} values (?, ?, ?, ?, ?)",
+            [[model, fam.name, counter.fingerprint, content, layout] for model, content in models.items()],
+        )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -298,18 +432,26 @@ def run_tokens(
     with snapshots.write_lock(warehouse.root, "tokens"):
         con = connect(warehouse, read_only=False)
         try:
+            # The pieces' hashes and the new texts' places are temporary tables (at full scale ~2 GB);
+            # past the limit DuckDB spills them to disk rather than growing (bench/README.md).
+            con.execute(f"set memory_limit = {sql_str(settings.tokens_memory_limit())}")
             chosen = choose_models(warehouse, con, models)
             if not chosen:
                 raise SvitError(f"no LLaVA models in {warehouse.root}: run `svit ingest` and `svit build` first")
-            stage_records(con, warehouse, chosen)
-            stage_pieces(con, fam)
-            distinct, new = count_new_pieces(con, counter, fam.header, progress)
-            stage_image_rule(con, warehouse, fam)
-            fixed = None if fam.needs_size else fam.image_tokens(0, 0)
-            write_record_tokens(con, fam, counter, chosen, fixed)
+            stage_sizes(con, warehouse)
+            prints, layout = content_fingerprints(con, warehouse, chosen), layout_fingerprint(con, fam)
+            unchanged = unchanged_models(con, fam, counter, prints, layout)
+            stale = [model for model in chosen if model not in unchanged]
             max_length = fam.max_length if max_length is None else max_length
             result = TokensResult(fam.name, counter.spec, counter.fingerprint, chosen, max_length=max_length)
-            result.pieces, result.encoded = distinct, new
+            result.unchanged = unchanged
+            if stale:
+                stage_records(con, warehouse, stale)
+                stage_pieces(con, fam)
+                result.pieces, result.encoded = count_new_pieces(con, counter, fam.header, progress)
+                stage_image_rule(con, fam)
+                fixed = None if fam.needs_size else fam.image_tokens(0, 0)
+                write_record_tokens(con, fam, counter, {model: prints[model] for model in stale}, layout, fixed)
             mine = (
                 f"from {RECORD_TOKENS} where family = {sql_str(fam.name)} and tokenizer_fingerprint = "
                 f"{sql_str(counter.fingerprint)} and model in ({', '.join(sql_str(m) for m in chosen)})"

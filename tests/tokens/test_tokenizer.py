@@ -78,3 +78,54 @@ def test_refusals(tmp_path):
         (tmp_path / name).write_text(content)
         with pytest.raises(InputError, match=f"cannot read tokenizer .*{name}"):
             load_counter(str(tmp_path / name), (), IMAGE_SLOT)
+
+
+AWKWARD_TEXTS = [
+    "Hello world",
+    "two  spaces and   three",
+    " leading space",
+    "trailing space ",
+    "USER: ",
+    "<s>Hello</s> world</s>",
+    "a</s> b",
+    f"{IMAGE_SLOT}\nWhat is it?",
+    "no\u00a0break space, full\uff57idth, \ufb01 ligature\tand tab",
+    "e\u0301 combining",
+    "",
+    " ",
+    "   ",
+    "a\x00b c",  # holds the separator the word path cuts on: the batch takes the plain path
+]
+
+
+def test_mistral_v1_counts_by_word_equal_whole_parts():
+    """The word-by-word sum is exact: the same count as encoding each part whole, given as a list or
+    as Arrow, and the same again once every word is known."""
+    import pyarrow as pa
+
+    counter = load_counter("mistral-v1", ("<s>", "</s>"), IMAGE_SLOT)
+    assert counter.by_word
+    texts = AWKWARD_TEXTS[:-1] * 3
+    expected = counter._count_parts(texts)
+    assert expected[0] == 2 and expected[2] == 2  # a piece's leading space is its first word's marker
+    assert counter.count(texts) == expected
+    assert counter.count(pa.array(texts)) == expected
+    assert counter.count(AWKWARD_TEXTS) == counter._count_parts(AWKWARD_TEXTS)
+    assert counter.texts_encoded == 2 * len(texts) + len(AWKWARD_TEXTS)
+
+
+def test_sentencepiece_vocabulary_with_words_joined_is_encoded_whole(tmp_path):
+    """A model trained without splitting at white space has pieces spanning words: counting word by
+    word would be wrong, so the counter encodes each part whole."""
+    import sentencepiece
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(SAMPLE_TEXT * 50))
+    sentencepiece.SentencePieceTrainer.train(
+        input=str(corpus), model_prefix=str(tmp_path / "joined"), vocab_size=60, model_type="bpe",
+        split_by_whitespace=False, minloglevel=2,
+    )  # fmt: skip
+    counter = load_counter(str(tmp_path / "joined.model"), ("<s>",), IMAGE_SLOT)
+    assert not counter.by_word
+    texts = [*SAMPLE_TEXT, "the man is"]
+    assert counter.count(texts) == [len(counter.processor.encode(t)) for t in texts]
