@@ -702,8 +702,9 @@ def tokens(
 
     The conversation is laid out as the family's trainer lays it out (roles, separators, image
     markers) and tokenised; the image adds the positions the family's rule gives for its size. Counts
-    are cached by text, so a rerun, or another model sharing texts, tokenises only new texts.
-    Records whose image size is unknown are counted and named, their totals left empty.
+    are cached by text, so another model sharing texts tokenises only new texts, and a model whose
+    records, layout and image sizes are as at its last count is not read again. Records whose
+    image size is unknown are counted and named, their totals left empty.
 
     \b
     Example:
