@@ -15,19 +15,14 @@ from pathlib import Path
 import duckdb
 
 from svit.check.benchmarks import contamination_ctes, load_benchmarks
+from svit.check.near import find_near_duplicates
 from svit.check.rules import (
     ERROR,
     FAILURE_PHRASES_VERSION,
     FAMILIES,
-    NEAR_BINS,
-    NEAR_MIN_WORDS,
-    NEAR_ROWS,
-    NEAR_SHINGLE,
-    NEAR_THRESHOLD,
     NEEDS,
     RULES,
     record_rules_sql,
-    whitespace_word_hashes,
 )
 from svit.core import snapshots
 from svit.core.errors import SvitError, first_line
@@ -50,6 +45,10 @@ from svit.core.warehouse import Warehouse
 # recipe's `exclude:` can tell "checked, nothing found" from "never checked".
 TABLE, RUNS = CHECK_RESULTS, CHECK_RUNS
 EXAMPLES = 3  # record ids shown per rule; the table holds them all
+# All of a record's answers as one string: what the near-duplicate rule compares.
+ANSWERS = (
+    "array_to_string(list_transform(list_filter(conversations, lambda t: t.\"from\" = 'gpt'), lambda t: t.value), ' ')"
+)
 
 
 @dataclass
@@ -213,7 +212,8 @@ def _evaluate(
         "select id, record_index, conversations, min(record_index) over (partition by media_key, hash(conversations)) "
         "as first from recs) d inner join recs f on f.record_index = d.first "
         "where d.record_index <> d.first and d.conversations = f.conversations",
-        "select id, record_index, 'near_duplicate_answer', detail from near_duplicates",
+        "select recs.id, record_index, 'near_duplicate_answer', detail from near_duplicates inner join recs "
+        "using (record_index)",
         "select null, null, 'single_modality', case when count(*) filter (where n_media > 0) = 0 "
         "then 'no record has an image' else 'every record has an image' end from recs "
         "having count(*) > 0 and count(*) filter (where n_media > 0) in (0, count(*))",
@@ -252,13 +252,10 @@ def _evaluate(
         "create or replace temp table check_found "
         "(record_id varchar, record_index bigint, rule varchar, detail varchar)"
     )
-    near = near_duplicate_stages()
-    for name, query in near:
-        con.execute(f"create or replace temp table {name} as {query}")
+    find_near_duplicates(con, ANSWERS)
     for group in groups:
         con.execute(f"insert into check_found {group}")
-    for name, _ in near:
-        con.execute(f"drop table {name}")
+    con.execute("drop table near_duplicates")
     checked_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     con.execute("begin transaction")
     try:
@@ -286,101 +283,6 @@ def _evaluate(
     except BaseException:
         con.execute("rollback")
         raise
-
-
-def near_duplicate_stages() -> list[tuple[str, str]]:
-    """(name, query) of the steps over `recs` ending in near_duplicates (id, record_index,
-    detail): each record whose answers are near-duplicates of an earlier record's
-    (svit/check/rules.py, NEAR_*). Each step is made a temporary table in turn: as CTEs of one
-    query they took more than twice as long at full scale.
-
-    A record's signature is computed within its row (no grouping over all shingles of a model,
-    which at full scale held hundreds of millions of rows): its shingles' hashes as keys
-    `bin << shift | hash >> bits` (the bin in the top bits), sorted, so that each bin's smallest hash is the first
-    key of its bin. Candidates: records that share a band's values with another; each record is
-    compared with the first record of every bucket it is in, not with every member, so a bucket
-    of many alike records costs one comparison per member, not one per pair."""
-    answers = (
-        "array_to_string(list_transform(list_filter(conversations, lambda t: t.\"from\" = 'gpt'), "
-        "lambda t: t.value), ' ')"
-    )
-    shingle = ", ".join(f"h[i + {k}]" for k in range(NEAR_SHINGLE))
-    bits = NEAR_BINS.bit_length() - 1  # NEAR_BINS is a power of two
-    shift = 64 - bits
-    bands = NEAR_BINS // NEAR_ROWS
-    return [
-        (
-            "near_words",
-            f"""
-        -- the words of all the record's answers, in order, lower-cased, as hashes
-        select record_index, {whitespace_word_hashes(f"lower({answers})")} as h from recs
-            """,
-        ),
-        (
-            "near_signatures",
-            f"""
-        -- the first key of each bin: the bin's smallest hash
-        select record_index, list_filter(k, lambda x, i: i = 1 or (x >> {shift}) <> (k[i - 1] >> {shift})) as sig
-        from (
-            select record_index, list_sort(list_transform(
-                list_transform(range(1, len(h) - {NEAR_SHINGLE - 2}), lambda i: hash({shingle})),
-                lambda s: ((s % {NEAR_BINS}) << {shift}) | (s >> {bits})
-            )) as k
-            from near_words
-            where len(h) >= {NEAR_MIN_WORDS}
-        )
-            """,
-        ),
-        (
-            "near_buckets",
-            f"""
-        -- a band's bucket: the hash of its bins' keys (a band with no filled bin has none)
-        select record_index, band, bucket
-        from (
-            select record_index, unnest(range({bands})) as band, unnest(list_transform(
-                list_transform(range({bands}), lambda b: list_filter(sig, lambda x: (x >> {shift}) // {NEAR_ROWS} = b)),
-                lambda keys: case when len(keys) > 0 then hash(keys) end
-            )) as bucket
-            from near_signatures
-        )
-        where bucket is not null
-            """,
-        ),
-        (
-            "near_candidates",
-            """
-        select distinct record_index, first
-        from (
-            select record_index, min(record_index) over (partition by band, bucket) as first from near_buckets
-        )
-        where first < record_index
-            """,
-        ),
-        (
-            "near_similar",
-            f"""
-        -- equal keys are equal minima of the same bin; the denominator counts the bins either fills
-        select c.record_index, c.first,
-            len(list_intersect(a.sig, b.sig)) / (len(a.sig) + len(b.sig) - len(list_intersect(
-                list_transform(a.sig, lambda x: x >> {shift}), list_transform(b.sig, lambda x: x >> {shift})
-            ))) as similarity
-        from near_candidates c
-        inner join near_signatures a on a.record_index = c.record_index
-        inner join near_signatures b on b.record_index = c.first
-        where similarity >= {NEAR_THRESHOLD}
-            """,
-        ),
-        (
-            "near_duplicates",
-            """
-        select recs.id, s.record_index,
-            'answers like record ' || arg_min(s.first, s.first) || ' (similarity '
-            || round(arg_min(s.similarity, s.first), 2) || ')' as detail
-        from near_similar s inner join recs using (record_index)
-        group by recs.id, s.record_index
-            """,
-        ),
-    ]
 
 
 def _summaries(con: duckdb.DuckDBPyConnection, model: str, total: int) -> list[RuleSummary]:

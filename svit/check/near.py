@@ -1,0 +1,182 @@
+"""The near-duplicate rule: records whose answers are near-duplicates of an earlier record's.
+
+One-permutation MinHash over word 5-gram shingles with locality-sensitive hashing (bands), kept
+as 16-bit values per bin (b-bit MinHash). The records stream out of DuckDB in batches; Polars
+cuts and hashes the words, numpy makes the shingles and each record's signature, so no step
+holds more than a batch of words. What is kept for the whole model is 128 bytes per record
+(its 64 bin values); the candidates and their comparison work on those.
+
+Why not SQL: the same steps as DuckDB queries (lists of hashes per record, a list sort, a
+filter per band, a join of lists per candidate pair) took 190 s of `svit check llava_svit_all`
+at full scale, 114 s of it comparing 13.9 million candidate pairs (bench/README.md).
+
+Why 16 bits: a bin's value is the low 16 bits of its minimum, the lowest of them set so that 0
+can mean an empty bin. Two different minima then agree once in 32,768, which moves a similarity
+of 0.75 by less than 0.0001, while the signatures take a quarter of the memory and four bins of
+a band fit one 64-bit integer, which is then the band's bucket as it is (b-bit MinHash: Li and
+Koenig, "b-Bit Minwise Hashing", WWW 2010).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from svit.check.rules import NEAR_BINS, NEAR_MIN_WORDS, NEAR_ROWS, NEAR_SHINGLE, NEAR_THRESHOLD
+
+BATCH_RECORDS = 50_000
+PAIRS_AT_ONCE = 1_000_000
+THREADS = 2  # the machine's two cores; Polars and numpy release the GIL
+# White space as the other word-cutting rules have it (svit/check/rules.py: whitespace_word_hashes).
+SPACES = ["\t", "\n", "\x0c", "\r"]
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """A 64-bit finaliser (MurmurHash3's fmix64): every output bit depends on every input bit."""
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xFF51AFD7ED558CCD)
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xC4CEB9FE1A85EC53)
+    return x ^ (x >> np.uint64(33))
+
+
+def word_hashes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, hash) of every word of `texts`, in order: lower-cased, cut at white space, empty
+    words left out; `owner` is the text's position in `texts`."""
+    words = (
+        texts.to_frame("text")
+        .with_row_index("owner")
+        .select(
+            "owner",
+            pl.col("text")
+            .str.to_lowercase()
+            .str.replace_many(SPACES, [" "] * len(SPACES))
+            .str.split(" ")
+            .alias("word"),
+        )
+        .explode("word")
+        .filter(pl.col("word") != "")
+    )
+    return words["owner"].to_numpy(), words["word"].hash(seed=0).to_numpy()
+
+
+def signatures(owners: np.ndarray, hashes: np.ndarray, n: int) -> np.ndarray:
+    """(n, NEAR_BINS) uint16: the low 16 bits of each text's smallest shingle hash per bin (odd),
+    0 where the bin got no shingle or the text has fewer than NEAR_MIN_WORDS words (then every
+    bin is 0)."""
+    k = NEAR_SHINGLE
+    if len(hashes) < k:
+        return np.zeros((n, NEAR_BINS), np.uint16)
+    # Shingle i is words i..i+k-1, valid when all belong to one text (a text's words are contiguous).
+    valid = owners[: len(owners) - k + 1] == owners[k - 1 :]
+    shingle = hashes[: len(hashes) - k + 1].copy()
+    for j in range(1, k):
+        shingle = shingle * _MULTIPLIER + hashes[j : len(hashes) - k + 1 + j]
+    shingle = _mix(shingle)[valid]
+    owner = owners[: len(owners) - k + 1][valid]
+    empty = np.iinfo(np.uint64).max
+    lowest = np.full((n, NEAR_BINS), empty, np.uint64)
+    bins = (shingle & np.uint64(NEAR_BINS - 1)).astype(np.intp)  # NEAR_BINS is a power of two
+    # The value's lowest bit set: its low 16 bits are then never 0, which marks an empty bin.
+    np.minimum.at(lowest, (owner, bins), (shingle >> np.uint64(NEAR_BINS.bit_length() - 1)) | np.uint64(1))
+    sig = lowest.astype(np.uint16)  # the low 16 bits of each bin's minimum
+    sig[lowest == empty] = 0
+    long_enough = np.bincount(owners, minlength=n) >= NEAR_MIN_WORDS
+    sig[~long_enough] = 0
+    return sig
+
+
+def _band_pairs(bucket: np.ndarray) -> pl.DataFrame:
+    rows = np.arange(len(bucket), dtype=np.int64)
+    frame = pl.DataFrame({"bucket": bucket, "row": rows}).filter(pl.col("bucket") != 0)
+    frame = frame.with_columns(pl.col("row").min().over("bucket").alias("first"))
+    return frame.filter(pl.col("first") < pl.col("row")).select("row", "first")
+
+
+def candidate_pairs(sig: np.ndarray, pool: ThreadPoolExecutor) -> pl.DataFrame:
+    """(row, first) of every record that shares all of one band's bin values with an earlier one,
+    `first` the earliest record of that bucket (rows in record order)."""
+    bands = sig.view(np.uint64)  # NEAR_ROWS = 4 bins of 16 bits: one band per 64-bit word
+    assert NEAR_ROWS * 16 == 64 and bands.shape[1] == NEAR_BINS // NEAR_ROWS
+    pairs = list(pool.map(_band_pairs, (np.ascontiguousarray(bands[:, band]) for band in range(bands.shape[1]))))
+    return pl.concat(pairs).unique()
+
+
+# 16-bit lanes of a 64-bit word: all but each lane's top bit.
+_LOW15 = np.uint64(0x7FFF7FFF7FFF7FFF)
+
+
+def _zero_lanes(words: np.ndarray) -> np.ndarray:
+    """Per row of 64-bit words: how many of its 16-bit lanes are 0. A lane's top bit survives
+    the expression only when the lane is 0; adding within a lane never carries into the next."""
+    return np.bitwise_count(~(((words & _LOW15) + _LOW15) | words | _LOW15)).sum(axis=1, dtype=np.int64)
+
+
+def _similar(sig: np.ndarray, chunk: pl.DataFrame) -> pl.DataFrame:
+    words = sig.view(np.uint64)
+    a, b = words[chunk["row"].to_numpy()], words[chunk["first"].to_numpy()]
+    empty_both = _zero_lanes(a | b)
+    equal = _zero_lanes(a ^ b) - empty_both  # equal values of bins that either fills (filled: not 0)
+    either = NEAR_BINS - empty_both
+    similarity = equal / np.maximum(either, 1)
+    return chunk.with_columns(pl.Series("similarity", similarity)).filter(pl.col("similarity") >= NEAR_THRESHOLD)
+
+
+def similar_pairs(sig: np.ndarray, pairs: pl.DataFrame, pool: ThreadPoolExecutor) -> pl.DataFrame:
+    """(row, first, similarity) of the pairs whose share of equal values among the bins either
+    record fills is NEAR_THRESHOLD or more."""
+    chunks = (pairs.slice(start, PAIRS_AT_ONCE) for start in range(0, len(pairs), PAIRS_AT_ONCE))
+    found = list(pool.map(lambda chunk: _similar(sig, chunk), chunks))
+    return pl.concat(found) if found else pairs.with_columns(pl.lit(0.0).alias("similarity"))
+
+
+def _signatures_of(batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
+    owners, hashes = word_hashes(pl.from_arrow(batch.column("text")))
+    return batch.column("record_index").to_numpy(), signatures(owners, hashes, batch.num_rows)
+
+
+def find_near_duplicates(con: duckdb.DuckDBPyConnection, answers: str, table: str = "near_duplicates") -> None:
+    """Temp table `table` (record_index, detail) over the view `recs`: each record whose answers
+    (`answers`, SQL of one string per record) are near-duplicates of an earlier record's, the
+    detail naming the earliest such record and the similarity."""
+    reader = con.sql(f"select record_index, {answers} as text from recs").to_arrow_reader(BATCH_RECORDS)
+    done: list[tuple[np.ndarray, np.ndarray]] = []  # (record indexes, signatures) of each batch
+    with ThreadPoolExecutor(THREADS) as pool:
+        # Two batches are cut and hashed at once while DuckDB reads the next.
+        pending: deque[Future] = deque()
+        for batch in reader:
+            pending.append(pool.submit(_signatures_of, batch))
+            while len(pending) > THREADS:
+                done.append(pending.popleft().result())
+        done.extend(future.result() for future in pending)
+        # In record order, so that a smaller row is an earlier record (the view streams in any order).
+        index = np.concatenate([i for i, _ in done] or [np.zeros(0, np.int64)])
+        order = np.argsort(index, kind="stable")
+        index = index[order]
+        sig = np.concatenate([s for _, s in done] or [np.zeros((0, NEAR_BINS), np.uint16)])[order]
+        del done
+        similar = similar_pairs(sig, candidate_pairs(sig, pool), pool)
+    nearest = similar.sort("row", "first").unique("row", keep="first", maintain_order=True)
+    found = pa.table(
+        {
+            "record_index": pa.array(index[nearest["row"].to_numpy()], pa.int64()),
+            "detail": pa.array(
+                [
+                    f"answers like record {index[first]} (similarity {round(similarity, 2)})"
+                    for first, similarity in zip(nearest["first"], nearest["similarity"], strict=True)
+                ],
+                pa.string(),
+            ),
+        }
+    )
+    con.register("near_found", found)
+    try:
+        con.execute(f"create or replace temp table {table} as select * from near_found")
+    finally:
+        con.unregister("near_found")
