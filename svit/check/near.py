@@ -1,10 +1,10 @@
 """The near-duplicate rule: records whose answers are near-duplicates of an earlier record's.
 
 One-permutation MinHash over word 5-gram shingles with locality-sensitive hashing (bands), kept
-as 16-bit values per bin (b-bit MinHash). The records stream out of DuckDB in batches; Polars
-cuts and hashes the words, numpy makes the shingles and each record's signature, so no step
-holds more than a batch of words. What is kept for the whole model is 128 bytes per record
-(its 64 bin values); the candidates and their comparison work on those.
+as 16-bit values per bin (b-bit MinHash). Each batch of records gets its signatures from its
+words' hashes (svit/check/answers.py streams them), so no step holds more than a batch of
+words. What is kept for the whole model is 128 bytes per record (its 64 bin values); the
+candidates and their comparison work on those, in numpy.
 
 Why not SQL: the same steps as DuckDB queries (lists of hashes per record, a list sort, a
 filter per band, a join of lists per candidate pair) took 190 s of `svit check llava_svit_all`
@@ -19,22 +19,15 @@ Koenig, "b-Bit Minwise Hashing", WWW 2010).
 
 from __future__ import annotations
 
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
-import duckdb
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from svit.check.rules import NEAR_BINS, NEAR_MIN_WORDS, NEAR_ROWS, NEAR_SHINGLE, NEAR_THRESHOLD
 
-BATCH_RECORDS = 50_000
 PAIRS_AT_ONCE = 1_000_000
-THREADS = 2  # the machine's two cores; Polars and numpy release the GIL
-# White space as the other word-cutting rules have it (svit/check/rules.py: whitespace_word_hashes).
-SPACES = ["\t", "\n", "\x0c", "\r"]
-_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -46,39 +39,28 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(33))
 
 
-def word_hashes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(owner, hash) of every word of `texts`, in order: lower-cased, cut at white space, empty
-    words left out; `owner` is the text's position in `texts`."""
-    words = (
-        texts.to_frame("text")
-        .with_row_index("owner")
-        .select(
-            "owner",
-            pl.col("text")
-            .str.to_lowercase()
-            .str.replace_many(SPACES, [" "] * len(SPACES))
-            .str.split(" ")
-            .alias("word"),
-        )
-        .explode("word")
-        .filter(pl.col("word") != "")
-    )
-    return words["owner"].to_numpy(), words["word"].hash(seed=0).to_numpy()
+def word_grams(hashes: np.ndarray, k: int, shorter: np.ndarray | None = None) -> np.ndarray:
+    """The (unmixed) hash of words i..i+k-1 for every i, from the words' hashes; `shorter`: the
+    same for k - 1, if at hand (then one step instead of k - 1)."""
+    if shorter is not None:
+        return shorter[:-1] * MULTIPLIER + hashes[k - 1 :]
+    gram = hashes[: len(hashes) - k + 1].copy()
+    for j in range(1, k):
+        gram = gram * MULTIPLIER + hashes[j : len(hashes) - k + 1 + j]
+    return gram
 
 
-def signatures(owners: np.ndarray, hashes: np.ndarray, n: int) -> np.ndarray:
+def signatures(owners: np.ndarray, hashes: np.ndarray, n: int, shorter: np.ndarray | None = None) -> np.ndarray:
     """(n, NEAR_BINS) uint16: the low 16 bits of each text's smallest shingle hash per bin (odd),
     0 where the bin got no shingle or the text has fewer than NEAR_MIN_WORDS words (then every
-    bin is 0)."""
+    bin is 0). `owners`: each word's text; `shorter`: word_grams(hashes, NEAR_SHINGLE - 1), if
+    at hand."""
     k = NEAR_SHINGLE
     if len(hashes) < k:
         return np.zeros((n, NEAR_BINS), np.uint16)
     # Shingle i is words i..i+k-1, valid when all belong to one text (a text's words are contiguous).
     valid = owners[: len(owners) - k + 1] == owners[k - 1 :]
-    shingle = hashes[: len(hashes) - k + 1].copy()
-    for j in range(1, k):
-        shingle = shingle * _MULTIPLIER + hashes[j : len(hashes) - k + 1 + j]
-    shingle = _mix(shingle)[valid]
+    shingle = _mix(word_grams(hashes, k, shorter))[valid]
     owner = owners[: len(owners) - k + 1][valid]
     empty = np.iinfo(np.uint64).max
     lowest = np.full((n, NEAR_BINS), empty, np.uint64)
@@ -92,20 +74,29 @@ def signatures(owners: np.ndarray, hashes: np.ndarray, n: int) -> np.ndarray:
     return sig
 
 
-def _band_pairs(bucket: np.ndarray) -> pl.DataFrame:
+def _band_pairs(bucket: np.ndarray) -> np.ndarray:
+    """(row << 32 | first) of the rows that share their value of one band with an earlier row."""
     rows = np.arange(len(bucket), dtype=np.int64)
     frame = pl.DataFrame({"bucket": bucket, "row": rows}).filter(pl.col("bucket") != 0)
-    frame = frame.with_columns(pl.col("row").min().over("bucket").alias("first"))
-    return frame.filter(pl.col("first") < pl.col("row")).select("row", "first")
+    # Most buckets hold one record: leaving them out first makes the window over the rest small.
+    frame = frame.filter(pl.col("bucket").is_duplicated())
+    frame = frame.with_columns(pl.col("row").min().over("bucket").alias("first")).filter(
+        pl.col("first") < pl.col("row")
+    )
+    return (frame["row"].to_numpy().astype(np.uint64) << np.uint64(32)) | frame["first"].to_numpy().astype(np.uint64)
 
 
 def candidate_pairs(sig: np.ndarray, pool: ThreadPoolExecutor) -> pl.DataFrame:
     """(row, first) of every record that shares all of one band's bin values with an earlier one,
     `first` the earliest record of that bucket (rows in record order)."""
     bands = sig.view(np.uint64)  # NEAR_ROWS = 4 bins of 16 bits: one band per 64-bit word
-    assert NEAR_ROWS * 16 == 64 and bands.shape[1] == NEAR_BINS // NEAR_ROWS
-    pairs = list(pool.map(_band_pairs, (np.ascontiguousarray(bands[:, band]) for band in range(bands.shape[1]))))
-    return pl.concat(pairs).unique()
+    assert NEAR_ROWS * 16 == 64 and bands.shape[1] == NEAR_BINS // NEAR_ROWS and len(sig) < 2**32
+    packed = pool.map(_band_pairs, (np.ascontiguousarray(bands[:, band]) for band in range(bands.shape[1])))
+    # A pair found by several bands once: as one 64-bit number the pairs are made unique 7x faster.
+    pairs = pl.Series("pair", np.concatenate(list(packed)), pl.UInt64).unique().to_numpy()
+    return pl.DataFrame(
+        {"row": (pairs >> np.uint64(32)).astype(np.int64), "first": (pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)}
+    )
 
 
 # 16-bit lanes of a 64-bit word: all but each lane's top bit.
@@ -136,47 +127,21 @@ def similar_pairs(sig: np.ndarray, pairs: pl.DataFrame, pool: ThreadPoolExecutor
     return pl.concat(found) if found else pairs.with_columns(pl.lit(0.0).alias("similarity"))
 
 
-def _signatures_of(batch: pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
-    owners, hashes = word_hashes(pl.from_arrow(batch.column("text")))
-    return batch.column("record_index").to_numpy(), signatures(owners, hashes, batch.num_rows)
-
-
-def find_near_duplicates(con: duckdb.DuckDBPyConnection, answers: str, table: str = "near_duplicates") -> None:
-    """Temp table `table` (record_index, detail) over the view `recs`: each record whose answers
-    (`answers`, SQL of one string per record) are near-duplicates of an earlier record's, the
-    detail naming the earliest such record and the similarity."""
-    reader = con.sql(f"select record_index, {answers} as text from recs").to_arrow_reader(BATCH_RECORDS)
-    done: list[tuple[np.ndarray, np.ndarray]] = []  # (record indexes, signatures) of each batch
-    with ThreadPoolExecutor(THREADS) as pool:
-        # Two batches are cut and hashed at once while DuckDB reads the next.
-        pending: deque[Future] = deque()
-        for batch in reader:
-            pending.append(pool.submit(_signatures_of, batch))
-            while len(pending) > THREADS:
-                done.append(pending.popleft().result())
-        done.extend(future.result() for future in pending)
-        # In record order, so that a smaller row is an earlier record (the view streams in any order).
-        index = np.concatenate([i for i, _ in done] or [np.zeros(0, np.int64)])
-        order = np.argsort(index, kind="stable")
-        index = index[order]
-        sig = np.concatenate([s for _, s in done] or [np.zeros((0, NEAR_BINS), np.uint16)])[order]
-        del done
-        similar = similar_pairs(sig, candidate_pairs(sig, pool), pool)
+def near_duplicates(index: np.ndarray, signatures: np.ndarray, pool: ThreadPoolExecutor) -> pl.DataFrame:
+    """(record_index, detail) of each record whose answers are near-duplicates of an earlier
+    record's (`index`: each signature's record index), the detail naming the earliest such record
+    and the similarity."""
+    order = np.argsort(index, kind="stable")  # a smaller row is then an earlier record
+    index, signatures = index[order], signatures[order]
+    similar = similar_pairs(signatures, candidate_pairs(signatures, pool), pool)
     nearest = similar.sort("row", "first").unique("row", keep="first", maintain_order=True)
-    found = pa.table(
+    return pl.DataFrame(
         {
-            "record_index": pa.array(index[nearest["row"].to_numpy()], pa.int64()),
-            "detail": pa.array(
-                [
-                    f"answers like record {index[first]} (similarity {round(similarity, 2)})"
-                    for first, similarity in zip(nearest["first"], nearest["similarity"], strict=True)
-                ],
-                pa.string(),
-            ),
-        }
+            "record_index": index[nearest["row"].to_numpy()],
+            "detail": [
+                f"answers like record {index[first]} (similarity {round(similarity, 2)})"
+                for first, similarity in zip(nearest["first"], nearest["similarity"], strict=True)
+            ],
+        },
+        schema={"record_index": pl.Int64, "detail": pl.String},
     )
-    con.register("near_found", found)
-    try:
-        con.execute(f"create or replace temp table {table} as select * from near_found")
-    finally:
-        con.unregister("near_found")

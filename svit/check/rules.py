@@ -9,11 +9,9 @@ judge the model as a whole (its modalities); their SQL lives in svit/check/run.p
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from svit.core.models_db import IMAGE_FILES
-from svit.core.sql import sql_str
 
 ERROR, WARNING = "error", "warning"
 
@@ -44,7 +42,7 @@ FAILURE_PHRASES = (
 
 # An answer of at least this many words that ends in a letter, a digit or a comma reads as cut off.
 TRUNCATED_MIN_WORDS = 20
-# Word 4-grams: an answer whose 4-grams repeat this often (occurrences beyond the first, at
+# Word 4-grams (of the lower-cased answer): an answer whose 4-grams repeat this often (occurrences beyond the first, at
 # least REPEAT_MIN and at least REPEAT_SHARE of its 4-grams) is a repetition loop (InternVL 2.5
 # report, section on repetitive samples: such data teaches the model to loop).
 REPEAT_N = 4
@@ -58,8 +56,8 @@ REPEAT_SHARE = 0.5
 # either fills, which estimates the shingles' Jaccard similarity, is NEAR_THRESHOLD or more. With
 # 16 bands of 4, a pair of similarity 0.75 becomes a candidate with probability
 # 1 - (1 - 0.75^4)^16 = 0.998. Measured on 200 pairs of random 100-word answers: one word changed
-# (similarity 0.90) all found, two words (0.81) 94.5%, three (0.74) 48%, five (0.6) 1%; no pair
-# of unrelated answers.
+# (similarity 0.90) all found, two words (0.81) 97.5%, three (0.74) 49.5%, five (0.6) 1.5%; no
+# pair of unrelated answers.
 NEAR_SHINGLE = 5
 NEAR_BINS = 64
 NEAR_ROWS = 4
@@ -227,24 +225,14 @@ def text_words(text: str) -> str:
     return f"list_filter(string_split_regex(lower({text}), '[^[:alnum:]]+'), lambda w: w <> '')"
 
 
-def whitespace_word_hashes(text: str) -> str:
-    """SQL: the hashes of the words of `text` cut at runs of white space (tab, line feed,
-    carriage return, form feed, space: what a regular expression's \\s is), empty words left out.
-    Four replaces and a split take a third of the time of a regular expression, and hashing
-    each word once lets an n-gram be the hash of its words' hashes instead of a new string."""
-    spaced = text
-    for code in (9, 10, 12, 13):
-        spaced = f"replace({spaced}, chr({code}), ' ')"
-    return f"list_transform(list_filter(string_split({spaced}, ' '), lambda x: x <> ''), lambda x: hash(x))"
-
-
 def _answers(conversations: str) -> str:
     return f"list_filter({conversations}, lambda t: t.\"from\" = 'gpt')"
 
 
 def record_rules_sql(conversations: str, n_media: str, family: str) -> dict[str, str]:
     """Rule name -> the SQL detail of a record (null when it keeps the rule); `n_media`: its
-    number of images and videos."""
+    number of images and videos. The rules that read every word of the answers are not here but
+    in svit/check/answers.py."""
     answers = _answers(conversations)
     questions = f"list_filter({conversations}, lambda t: t.\"from\" = 'human')"
     # A mark per medium: <image>, or <video> for a video (LLaVA-NeXT marks videos with <image>).
@@ -261,18 +249,6 @@ def record_rules_sql(conversations: str, n_media: str, family: str) -> dict[str,
         # InternVL adds the token itself when missing, and refuses more tokens than images.
         "internvl": f"coalesce({tokens}, 0) > {images}",
     }[family]
-    # One regular expression of the lower-cased phrases, matched against the lower-cased answer.
-    failure = sql_str("|".join(re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", p.lower()) for p in FAILURE_PHRASES))
-    failed = f"regexp_matches(lower(t.value), {failure})"
-    # Per answer: (repeats beyond the first, n-grams) of its word n-grams, an n-gram being the
-    # hash of its words' hashes (two n-grams sharing a 64-bit hash could only add a repeat).
-    words = f"list_transform({answers}, lambda t: {whitespace_word_hashes('t.value')})"
-    gram = ", ".join(f"h[i + {k}]" for k in range(REPEAT_N))
-    repeats = (
-        f"list_transform({words}, lambda h: [greatest(len(h) - {REPEAT_N - 1}, 0) "
-        f"- list_unique(list_transform(range(1, len(h) - {REPEAT_N - 2}), lambda i: hash({gram}))), "
-        f"greatest(len(h) - {REPEAT_N - 1}, 0)])"
-    )
     first = "list_position(list_transform({list}, lambda t: {test}), true)"
     return {
         "empty_turn": (
@@ -301,28 +277,5 @@ def record_rules_sql(conversations: str, n_media: str, family: str) -> dict[str,
         ),
         "image_in_answer": (
             "'answer ' || (" + first.format(list=answers, test="contains(t.value, '<image>')") + ") || ' holds <image>'"
-        ),
-        "failure_answer": (
-            # The answers of a record searched at once, then each answer of a record that matched.
-            f"case when regexp_matches(lower(array_to_string(list_transform({answers}, lambda t: t.value), ' ')), "
-            f"{failure}) then 'answer ' || {first.format(list=answers, test=failed)} || ': \"' || left({answers}["
-            f"{first.format(list=answers, test=failed)}].value, 60) || '\"' end"
-        ),
-        "truncated_answer": (
-            "'answer ' || ("
-            + first.format(
-                list=answers,
-                # The last character first: it rules out most answers before their words are counted.
-                test=(
-                    "regexp_full_match(right(rtrim(t.value), 1), '[A-Za-z0-9,]') "
-                    f"and len(string_split(trim(t.value), ' ')) >= {TRUNCATED_MIN_WORDS}"
-                ),
-            )
-            + ") || ' ends mid-sentence'"
-        ),
-        "repetitive_answer": (
-            "'answer ' || "
-            + first.format(list=repeats, test=f"t[1] >= {REPEAT_MIN} and t[1] >= {REPEAT_SHARE} * t[2]")
-            + f" || ' repeats its word {REPEAT_N}-grams'"
         ),
     }

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+from svit.check.answers import find_answer_findings
 from svit.check.benchmarks import contamination_ctes, load_benchmarks
-from svit.check.near import find_near_duplicates
 from svit.check.rules import (
     ERROR,
     FAILURE_PHRASES_VERSION,
@@ -45,10 +45,8 @@ from svit.core.warehouse import Warehouse
 # recipe's `exclude:` can tell "checked, nothing found" from "never checked".
 TABLE, RUNS = CHECK_RESULTS, CHECK_RUNS
 EXAMPLES = 3  # record ids shown per rule; the table holds them all
-# All of a record's answers as one string: what the near-duplicate rule compares.
-ANSWERS = (
-    "array_to_string(list_transform(list_filter(conversations, lambda t: t.\"from\" = 'gpt'), lambda t: t.value), ' ')"
-)
+# A record's answers, a list of strings: what the rules of svit/check/answers.py read.
+ANSWERS = "list_transform(list_filter(conversations, lambda t: t.\"from\" = 'gpt'), lambda t: t.value)"
 
 
 @dataclass
@@ -212,8 +210,7 @@ def _evaluate(
         "select id, record_index, conversations, min(record_index) over (partition by media_key, hash(conversations)) "
         "as first from recs) d inner join recs f on f.record_index = d.first "
         "where d.record_index <> d.first and d.conversations = f.conversations",
-        "select recs.id, record_index, 'near_duplicate_answer', detail from near_duplicates inner join recs "
-        "using (record_index)",
+        "select recs.id, record_index, rule, detail from answer_findings inner join recs using (record_index)",
         "select null, null, 'single_modality', case when count(*) filter (where n_media > 0) = 0 "
         "then 'no record has an image' else 'every record has an image' end from recs "
         "having count(*) > 0 and count(*) filter (where n_media > 0) in (0, count(*))",
@@ -252,10 +249,10 @@ def _evaluate(
         "create or replace temp table check_found "
         "(record_id varchar, record_index bigint, rule varchar, detail varchar)"
     )
-    find_near_duplicates(con, ANSWERS)
+    find_answer_findings(con, ANSWERS)
     for group in groups:
         con.execute(f"insert into check_found {group}")
-    con.execute("drop table near_duplicates")
+    con.execute("drop table answer_findings")
     checked_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     con.execute("begin transaction")
     try:
