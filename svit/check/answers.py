@@ -1,5 +1,6 @@
 """The rules that read every word of every answer, in one pass: failure phrases, truncated and
-repetitive answers, near-duplicates (svit/check/near.py).
+repetitive answers, near-duplicates (svit/check/near.py), and with benchmark lists the text
+contamination rule (svit/check/benchmarks.py).
 
 The answers stream out of DuckDB in batches of records; Polars lower-cases, cuts and hashes
 their words and numpy makes the n-grams, two batches at a time in threads. As SQL over lists
@@ -17,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from svit.check import near
+from svit.check.benchmarks import text_findings, text_hits
 from svit.check.rules import (
     FAILURE_PHRASES,
     NEAR_BINS,
@@ -134,21 +136,36 @@ def batch_findings(texts: pl.Series) -> tuple[pl.DataFrame, np.ndarray]:
     return findings, signatures
 
 
-def _batch(batch) -> tuple[np.ndarray, pl.DataFrame, np.ndarray]:
+def _batch(batch, questions: pl.DataFrame | None) -> tuple[np.ndarray, pl.DataFrame, np.ndarray]:
+    """(record indexes, findings by row, signatures) of a batch of records."""
     findings, signatures = batch_findings(pl.from_arrow(batch.column("answers")))
-    return batch.column("record_index").to_numpy(), findings, signatures
+    index = batch.column("record_index").to_numpy()
+    if questions is not None:
+        # A record's grams are all in its batch: the batch's findings are final.
+        hits = text_hits(pl.from_arrow(batch.column("turns")), questions)
+        findings = pl.concat([findings, text_findings(hits, questions).cast(FINDINGS_SCHEMA)])
+    return index, findings, signatures
 
 
-def find_answer_findings(con: duckdb.DuckDBPyConnection, answers: str, table: str = "answer_findings") -> None:
+def find_answer_findings(
+    con: duckdb.DuckDBPyConnection,
+    answers: str,
+    turns: str,
+    questions: pl.DataFrame | None = None,
+    table: str = "answer_findings",
+) -> None:
     """Temp table `table` (record_index, rule, detail) of the rules of this module over the view
-    `recs`; `answers`: SQL of each record's answers as a list of strings."""
-    reader = con.sql(f"select record_index, {answers} as answers from recs").to_arrow_reader(BATCH_RECORDS)
-    done: list[tuple[np.ndarray, pl.DataFrame, np.ndarray]] = []  # (record indexes, findings, signatures)
+    `recs`; `answers`: SQL of each record's answers as a list of strings; with the benchmark
+    questions' grams (benchmarks.question_grams), also the text contamination rule over `turns`
+    (SQL of all of a record's turns as one string)."""
+    columns = f"record_index, {answers} as answers" + (f", {turns} as turns" if questions is not None else "")
+    reader = con.sql(f"select {columns} from recs").to_arrow_reader(BATCH_RECORDS)
+    done: list[tuple[np.ndarray, pl.DataFrame, np.ndarray]] = []
     with ThreadPoolExecutor(THREADS) as pool:
         # Two batches are worked on at once while DuckDB reads the next.
         pending: deque[Future] = deque()
         for batch in reader:
-            pending.append(pool.submit(_batch, batch))
+            pending.append(pool.submit(_batch, batch, questions))
             while len(pending) > THREADS:
                 done.append(pending.popleft().result())
         done.extend(future.result() for future in pending)
@@ -158,11 +175,10 @@ def find_answer_findings(con: duckdb.DuckDBPyConnection, answers: str, table: st
         index = np.concatenate([i for i, _, _ in done] or [np.zeros(0, np.int64)])
         signatures = np.concatenate([s for _, _, s in done] or [np.zeros((0, NEAR_BINS), np.uint16)])
         del done
-        found = near.near_duplicates(index, signatures, pool)
-    result = pl.concat(
-        [f.select("record_index", "rule", "detail") for f in findings]
-        + [found.select("record_index", pl.lit("near_duplicate_answer").alias("rule"), "detail")]
-    ).to_arrow()
+        near_found = near.near_duplicates(index, signatures, pool)
+    parts = [f.select("record_index", "rule", "detail") for f in findings]
+    parts.append(near_found.select("record_index", pl.lit("near_duplicate_answer").alias("rule"), "detail"))
+    result = pl.concat(parts).to_arrow()
     con.register("answer_found", result)
     try:
         con.execute(f"create or replace temp table {table} as select * from answer_found")

@@ -20,8 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import polars as pl
 
-from svit.check.rules import text_words
+from svit.check.near import word_grams
 from svit.core.errors import SvitError, first_line
 from svit.core.sql import sql_ident, sql_str
 
@@ -34,6 +36,9 @@ BENCH_TEXT_SHARE = 0.5
 SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "json"}
 # A COCO file name ends in the image id, 12 digits with leading zeros.
 COCO_NAME = r"(?:^|[/_])0*([0-9]{1,12})\.(?:jpg|jpeg|png)$"
+# The text rule's words: lower-cased, runs of ASCII letters and digits (punctuation and any
+# other character cut).
+WORD = "[0-9A-Za-z]+"
 
 
 def load_benchmarks(con: duckdb.DuckDBPyConnection, folder: Path) -> list[str]:
@@ -96,14 +101,11 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 
 def contamination_ctes() -> str:
-    """CTEs over `recs` and the bench_* tables ending in contaminated (id, record_index, rule,
-    detail): records whose image a benchmark evaluates on, and records whose text holds most of
-    a benchmark question."""
+    """CTEs over `recs` and bench_images ending in contaminated (id, record_index, rule, detail):
+    records whose image a benchmark evaluates on. (The text rule reads every word of every
+    record: it is in the pass of svit/check/answers.py, with `question_grams` and `text_hits`.)"""
     vg_id = "try_cast(nullif(regexp_extract(image, '^vg/.*/([0-9]+)\\.jpg$', 1), '') as bigint)"
     coco_id = f"try_cast(nullif(regexp_extract(lower(image), '{COCO_NAME}', 1), '') as bigint)"
-    record_words = text_words("array_to_string(list_transform(conversations, lambda t: t.value), ' ')")
-    question_words = text_words("question")
-    n = BENCH_NGRAM
     return f"""
     bench_record_images as (
         select r.id, r.record_index, r.vg_id, regexp_extract(r.image, '[^/]*$') as file_name,
@@ -121,38 +123,80 @@ def contamination_ctes() -> str:
         select r.id, r.record_index, b.benchmark, 'file ' || r.file_name
         from bench_record_images r inner join bench_images b on b.file_name = r.file_name
     ),
-    bench_question_grams as (
-        select benchmark, question, count(*) over (partition by benchmark, question) as grams, gram
-        from (
-            select distinct benchmark, question, hash(array_to_string(w[i:i + {n - 1}], ' ')) as gram
-            from (select benchmark, question, {question_words} as w from bench_questions),
-                unnest(range(1, len(w) - {n - 2})) as s(i)
-            where len(w) >= {n}
-        )
-    ),
-    bench_record_grams as (
-        select distinct record_index, gram
-        from (
-            select record_index, hash(array_to_string(w[i:i + {n - 1}], ' ')) as gram
-            from (select record_index, {record_words} as w from recs), unnest(range(1, len(w) - {n - 2})) as s(i)
-        )
-        where gram in (select gram from bench_question_grams)
-    ),
-    bench_text_hits as (
-        select g.record_index, q.benchmark, q.question, count(*) / any_value(q.grams) as share
-        from bench_record_grams g inner join bench_question_grams q using (gram)
-        group by all
-        having share >= {BENCH_TEXT_SHARE}
-    ),
     contaminated as (
         select any_value(id) as id, record_index, 'benchmark_image' as rule,
             'image of ' || string_agg(distinct benchmark || ' (' || what || ')', ', ') as detail
         from bench_image_hits
         group by record_index
-        union all
-        select recs.id, h.record_index, 'benchmark_text',
-            'holds ' || round(max(h.share) * 100)::integer || '% of a question of ' || arg_max(h.benchmark, h.share)
-            || ': "' || left(arg_max(h.question, h.share), 60) || '"'
-        from bench_text_hits h inner join recs using (record_index)
-        group by recs.id, h.record_index
     )"""
+
+
+def text_word_hashes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, hash) of every word of `texts` as the text rule cuts them, in order; `owner`: the
+    text's position in `texts`."""
+    words = (
+        texts.to_frame("text")
+        .with_row_index("owner")
+        .select("owner", pl.col("text").str.to_lowercase().str.extract_all(WORD).alias("word"))
+        .explode("word")
+        .drop_nulls("word")
+    )
+    return words["owner"].to_numpy(), words["word"].hash(seed=0).to_numpy()
+
+
+def _grams(owners: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, gram) of every BENCH_NGRAM words of one text in a row: the hash of their hashes."""
+    n = BENCH_NGRAM
+    if len(hashes) < n:
+        return np.zeros(0, owners.dtype), np.zeros(0, np.uint64)
+    gram = word_grams(hashes, n)
+    valid = owners[: len(owners) - n + 1] == owners[n - 1 :]
+    return owners[: len(owners) - n + 1][valid], gram[valid]
+
+
+def question_grams(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    """(benchmark, question, gram, grams) of the loaded benchmark questions of BENCH_NGRAM words
+    or more: each distinct gram, and how many distinct grams the question has; None when no
+    question is that long."""
+    questions = con.sql("select distinct benchmark, question from bench_questions order by all").pl()
+    owners, hashes = text_word_hashes(questions["question"])
+    owners, grams = _grams(owners, hashes)
+    if not len(grams):
+        return None
+    found = pl.DataFrame({"q": owners, "gram": grams}).unique()
+    found = found.with_columns(pl.len().over("q").alias("grams"))
+    return found.join(questions.with_row_index("q"), on="q").select("benchmark", "question", "gram", "grams")
+
+
+def text_hits(texts: pl.Series, questions: pl.DataFrame) -> pl.DataFrame:
+    """(row, gram) of each text of `texts` and each distinct benchmark gram it holds."""
+    wanted = np.unique(questions["gram"].to_numpy())
+    owners, grams = _grams(*text_word_hashes(texts))
+    at = np.minimum(np.searchsorted(wanted, grams), len(wanted) - 1)
+    held = wanted[at] == grams
+    return pl.DataFrame({"row": owners[held].astype(np.int64), "gram": grams[held]}).unique()
+
+
+def text_findings(hits: pl.DataFrame, questions: pl.DataFrame) -> pl.DataFrame:
+    """(row, rule, detail) of the records whose text holds BENCH_TEXT_SHARE or more of the grams
+    of a benchmark question (`hits`: row, gram), naming the question they hold most of."""
+    shares = (
+        hits.join(questions, on="gram")
+        .group_by("row", "benchmark", "question")
+        .agg((pl.len() / pl.col("grams").first()).alias("share"))
+        .filter(pl.col("share") >= BENCH_TEXT_SHARE)
+    )
+    best = shares.sort("share", "benchmark", "question", descending=[True, False, False]).unique("row", keep="first")
+    return best.select(
+        "row",
+        pl.lit("benchmark_text").alias("rule"),
+        (
+            pl.lit("holds ")
+            + (pl.col("share") * 100).round(0, mode="half_away_from_zero").cast(pl.Int64).cast(pl.String)
+            + pl.lit("% of a question of ")
+            + pl.col("benchmark")
+            + pl.lit(': "')
+            + pl.col("question").str.head(60)
+            + pl.lit('"')
+        ).alias("detail"),
+    )

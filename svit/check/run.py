@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from svit.check.answers import find_answer_findings
-from svit.check.benchmarks import contamination_ctes, load_benchmarks
+from svit.check.benchmarks import contamination_ctes, load_benchmarks, question_grams
 from svit.check.rules import (
     ERROR,
     FAILURE_PHRASES_VERSION,
@@ -47,6 +47,8 @@ TABLE, RUNS = CHECK_RESULTS, CHECK_RUNS
 EXAMPLES = 3  # record ids shown per rule; the table holds them all
 # A record's answers, a list of strings: what the rules of svit/check/answers.py read.
 ANSWERS = "list_transform(list_filter(conversations, lambda t: t.\"from\" = 'gpt'), lambda t: t.value)"
+# All of a record's turns as one string: what the text contamination rule reads.
+TURNS = "array_to_string(list_transform(conversations, lambda t: t.value), ' ')"
 
 
 @dataclass
@@ -249,7 +251,8 @@ def _evaluate(
         "create or replace temp table check_found "
         "(record_id varchar, record_index bigint, rule varchar, detail varchar)"
     )
-    find_answer_findings(con, ANSWERS)
+    questions = question_grams(con) if contamination else None
+    find_answer_findings(con, ANSWERS, TURNS, questions)
     for group in groups:
         con.execute(f"insert into check_found {group}")
     con.execute("drop table answer_findings")
