@@ -219,12 +219,6 @@ NEEDS = {
 }
 
 
-def text_words(text: str) -> str:
-    """SQL: the words of `text` for the comparing rules (near-duplicates, contamination):
-    lower-cased, cut at every character that is not a letter or a digit."""
-    return f"list_filter(string_split_regex(lower({text}), '[^[:alnum:]]+'), lambda w: w <> '')"
-
-
 def _answers(conversations: str) -> str:
     return f"list_filter({conversations}, lambda t: t.\"from\" = 'gpt')"
 
