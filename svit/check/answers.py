@@ -119,7 +119,6 @@ def batch_findings(texts: pl.Series) -> tuple[pl.DataFrame, np.ndarray]:
             ),
             _first_per_record(
                 answers,
-                # The last character first: it rules out most answers before their words are counted.
                 value.str.strip_chars_end(" ").str.slice(-1).is_in(MID_SENTENCE)
                 & (trimmed.str.count_matches(" ", literal=True) + 1 >= TRUNCATED_MIN_WORDS),
                 "truncated_answer",

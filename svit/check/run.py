@@ -1,6 +1,7 @@
-"""Running `svit check MODEL`: every rule (svit/check/rules.py) over the model's records in
-one query, the findings into the table `check_results` of svit.duckdb, and a summary per rule
-on the terminal and as Markdown and HTML beside the stats report.
+"""Running `svit check MODEL`: the rules (svit/check/rules.py) over the model's records, as SQL
+statements per group of rules and one streamed pass for those that read every word of the
+answers (svit/check/answers.py), the findings into the table `check_results` of svit.duckdb,
+and a summary per rule on the terminal and as Markdown and HTML beside the stats report.
 """
 
 from __future__ import annotations
