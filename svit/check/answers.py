@@ -4,14 +4,14 @@ contamination rule (svit/check/benchmarks.py).
 
 The answers stream out of DuckDB in batches of records; Polars lower-cases, cuts and hashes
 their words and numpy makes the n-grams, two batches at a time in threads. As SQL over lists
-(lambdas per answer) these rules took 57 of the 77 s of the per-record rules of `svit check
-llava_svit_all` at full scale, and the near-duplicate steps 190 s more (bench/README.md).
+(lambdas per answer) these rules were most of `svit check`'s time at full scale
+(bench/README.md, "svit check").
 """
 
 from __future__ import annotations
 
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import duckdb
 import numpy as np
@@ -28,6 +28,7 @@ from svit.check.rules import (
     REPEAT_SHARE,
     TRUNCATED_MIN_WORDS,
 )
+from svit.core.parallel import ordered_map
 
 BATCH_RECORDS = 50_000
 THREADS = 2  # the machine's two cores; Polars and numpy release the GIL
@@ -58,7 +59,7 @@ def repeated_grams(owners: np.ndarray, gram: np.ndarray, n_answers: int) -> tupl
     grams = np.zeros(n_answers, np.int64)
     if len(gram) == 0:
         return grams, grams.copy()
-    valid = owners[: len(owners) - k + 1] == owners[k - 1 :]
+    valid = near.in_one_text(owners, k)
     counted = (
         pl.DataFrame({"answer": owners[: len(owners) - k + 1][valid], "gram": gram[valid]})
         .group_by("answer")
@@ -135,13 +136,14 @@ def batch_findings(texts: pl.Series) -> tuple[pl.DataFrame, np.ndarray]:
     return findings, signatures
 
 
-def _batch(batch, questions: pl.DataFrame | None) -> tuple[np.ndarray, pl.DataFrame, np.ndarray]:
-    """(record indexes, findings by row, signatures) of a batch of records."""
+def _batch(batch, questions: pl.DataFrame | None, wanted: np.ndarray) -> tuple[np.ndarray, pl.DataFrame, np.ndarray]:
+    """(record indexes, findings by row, signatures) of a batch of records; `wanted`: the
+    benchmark questions' grams, sorted and distinct."""
     findings, signatures = batch_findings(pl.from_arrow(batch.column("answers")))
     index = batch.column("record_index").to_numpy()
     if questions is not None:
         # A record's grams are all in its batch: the batch's findings are final.
-        hits = text_hits(pl.from_arrow(batch.column("turns")), questions)
+        hits = text_hits(pl.from_arrow(batch.column("turns")), wanted)
         findings = pl.concat([findings, text_findings(hits, questions).cast(FINDINGS_SCHEMA)])
     return index, findings, signatures
 
@@ -159,15 +161,10 @@ def find_answer_findings(
     (SQL of all of a record's turns as one string)."""
     columns = f"record_index, {answers} as answers" + (f", {turns} as turns" if questions is not None else "")
     reader = con.sql(f"select {columns} from recs").to_arrow_reader(BATCH_RECORDS)
-    done: list[tuple[np.ndarray, pl.DataFrame, np.ndarray]] = []
+    wanted = np.unique(questions["gram"].to_numpy()) if questions is not None else np.zeros(0, np.uint64)
     with ThreadPoolExecutor(THREADS) as pool:
         # Two batches are worked on at once while DuckDB reads the next.
-        pending: deque[Future] = deque()
-        for batch in reader:
-            pending.append(pool.submit(_batch, batch, questions))
-            while len(pending) > THREADS:
-                done.append(pending.popleft().result())
-        done.extend(future.result() for future in pending)
+        done = list(ordered_map(pool, partial(_batch, questions=questions, wanted=wanted), reader, THREADS))
         findings = [
             found.with_columns(pl.Series("record_index", index).gather(found["row"])) for index, found, _ in done
         ]

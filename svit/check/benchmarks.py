@@ -23,7 +23,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from svit.check.near import word_grams
+from svit.check.near import in_one_text, word_grams
 from svit.core.errors import SvitError, first_line
 from svit.core.sql import sql_ident, sql_str
 
@@ -149,9 +149,8 @@ def _grams(owners: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarr
     n = BENCH_NGRAM
     if len(hashes) < n:
         return np.zeros(0, owners.dtype), np.zeros(0, np.uint64)
-    gram = word_grams(hashes, n)
-    valid = owners[: len(owners) - n + 1] == owners[n - 1 :]
-    return owners[: len(owners) - n + 1][valid], gram[valid]
+    valid = in_one_text(owners, n)
+    return owners[: len(owners) - n + 1][valid], word_grams(hashes, n)[valid]
 
 
 def question_grams(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
@@ -168,9 +167,9 @@ def question_grams(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     return found.join(questions.with_row_index("q"), on="q").select("benchmark", "question", "gram", "grams")
 
 
-def text_hits(texts: pl.Series, questions: pl.DataFrame) -> pl.DataFrame:
-    """(row, gram) of each text of `texts` and each distinct benchmark gram it holds."""
-    wanted = np.unique(questions["gram"].to_numpy())
+def text_hits(texts: pl.Series, wanted: np.ndarray) -> pl.DataFrame:
+    """(row, gram) of each text of `texts` and each distinct benchmark gram it holds; `wanted`:
+    the questions' grams, sorted and distinct."""
     owners, grams = _grams(*text_word_hashes(texts))
     at = np.minimum(np.searchsorted(wanted, grams), len(wanted) - 1)
     held = wanted[at] == grams

@@ -7,8 +7,8 @@ words. What is kept for the whole model is 128 bytes per record (its 64 bin valu
 candidates and their comparison work on those, in numpy.
 
 Why not SQL: the same steps as DuckDB queries (lists of hashes per record, a list sort, a
-filter per band, a join of lists per candidate pair) took 190 s of `svit check llava_svit_all`
-at full scale, 114 s of it comparing 13.9 million candidate pairs (bench/README.md).
+filter per band, a join of lists per candidate pair) were most of `svit check llava_svit_all`'s
+time at full scale, comparing the candidate pairs most of that (bench/README.md).
 
 Why 16 bits: a bin's value is the low 16 bits of its minimum, the lowest of them set so that 0
 can mean an empty bin. Two different minima then agree once in 32,768, which moves a similarity
@@ -50,6 +50,12 @@ def word_grams(hashes: np.ndarray, k: int, shorter: np.ndarray | None = None) ->
     return gram
 
 
+def in_one_text(owners: np.ndarray, k: int) -> np.ndarray:
+    """For each run of k words i..i+k-1 (`owners`: each word's text, a text's words contiguous):
+    whether all k belong to one text."""
+    return owners[: len(owners) - k + 1] == owners[k - 1 :]
+
+
 def signatures(owners: np.ndarray, hashes: np.ndarray, n: int, shorter: np.ndarray | None = None) -> np.ndarray:
     """(n, NEAR_BINS) uint16: the low 16 bits of each text's smallest shingle hash per bin (odd),
     0 where the bin got no shingle or the text has fewer than NEAR_MIN_WORDS words (then every
@@ -58,8 +64,7 @@ def signatures(owners: np.ndarray, hashes: np.ndarray, n: int, shorter: np.ndarr
     k = NEAR_SHINGLE
     if len(hashes) < k:
         return np.zeros((n, NEAR_BINS), np.uint16)
-    # Shingle i is words i..i+k-1, valid when all belong to one text (a text's words are contiguous).
-    valid = owners[: len(owners) - k + 1] == owners[k - 1 :]
+    valid = in_one_text(owners, k)  # shingle i is words i..i+k-1
     shingle = _mix(word_grams(hashes, k, shorter))[valid]
     owner = owners[: len(owners) - k + 1][valid]
     empty = np.iinfo(np.uint64).max
@@ -92,7 +97,8 @@ def candidate_pairs(sig: np.ndarray, pool: ThreadPoolExecutor) -> pl.DataFrame:
     bands = sig.view(np.uint64)  # NEAR_ROWS = 4 bins of 16 bits: one band per 64-bit word
     assert NEAR_ROWS * 16 == 64 and bands.shape[1] == NEAR_BINS // NEAR_ROWS and len(sig) < 2**32
     packed = pool.map(_band_pairs, (np.ascontiguousarray(bands[:, band]) for band in range(bands.shape[1])))
-    # A pair found by several bands once: as one 64-bit number the pairs are made unique 7x faster.
+    # A pair found by several bands once: one 64-bit number per pair is made unique far faster than
+    # two columns (bench/README.md).
     pairs = pl.Series("pair", np.concatenate(list(packed)), pl.UInt64).unique().to_numpy()
     return pl.DataFrame(
         {"row": (pairs >> np.uint64(32)).astype(np.int64), "first": (pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)}

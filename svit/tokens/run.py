@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import duckdb
 import pyarrow as pa
@@ -34,6 +34,7 @@ from svit.core.models_db import (
     llava_models_of,
     read_parts,
 )
+from svit.core.parallel import ordered_map
 from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
 from svit.tokens.families import IMAGE_SLOT, Family, family
@@ -117,8 +118,8 @@ def choose_models(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, asked: S
 
 def content_fingerprints(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: Sequence[str]) -> dict[str, str]:
     """What each model's counts are made of, as a string that changes when they would. A model in
-    svit.duckdb: its record count and a hash over every record's position, id, image and turns (1.7 s
-    for llava_svit_all's 3.1M records). An ingested file: its snapshot's Parquet files, which `svit
+    svit.duckdb: its record count and a hash over every record's position, id, image and turns (most
+    of a rerun's time: bench/README.md). An ingested file: its snapshot's Parquet files, which `svit
     ingest` writes once and never changes (a new ingest makes a new snapshot)."""
     marts = set(llava_models_of(con))
     snapshot = snapshots.current_snapshot(warehouse.root) or warehouse.root
@@ -198,7 +199,7 @@ def stage_records(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: 
                     f"image is not null as has_media from {table}"
                 )
                 # unnest and generate_subscripts side by side zip the turns with their positions;
-                # `unnest(...) with ordinality` gives the same and took 12x as long at full scale (DuckDB 2.0.1).
+                # `unnest(...) with ordinality` gives the same rows far slower (DuckDB 2.0.1; bench/README.md).
                 turns.append(
                     f"select model, record, turn, c.from as role, c.value as value from (select {name} as model, "
                     f"record_order as record, unnest(conversations) as c, "
@@ -242,7 +243,7 @@ def count_new_pieces(con: duckdb.DuckDBPyConnection, counter: Counter, header: s
     """Tokenise the distinct pieces (and the header) the cache lacks for this tokenizer; (distinct, new).
 
     Each new piece is named by one place it occurs (model, record, turn) and its text fetched from
-    there while it is counted, so no step holds all the distinct texts at once (1.9 GB at full scale).
+    there while it is counted, so no step holds all the distinct texts at once (gigabytes at full scale).
     Two batches are counted at a time, in threads, while the next ones are read."""
     from tqdm import tqdm
 
@@ -262,7 +263,8 @@ def count_new_pieces(con: duckdb.DuckDBPyConnection, counter: Counter, header: s
     try:
         new_header = not writer.execute(f"{cached} and text_hash = ?", [header_hash]).fetchall()
         if new_header:
-            _store(writer, _counts(counter, pa.array([header_hash], pa.binary()), pa.array([header], pa.string())))
+            header_batch = pa.record_batch({"text_hash": pa.array([header_hash], pa.binary()), "piece": [header]})
+            _store(writer, _counts(counter, header_batch))
         new = con.execute("select count(*) from tok_new where text_hash <> ?", [header_hash]).fetchall()[0][0]
         bar = tqdm(
             total=new, desc="tokens", unit=" texts", unit_scale=True, dynamic_ncols=True, leave=False,
@@ -276,24 +278,22 @@ def count_new_pieces(con: duckdb.DuckDBPyConnection, counter: Counter, header: s
         # connection to the same database (temp tables are per connection, the cache is not) writes the
         # counts, in the main thread, as each batch is done.
         with ThreadPoolExecutor(COUNTING_THREADS) as pool:
-            pending: deque[Future[pa.Table]] = deque()
-            for batch in reader:
-                pending.append(pool.submit(_counts, counter, batch.column("text_hash"), batch.column("piece")))
-                while len(pending) > COUNTING_THREADS or (pending and pending[0].done()):
-                    bar.update(_store(writer, pending.popleft().result()))
-            while pending:
-                bar.update(_store(writer, pending.popleft().result()))
+            count = partial(_counts, counter)
+            for counts in ordered_map(pool, count, reader, COUNTING_THREADS):
+                bar.update(_store(writer, counts))
         bar.close()
     finally:
         writer.close()
     return distinct, new + new_header
 
 
-def _counts(counter: Counter, hashes: pa.Array, texts: pa.Array) -> pa.Table:
+def _counts(counter: Counter, batch: pa.RecordBatch) -> pa.Table:
+    """The cache rows of a batch of (text_hash, piece)."""
+    texts = batch.column("piece")
     return pa.table(
         {
             "tokenizer_fingerprint": pa.array([counter.fingerprint] * len(texts), pa.string()),
-            "text_hash": hashes,
+            "text_hash": batch.column("text_hash"),
             "tokens": pa.array(counter.count(texts), pa.int32()),
         }
     )
@@ -432,7 +432,7 @@ def run_tokens(
     with snapshots.write_lock(warehouse.root, "tokens"):
         con = connect(warehouse, read_only=False)
         try:
-            # The pieces' hashes and the new texts' places are temporary tables (at full scale ~2 GB);
+            # The pieces' hashes and the new texts' places are temporary tables (gigabytes at full scale);
             # past the limit DuckDB spills them to disk rather than growing (bench/README.md).
             con.execute(f"set memory_limit = {sql_str(settings.tokens_memory_limit())}")
             chosen = choose_models(warehouse, con, models)

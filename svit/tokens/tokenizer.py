@@ -180,8 +180,8 @@ class SentencePieceCounter(Counter):
     sum of its words' counts, each distinct word encoded once and its count kept for the whole run.
     That is exact, not an estimate: no piece of such a vocabulary has the word marker after another
     character, so BPE never merges across a space, and the normaliser leaves text as it is. Texts of a
-    few hundred words over a vocabulary of far fewer distinct words is where this pays: at full scale
-    the texts are counted about ten times faster than SentencePiece encodes them (bench/README.md)."""
+    few hundred words over a vocabulary of far fewer distinct words is where this pays (bench/README.md,
+    "svit tokens", has the rates beside SentencePiece's own)."""
 
     def __init__(self, spec: str, path: Path, specials: tuple[str, ...], slot: str, digest: str):
         import sentencepiece
