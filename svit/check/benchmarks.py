@@ -23,7 +23,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from svit.check.near import in_one_text, word_grams
+from svit.check.words import grams_in_texts, words_of
 from svit.core.errors import SvitError, first_line
 from svit.core.sql import sql_ident, sql_str
 
@@ -36,9 +36,8 @@ BENCH_TEXT_SHARE = 0.5
 SUFFIXES = {".csv": "csv", ".json": "json", ".jsonl": "json"}
 # A COCO file name ends in the image id, 12 digits with leading zeros.
 COCO_NAME = r"(?:^|[/_])0*([0-9]{1,12})\.(?:jpg|jpeg|png)$"
-# The text rule's words: lower-cased, runs of ASCII letters and digits (punctuation and any
-# other character cut).
-WORD = "[0-9A-Za-z]+"
+# Benchmark grams are looked up in a bit set of this many bits first (the top bits of a gram).
+LOOKUP_BITS = 22
 
 
 def load_benchmarks(con: duckdb.DuckDBPyConnection, folder: Path) -> list[str]:
@@ -103,7 +102,7 @@ def _load(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 def contamination_ctes() -> str:
     """CTEs over `recs` and bench_images ending in contaminated (id, record_index, rule, detail):
     records whose image a benchmark evaluates on. (The text rule reads every word of every
-    record: it is in the pass of svit/check/answers.py, with `question_grams` and `text_hits`.)"""
+    record: it is in the pass of svit/check/turns.py, with `question_grams` and `text_hits`.)"""
     vg_id = "try_cast(nullif(regexp_extract(image, '^vg/.*/([0-9]+)\\.jpg$', 1), '') as bigint)"
     coco_id = f"try_cast(nullif(regexp_extract(lower(image), '{COCO_NAME}', 1), '') as bigint)"
     return f"""
@@ -131,35 +130,12 @@ def contamination_ctes() -> str:
     )"""
 
 
-def text_word_hashes(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(owner, hash) of every word of `texts` as the text rule cuts them, in order; `owner`: the
-    text's position in `texts`."""
-    words = (
-        texts.to_frame("text")
-        .with_row_index("owner")
-        .select("owner", pl.col("text").str.to_lowercase().str.extract_all(WORD).alias("word"))
-        .explode("word")
-        .drop_nulls("word")
-    )
-    return words["owner"].to_numpy(), words["word"].hash(seed=0).to_numpy()
-
-
-def _grams(owners: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(owner, gram) of every BENCH_NGRAM words of one text in a row: the hash of their hashes."""
-    n = BENCH_NGRAM
-    if len(hashes) < n:
-        return np.zeros(0, owners.dtype), np.zeros(0, np.uint64)
-    valid = in_one_text(owners, n)
-    return owners[: len(owners) - n + 1][valid], word_grams(hashes, n)[valid]
-
-
 def question_grams(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     """(benchmark, question, gram, grams) of the loaded benchmark questions of BENCH_NGRAM words
     or more: each distinct gram, and how many distinct grams the question has; None when no
     question is that long."""
     questions = con.sql("select distinct benchmark, question from bench_questions order by all").pl()
-    owners, hashes = text_word_hashes(questions["question"])
-    owners, grams = _grams(owners, hashes)
+    owners, grams = grams_in_texts(*words_of(questions["question"]), BENCH_NGRAM)
     if not len(grams):
         return None
     found = pl.DataFrame({"q": owners, "gram": grams}).unique()
@@ -167,10 +143,17 @@ def question_grams(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     return found.join(questions.with_row_index("q"), on="q").select("benchmark", "question", "gram", "grams")
 
 
-def text_hits(texts: pl.Series, wanted: np.ndarray) -> pl.DataFrame:
-    """(row, gram) of each text of `texts` and each distinct benchmark gram it holds; `wanted`:
-    the questions' grams, sorted and distinct."""
-    owners, grams = _grams(*text_word_hashes(texts))
+def text_hits(owners: np.ndarray, grams: np.ndarray, wanted: np.ndarray) -> pl.DataFrame:
+    """(row, gram) of each record and each distinct benchmark gram it holds; `owners`, `grams`:
+    the records' word BENCH_NGRAM-grams and whose they are; `wanted`: the questions' grams,
+    sorted and distinct."""
+    # Nearly no gram of a record is a benchmark's: a bit per top-bits value rules most out at
+    # the cost of one load each, before the exact search.
+    shift = np.uint64(64 - LOOKUP_BITS)
+    bits = np.zeros(1 << LOOKUP_BITS, bool)
+    bits[wanted >> shift] = True
+    maybe = np.flatnonzero(bits[grams >> shift])
+    grams, owners = grams[maybe], owners[maybe]
     at = np.minimum(np.searchsorted(wanted, grams), len(wanted) - 1)
     held = wanted[at] == grams
     return pl.DataFrame({"row": owners[held].astype(np.int64), "gram": grams[held]}).unique()

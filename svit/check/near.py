@@ -2,7 +2,7 @@
 
 One-permutation MinHash over word 5-gram shingles with locality-sensitive hashing (bands), kept
 as 16-bit values per bin (b-bit MinHash). Each batch of records gets its signatures from its
-words' hashes (svit/check/answers.py streams them), so no step holds more than a batch of
+words' hashes (svit/check/turns.py streams them), so no step holds more than a batch of
 words. What is kept for the whole model is 128 bytes per record (its 64 bin values); the
 candidates and their comparison work on those, in numpy.
 
@@ -24,85 +24,44 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import polars as pl
 
-from svit.check.rules import NEAR_BINS, NEAR_MIN_WORDS, NEAR_ROWS, NEAR_SHINGLE, NEAR_THRESHOLD
+from svit.check.rules import NEAR_BINS, NEAR_MIN_WORDS, NEAR_ROWS, NEAR_THRESHOLD
 
 PAIRS_AT_ONCE = 1_000_000
-MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
-    """A 64-bit finaliser (MurmurHash3's fmix64): every output bit depends on every input bit."""
-    x = x ^ (x >> np.uint64(33))
-    x = x * np.uint64(0xFF51AFD7ED558CCD)
-    x = x ^ (x >> np.uint64(33))
-    x = x * np.uint64(0xC4CEB9FE1A85EC53)
-    return x ^ (x >> np.uint64(33))
+    """A 64-bit finaliser (MurmurHash3's fmix64), in place: every output bit depends on every
+    input bit. In place because fresh arrays of a batch's size cost more than the arithmetic."""
+    shifted = np.empty_like(x)
+    for multiplier in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, None):
+        np.right_shift(x, np.uint64(33), out=shifted)
+        x ^= shifted
+        if multiplier is not None:
+            x *= np.uint64(multiplier)
+    return x
 
 
-def word_grams(hashes: np.ndarray, k: int, shorter: np.ndarray | None = None) -> np.ndarray:
-    """The (unmixed) hash of words i..i+k-1 for every i, from the words' hashes; `shorter`: the
-    same for k - 1, if at hand (then one step instead of k - 1)."""
-    if shorter is not None:
-        return shorter[:-1] * MULTIPLIER + hashes[k - 1 :]
-    gram = hashes[: len(hashes) - k + 1].copy()
-    for j in range(1, k):
-        gram = gram * MULTIPLIER + hashes[j : len(hashes) - k + 1 + j]
-    return gram
-
-
-def in_one_text(owners: np.ndarray, k: int) -> np.ndarray:
-    """For each run of k words i..i+k-1 (`owners`: each word's text, a text's words contiguous):
-    whether all k belong to one text."""
-    return owners[: len(owners) - k + 1] == owners[k - 1 :]
-
-
-def signatures(owners: np.ndarray, hashes: np.ndarray, n: int, shorter: np.ndarray | None = None) -> np.ndarray:
-    """(n, NEAR_BINS) uint16: the low 16 bits of each text's smallest shingle hash per bin (odd),
-    0 where the bin got no shingle or the text has fewer than NEAR_MIN_WORDS words (then every
-    bin is 0). `owners`: each word's text; `shorter`: word_grams(hashes, NEAR_SHINGLE - 1), if
-    at hand."""
-    k = NEAR_SHINGLE
-    if len(hashes) < k:
-        return np.zeros((n, NEAR_BINS), np.uint16)
-    valid = in_one_text(owners, k)  # shingle i is words i..i+k-1
-    shingle = _mix(word_grams(hashes, k, shorter))[valid]
-    owner = owners[: len(owners) - k + 1][valid]
-    empty = np.iinfo(np.uint64).max
-    lowest = np.full((n, NEAR_BINS), empty, np.uint64)
-    bins = (shingle & np.uint64(NEAR_BINS - 1)).astype(np.intp)  # NEAR_BINS is a power of two
+def signatures(owners: np.ndarray, shingles: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """(n, NEAR_BINS) uint16: the low 16 bits of each record's smallest shingle hash per bin
+    (odd), 0 where the bin got no shingle or the record's answers have fewer than NEAR_MIN_WORDS
+    words (then every bin is 0). `owners`: each shingle's record, `shingles`: word_grams of
+    NEAR_SHINGLE words in a row of the record's answers; `words`: each record's number of answer
+    words."""
+    n = len(words)
+    shingle = _mix(shingles.copy())
+    at = (shingle & np.uint64(NEAR_BINS - 1)).view(np.int64)  # the bin: NEAR_BINS is a power of two
+    at += owners * NEAR_BINS
     # The value's lowest bit set: its low 16 bits are then never 0, which marks an empty bin.
-    np.minimum.at(lowest, (owner, bins), (shingle >> np.uint64(NEAR_BINS.bit_length() - 1)) | np.uint64(1))
+    shingle >>= np.uint64(NEAR_BINS.bit_length() - 1)
+    shingle |= np.uint64(1)
+    empty = np.iinfo(np.uint64).max
+    lowest = np.full(n * NEAR_BINS, empty, np.uint64)
+    np.minimum.at(lowest, at, shingle)
+    lowest = lowest.reshape(n, NEAR_BINS)
     sig = lowest.astype(np.uint16)  # the low 16 bits of each bin's minimum
     sig[lowest == empty] = 0
-    long_enough = np.bincount(owners, minlength=n) >= NEAR_MIN_WORDS
-    sig[~long_enough] = 0
+    sig[words < NEAR_MIN_WORDS] = 0
     return sig
-
-
-def _band_pairs(bucket: np.ndarray) -> np.ndarray:
-    """(row << 32 | first) of the rows that share their value of one band with an earlier row."""
-    rows = np.arange(len(bucket), dtype=np.int64)
-    frame = pl.DataFrame({"bucket": bucket, "row": rows}).filter(pl.col("bucket") != 0)
-    # Most buckets hold one record: leaving them out first makes the window over the rest small.
-    frame = frame.filter(pl.col("bucket").is_duplicated())
-    frame = frame.with_columns(pl.col("row").min().over("bucket").alias("first")).filter(
-        pl.col("first") < pl.col("row")
-    )
-    return (frame["row"].to_numpy().astype(np.uint64) << np.uint64(32)) | frame["first"].to_numpy().astype(np.uint64)
-
-
-def candidate_pairs(sig: np.ndarray, pool: ThreadPoolExecutor) -> pl.DataFrame:
-    """(row, first) of every record that shares all of one band's bin values with an earlier one,
-    `first` the earliest record of that bucket (rows in record order)."""
-    bands = sig.view(np.uint64)  # NEAR_ROWS = 4 bins of 16 bits: one band per 64-bit word
-    assert NEAR_ROWS * 16 == 64 and bands.shape[1] == NEAR_BINS // NEAR_ROWS and len(sig) < 2**32
-    packed = pool.map(_band_pairs, (np.ascontiguousarray(bands[:, band]) for band in range(bands.shape[1])))
-    # A pair found by several bands once: one 64-bit number per pair is made unique far faster than
-    # two columns (bench/README.md).
-    pairs = pl.Series("pair", np.concatenate(list(packed)), pl.UInt64).unique().to_numpy()
-    return pl.DataFrame(
-        {"row": (pairs >> np.uint64(32)).astype(np.int64), "first": (pairs & np.uint64(0xFFFFFFFF)).astype(np.int64)}
-    )
 
 
 # 16-bit lanes of a 64-bit word: all but each lane's top bit.
@@ -115,22 +74,54 @@ def _zero_lanes(words: np.ndarray) -> np.ndarray:
     return np.bitwise_count(~(((words & _LOW15) + _LOW15) | words | _LOW15)).sum(axis=1, dtype=np.int64)
 
 
-def _similar(sig: np.ndarray, chunk: pl.DataFrame) -> pl.DataFrame:
-    words = sig.view(np.uint64)
-    a, b = words[chunk["row"].to_numpy()], words[chunk["first"].to_numpy()]
+def _band_pairs(bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, first) of the rows that share their value of one band with an earlier row, `first`
+    the earliest row of that bucket."""
+    frame = pl.DataFrame({"bucket": bucket, "row": np.arange(len(bucket), dtype=np.int64)})
+    # Most buckets hold one record: leaving them out first makes the window over the rest small.
+    frame = frame.filter((pl.col("bucket") != 0) & pl.col("bucket").is_duplicated())
+    frame = frame.with_columns(pl.col("row").min().over("bucket").alias("first")).filter(
+        pl.col("first") < pl.col("row")
+    )
+    return frame["row"].to_numpy(), frame["first"].to_numpy()
+
+
+def _similar(words: np.ndarray, row: np.ndarray, first: np.ndarray) -> pl.DataFrame:
+    """(row, first, similarity) of the pairs of similarity NEAR_THRESHOLD or more."""
+    a, b = words[row], words[first]
     empty_both = _zero_lanes(a | b)
     equal = _zero_lanes(a ^ b) - empty_both  # equal values of bins that either fills (filled: not 0)
-    either = NEAR_BINS - empty_both
-    similarity = equal / np.maximum(either, 1)
-    return chunk.with_columns(pl.Series("similarity", similarity)).filter(pl.col("similarity") >= NEAR_THRESHOLD)
+    similarity = equal / np.maximum(NEAR_BINS - empty_both, 1)
+    near = similarity >= NEAR_THRESHOLD
+    return pl.DataFrame({"row": row[near], "first": first[near], "similarity": similarity[near]})
 
 
-def similar_pairs(sig: np.ndarray, pairs: pl.DataFrame, pool: ThreadPoolExecutor) -> pl.DataFrame:
-    """(row, first, similarity) of the pairs whose share of equal values among the bins either
-    record fills is NEAR_THRESHOLD or more."""
-    chunks = (pairs.slice(start, PAIRS_AT_ONCE) for start in range(0, len(pairs), PAIRS_AT_ONCE))
-    found = list(pool.map(lambda chunk: _similar(sig, chunk), chunks))
-    return pl.concat(found) if found else pairs.with_columns(pl.lit(0.0).alias("similarity"))
+def _band_similar(words: np.ndarray, filled: np.ndarray, band: int) -> pl.DataFrame:
+    """The similar pairs among those one band makes candidates."""
+    row, first = _band_pairs(np.ascontiguousarray(words[:, band]))
+    # Equal bins are at most the fewer filled, bins either fills at least the more: records whose
+    # numbers of filled bins differ more than the threshold allows cannot be similar, and are not
+    # compared (a third of the candidates at full scale, bench/README.md).
+    fewer, more = np.minimum(filled[row], filled[first]), np.maximum(filled[row], filled[first])
+    keep = fewer >= NEAR_THRESHOLD * more
+    row, first = row[keep], first[keep]
+    found = [
+        _similar(words, row[start : start + PAIRS_AT_ONCE], first[start : start + PAIRS_AT_ONCE])
+        for start in range(0, len(row), PAIRS_AT_ONCE)
+    ]
+    return pl.concat(found) if found else _similar(words, row, first)
+
+
+def similar_pairs(sig: np.ndarray, pool: ThreadPoolExecutor) -> pl.DataFrame:
+    """(row, first, similarity) of every record that shares all of one band's bin values with an
+    earlier one (`first`: the earliest record of that bucket; rows in record order) and whose
+    share of equal values among the bins either record fills is NEAR_THRESHOLD or more."""
+    words = sig.view(np.uint64)  # NEAR_ROWS = 4 bins of 16 bits: one band per 64-bit word
+    assert NEAR_ROWS * 16 == 64 and words.shape[1] == NEAR_BINS // NEAR_ROWS and len(sig) < 2**32
+    filled = NEAR_BINS - _zero_lanes(words)
+    found = pool.map(lambda band: _band_similar(words, filled, band), range(words.shape[1]))
+    # A pair several bands find is compared by each (few are): only the similar ones are deduplicated.
+    return pl.concat(list(found)).unique(["row", "first"])
 
 
 def near_duplicates(index: np.ndarray, signatures: np.ndarray, pool: ThreadPoolExecutor) -> pl.DataFrame:
@@ -139,7 +130,7 @@ def near_duplicates(index: np.ndarray, signatures: np.ndarray, pool: ThreadPoolE
     and the similarity."""
     order = np.argsort(index, kind="stable")  # a smaller row is then an earlier record
     index, signatures = index[order], signatures[order]
-    similar = similar_pairs(signatures, candidate_pairs(signatures, pool), pool)
+    similar = similar_pairs(signatures, pool)
     nearest = similar.sort("row", "first").unique("row", keep="first", maintain_order=True)
     return pl.DataFrame(
         {

@@ -42,22 +42,23 @@ FAILURE_PHRASES = (
 
 # An answer of at least this many words that ends in a letter, a digit or a comma reads as cut off.
 TRUNCATED_MIN_WORDS = 20
-# Word 4-grams (of the lower-cased answer): an answer whose 4-grams repeat this often (occurrences beyond the first, at
-# least REPEAT_MIN and at least REPEAT_SHARE of its 4-grams) is a repetition loop (InternVL 2.5
-# report, section on repetitive samples: such data teaches the model to loop).
+# Word 4-grams of an answer (words as svit/check/words.py cuts them): an answer whose 4-grams
+# repeat this often (occurrences beyond the first, at least REPEAT_MIN and at least REPEAT_SHARE
+# of its 4-grams) is a repetition loop (InternVL 2.5 report, section on repetitive samples: such
+# data teaches the model to loop).
 REPEAT_N = 4
 REPEAT_MIN = 8
 REPEAT_SHARE = 0.5
-# Near-duplicate answers: MinHash over word 5-gram shingles of a record's answers (lower-cased,
-# cut at white space, punctuation staying with its word), one hash per shingle spread over NEAR_BINS bins (one
+# Near-duplicate answers: MinHash over word 5-gram shingles of a record's answers (words as
+# svit/check/words.py cuts them), one hash per shingle spread over NEAR_BINS bins (one
 # permutation hashing: a bin's minimum is one signature value), banded NEAR_ROWS bins to a band
 # for locality-sensitive hashing. Records whose answers have fewer than NEAR_MIN_WORDS words are
 # left to the exact rule. A pair is near-duplicate when the share of equal values among the bins
 # either fills, which estimates the shingles' Jaccard similarity, is NEAR_THRESHOLD or more. With
 # 16 bands of 4, a pair of similarity 0.75 becomes a candidate with probability
-# 1 - (1 - 0.75^4)^16 = 0.998. Measured on 200 pairs of random 100-word answers: one word changed
-# (similarity 0.90) all found, two words (0.81) 97.5%, three (0.74) 49.5%, five (0.6) 1.5%; no
-# pair of unrelated answers.
+# 1 - (1 - 0.75^4)^16 = 0.998. Measured on 200 pairs of random 100-word answers
+# (bench/check_near_recall.py): one word changed (similarity 0.91) all found, two words (0.82)
+# 97.5%, three (0.75) 48%, five (0.63) 4%; no pair of unrelated answers.
 NEAR_SHINGLE = 5
 NEAR_BINS = 64
 NEAR_ROWS = 4
@@ -217,59 +218,3 @@ NEEDS = {
     "images": (IMAGE_FILES, "svit images ROOT"),
     "length": ("record_tokens", "svit tokens --family F"),
 }
-
-
-def _answers(conversations: str) -> str:
-    return f"list_filter({conversations}, lambda t: t.\"from\" = 'gpt')"
-
-
-def record_rules_sql(conversations: str, n_media: str, family: str) -> dict[str, str]:
-    """Rule name -> the SQL detail of a record (null when it keeps the rule); `n_media`: its
-    number of images and videos. The rules that read every word of the answers are not here but
-    in svit/check/answers.py."""
-    answers = _answers(conversations)
-    questions = f"list_filter({conversations}, lambda t: t.\"from\" = 'human')"
-    # A mark per medium: <image>, or <video> for a video (LLaVA-NeXT marks videos with <image>).
-    per_question = "(strlen(t.value) - strlen(replace(replace(t.value, '<image>', ''), '<video>', ''))) // 7"
-    tokens = f"list_sum(list_transform({questions}, lambda t: {per_question}))"
-    images = f"({n_media})"
-    allowed = {
-        # LLaVA puts the image at the start when no question names it: zero or one token per image.
-        "llava-1.5": f"coalesce({tokens}, 0) > {images}",
-        "llava-next": f"coalesce({tokens}, 0) > {images}",
-        # LLaMA-Factory's Qwen2-VL plugin and Qwen's own data: exactly one token per image.
-        "qwen2-vl": f"coalesce({tokens}, 0) <> {images}",
-        "qwen2.5-vl": f"coalesce({tokens}, 0) <> {images}",
-        # InternVL adds the token itself when missing, and refuses more tokens than images.
-        "internvl": f"coalesce({tokens}, 0) > {images}",
-    }[family]
-    first = "list_position(list_transform({list}, lambda t: {test}), true)"
-    return {
-        "empty_turn": (
-            "'turn ' || ("
-            # Only a turn that is empty or starts with a space is trimmed: most turns are not copied.
-            + first.format(
-                list=conversations,
-                test="coalesce(t.value, '') = '' or (starts_with(t.value, ' ') and trim(t.value) = '')",
-            )
-            + " - 1) || ' is empty'"
-        ),
-        "unanswered_last_turn": (
-            f"case when len({conversations}) = 0 then 'no turns' "
-            f"when {conversations}[-1].\"from\" <> 'gpt' "
-            f"then 'the last turn is from ' || {conversations}[-1].\"from\" end"
-        ),
-        "roles_not_alternating": (
-            f"'turn ' || (list_position(list_transform({conversations}, lambda t, i: t.\"from\" <> "
-            "case when i % 2 = 1 then 'human' else 'gpt' end), true) - 1) || ' is from ' || "
-            f'{conversations}[list_position(list_transform({conversations}, lambda t, i: t."from" <> '
-            "case when i % 2 = 1 then 'human' else 'gpt' end), true)].\"from\""
-        ),
-        "image_placeholders": (
-            f"case when {allowed} then coalesce({tokens}, 0) || ' <image> in the questions, ' || {images} "
-            f"|| ' image' || case when {images} = 1 then '' else 's' end || ' ({family})' end"
-        ),
-        "image_in_answer": (
-            "'answer ' || (" + first.format(list=answers, test="contains(t.value, '<image>')") + ") || ' holds <image>'"
-        ),
-    }

@@ -1,6 +1,6 @@
-"""Running `svit check MODEL`: the rules (svit/check/rules.py) over the model's records, as SQL
-statements per group of rules and one streamed pass for those that read every word of the
-answers (svit/check/answers.py), the findings into the table `check_results` of svit.duckdb,
+"""Running `svit check MODEL`: the rules (svit/check/rules.py) over the model's records, one
+streamed pass for those that read the turns (svit/check/turns.py) and SQL statements for those
+that compare records or join other tables, the findings into the table `check_results` of svit.duckdb,
 and a summary per rule on the terminal and as Markdown and HTML beside the stats report.
 """
 
@@ -15,7 +15,6 @@ from pathlib import Path
 
 import duckdb
 
-from svit.check.answers import find_answer_findings
 from svit.check.benchmarks import contamination_ctes, load_benchmarks, question_grams
 from svit.check.rules import (
     ERROR,
@@ -23,8 +22,8 @@ from svit.check.rules import (
     FAMILIES,
     NEEDS,
     RULES,
-    record_rules_sql,
 )
+from svit.check.turns import find_turn_findings
 from svit.core import snapshots
 from svit.core.errors import SvitError, first_line
 from svit.core.files import atomic_write_text
@@ -46,10 +45,6 @@ from svit.core.warehouse import Warehouse
 # recipe's `exclude:` can tell "checked, nothing found" from "never checked".
 TABLE, RUNS = CHECK_RESULTS, CHECK_RUNS
 EXAMPLES = 3  # record ids shown per rule; the table holds them all
-# A record's answers, a list of strings: what the rules of svit/check/answers.py read.
-ANSWERS = "list_transform(list_filter(conversations, lambda t: t.\"from\" = 'gpt'), lambda t: t.value)"
-# All of a record's turns as one string: what the text contamination rule reads.
-TURNS = "array_to_string(list_transform(conversations, lambda t: t.value), ' ')"
 
 
 @dataclass
@@ -198,22 +193,16 @@ def _evaluate(
     contamination: bool = False,
     images: str | None = None,
 ) -> None:
-    per_record = record_rules_sql("conversations", "n_media", family)
-    found = ", ".join(f"{{'rule': {sql_str(name)}, 'detail': {sql}}}" for name, sql in per_record.items())
     # Each group of rules is its own statement over the records (a view): one query of them all
     # made DuckDB hold the records and every intermediate at once (9.7 GB at full scale).
     groups = [
-        # two-parameter lambdas inside: every record rule in one pass over the records
-        f"select id, record_index, f.rule, f.detail from (select id, record_index, "
-        f"unnest(list_filter([{found}], lambda f: f.detail is not null)) as f from recs)",
         "select id, record_index, 'duplicate_id', 'the id of ' || n || ' records' "
         "from (select id, record_index, count(*) over (partition by id) as n from recs) where n > 1",
-        # grouped by a hash of the turns, then compared with the group's first record
-        "select d.id, d.record_index, 'exact_duplicate', 'the same as record ' || d.first from ("
-        "select id, record_index, conversations, min(record_index) over (partition by media_key, hash(conversations)) "
-        "as first from recs) d inner join recs f on f.record_index = d.first "
-        "where d.record_index <> d.first and d.conversations = f.conversations",
-        "select recs.id, record_index, rule, detail from answer_findings inner join recs using (record_index)",
+        # records that hash like an earlier one (the pass), compared with the earliest
+        "select d.id, d.record_index, 'exact_duplicate', 'the same as record ' || s.first from same_content s "
+        "inner join recs d on d.record_index = s.record_index inner join recs f on f.record_index = s.first "
+        "where d.media_key is not distinct from f.media_key and d.conversations = f.conversations",
+        "select recs.id, record_index, rule, detail from turn_findings inner join recs using (record_index)",
         "select null, null, 'single_modality', case when count(*) filter (where n_media > 0) = 0 "
         "then 'no record has an image' else 'every record has an image' end from recs "
         "having count(*) > 0 and count(*) filter (where n_media > 0) in (0, count(*))",
@@ -253,10 +242,11 @@ def _evaluate(
         "(record_id varchar, record_index bigint, rule varchar, detail varchar)"
     )
     questions = question_grams(con) if contamination else None
-    find_answer_findings(con, ANSWERS, TURNS, questions)
+    find_turn_findings(con, family, questions)
     for group in groups:
         con.execute(f"insert into check_found {group}")
-    con.execute("drop table answer_findings")
+    con.execute("drop table turn_findings")
+    con.execute("drop table same_content")
     checked_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     con.execute("begin transaction")
     try:
