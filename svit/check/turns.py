@@ -34,7 +34,7 @@ from svit.check.rules import (
 from svit.check.words import CUT_TABLE, cut, doubled_grams, in_one_text, word_grams, word_hashes
 from svit.core.parallel import ordered_map
 
-BATCH_RECORDS = 50_000
+BATCH_RECORDS = 25_000
 THREADS = 2  # the machine's two cores; Polars and numpy release the GIL
 # What the pass reads of each record of the view `recs`: its turns as a list of {from, value},
 # and a hash of its media and turns, which the exact-duplicate rule compares.
@@ -116,7 +116,7 @@ def structure_findings(records: pl.DataFrame, turns: pl.DataFrame, family: str) 
     media_word = pl.when(pl.col("n_media") == 1).then(pl.lit(" image")).otherwise(pl.lit(" images"))
     return pl.concat(
         [
-            # Only a value that is empty or all spaces is empty (DuckDB's trim: spaces only).
+            # Empty: no text, or only spaces (a tab or a line feed is text, as the rule always read).
             _first(turns, value.is_null() | ~value.str.contains("[^ ]"), "empty_turn", "turn " + turn + " is empty"),
             records.filter(pl.col("n_turns") == 0).select(
                 "row", rule=pl.lit("unanswered_last_turn"), detail=pl.lit("no turns")
