@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from svit.core.facts import LLAVA_FILE_SHAPES
 
 IMAGE_MARK = "<image>"
+SYSTEM = "system"  # the role name of a system turn, in every spelling (LLaMA-Factory's, TRL's)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class Layout:
     human: str  # the role names: human/gpt or user/assistant
     gpt: str
     id: bool = True  # the record has an id
+    # The record began with a system turn, now its `system` key: "text" (a string), "parts"
+    # (TRL content parts), "" (none).
+    system: str = ""
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -58,9 +62,9 @@ def detect(first: list, shape: str = "") -> Layout | None:
     records = [r for r in first if isinstance(r, dict)]
     keys = {k for r in records for k in r}
     key = "messages" if "messages" in keys else "conversations"
-    turn = next(
-        (r[key][0] for r in records if isinstance(r.get(key), list) and r[key] and isinstance(r[key][0], dict)), {}
-    )
+    # A system turn says nothing of the role names: the first turn after it does.
+    turns = (t for r in records if isinstance(r.get(key), list) for t in r[key] if isinstance(t, dict))
+    turn = next((t for t in turns if SYSTEM not in (t.get("role"), t.get("from"))), {})
     role, text = ("role", "content") if "role" in turn or "content" in turn else ("from", "value")
     media = "images" in keys or "videos" in keys
     if not (media or key == "messages" or role == "role" or shape):
@@ -68,7 +72,7 @@ def detect(first: list, shape: str = "") -> Layout | None:
     if shape == "messages":  # TRL: always `messages` of role/content parts, user/assistant
         return Layout("messages", "messages", "role", "content", "user", "assistant")
     named = turn.get(role)
-    human, gpt = ("user", "assistant") if named in ("user", "assistant", "system") else ("human", "gpt")
+    human, gpt = ("user", "assistant") if named in ("user", "assistant") else ("human", "gpt")
     parts = isinstance(turn.get(text), list)
     return Layout(shape or ("messages" if parts else "sharegpt"), key, role, text, human, gpt)
 
@@ -135,9 +139,14 @@ def to_llava(record: object, layout: Layout, index: int) -> tuple[dict | None, s
     turns = record.get(layout.turns)
     if not isinstance(turns, list):
         return None, None, f'"{layout.turns}" is missing or not a list'
+    system, problem = _system_text(record, layout)
+    if problem:
+        return None, None, problem
+    if system is not None:
+        turns = turns[1:]
     roles = {layout.human: "human", layout.gpt: "gpt"}
     converted = []
-    for k, turn in enumerate(turns):
+    for k, turn in enumerate(turns, start=0 if system is None else 1):
         if not isinstance(turn, dict):
             return None, None, f"turn {k}: not an object"
         role = turn.get(layout.role)
@@ -159,12 +168,46 @@ def to_llava(record: object, layout: Layout, index: int) -> tuple[dict | None, s
         llava["video"] = videos[0] if len(videos) == 1 else videos
     skip = {"id", "images", "videos", layout.turns}
     llava.update({k: v for k, v in record.items() if k not in skip})
+    if system is not None:
+        llava[SYSTEM] = system  # where LLaMA-Factory's ShareGPT keeps it: a `system` column
     llava["conversations"] = converted
     written = {k: record[k] for k in ("images", "videos") if k in record}
     return llava, json.dumps(written, ensure_ascii=False, separators=(",", ":")), None
 
 
+def _system_turn(record: object, layout: Layout) -> dict | None:
+    """The record's first turn when it is a system turn."""
+    turns = record.get(layout.turns) if isinstance(record, dict) else None
+    first = turns[0] if isinstance(turns, list) and turns else None
+    return first if isinstance(first, dict) and first.get(layout.role) == SYSTEM else None
+
+
+def _system_text(record: dict, layout: Layout) -> tuple[str | None, str | None]:
+    """The text of the record's leading system turn (None without one), or why it cannot be
+    kept: it becomes the record's `system` key, written back as the turn it was."""
+    turn = _system_turn(record, layout)
+    if turn is None:
+        return None, None
+    if SYSTEM in record:
+        return None, 'turn 0 is a system turn and the record has a "system" key too: one would be lost'
+    if set(turn) != {layout.role, layout.text}:
+        return None, f"turn 0: a system turn with other keys than {layout.role} and {layout.text}"
+    content = turn[layout.text]
+    if layout.format == "messages" and isinstance(content, list):
+        text, problem = _part_text(content, 0)
+        if problem is None and IMAGE_MARK in text:
+            problem = "turn 0: a system turn with an image"
+        return text, problem
+    if not isinstance(content, str):
+        return None, f"turn 0: a system turn whose {layout.text} is {_kind(content)}, not a string"
+    return content, None
+
+
 def layout_of(layout: Layout, record: object) -> str:
-    """The layout JSON kept with one record (whether it had an id is the record's own)."""
-    has_id = isinstance(record, dict) and "id" in record
-    return layout.as_json() if has_id else Layout(**{**asdict(layout), "id": False}).as_json()
+    """The layout JSON kept with one record (whether it had an id, and a system turn, are the
+    record's own)."""
+    own = {"id": isinstance(record, dict) and "id" in record}
+    turn = _system_turn(record, layout)
+    if turn is not None:
+        own["system"] = "parts" if isinstance(turn.get(layout.text), list) else "text"
+    return Layout(**{**asdict(layout), **own}).as_json()

@@ -203,6 +203,7 @@ SHAREGPT_TAGGED = [  # LLaMA-Factory's defaults: conversations, from/value, huma
     {"conversations": _qa("Name three primes.", "2, 3 and 5 é."), "images": []},
     {"conversations": _qa("<video>What happens?", "A tram passes."), "videos": ["clips/1.mp4"]},
     {"id": 12, "conversations": _qa("No media key at all.", "Fine.")},
+    {"id": 13, "conversations": [{"from": "system", "value": "Answer in French."}, *_qa("Hello?", "Bonjour.")]},
 ]
 SHAREGPT_OPENAI = [  # OpenAI-style: messages, role/content, user/assistant (LLaMA-Factory's mllm_demo)
     {
@@ -210,6 +211,14 @@ SHAREGPT_OPENAI = [  # OpenAI-style: messages, role/content, user/assistant (LLa
         "images": ["mllm_demo_data/1.jpg"],
     },
     {"messages": [{"role": "user", "content": "Hi 😊"}, {"role": "assistant", "content": "Hello."}], "images": []},
+    {  # a system turn first: kept as the record's `system`, written back as the turn it was
+        "messages": [
+            {"role": "system", "content": "You are a careful assistant."},
+            {"role": "user", "content": "<image>Count the cats."},
+            {"role": "assistant", "content": "Two."},
+        ],
+        "images": ["cats.jpg"],
+    },
 ]
 TRL = [  # TRL's vision datasets: content parts
     {
@@ -225,6 +234,15 @@ TRL = [  # TRL's vision datasets: content parts
         "messages": [
             {"role": "user", "content": [{"type": "text", "text": "Compare"}, {"type": "image"}, {"type": "image"}]},
             {"role": "assistant", "content": [{"type": "text", "text": "Same\n"}]},
+        ],
+    },
+    {
+        "id": 4,
+        "images": [],
+        "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "Be terse."}]},
+            {"role": "user", "content": [{"type": "text", "text": "Why?"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "Because."}]},
         ],
     },
     {
@@ -288,15 +306,27 @@ def test_a_sharegpt_file_keeps_its_keys_in_dataset_info_and_reads_as_llava(tmp_p
     assert json.loads((tmp_path / "llava.json").read_text(encoding="utf-8")) == [
         {"id": 0, "image": "mllm_demo_data/1.jpg", "conversations": _qa("<image>Who?", "A man.")},
         {"id": 1, "conversations": _qa("Hi 😊", "Hello.")},
+        # The system turn as the record's `system` key (LLaVA's trainer reads no system prompt).
+        {
+            "id": 2,
+            "image": "cats.jpg",
+            "conversations": _qa("<image>Count the cats.", "Two."),
+            "system": ("You are a careful assistant."),
+        },
     ]
     turns = table(warehouse, "llava_turns", order="record_index, turn")
-    assert [t["role"] for t in turns] == ["human", "gpt", "human", "gpt"]
+    assert [t["role"] for t in turns] == ["human", "gpt"] * 3
 
 
 @pytest.mark.parametrize(
     "record, reason",
     [
-        ({"messages": [{"role": "system", "content": "x"}]}, 'turn 0: "role" is "system", not user/assistant'),
+        ({"messages": [{"role": "tool", "content": "x"}]}, 'turn 0: "role" is "tool", not user/assistant'),
+        (
+            {"messages": [{"role": "system", "content": "x"}, {"role": "user", "content": "q"}], "system": "y"},
+            'turn 0 is a system turn and the record has a "system" key too',
+        ),
+        ({"messages": [{"role": "system", "content": 3}]}, "turn 0: a system turn whose content is a number"),
         ({"messages": [{"role": "user", "content": "q"}], "images": [3]}, '"images" item 0 is a number, not a string'),
         ({"messages": [{"role": "user", "content": "<image>q"}], "images": []}, "placeholders in a record without"),
         ({"messages": "hello", "images": []}, '"messages" is missing or not a list'),

@@ -316,6 +316,16 @@ def turn_extra(turn: dict) -> dict:
     return {k: v for k, v in turn.items() if k not in ("from", "value")}
 
 
+def system_turn(record: dict, layout: dict) -> list[dict]:
+    """The system turn a ShareGPT or TRL record began with (kept as its `system` key, which it
+    leaves `record`), as a list of it or of nothing, spelt as the file spelt it."""
+    form = layout.get("system")
+    if not form or "system" not in record:
+        return []
+    text = record.pop("system")
+    return [{layout["role"]: "system", layout["text"]: content_parts(text) if form == "parts" else text}]
+
+
 def python_records(df: pl.DataFrame) -> list[Record]:
     """The frame's records for a Python path."""
     records = []

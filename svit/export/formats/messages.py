@@ -28,6 +28,7 @@ from svit.export.formats.base import (
     images_count,
     images_list,
     python_records,
+    system_turn,
     turn_extra,
     turn_field,
     with_token_counts,
@@ -91,7 +92,7 @@ class Messages(Format):
             else:
                 record.update(r.extra)
                 record.update(r.media or {})
-            record["messages"] = [
+            record["messages"] = (system_turn(record, layout) if layout else []) + [
                 {"role": names.get(t["from"], t["from"]), "content": python_parts(t["value"]), **turn_extra(t)}
                 for t in r.turns
             ]

@@ -35,6 +35,7 @@ from svit.export.formats.base import (
     images_list,
     plain_turns,
     python_records,
+    system_turn,
     turn_extra,
     with_sep,
     with_token_counts,
@@ -90,7 +91,7 @@ class ShareGPT(Format):
                 names = {"human": layout["human"], "gpt": layout["gpt"]}
                 record = {"id": r.id} if layout["id"] else {}
                 record.update(r.extra)
-                record[layout["turns"]] = [
+                record[layout["turns"]] = system_turn(record, layout) + [
                     {layout["role"]: names[t["from"]], layout["text"]: t["value"], **turn_extra(t)} for t in r.turns
                 ]
                 record.update(r.media or {})
