@@ -13,6 +13,11 @@ time and peak RSS are that child's alone. Stages:
 
     python bench/run_bench.py --images 2000 [--seed 0] [--corpus DIR] [--workdir DIR]
                               [--with-llava] [--skip-naive] [--keep] [--results FILE]
+
+Scaling mode: the same stages (no naive baseline) on corpora of --images times each factor,
+one corpus on disk at a time, then each stage's time and peak RSS against scale:
+
+    python bench/run_bench.py --images 108077 --scales 0.25,1,4 --workdir /big/disk/bench
 """
 
 from __future__ import annotations
@@ -294,7 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-naive", action="store_true", help="do not run the naive baseline")
     parser.add_argument("--results", type=Path, help="results JSON (default bench/results/<timestamp>.json)")
+    parser.add_argument(
+        "--scales",
+        help="scaling mode: factors of --images, comma-separated (e.g. 0.25,1,4); the stages at each, then "
+        "time and peak RSS against scale",
+    )
     args = parser.parse_args(argv)
+    if args.scales:
+        return scaling(args)
 
     svit = svit_exe()
     temp = args.workdir is None
@@ -445,6 +457,82 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if temp and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+# Disk a corpus of one image takes, with its warehouse and export (full scale: about 2.3 GB of
+# JSON and LLaVA files, 1.4 GB of warehouse, a 2.6 GB export for 108,077 images), to refuse a scale that
+# cannot fit before generating it.
+BYTES_PER_IMAGE = 80_000
+SCALED_STAGES = ("sample", "ingest", "ingest-all", "build", "export", "stats")
+
+
+def scaling(args: argparse.Namespace) -> int:
+    """Run the stages at each scale, one corpus at a time (each removed after its run unless
+    --keep), and print time and peak RSS per stage against scale."""
+    factors = [float(f) for f in args.scales.split(",")]
+    temp = args.workdir is None
+    root = Path(tempfile.mkdtemp(prefix="svit-scaling-")) if temp else args.workdir.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    runs: dict[float, dict] = {}
+    try:
+        for factor in factors:
+            images = max(1, round(args.images * factor))
+            need, free = images * BYTES_PER_IMAGE, shutil.disk_usage(root).free
+            if need > free:
+                print(
+                    f"run_bench: scale {factor:g} ({images:,} images) needs about {need / 1e9:.1f} GB free "
+                    f"in {root}, which has {free / 1e9:.1f} GB; skipped (--workdir on a larger disk)",
+                    file=sys.stderr,
+                )
+                continue
+            work = root / f"scale-{factor:g}"
+            results = work / "results.json"
+            print(f"\n== scale {factor:g}: {images:,} images ==", flush=True)
+            argv = ["--images", str(images), "--seed", str(args.seed), "--workdir", str(work)]
+            argv += ["--results", str(results), "--skip-naive"] + (["--with-llava"] if args.with_llava else [])
+            main(argv)
+            if results.is_file():
+                runs[factor] = json.loads(results.read_text())
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
+        print()
+        print("\n".join(scaling_lines(runs)))
+        out = args.results or BENCH / "results" / f"scaling-{dt.datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"images": args.images, "runs": {f"{f:g}": r for f, r in runs.items()}}, indent=2))
+        print(f"results: {out}")
+        return 0 if len(runs) == len(factors) else 1
+    finally:
+        if temp and not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def scaling_lines(runs: dict[float, dict]) -> list[str]:
+    """The scaling table: per stage and scale, seconds and peak RSS, and against the scale 1
+    run (else the smallest): time per unit of data (1.00 = linear; the goal is 4x data in at most
+    4.5x the time, 1.125) and peak RSS (the goal: at most 1.5x)."""
+    if not runs:
+        return ["no scale ran"]
+    factors = sorted(runs)
+    base = 1.0 if 1.0 in runs else factors[0]
+    stages = {f: {s["name"]: s for s in runs[f]["stages"] if s["status"] == "ok"} for f in factors}
+    header = f"{'stage':<11}" + "".join(f"{f'x{f:g} s':>10}{f'x{f:g} MiB':>12}" for f in factors)
+    header += f"  against x{base:g}: time per data, peak RSS"
+    lines = [header, "-" * len(header)]
+    for name in SCALED_STAGES:
+        if not any(name in stages[f] for f in factors):
+            continue
+        cells, growth = [], []
+        for f in factors:
+            stage = stages[f].get(name)
+            cells.append(f"{fmt(stage and stage['seconds'], '10.1f')}{fmt(stage and stage['peak_rss_mib'], '12.0f')}")
+            first = stages[base].get(name)
+            if f != base and stage and first:
+                time_per_data = (stage["seconds"] / first["seconds"]) / (f / base)
+                rss = stage["peak_rss_mib"] / first["peak_rss_mib"]
+                growth.append(f"x{f:g}: {time_per_data:.2f}, {rss:.2f}")
+        lines.append(f"{name:<11}" + "".join(cells) + "  " + "; ".join(growth))
+    return lines
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -93,3 +94,20 @@ def test_results_json_has_machine_facts_and_stages(bench_run):
         assert by_name[stage]["input_bytes"] > 0
     assert by_name["ingest"]["input_bytes"] > by_name["naive"]["input_bytes"]  # + image_data.json
     assert results["speedup_ingest_over_naive"] > 0
+
+
+def test_the_scaling_table_sets_each_scale_against_scale_one():
+    spec = importlib.util.spec_from_file_location("run_bench", RUN_BENCH)
+    run_bench = importlib.util.module_from_spec(spec)
+    sys.modules["run_bench"] = run_bench  # its dataclasses look their module up
+    spec.loader.exec_module(run_bench)
+
+    def run(build_s, build_mib):
+        stages = [{"name": "build", "status": "ok", "seconds": build_s, "peak_rss_mib": build_mib}]
+        return {"stages": stages + [{"name": "stats", "status": "failed", "seconds": None, "peak_rss_mib": None}]}
+
+    lines = run_bench.scaling_lines({0.25: run(10.0, 1000.0), 1.0: run(40.0, 2000.0), 4.0: run(180.0, 2500.0)})
+    [build] = [line for line in lines if line.startswith("build")]
+    # 4x the data in 4.5x the time: 1.12 per unit of data; a quarter of it in a quarter: 1.00
+    assert build.endswith("x0.25: 1.00, 0.50; x4: 1.12, 1.25")
+    assert not any(line.startswith("stats") for line in lines)
