@@ -1,7 +1,8 @@
 """Running `svit check MODEL`: the rules (svit/check/rules.py) over the model's records, one
 streamed pass for those that read the turns (svit/check/turns.py) and SQL statements for those
-that compare records or join other tables, the findings into the table `check_results` of svit.duckdb,
-and a summary per rule on the terminal and as Markdown and HTML beside the stats report.
+that compare records or join other tables; the findings into the table `check_results` of
+svit.duckdb, and a summary per rule on the terminal and as Markdown and HTML beside the stats
+report.
 """
 
 from __future__ import annotations
