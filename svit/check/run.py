@@ -86,7 +86,7 @@ def check(
         raise SvitError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
     started = time.perf_counter()
     with snapshots.write_lock(warehouse.root, "check"):
-        records = _records_sql(warehouse, model)
+        records, record_images = _records_sql(warehouse, model), _record_images_sql(warehouse, model)
         con = connect(warehouse, read_only=False)
         try:
             present = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
@@ -101,7 +101,7 @@ def check(
                 load_benchmarks(con, Path(benchmarks))
             images = None
             if "images" not in skipped:
-                images, unscanned = _images_sql(con, records)
+                images, unscanned = _images_sql(con, record_images)
                 if unscanned:
                     skipped["images (part)"] = (
                         f"{unscanned:,} records' images are not in image_files (svit images ROOT --model {model})"
@@ -148,16 +148,35 @@ def _records_sql(warehouse: Warehouse, model: str) -> str:
     raise SvitError(f"no model named {model!r}; models: {', '.join(known) or 'none: run `svit build` first'}")
 
 
-def _images_sql(con: duckdb.DuckDBPyConnection, records: str) -> tuple[str, int]:
-    """The image problems `svit images` found, as SQL (image, category, detail), and how many
-    image records of the model have no row in image_files (scanned for other models, or not at all)."""
+def _record_images_sql(warehouse: Warehouse, model: str) -> str:
+    """Every image of every record of `model` as (record_index, image): a model's one `image`,
+    an ingested file's images from stg_llava__media (several per record for LLaVA-NeXT or
+    ShareGPT records)."""
+    relations = built_relations(warehouse)
+    if model in relations and LLAVA_COLUMNS <= relations[model]:
+        return " union all ".join(
+            f"select record_order as record_index, image from {sql_ident(table)} where image is not null"
+            for table in read_parts(model, relations)
+        )
+    return (
+        "select record_index, path as image from stg_llava__media "
+        f"where llava_file = {sql_str(model)} and kind = 'image'"
+    )
+
+
+def _images_sql(con: duckdb.DuckDBPyConnection, record_images: str) -> tuple[str, int]:
+    """The image problems `svit images` found, per record and category as SQL (record_index,
+    category, detail; a record with several such images names each), and how many records of
+    the model have an image without a row in image_files (scanned for other models, or not at all)."""
     [(unscanned,)] = con.execute(
-        f"select count(*) from ({records}) r where r.image is not null "
-        f"and not exists (select 1 from {IMAGE_FILES} f where f.path = r.image)"
+        f"select count(distinct record_index) from ({record_images}) r "
+        f"where not exists (select 1 from {IMAGE_FILES} f where f.path = r.image)"
     ).fetchall()
     problems = (
-        f"select path as image, problem as category, problem_detail as detail from {IMAGE_FILES} "
-        "where problem is not null"
+        "select r.record_index, f.problem as category, case when count(*) = 1 then any_value(f.problem_detail) "
+        "else string_agg(r.image || ': ' || f.problem_detail, '; ' order by r.image) end as detail "
+        f"from ({record_images}) r inner join {IMAGE_FILES} f on f.path = r.image "
+        "where f.problem is not null group by all"
     )
     return problems, unscanned
 
@@ -213,7 +232,7 @@ def _evaluate(
     if images:
         groups.append(
             f"select recs.id, recs.record_index, 'image_' || p.category, p.detail "
-            f"from recs inner join ({images}) as p using (image)"
+            f"from recs inner join ({images}) as p using (record_index)"
         )
     if lengths:
         groups.append(

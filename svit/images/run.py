@@ -108,9 +108,11 @@ def _records_sql(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, models: S
                 for table in read_parts(model, marts)
             ]
         else:
+            # Every image of the record, in order (LLaVA-NeXT and ShareGPT records name several).
             parts.append(
-                f"select {sql_str(model)} as model, record_index as record, id, image from stg_llava__records "
-                f"where llava_file = {sql_str(model)} and image is not null"
+                f"select {sql_str(model)} as model, m.record_index as record, r.id, m.path as image "
+                "from stg_llava__media m inner join stg_llava__records r using (llava_file, record_index) "
+                f"where m.llava_file = {sql_str(model)} and m.kind = 'image'"
             )
     return list(dict.fromkeys(models)), " union all ".join(parts)
 

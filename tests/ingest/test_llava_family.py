@@ -7,17 +7,19 @@ import json
 import shutil
 
 import pytest
+from PIL import Image
 
 from ingest.pipeline import run_ingest
 from svit.check import check
 from svit.core.errors import SvitError
 from svit.core.warehouse import Warehouse
 from svit.export import export
+from svit.images import run_images
 from svit.mix import build_mix
 from svit.stats import run_stats
 from svit.tokens import run_tokens
 from svit.workflows import build_with_manifests
-from tests.helpers import one_line_error, svit_cli, table, tricky_records
+from tests.helpers import one_line_error, query, svit_cli, table, tricky_records
 
 
 def _qa(question: str, answer: str) -> list[dict]:
@@ -183,6 +185,16 @@ def test_statistics_count_media_and_mixes_keep_them_in_order(tmp_path):
     found = {r.rule: r for r in check(warehouse, "onevision", family="qwen2-vl").rules if r.records}
     assert set(found) == {"image_placeholders"} and found["image_placeholders"].examples[0].startswith("implicit")
     assert {r.rule for r in check(warehouse, "onevision", family="llava-next").rules if r.records} == set()
+    # `svit images` reads every image a record names: m4_0001's two (both missing here).
+    root = tmp_path / "images"
+    for present in ("x.jpg", "coco/train2017/1.jpg"):
+        (root / present).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 3)).save(root / present, "JPEG")
+    assert run_images(warehouse, root, models=["onevision"], progress=False).paths == 4
+    found = {r.rule: r for r in check(warehouse, "onevision", family="llava-next").rules if r.records}
+    assert set(found) == {"image_missing"} and found["image_missing"].examples == ["m4_0001"]
+    [(detail,)] = query(warehouse, "select detail from check_results where rule = 'image_missing'")
+    assert detail == "a/1.jpg: no file; a/2.jpg: no file"
     # Records with several images or a video are counted as size unknown, not as text-only;
     # `implicit`'s one image takes LLaVA-1.5's fixed count.
     tokens = run_tokens(warehouse, "llava-1.5", models=["onevision"], progress=False)
