@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import pytest
 from ingest.pipeline import run_ingest
 from svit.cli import BUNDLED_SAMPLE
 from svit.core.errors import SvitError
+from svit.core.models_db import remove_stale_spill
 from svit.core.tables import TABLES
 from svit.core.warehouse import Warehouse
 from svit.sql import query, run_sql
@@ -616,3 +618,21 @@ def test_leftover_temp_dir_of_a_dead_run_is_removed(wh, tmp_path, monkeypatch):
         session.close()
     assert not session.temp_dir.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, unrelated.name])
+
+
+def test_spill_files_of_a_killed_duckdb_process_are_removed_those_of_a_live_one_kept(tmp_path):
+    warehouse = Warehouse(tmp_path / "w")
+    spill = tmp_path / "w" / "svit.duckdb.tmp"
+    spill.mkdir(parents=True)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, live = int(gone.stdout), os.getpid()
+    for pid in (dead, live):
+        (spill / f"duckdb_temp_{pid}_0_owner").touch()
+        (spill / f"duckdb_temp_{pid}_0_storage_DEFAULT-0.tmp").write_bytes(b"x" * 10)
+    (spill / "notes.txt").touch()
+    assert remove_stale_spill(warehouse) == 2
+    assert sorted(p.name for p in spill.iterdir()) == [
+        f"duckdb_temp_{live}_0_owner",
+        f"duckdb_temp_{live}_0_storage_DEFAULT-0.tmp",
+        "notes.txt",
+    ]

@@ -6,6 +6,7 @@ relation a LLaVA-shaped model, and the models that concatenate others.
 
 from __future__ import annotations
 
+import os
 import re
 
 import duckdb
@@ -95,8 +96,34 @@ def _refusal(warehouse: Warehouse, exc: duckdb.Error) -> SvitError:
     )
 
 
+def remove_stale_spill(warehouse: Warehouse) -> int:
+    """Remove what DuckDB spilt to disk for svit.duckdb (its folder `svit.duckdb.tmp`) in
+    processes that are gone; how many files. DuckDB removes its spill files when it closes, so
+    only a killed process leaves them: tens of GB after a large `svit check` or build. A file's
+    name holds its process id (`duckdb_temp_<pid>_...`); a live process's files stay."""
+    folder = warehouse.duckdb_path.with_name(warehouse.duckdb_path.name + ".tmp")
+    removed = 0
+    for path in folder.glob("duckdb_temp_*") if folder.is_dir() else ():
+        pid = re.match(r"duckdb_temp_(\d+)_", path.name)
+        if pid and not _alive(int(pid.group(1))):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def connect(warehouse: Warehouse, read_only: bool = True) -> duckdb.DuckDBPyConnection:
     """A connection to svit.duckdb itself (read-only unless a mix manifest is being written)."""
+    remove_stale_spill(warehouse)
     try:
         return duckdb.connect(str(warehouse.duckdb_path), read_only=read_only)
     except duckdb.Error as exc:
