@@ -493,6 +493,8 @@ def scaling(args: argparse.Namespace) -> int:
             main(argv)
             if results.is_file():
                 runs[factor] = json.loads(results.read_text())
+                if any(s["status"] == "failed" for s in runs[factor]["stages"]):
+                    keep_logs(work, root / f"logs-scale-{factor:g}")
             if not args.keep:
                 shutil.rmtree(work, ignore_errors=True)
         print()
@@ -505,6 +507,16 @@ def scaling(args: argparse.Namespace) -> int:
     finally:
         if temp and not args.keep:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def keep_logs(work: Path, to: Path) -> None:
+    """The stages' logs and the warehouses' dbt logs of a scale that failed, kept out of its
+    workdir (which is removed) to say why."""
+    shutil.rmtree(to, ignore_errors=True)
+    shutil.copytree(work / "logs", to / "stages", dirs_exist_ok=True)
+    for dbt_logs in work.glob("wh-*/dbt/logs"):
+        shutil.copytree(dbt_logs, to / dbt_logs.parent.parent.name, dirs_exist_ok=True)
+    print(f"run_bench: a stage failed; its logs are kept in {to}", file=sys.stderr)
 
 
 def scaling_lines(runs: dict[float, dict]) -> list[str]:
