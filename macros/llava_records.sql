@@ -16,10 +16,16 @@ turns as (
 ),
 
 records as (
+    -- Gathered unordered, then sorted by turn within the list: `list(... order by turn)` keeps
+    -- every group's turns in memory and fails past DuckDB's memory limit at 4x the full scale
+    -- (bench/README.md, "Scaling"); a plain list spills.
     select
         image_id,
         block,
-        list({'from': "from", 'value': value} order by turn) as conversations
+        list_transform(
+            list_sort(list({'turn': turn, 'from': "from", 'value': value})),
+            lambda t: {'from': t."from", 'value': t.value}
+        ) as conversations
     from turns
     group by image_id, block
 ),
