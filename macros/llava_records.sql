@@ -16,9 +16,9 @@ turns as (
 ),
 
 records as (
-    -- Gathered unordered, then sorted by turn within the list: `list(... order by turn)` keeps
-    -- every group's turns in memory and fails past DuckDB's memory limit at 4x the full scale
-    -- (bench/README.md, "Scaling"); a plain list spills.
+    -- Gathered unordered, then sorted by turn within the list: `list(... order by turn)` ran
+    -- out of DuckDB's memory limit for conversation and complex_reasoning at 4x the full scale,
+    -- where this fits (bench/README.md, "Scaling").
     select
         image_id,
         block,
