@@ -459,9 +459,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-# Disk a corpus of one image takes, with its warehouse and export (full scale: about 2.3 GB of
-# JSON and LLaVA files, 1.4 GB of warehouse, a 2.6 GB export for 108,077 images), to refuse a scale that
-# cannot fit before generating it.
+# Disk a corpus takes per image, with its warehouse and export, rounded up from the full-scale
+# run's sizes (bench/README.md, "Scaling"): a scale that cannot fit is refused before its
+# corpus is generated, not found out hours later.
 BYTES_PER_IMAGE = 80_000
 SCALED_STAGES = ("sample", "ingest", "ingest-all", "build", "export", "stats")
 

@@ -101,7 +101,7 @@ def _band_similar(words: np.ndarray, filled: np.ndarray, band: int) -> pl.DataFr
     row, first = _band_pairs(np.ascontiguousarray(words[:, band]))
     # Equal bins are at most the fewer filled, bins either fills at least the more: records whose
     # numbers of filled bins differ more than the threshold allows cannot be similar, and are not
-    # compared (a third of the candidates at full scale, bench/README.md).
+    # compared (how many that rules out at full scale: bench/README.md, "svit check, third round").
     fewer, more = np.minimum(filled[row], filled[first]), np.maximum(filled[row], filled[first])
     keep = fewer >= NEAR_THRESHOLD * more
     row, first = row[keep], first[keep]
