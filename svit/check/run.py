@@ -36,6 +36,7 @@ from svit.core.models_db import (
     RECORD_TOKENS,
     built_relations,
     connect,
+    file_images_sql,
     ids_digest_sql,
     read_parts,
 )
@@ -86,7 +87,7 @@ def check(
         raise SvitError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
     started = time.perf_counter()
     with snapshots.write_lock(warehouse.root, "check"):
-        records, record_images = _records_sql(warehouse, model), _record_images_sql(warehouse, model)
+        records, record_images = _records_sql(warehouse, model)
         con = connect(warehouse, read_only=False)
         try:
             present = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
@@ -124,14 +125,19 @@ def check(
     return result
 
 
-def _records_sql(warehouse: Warehouse, model: str) -> str:
-    """The records of `model` as (id, record_index, image, conversations)."""
+def _records_sql(warehouse: Warehouse, model: str) -> tuple[str, str]:
+    """The records of `model` as (id, record_index, image, media_key, n_media, conversations),
+    and every image of every record as (record_index, image): a model's one `image`, an
+    ingested file's images from stg_llava__media (several per LLaVA-NeXT or ShareGPT record)."""
     relations = built_relations(warehouse)
     if model in relations and LLAVA_COLUMNS <= relations[model]:
+        tables = [sql_ident(table) for table in read_parts(model, relations)]
         return " union all ".join(
             f"select id, record_order as record_index, image, image as media_key, "
-            f"(image is not null)::integer as n_media, conversations from {sql_ident(table)}"
-            for table in read_parts(model, relations)
+            f"(image is not null)::integer as n_media, conversations from {table}"
+            for table in tables
+        ), " union all ".join(
+            f"select record_order as record_index, image from {table} where image is not null" for table in tables
         )
     if model in warehouse.llava_models():
         name = sql_str(model)
@@ -143,25 +149,9 @@ def _records_sql(warehouse: Warehouse, model: str) -> str:
             f"from stg_llava__records r left join (select record_index, list({{'from': role, 'value': text}} "
             f"order by turn) as conversations from stg_llava__turns where llava_file = {name} group by all) t "
             f"using (record_index) where r.llava_file = {name}"
-        )
+        ), f"select record_index, path as image from ({file_images_sql(model)})"
     known = sorted({m for m, c in relations.items() if LLAVA_COLUMNS <= c} | set(warehouse.llava_models()))
     raise SvitError(f"no model named {model!r}; models: {', '.join(known) or 'none: run `svit build` first'}")
-
-
-def _record_images_sql(warehouse: Warehouse, model: str) -> str:
-    """Every image of every record of `model` as (record_index, image): a model's one `image`,
-    an ingested file's images from stg_llava__media (several per record for LLaVA-NeXT or
-    ShareGPT records)."""
-    relations = built_relations(warehouse)
-    if model in relations and LLAVA_COLUMNS <= relations[model]:
-        return " union all ".join(
-            f"select record_order as record_index, image from {sql_ident(table)} where image is not null"
-            for table in read_parts(model, relations)
-        )
-    return (
-        "select record_index, path as image from stg_llava__media "
-        f"where llava_file = {sql_str(model)} and kind = 'image'"
-    )
 
 
 def _images_sql(con: duckdb.DuckDBPyConnection, record_images: str) -> tuple[str, int]:

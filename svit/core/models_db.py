@@ -63,6 +63,15 @@ def read_parts(model: str, present: set[str] | list[str]) -> list[str]:
     return list(parts) if parts and set(parts) <= set(present) else [model]
 
 
+def file_images_sql(llava_file: str) -> str:
+    """Every image of an ingested LLaVA file's records as (llava_file, record_index, path), from
+    stg_llava__media: several per LLaVA-NeXT or ShareGPT record, where `image` holds one at most."""
+    return (
+        "select llava_file, record_index, path from stg_llava__media "
+        f"where llava_file = {sql_str(llava_file)} and kind = 'image'"
+    )
+
+
 def llava_models_of(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The LLaVA-shaped models and mixes of the database `con` is connected to (svit.duckdb)."""
     rows = con.execute(
@@ -106,7 +115,10 @@ def remove_stale_spill(warehouse: Warehouse) -> int:
     for path in folder.glob("duckdb_temp_*") if folder.is_dir() else ():
         pid = re.match(r"duckdb_temp_(\d+)_", path.name)
         if pid and not _alive(int(pid.group(1))):
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                continue  # not ours to remove (another user's warehouse): left, and the command goes on
             removed += 1
     return removed
 

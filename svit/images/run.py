@@ -35,7 +35,7 @@ from svit.core.errors import SvitError
 from svit.core.files import atomic_write_text
 from svit.core.image_files import CATEGORIES, image_problems_sql
 from svit.core.image_sizes import image_sizes_sql
-from svit.core.models_db import IMAGE_FILES, connect, llava_models_of, read_parts
+from svit.core.models_db import IMAGE_FILES, connect, file_images_sql, llava_models_of, read_parts
 from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
 from svit.images.scan import COLUMNS, scan_chunk, stat_keys
@@ -111,8 +111,7 @@ def _records_sql(warehouse: Warehouse, con: duckdb.DuckDBPyConnection, models: S
             # Every image of the record, in order (LLaVA-NeXT and ShareGPT records name several).
             parts.append(
                 f"select {sql_str(model)} as model, m.record_index as record, r.id, m.path as image "
-                "from stg_llava__media m inner join stg_llava__records r using (llava_file, record_index) "
-                f"where m.llava_file = {sql_str(model)} and m.kind = 'image'"
+                f"from ({file_images_sql(model)}) m inner join stg_llava__records r using (llava_file, record_index)"
             )
     return list(dict.fromkeys(models)), " union all ".join(parts)
 
