@@ -57,3 +57,22 @@ order by record_order
     (list_position(['conversation', 'complex_reasoning', 'detail_description', 'referring_qa'], {{ task }})::bigint << 51)
     + ({{ record_index }}::bigint << 12) + {{ block }}
 {%- endmacro %}
+
+{#- The records of the four task models one after the other, unordered: llava_svit_all sorts
+    them; a query that joins them (mix_svit_core_150k) skips that sort of every record. -#}
+{% macro llava_svit_task_records() -%}
+    {%- for task in ['conversation', 'complex_reasoning', 'detail_description', 'referring_qa'] %}
+        select
+            id,
+            image,
+            conversations,
+            task,
+            image_id,
+            block,
+            source_file,
+            record_index,
+            record_order
+        from {{ ref('llava_svit_' ~ task) }}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+{%- endmacro %}

@@ -23,10 +23,15 @@
         ' ({{ referring_instruction_pattern() }})$', '')
 {%- endmacro %}
 
-{#- The matching key of a record, as an aggregate over its turns: md5 of the image and the
-    md5 of each normalised turn (32 bytes a turn in the grouping, not the text). -#}
-{% macro content_match_key(image, text, turn) -%}
-    md5(coalesce({{ image }}, '') || chr(31) || string_agg(md5({{ content_match_text(text) }}), chr(31) order by {{ turn }}))
+{#- One turn's part of the matching key: the md5 of its normalised text (32 bytes a turn to
+    gather, not the text). -#}
+{% macro content_turn_key(text) -%}
+    md5({{ content_match_text(text) }})
+{%- endmacro %}
+
+{#- The matching key of a record: md5 of its image and its turns' keys joined in turn order. -#}
+{% macro content_record_key(image, turn_keys) -%}
+    md5(coalesce({{ image }}, '') || chr(31) || {{ turn_keys }})
 {%- endmacro %}
 
 {#- The instruction that ends a referring question, or null. -#}

@@ -15,13 +15,21 @@
         coalesce(turns.turns_hash, md5('')) as turns_hash
     from {{ ref('stg_llava__records') }} as records
     left join (
+        -- Gathered unordered and sorted by turn within each list (as macros/llava_records.sql
+        -- does, for the memory of large files).
         select
             record_index,
-            list({'from': role, 'value': text} order by turn) as conversations,
-            md5(string_agg(role || chr(31) || text, chr(30) order by turn)) as turns_hash
-        from {{ ref('stg_llava__turns') }}
-        where llava_file::varchar = '{{ llava_file }}'
-        group by record_index
+            list_transform(turns, lambda t: {'from': t.role, 'value': t.text}) as conversations,
+            md5(list_aggregate(list_transform(turns, lambda t: t.role || chr(31) || t.text), 'string_agg', chr(30)))
+                as turns_hash
+        from (
+            select
+                record_index,
+                list_sort(list({'turn': turn, 'role': role, 'text': text})) as turns
+            from {{ ref('stg_llava__turns') }}
+            where llava_file::varchar = '{{ llava_file }}'
+            group by record_index
+        ) as gathered
     ) as turns using (record_index)
     where records.llava_file::varchar = '{{ llava_file }}'
 {%- endmacro %}

@@ -2,31 +2,93 @@
     reads the same (macros/recipes/content_match.sql), when there is one. `svit verify` and
     the published mixes both match through this model. -#}
 
-with source_turns as (
-    select * from {{ ref('stg_svit__turns') }}
-),
-
-images as (
-    -- Only images some LLaVA record shows: keys are computed for those blocks alone (none
-    -- when no LLaVA file was ingested, which keeps `svit build` of SVIT alone fast).
+with images as (
     select
         image_id,
         image_path
     from {{ ref('stg_svit__images') }}
-    where image_path in (
-        select llava_images.image from {{ ref('stg_llava__records') }} as llava_images
-        where llava_images.image is not null
-    )
+),
+
+llava_turn_keys as (
+    select
+        llava_file::varchar as llava_file,
+        record_index,
+        turn,
+        text,
+        {{ content_turn_key('text') }} as turn_key
+    from {{ ref('stg_llava__turns') }}
+),
+
+llava_turns as (
+    -- llava_file as text: where no LLaVA file was ingested the empty table has no `source`
+    -- partition, and the staging view's llava_file is then not a string.
+    select
+        llava_file,
+        record_index,
+        arg_min(text, turn) as first_turn,
+        string_agg(turn_key, chr(31) order by turn) as turn_keys
+    from llava_turn_keys
+    group by llava_file, record_index
+),
+
+llava_records as (
+    select
+        records.llava_file::varchar as llava_file,
+        records.record_index,
+        records.id,
+        llava_turns.first_turn,
+        {{ content_record_key('records.image', 'llava_turns.turn_keys') }} as match_key
+    from {{ ref('stg_llava__records') }} as records
+    inner join
+        llava_turns
+        on llava_turns.llava_file = records.llava_file::varchar and records.record_index = llava_turns.record_index
+),
+
+llava_first_turns as (
+    -- The image and first turn of every record of every file. Its own scan of the first turns
+    -- (not llava_records), so that a query for one file still keys that file's turns alone.
+    select distinct
+        records.image,
+        {{ content_turn_key('first_turns.text') }} as first_key
+    from {{ ref('stg_llava__turns') }} as first_turns
+    inner join
+        {{ ref('stg_llava__records') }} as records
+        on
+            first_turns.llava_file::varchar = records.llava_file::varchar
+            and first_turns.record_index = records.record_index
+    where first_turns.turn = 0
+),
+
+candidate_blocks as (
+    -- Records with the same key have the same image and the same first turn, so only blocks
+    -- whose image and first turn some LLaVA record has are keyed in full: a few hundred
+    -- thousand of SVIT's 3M blocks for the published files (bench/README.md).
+    select
+        first_turns.task,
+        first_turns.image_id,
+        first_turns.block,
+        images.image_path
+    from {{ ref('stg_svit__turns') }} as first_turns
+    inner join images using (image_id)
+    inner join
+        llava_first_turns
+        on
+            images.image_path = llava_first_turns.image
+            and {{ content_turn_key('first_turns.text') }} = llava_first_turns.first_key
+    where first_turns.turn = 0
 ),
 
 blocks as (
     select
         {{ svit_record_id('source_turns.task', 'source_turns.image_id', 'source_turns.block') }} as derived_id,
         source_turns.task,
-        {{ content_match_key('images.image_path', 'source_turns.text', 'source_turns.turn') }} as match_key
-    from source_turns
-    inner join images using (image_id)
-    group by source_turns.task, source_turns.image_id, source_turns.block, images.image_path
+        {{ content_record_key(
+            'candidate_blocks.image_path',
+            "string_agg(" ~ content_turn_key('source_turns.text') ~ ", chr(31) order by source_turns.turn)"
+        ) }} as match_key
+    from {{ ref('stg_svit__turns') }} as source_turns
+    inner join candidate_blocks using (task, image_id, block)
+    group by source_turns.task, source_turns.image_id, source_turns.block, candidate_blocks.image_path
 ),
 
 block_keys as (
@@ -37,31 +99,6 @@ block_keys as (
         arg_min(task, derived_id) as task
     from blocks
     group by match_key
-),
-
-llava_turns as (
-    -- llava_file as text: where no LLaVA file was ingested the empty table has no `source`
-    -- partition, and the staging view's llava_file is then not a string.
-    select
-        llava_file::varchar as llava_file,
-        record_index,
-        arg_min(text, turn) as first_turn,
-        string_agg(md5({{ content_match_text('text') }}), chr(31) order by turn) as turn_keys
-    from {{ ref('stg_llava__turns') }}
-    group by llava_file::varchar, record_index
-),
-
-llava_records as (
-    select
-        records.llava_file::varchar as llava_file,
-        records.record_index,
-        records.id,
-        llava_turns.first_turn,
-        md5(coalesce(records.image, '') || chr(31) || llava_turns.turn_keys) as match_key
-    from {{ ref('stg_llava__records') }} as records
-    inner join
-        llava_turns
-        on llava_turns.llava_file = records.llava_file::varchar and records.record_index = llava_turns.record_index
 ),
 
 final as (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import duckdb
+
 from svit.core.baai_procedure import image_path, to_llava_record
 from svit.core.facts import TASKS
 from svit.core.referring import choose_instruction
@@ -59,3 +61,40 @@ def test_record_order_survives_in_the_stored_table(built_sample):
     """The tables keep the published order as stored (the preserve_insertion_order trap)."""
     stored = [r[0] for r in query(built_sample, "select record_order from llava_svit_referring_qa")]
     assert stored == sorted(stored)
+
+
+def test_the_well_formed_test_names_the_rule_each_bad_record_breaks(built_sample):
+    """llava_conversations_well_formed as dbt compiled it for a task model, run on planted records:
+    each bad record comes back under the one rule it breaks, the good ones not at all."""
+    model = '"svit"."main"."llava_svit_conversation"'
+    [sql] = [  # dbt shortens the file names of long test names: found by the model they read
+        path.read_text().replace(model, "planted")
+        for path in built_sample.root.glob("dbt/target/compiled/**/llava_conversations_well_form*.sql")
+        if model in path.read_text()
+    ]
+    good_human = "<image>\nWhere is the [0.1, 0.2, 0.3, 0.4] box?"
+    planted = [
+        ("good", [("human", good_human), ("gpt", "Here [0.0, 0.5, 1.0, 1.0].")]),
+        ("good_no_box", [("human", "<image>\nWhat?"), ("gpt", "A cat."), ("human", "And?"), ("gpt", "A dog.")]),
+        ("empty", []),
+        ("gpt_first", [("gpt", "<image>\nHi"), ("human", "Hello")]),
+        ("two_humans", [("human", "<image>\nHi"), ("human", "Hello")]),
+        ("image_later", [("human", "Hi <image>\n"), ("gpt", "Hello")]),
+        ("image_twice", [("human", "<image>\nHi"), ("gpt", "Look: <image>")]),
+        ("no_image", [("human", "Hi"), ("gpt", "Hello")]),
+        ("box_over_one", [("human", "<image>\nWhere?"), ("gpt", "At [0.1, 0.2, 1.3, 0.4].")]),
+    ]
+    con = duckdb.connect()
+    con.execute('create table planted (id varchar, conversations struct("from" varchar, "value" varchar)[])')
+    for record_id, turns in planted:
+        con.execute("insert into planted values (?, ?)", [record_id, [{"from": f, "value": v} for f, v in turns]])
+    found = dict(con.execute(f"select id, broken_rule from ({sql})").fetchall())
+    assert found == {
+        "empty": "no turns",
+        "gpt_first": "turns do not alternate",
+        "two_humans": "turns do not alternate",
+        "image_later": "<image> not once at the start",
+        "image_twice": "<image> not once at the start",
+        "no_image": "<image> not once at the start",
+        "box_over_one": "box outside 0..1",
+    }

@@ -21,7 +21,8 @@ matched as (
 ),
 
 derived as (
-    select * from {{ ref('llava_svit_all') }}
+    -- The task models, not llava_svit_all: its sort of every record is not needed here.
+    {{ llava_svit_task_records() }}
 ),
 
 final as (
