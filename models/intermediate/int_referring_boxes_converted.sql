@@ -29,14 +29,24 @@ ties as (
     from {{ ref('python_round3_ties') }}
 ),
 
-boxes as (
+found as (
     select
         image_id,
         block,
         turn,
-        unnest(regexp_extract_all(stripped, '{{ baai_box }}')) as box_text,
-        generate_subscripts(regexp_extract_all(stripped, '{{ baai_box }}'), 1) as box_number
+        regexp_extract_all(stripped, '{{ baai_box }}') as box_texts
     from turns
+),
+
+boxes as (
+    -- The list found once, unnested with its positions (two unnests in one select go in step).
+    select
+        image_id,
+        block,
+        turn,
+        unnest(box_texts) as box_text,
+        unnest(range(1, len(box_texts) + 1)) as box_number
+    from found
 ),
 
 numbers as (

@@ -18,14 +18,24 @@ images as (
 ),
 
 boxes_by_turn as (
+    -- Gathered unordered and sorted by box number within each list: two ordered lists per
+    -- turn took most of this model's time and memory (bench/README.md).
     select
         image_id,
         block,
         turn,
-        list(box_text order by box_number) as originals,
-        list(converted_text order by box_number) as converted
-    from {{ ref('int_referring_boxes_converted') }}
-    group by image_id, block, turn
+        list_transform(boxes, lambda b: struct_extract(b, 'original')) as originals,
+        list_transform(boxes, lambda b: struct_extract(b, 'converted')) as converted
+    from (
+        select
+            image_id,
+            block,
+            turn,
+            list_sort(list({ 'box_number': box_number, 'original': box_text, 'converted': converted_text }))
+                as boxes
+        from {{ ref('int_referring_boxes_converted') }}
+        group by image_id, block, turn
+    ) as gathered
 ),
 
 referring as (
@@ -60,15 +70,16 @@ referring_rewritten as (
             -- through BAAI's own code; every other turn is rewritten in place.
             when list_has_any(converted, originals) and converted <> originals
                 then svit_expand_boxes_baai(stripped, width, height)
-            -- sqlfluff's duckdb dialect cannot parse `lambda piece, i:` (two parameters) -- noqa: disable=PRS,LT01
+            -- The text between the boxes zipped with the rewritten boxes (one fewer: concat
+            -- reads the last null as ''). Zipped, not indexed from inside the lambda: a lambda
+            -- that reads a column of its row copies it for every element, several times slower.
             else array_to_string(
                 list_transform(
-                    regexp_split_to_array(stripped, '{{ baai_box }}'),
-                    lambda piece, i: piece || coalesce(converted[i], '')
+                    list_zip(regexp_split_to_array(stripped, '{{ baai_box }}'), converted),
+                    lambda pair: concat(pair[1], pair[2])
                 ),
                 ''
             )
-            -- noqa: enable=PRS,LT01
         end as body
     from referring
 ),
