@@ -636,3 +636,22 @@ def test_spill_files_of_a_killed_duckdb_process_are_removed_those_of_a_live_one_
         f"duckdb_temp_{live}_0_storage_DEFAULT-0.tmp",
         "notes.txt",
     ]
+
+
+def test_a_session_takes_the_memory_limit_its_command_gives(wh, monkeypatch):
+    """svit stats reads with SVIT_STATS_MEMORY as DuckDB's limit (its peak otherwise grows with
+    the data); sessions of other commands keep DuckDB's default."""
+    from svit.core import settings
+    from svit.core.session import open_session
+
+    monkeypatch.setenv("SVIT_STATS_MEMORY", "300MB")
+    limited = open_session(wh, memory_limit=settings.stats_memory_limit())
+    default = open_session(wh)
+    try:
+        [(limit,)] = limited.con.execute("select current_setting('memory_limit')").fetchall()
+        [(other,)] = default.con.execute("select current_setting('memory_limit')").fetchall()
+    finally:
+        limited.close()
+        default.close()
+    assert limit == "286.1 MiB"  # 300 MB as DuckDB prints it
+    assert other != limit

@@ -104,8 +104,9 @@ class Session:
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-def open_session(warehouse: Warehouse, models: bool = True) -> Session:
-    """Connect, create the table views, attach svit.duckdb read-only; SvitError if unusable."""
+def open_session(warehouse: Warehouse, models: bool = True, memory_limit: str | None = None) -> Session:
+    """Connect, create the table views, attach svit.duckdb read-only; SvitError if unusable.
+    `memory_limit`: DuckDB's, where the command has one (else DuckDB's default)."""
     root = warehouse.root
     snapshot = current_snapshot(root)
     present = [t for t in TABLES if (root / t).is_dir()]
@@ -123,6 +124,7 @@ def open_session(warehouse: Warehouse, models: bool = True) -> Session:
             "temp_directory": str(temp_dir),
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
+            **({"memory_limit": memory_limit} if memory_limit else {}),
         }
     )
     try:

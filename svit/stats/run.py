@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from svit.core import settings
 from svit.core.errors import SvitError
 from svit.core.session import open_session
 from svit.core.warehouse import Warehouse
@@ -26,7 +27,7 @@ def run_stats(
     started = time.perf_counter()
     out = Path(out_dir)
     check_report_folder(warehouse, out)
-    session = open_session(warehouse, models=True)
+    session = open_session(warehouse, models=True, memory_limit=settings.stats_memory_limit())
     try:
         if not session.models:
             raise SvitError(f"the statistics read the dbt models: {session.models_note}")
