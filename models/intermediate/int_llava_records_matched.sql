@@ -10,6 +10,8 @@ with images as (
 ),
 
 llava_turn_keys as (
+    -- llava_file as text: where no LLaVA file was ingested the empty table has no `source`
+    -- partition, and the staging view's llava_file is then not a string.
     select
         llava_file::varchar as llava_file,
         record_index,
@@ -20,8 +22,6 @@ llava_turn_keys as (
 ),
 
 llava_turns as (
-    -- llava_file as text: where no LLaVA file was ingested the empty table has no `source`
-    -- partition, and the staging view's llava_file is then not a string.
     select
         llava_file,
         record_index,
