@@ -7,7 +7,8 @@ DuckDB lays the conversations out as the family's trainer does, one piece per tu
 header), and hashes every piece (md5). Only the pieces whose hash the cache `token_cache` does not
 hold for this tokenizer are fetched and tokenised, in batches; their counts go into the cache as
 each batch is done. Then one query sums each record's pieces, adds the image tokens (a rule of the
-image size, computed once per distinct size) and the table is swapped in within a transaction.
+image size, computed once per distinct size, summed over the record's images) and the table is
+swapped in within a transaction.
 """
 
 from __future__ import annotations
@@ -98,8 +99,8 @@ class TokensResult:
             lines.append(f"  over {self.max_length:,} tokens: {self.over:,} records ({share:.2%})")
         if self.unknown_size:
             lines.append(
-                f"  image size unknown: {self.unknown_size:,} records (their image and total tokens left empty), e.g. "
-                + ", ".join(self.unknown_examples)
+                f"  image tokens unknown (an image of unknown size, or a video): {self.unknown_size:,} records "
+                "(their image and total tokens left empty), e.g. " + ", ".join(self.unknown_examples)
             )
         lines.append(f'  table {RECORD_TOKENS} in svit.duckdb (`svit sql "select * from {RECORD_TOKENS}"`)')
         return lines
@@ -185,11 +186,11 @@ def unchanged_models(
 
 
 def stage_records(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: Sequence[str]) -> None:
-    """Temp table tok_records (model, record, id, image) and temp view tok_turns (model, record, turn, role,
-    value)."""
+    """Temp tables tok_records (model, record, id, image, has_media) and tok_media (model, record, kind,
+    image: every image and video of a record), temp view tok_turns (model, record, turn, role, value)."""
     marts = set(llava_models_of(con))
     snapshot = snapshots.current_snapshot(warehouse.root) or warehouse.root
-    records, turns = [], []
+    records, media, turns = [], [], []
     for model in models:
         name = sql_str(model)
         if model in marts:
@@ -197,6 +198,10 @@ def stage_records(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: 
                 records.append(
                     f"select {name} as model, record_order as record, id::varchar as id, image, "
                     f"image is not null as has_media from {table}"
+                )
+                media.append(
+                    f"select {name} as model, record_order as record, 'image' as kind, image from {table} "
+                    "where image is not null"
                 )
                 # unnest and generate_subscripts side by side zip the turns with their positions;
                 # `unnest(...) with ordinality` gives the same rows far slower (DuckDB 2.0.1; bench/README.md).
@@ -209,10 +214,16 @@ def stage_records(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: 
             folder = snapshot / "llava_records" / f"source={model}"
             records.append(
                 # has_image: the record has media; `image` is set only for one image written as a
-                # string, so records with several images or a video count as size unknown.
+                # string: the media rows (llava_media) name every image and video.
                 f"select {name} as model, record_index as record, id, image, has_image as has_media "
                 f"from read_parquet({sql_str(folder / '*.parquet')})"
             )
+            media_folder = snapshot / "llava_media" / f"source={model}"
+            if any(media_folder.glob("*.parquet")):
+                media.append(
+                    f"select {name} as model, record_index as record, kind, path as image "
+                    f"from read_parquet({sql_str(media_folder / '*.parquet')})"
+                )
             turn_folder = snapshot / "llava_turns" / f"source={model}"
             if any(turn_folder.glob("*.parquet")):
                 turns.append(
@@ -220,6 +231,11 @@ def stage_records(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: 
                     f"from read_parquet({sql_str(turn_folder / '*.parquet')})"
                 )
     con.execute(f"create or replace temp table tok_records as {' union all '.join(records)}")
+    no_media = (
+        "select null::varchar as model, null::bigint as record, null::varchar as kind, null::varchar as image "
+        "where false"
+    )
+    con.execute(f"create or replace temp table tok_media as {' union all '.join(media) or no_media}")
     empty = (
         "select null::varchar as model, null::bigint as record, null::integer as turn, null::varchar as role, "
         "null::varchar as value where false"
@@ -325,8 +341,8 @@ def stage_image_rule(con: duckdb.DuckDBPyConnection, fam: Family) -> None:
     """Temp table tok_image_rule (width, height, rule_tokens): the family's rule once per distinct size
     of the records' images (null where the rule refuses the size)."""
     sizes = con.execute(
-        "select distinct s.width, s.height from tok_records r join tok_sizes s using (image) "
-        "where s.width > 0 and s.height > 0"
+        "select distinct s.width, s.height from tok_media m join tok_sizes s using (image) "
+        "where m.kind = 'image' and s.width > 0 and s.height > 0"
     ).fetchall()
     rule = [_rule(fam, width, height) for width, height in sizes]
     table = pa.table(
@@ -356,11 +372,18 @@ def write_record_tokens(
     `models` maps each model to its content fingerprint, recorded with `layout` in the same
     transaction in record_tokens_sources."""
     fp, header = sql_str(counter.fingerprint), sql_str(fam.header)
-    image = (
-        f"{fixed_image_tokens}"
-        if fixed_image_tokens is not None
-        else "case when s.width is null then null else i.rule_tokens end"
-    )
+    # A record's image tokens: the family's rule summed over its images; unknown (null) when one
+    # image's size is unknown (where the rule reads it) or the record has a video (no rule here).
+    per_image = f"{fixed_image_tokens}" if fixed_image_tokens is not None else "i.rule_tokens"
+    media_tokens = f"""
+        select m.model, m.record,
+            case when bool_or(m.kind <> 'image' or ({per_image}) is null) then null else sum({per_image}) end
+                as image_tokens
+        from tok_media m
+        left join tok_sizes s on s.image = m.image
+        left join tok_image_rule i on i.width = s.width and i.height = s.height
+        group by all
+    """
     keep = (
         f"select * from {RECORD_TOKENS} where not (family = {sql_str(fam.name)} and tokenizer_fingerprint = {fp} "
         f"and model in ({', '.join(sql_str(m) for m in models)}))"
@@ -370,9 +393,9 @@ def write_record_tokens(
             {fp} as tokenizer_fingerprint, r.image, s.width, s.height,
             coalesce(t.turn_tokens, []::integer[]) as turn_tokens,
             (h.tokens + coalesce(t.turn_sum, 0))::bigint as text_tokens,
-            (case when not r.has_media then 0 when r.image is not null then {image} end)::bigint as image_tokens,
+            (case when not r.has_media then 0 else mt.image_tokens end)::bigint as image_tokens,
             (h.tokens + coalesce(t.turn_sum, 0)
-                + case when not r.has_media then 0 when r.image is not null then {image} end)::bigint as total_tokens
+                + case when not r.has_media then 0 else mt.image_tokens end)::bigint as total_tokens
         from tok_records r
         left join (
             select p.model, p.record, list(c.tokens order by p.turn) as turn_tokens, sum(c.tokens) as turn_sum
@@ -380,7 +403,7 @@ def write_record_tokens(
             group by all
         ) t using (model, record)
         left join tok_sizes s on s.image = r.image
-        left join tok_image_rule i on i.width = s.width and i.height = s.height
+        left join ({media_tokens}) mt using (model, record)
         cross join (
             select tokens from {TOKEN_CACHE} where tokenizer_fingerprint = {fp} and text_hash = unhex(md5({header}))
         ) h
@@ -464,7 +487,7 @@ def run_tokens(
             result.records, result.text_tokens, result.image_tokens, over, result.unknown_size = row
             result.over = over
             result.unknown_examples = [
-                f"{model} {image or 'several images or a video'}"
+                f"{model} {image or 'several media or a video'}"
                 for model, image in con.execute(
                     f"select model, image {mine} and total_tokens is null group by all order by all limit {LISTED}"
                 ).fetchall()

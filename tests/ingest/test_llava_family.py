@@ -18,6 +18,7 @@ from svit.images import run_images
 from svit.mix import build_mix
 from svit.stats import run_stats
 from svit.tokens import run_tokens
+from svit.tokens.images import llava_15_tokens, qwen2_vl_tokens
 from svit.workflows import build_with_manifests
 from tests.helpers import one_line_error, query, svit_cli, table, tricky_records
 
@@ -195,10 +196,26 @@ def test_statistics_count_media_and_mixes_keep_them_in_order(tmp_path):
     assert set(found) == {"image_missing"} and found["image_missing"].examples == ["m4_0001"]
     [(detail,)] = query(warehouse, "select detail from check_results where rule = 'image_missing'")
     assert detail == "a/1.jpg: no file; a/2.jpg: no file"
-    # Records with several images or a video are counted as size unknown, not as text-only;
-    # `implicit`'s one image takes LLaVA-1.5's fixed count.
+    # Image tokens are summed over a record's images: m4_0001's two take LLaVA-1.5's fixed count
+    # twice, `implicit`'s one once; a record with a video is unknown, not text-only.
+    fixed = llava_15_tokens(0, 0)
     tokens = run_tokens(warehouse, "llava-1.5", models=["onevision"], progress=False)
-    assert (tokens.records, tokens.unknown_size) == (6, 4)
+    assert (tokens.records, tokens.unknown_size) == (6, 3)
+    image_tokens = "select id, image_tokens from record_tokens where model = 'onevision' and family = "
+    assert dict(query(warehouse, image_tokens + "'llava-1.5'")) == {
+        "m4_0001": 2 * fixed, "7": None, "v2": None, "both": None, "implicit": fixed, "text": 0,
+    }  # fmt: skip
+    # A rule of the size reads each image's own: m4_0001's are unknown until their files are read.
+    tokens = run_tokens(warehouse, "qwen2-vl", models=["onevision"], progress=False)
+    assert tokens.unknown_size == 4
+    for path, size in (("a/1.jpg", (448, 448)), ("a/2.jpg", (896, 448))):
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", size).save(root / path, "JPEG")
+    run_images(warehouse, root, models=["onevision"], progress=False)
+    run_tokens(warehouse, "qwen2-vl", models=["onevision"], progress=False)
+    assert dict(query(warehouse, image_tokens + "'qwen2-vl'"))["m4_0001"] == (
+        qwen2_vl_tokens(448, 448) + qwen2_vl_tokens(896, 448)
+    )
     recipe = tmp_path / "all.yml"
     recipe.write_text("name: onevision_all\nsources:\n  - source: onevision\n")
     build_mix(warehouse, str(recipe))

@@ -135,7 +135,7 @@ def test_unknown_image_sizes_are_counted_not_guessed(guarded):
     )[0][0]
     assert result.unknown_size == unknown
     if unknown:
-        assert result.unknown_examples and any("image size unknown" in line for line in result.summary_lines())
+        assert result.unknown_examples and any("image tokens unknown" in line for line in result.summary_lines())
 
 
 @pytest.mark.parametrize(
