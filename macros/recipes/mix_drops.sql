@@ -6,8 +6,8 @@
       max_tokens                a total over the limit, in the family and tokenizer named;
       max_tokens: size unknown  no total (the image size is unknown): not judged, so not kept;
       exclude: <rule>           a finding of `svit check` under that rule;
-      images: <problem>         its image file has that problem (`svit images`: missing,
-                                unreadable, mislabelled, size_mismatch, cmyk). -#}
+      images: <problem>         an image file of the record has that problem (`svit images`:
+                                missing, unreadable, mislabelled, size_mismatch, cmyk). -#}
 {% macro mix_dropped_records(source, i) -%}
 {%- set drops = source.drops %}
 {%- set model = "'" ~ source.name | replace("'", "''") ~ "'" %}
@@ -26,7 +26,13 @@
     ~ command_relation('check_results') ~ " where model = " ~ model ~ " and record_index is not null and rule in ('"
     ~ drops.exclude | join("', '") ~ "')") %}
 {%- endif %}
-{%- if drops.images_ok %}
+{%- if drops.images_ok and source.kind == 'llava_file' %}
+{#- Every image of an ingested file's records (its media rows), not only a one-image `image`. -#}
+{%- do parts.append(
+    "select distinct m.record_index as source_record, 'images: ' || f.problem as reason from "
+    ~ ref('stg_llava__media') ~ " as m inner join " ~ command_relation('image_files')
+    ~ " as f on f.path = m.path where m.llava_file = " ~ model ~ " and m.kind = 'image' and f.problem is not null") %}
+{%- elif drops.images_ok %}
 {%- do parts.append(
     "select s.source_record, 'images: ' || f.problem as reason from source_" ~ i ~ " as s inner join "
     ~ command_relation('image_files') ~ " as f on f.path = s.image where f.problem is not null") %}

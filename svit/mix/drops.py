@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from svit.core.errors import SvitError, first_line
-from svit.core.models_db import CHECK_RUNS, IMAGE_FILES, RECORD_TOKENS, ids_digest_sql
+from svit.core.models_db import CHECK_RUNS, IMAGE_FILES, RECORD_TOKENS, file_images_sql, ids_digest_sql
 from svit.core.sql import sql_ident, sql_str
 from svit.core.token_counts import counted_by, stale_count_sql
 
@@ -211,7 +211,7 @@ def _check_images(con, source: str, kind: str, present: bool) -> str | None:
     if not present:
         return f"images: ok needs the image files checked: run {redo} first"
     records = (
-        f"select image from stg_llava__records where llava_file = {sql_str(source)} and image is not null"
+        f"select path as image from ({file_images_sql(source)})"
         if kind == "llava_file"
         else f"select image from {sql_ident(source)} where image is not null"
     )

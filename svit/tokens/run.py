@@ -194,10 +194,18 @@ def stage_records(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, models: 
     for model in models:
         name = sql_str(model)
         if model in marts:
-            for table in map(sql_ident, read_parts(model, marts)):
+            for part in read_parts(model, marts):
+                table = sql_ident(part)
+                # A mix of LLaVA files says which records have media (has_image): one with several
+                # images or a video holds no `image`, and is unknown rather than text-only.
+                has_image = con.execute(
+                    "select count(*) > 0 from duckdb_columns() where database_name = current_database() "
+                    "and table_name = ? and column_name = 'has_image'",
+                    [part],
+                ).fetchall()[0][0]
                 records.append(
                     f"select {name} as model, record_order as record, id::varchar as id, image, "
-                    f"image is not null as has_media from {table}"
+                    f"{'has_image' if has_image else 'image is not null'} as has_media from {table}"
                 )
                 media.append(
                     f"select {name} as model, record_order as record, 'image' as kind, image from {table} "

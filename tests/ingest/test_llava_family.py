@@ -196,6 +196,12 @@ def test_statistics_count_media_and_mixes_keep_them_in_order(tmp_path):
     assert set(found) == {"image_missing"} and found["image_missing"].examples == ["m4_0001"]
     [(detail,)] = query(warehouse, "select detail from check_results where rule = 'image_missing'")
     assert detail == "a/1.jpg: no file; a/2.jpg: no file"
+    # So does a recipe's `images: ok`: m4_0001 goes, for either of its images.
+    recipe = tmp_path / "ok.yml"
+    recipe.write_text("name: onevision_ok\nimages: ok\nsources:\n  - source: onevision\n")
+    build_mix(warehouse, str(recipe))
+    kept = [record_id for (record_id,) in query(warehouse, "select id from onevision_ok order by record_order")]
+    assert kept == ["7", "v2", "both", "implicit", "text"]
     # Image tokens are summed over a record's images: m4_0001's two take LLaVA-1.5's fixed count
     # twice, `implicit`'s one once; a record with a video is unknown, not text-only.
     fixed = llava_15_tokens(0, 0)
@@ -219,6 +225,12 @@ def test_statistics_count_media_and_mixes_keep_them_in_order(tmp_path):
     recipe = tmp_path / "all.yml"
     recipe.write_text("name: onevision_all\nsources:\n  - source: onevision\n")
     build_mix(warehouse, str(recipe))
+    # In a mix, a record with several media holds no single `image`: its image tokens are unknown,
+    # not 0.
+    run_tokens(warehouse, "llava-1.5", models=["onevision_all"], progress=False)
+    assert dict(query(warehouse, image_tokens.replace("'onevision'", "'onevision_all'") + "'llava-1.5'")) == {
+        "m4_0001": None, "7": None, "v2": None, "both": None, "implicit": fixed, "text": 0,
+    }  # fmt: skip
     out = tmp_path / "mix.json"
     export(warehouse, "onevision_all", out, "llava", progress=False)
     assert json.loads(out.read_text(encoding="utf-8")) == MEDIA_RECORDS
