@@ -155,10 +155,15 @@ def _rule(fam: Family, width: int, height: int) -> int | None:
 _PROBE_SIZES = ((1, 1), (28, 28), (336, 336), (500, 333), (640, 480), (800, 1200), (1920, 1080), (4000, 200))
 
 
+# How a record's image tokens follow from its media (write_record_tokens), part of the layout
+# fingerprint: counts made under another rule (before 2026-12-04: one `image` per record) are redone.
+MEDIA_RULE = "the rule of each image summed per record; a video leaves them unknown"
+
+
 def layout_fingerprint(con: duckdb.DuckDBPyConnection, fam: Family) -> str:
     """How the family turns a record into tokens, and the image sizes its image rule reads
     (tok_sizes), as a string: equal strings give equal counts for equal records."""
-    layout = repr((fam.header, fam.turn_sql, fam.specials, [_rule(fam, w, h) for w, h in _PROBE_SIZES]))
+    layout = repr((fam.header, fam.turn_sql, fam.specials, [_rule(fam, w, h) for w, h in _PROBE_SIZES], MEDIA_RULE))
     digest = hashlib.sha256(layout.encode()).hexdigest()[:16]
     if not fam.needs_size:
         return f"layout {digest}, any size"
