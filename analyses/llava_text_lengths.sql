@@ -9,7 +9,9 @@
     is read from its parts: statistics do not need the order, and the sort is the costly part. -#}
 {%- set model_parts = var('stats_model_parts', {}) %}
 {#- One row per record with its turns measured (kind, words, chars): the dbt models keep a
-    record's turns in `conversations`, measured in place; ingested files are grouped back. -#}
+    record's turns in `conversations`, measured in place; ingested files are grouped back, in
+    no particular order (nothing below reads the turns' order, and an ordered list per record
+    is the costly part: bench/README.md). -#}
 with measured_records as materialized (
         {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) %}
         select
@@ -33,7 +35,7 @@ with measured_records as materialized (
                 'kind': case t.role when 'human' then 'question' else 'answer' end,
                 'words': {{ word_count('t.text') }},
                 'chars': length(t.text)
-            } order by t.turn) as turns
+            }) as turns
         from {{ ref('stg_llava__turns') }} as t
         inner join {{ ref('stg_llava__records') }} as r using (llava_file, record_index)
         {%- if llava_files is not none %}
