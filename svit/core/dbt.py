@@ -226,6 +226,7 @@ class _Console:
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
+            self.bar.refresh()  # the last counts drawn once, however fast the last nodes ran
             self.bar.close()
         self.log.close()
 
@@ -297,8 +298,10 @@ class _Console:
         if uid and "index" in data and info.get("name") != "LogStartLine" and uid not in self.done:
             self.done[uid] = KINDS.get(node.get("resource_type", ""), "other")
             self.failed += node.get("node_status") in ("error", "fail", "runtime error")
+            # The counts first: update() draws only now and then, and what it draws must be current.
+            self.bar.set_postfix_str(self._counts(), refresh=False)
             self.bar.update()
-        if self.total is not None:
+        elif self.total is not None:
             self.bar.set_postfix_str(self._counts(), refresh=False)
 
     def _counts(self) -> str:
