@@ -33,9 +33,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ingest import llava_shapes
+from ingest import llava_shapes, llava_typed_read
 from ingest.checks import turn_problem
 from ingest.duck import execute
+from ingest.json_punctuation import RawCounter
 from ingest.sources import Feeds, InputFile, model_name
 from svit.core.errors import InputError, first_line
 from svit.core.sql import sql_str
@@ -46,6 +47,7 @@ PLACEHOLDERS = ("<image>", "<video>")  # the marks of a medium in a turn (LLaVA-
 IMPLICIT = "with an implicit placeholder (one medium, no mark)"  # the note counted in the manifest
 RESHAPE_BATCH = 20_000  # records of a ShareGPT or TRL file mapped at a time
 SHAPE_SAMPLE = 200  # the first records that tell a file's shape
+TYPED_READ = True  # tests turn it off to compare the typed read with the general one
 _BETWEEN = re.compile(r"[ \t\r\n,]*")  # what stands between two records of an array or of JSON lines
 RESHAPED = pa.schema(
     [("record_index", pa.int64())]
@@ -69,34 +71,46 @@ def detect_container(item: InputFile) -> str:
 
 
 def ingest_llava_file(
-    con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feeds, stage: Path, progress: bool
+    con: duckdb.DuckDBPyConnection,
+    item: InputFile,
+    feeds: Feeds,
+    stage: Path,
+    progress: bool,
+    counter: RawCounter | None = None,
 ) -> tuple[int, int, int, dict[str, int], str]:
     """Write one LLaVA file's records, turns and media under `source=<model name>`.
-    Returns read, written, rejected, notes (counts of records kept with a remark) and the container read."""
+    Returns read, written, rejected, notes (counts of records kept with a remark) and the container read.
+    `counter`: the file's punctuation, counted while it was hashed (ingest/llava_typed_read.py)."""
     source = model_name(item.name)
     container = detect_container(item)
-    layout = llava_shapes.detect(_first_records(item, container), item.shape)
-    if container == JSON_ARRAY:
-        path = sql_str(feeds.path(item))
-        with feeds.feeding([item]):
-            try:
-                execute(con, _raw_from_array(path), f"read {item.name}", item.size, progress)
-            except (duckdb.InvalidInputException, duckdb.IOException) as exc:
-                raise InputError(f"cannot read {item.display} as a JSON array: {first_line(exc)}") from exc
-    else:
-        _raw_from_lines(con, item)
-    if layout is not None:
-        _reshape(con, layout)
-    con.execute(_scan_sql())
+    first = _first_records(item, container)
+    layout = llava_shapes.detect(first, item.shape)
+    # Plain LLaVA-1.5 arrays are read with their types when that can be proven to lose nothing.
+    typed = (
+        TYPED_READ
+        and layout is None
+        and container == JSON_ARRAY
+        and llava_typed_read.read_typed(con, item, feeds, first, progress, counter)
+    )
+    if not typed:
+        _read_raw(con, item, feeds, container, progress)
+        if layout is not None:
+            _reshape(con, layout)
     records_dir = stage / "llava_records" / f"source={source}"
     turns_dir = stage / "llava_turns" / f"source={source}"
     media_dir = stage / "llava_media" / f"source={source}"
-    _write_turns(con, item, turns_dir, progress)
-    expected = con.execute("select coalesce(sum(n_turns), 0) from llava_scan where problem is null").fetchall()[0][0]
-    written = con.execute(f"select count(*) from read_parquet({sql_str(turns_dir / '*.parquet')})").fetchall()[0][0]
-    if written != expected:
-        _diagnose_turns(con)
+    if typed:
+        llava_typed_read.write_typed_turns(con, item, turns_dir, progress)
+    else:
+        con.execute(_scan_sql())
         _write_turns(con, item, turns_dir, progress)
+        expected = con.execute("select coalesce(sum(n_turns), 0) from llava_scan where problem is null").fetchall()[0][
+            0
+        ]
+        written = con.execute(f"select count(*) from read_parquet({sql_str(turns_dir / '*.parquet')})").fetchall()[0][0]
+        if written != expected:
+            _diagnose_turns(con)
+            _write_turns(con, item, turns_dir, progress)
     records_dir.mkdir(parents=True, exist_ok=True)
     con.execute(
         f"""
@@ -133,6 +147,19 @@ def ingest_llava_file(
     ).fetchall()[0]
     shape = f"{layout.format} {container}" if layout is not None else container
     return total, total - bad, bad, ({IMPLICIT: implicit} if implicit else {}), shape
+
+
+def _read_raw(con: duckdb.DuckDBPyConnection, item: InputFile, feeds: Feeds, container: str, progress: bool) -> None:
+    """llava_raw: the file's records, each whole as JSON (or why it is unreadable)."""
+    if container == JSON_LINES:
+        _raw_from_lines(con, item)
+        return
+    path = sql_str(feeds.path(item))
+    with feeds.feeding([item]):
+        try:
+            execute(con, _raw_from_array(path), f"read {item.name}", item.size, progress)
+        except (duckdb.InvalidInputException, duckdb.IOException) as exc:
+            raise InputError(f"cannot read {item.display} as a JSON array: {first_line(exc)}") from exc
 
 
 def _first_records(item: InputFile, container: str) -> list:
