@@ -3,20 +3,24 @@ file's punctuation proves it saw every key and string (ingest/json_punctuation.p
 when no record needs a reason to be rejected.
 
 Most LLaVA-family files the field trains on are LLaVA-1.5 records: `id`, an `image` string or
-none, `conversations` of `from`/`value` turns, at most one other key (`model` in
+none, `conversations` of `from`/`value` turns, and now and then one other key (`model` in
 llava_v1_5_mix665k). Read with their types, their turns come out as strings at once, where the
 general reader (ingest/llava.py) keeps each record as JSON and takes it apart again for the
-checks and for the turns: on llava_v1_5_mix665k that is most of its time (bench/README.md).
+checks and for the turns: on llava_v1_5_mix665k that was most of its time (bench/README.md).
 
-The typed read gives the same tables as the general reader or gives up, and the general reader
-then reads the file: when the first records are of another shape (several images, a video,
-two other keys), when DuckDB cannot read a record with these types (a turn that is not an
-object), when the punctuation shows a key it was not asked for or a value that was not a
+The other keys are guessed from windows spread over the file; when the punctuation shows a key
+the guess missed, every record's keys are asked and the file read once more. The typed read
+gives the same tables as the general reader or steps aside, and the general reader reads the
+file: when the first records are of another shape (several images, a video), when a record has
+two other keys (their order would be lost), when DuckDB cannot read a record with these types
+(a turn that is not an object), when the punctuation shows a key or a value that is not a
 string, and when a record breaks a rule (the general reader writes the reject with its text).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from pathlib import Path
 
@@ -31,6 +35,9 @@ KNOWN_KEYS = ("id", "image", "conversations")
 # The keys' names, lowered: DuckDB matches struct fields without case, so none may be an extra key.
 _RESERVED = {"id", "image", "conversations", "video", "from", "value"}
 ROLE = 't."from"'  # a typed turn's role
+WINDOWS, WINDOW_BYTES = 32, 1 << 18  # where sampled_keys looks: 8 MB spread over the file
+_KEY = re.compile(rb'"((?:[^"\\\n]|\\.){1,64})"\s*:')
+MAX_OTHER_KEYS = 16  # more key names than this are not read as columns
 _MARKS = ("<image>", "<video>")  # as ingest/llava.py counts them: each mark is 7 characters
 
 
@@ -42,20 +49,42 @@ def plain_head(first_records: list) -> bool:
     )
 
 
-def other_key(con: duckdb.DuckDBPyConnection, path: str) -> str | None | bool:
-    """The one top-level key besides id/image/conversations the file's records have (None:
-    none), or False when they have other keys than that (a video, two more keys). All records
-    are asked: llava_v1_5_mix665k's `model` first shows far into the file."""
-    keys = {
-        k
-        for (k,) in con.execute(
-            f"select distinct unnest(json_keys(json)) from read_json_objects({path}, format = 'array')"
-        ).fetchall()
-    }
-    other = keys - set(KNOWN_KEYS)
-    if len(other) > 1 or any(k.lower() in _RESERVED or '"' in k for k in other):
-        return False
-    return next(iter(other), None)
+def sampled_keys(item: InputFile) -> set[str]:
+    """Key names seen in windows spread over the file: a guess at its records' other keys,
+    cheap to make. A key it misses shows in the punctuation, and all records are then asked
+    (`discovered_keys`); a name it takes from inside a value only adds an empty column."""
+    names: set[str] = set()
+    with open(item.path, "rb") as f:
+        for k in range(WINDOWS):
+            f.seek(item.size * k // WINDOWS)
+            for raw in _KEY.findall(f.read(WINDOW_BYTES)):
+                try:
+                    names.add(json.loads(b'"' + raw + b'"'))
+                except ValueError:
+                    continue
+    return names
+
+
+def discovered_keys(con: duckdb.DuckDBPyConnection, path: str) -> set[str]:
+    """Every top-level key of the file's records: one more parse of the whole file."""
+    sql = f"select distinct unnest(json_keys(json)) from read_json_objects({path}, format = 'array')"
+    return {k for (k,) in con.execute(sql).fetchall()}
+
+
+def other_keys(keys: set[str], guessed: bool) -> list[str] | None:
+    """The keys to read as JSON columns besides id/image/conversations, or None when the typed
+    read cannot hold them: a video, names DuckDB would not tell apart (it matches fields without
+    case), too many. A guess drops such names instead: the proof finds a key that was missed."""
+    others: dict[str, str] = {}
+    for key in sorted(keys - set(KNOWN_KEYS)):
+        if key.lower() in _RESERVED or '"' in key or key.lower() in others:
+            if guessed:
+                continue
+            return None
+        others[key.lower()] = key
+    if len(others) > MAX_OTHER_KEYS:
+        return None
+    return list(others.values())
 
 
 def _count(text: str, char: str) -> str:
@@ -63,14 +92,13 @@ def _count(text: str, char: str) -> str:
     return f"coalesce(strlen({text}) - strlen(replace({text}, '{char}', '')), 0)"
 
 
-def _read_sql(path: str, key: str | None) -> str:
+def _read_sql(path: str, others: list[str]) -> str:
     columns = "id: 'JSON', image: 'VARCHAR', conversations: 'STRUCT(\"from\" VARCHAR, value VARCHAR)[]'"
-    if key is not None:
-        columns += f", {sql_str(key)}: 'JSON'"
-    other = f'"{key}"' if key is not None else "null::json"
+    columns += "".join(f", {sql_str(key)}: 'JSON'" for key in others)
+    selected = "".join(f', "{key}" as other_{k}' for k, key in enumerate(others))
     return f"""
     create or replace temp table llava_typed as
-    select ordinality - 1 as record_index, id, image, conversations, {other} as other
+    select ordinality - 1 as record_index, id, image, conversations{selected}
     from read_json({path}, format = 'array', records = true, columns = {{{columns}}}) with ordinality
     """
 
@@ -85,47 +113,53 @@ def _marks_sql() -> str:
     )
 
 
-def _judge_sql() -> str:
-    """SQL: one row, whether every record keeps to the rules of ingest/llava.py (`bad`: how many
-    do not) and what the typed read saw (keys, strings, and the punctuation inside them)."""
+def _judge_sql(others: list[str]) -> str:
+    """SQL: one row, how many records break a rule of ingest/llava.py or have two other keys
+    (whose order the typed read does not keep), and what the typed read saw: keys, strings,
+    and the punctuation inside them."""
     # Lambda indexes count from 1: an odd index is a human turn.
     turns_ok = (
         'list_bool_and(list_transform(conversations, lambda t, i: coalesce(t."from" = '
         "case when i % 2 = 1 then 'human' else 'gpt' end and t.value is not null, false)))"
     )
+    columns = [f"other_{k}" for k in range(len(others))]
+    present = " + ".join([f"({c} is not null)::integer" for c in columns] or ["0"])
     inside = {}
     for char in ('"', ":"):
         in_turn = _count(ROLE, char) + " + " + _count("t.value", char)
         inside[char] = " + ".join(
-            [
-                _count("id::varchar", char),
-                _count("other::varchar", char),
-                _count("image", char),
-                f"coalesce(list_sum(list_transform(conversations, lambda t: {in_turn})), 0)",
-            ]
+            [_count("id::varchar", char), _count("image", char)]
+            + [_count(f"{c}::varchar", char) for c in columns]
+            + [f"coalesce(list_sum(list_transform(conversations, lambda t: {in_turn})), 0)"]
         )
     return f"""
     with judged as (
-        select image, conversations, id, other,
+        select image, conversations, id,
             coalesce(
                 json_type(id) in ('VARCHAR', 'UBIGINT', 'BIGINT')
                 and len(conversations) > 0
                 and {turns_ok}
-                and {_marks_sql()} <= (image is not null)::integer,
+                and {_marks_sql()} <= (image is not null)::integer
+                and {present} <= 1,
                 false
             ) as ok,
+            {present} as others,
             {inside['"']} as quotes,
             {inside[":"]} as colons
         from llava_typed
     )
-    select count(*) filter (where not ok), count(id), count(image), count(conversations), count(other),
+    select count(*) filter (where not ok), count(id), count(image), count(conversations), coalesce(sum(others), 0),
         coalesce(sum(len(conversations)), 0), coalesce(sum(quotes), 0), coalesce(sum(colons), 0)
     from judged
     """
 
 
-def _scan_sql() -> str:
+def _scan_sql(others: list[str]) -> str:
     """SQL: llava_scan (ingest/llava.py) from the typed records, all of them kept."""
+    extra = "".join(
+        f" when other_{k} is not null then json_object({sql_str(key)}, other_{k})::varchar"
+        for k, key in enumerate(others)
+    )
     return f"""
     create or replace temp table llava_scan as
     select record_index,
@@ -135,7 +169,7 @@ def _scan_sql() -> str:
         image is not null as has_image,
         image,
         len(conversations)::integer as n_turns,
-        case when other is not null then json_object(?::varchar, other)::varchar end as extra,
+        {f"case{extra} end" if others else "null::varchar"} as extra,
         (image is not null)::integer as n_images,
         0 as n_videos,
         null::varchar as media,
@@ -163,37 +197,63 @@ def read_typed(
     if not plain_head(first_records):
         return False
     counter = counter or _count_beside(item)
-    taps = {item: counter.feed} if item.member is not None else None
     path = sql_str(feeds.path(item))
-    try:
-        with feeds.feeding([item]):
-            key = other_key(con, path)
-        if key is False:
-            detail(f"  {item.name}: keys besides id, image, conversations and one other; reading records as JSON")
-            return False
-        with feeds.feeding([item], taps):
-            execute(con, _read_sql(path, key), f"read {item.name}", item.size, progress)
-    except duckdb.Error as exc:
-        detail(f"  {item.name}: the typed read gave up ({str(exc).splitlines()[0][:120]}); reading records as JSON")
+    if item.member is None:
+        others = other_keys(sampled_keys(item), guessed=True)
+        outcome = _attempt(con, item, feeds, path, others, progress, counter)
+        if outcome == MISSED:  # a key the windows did not show, perhaps: ask every record
+            found = _discover(con, item, feeds, path)
+            if found is not None and set(found) - set(others):
+                others, outcome = found, _attempt(con, item, feeds, path, found, progress, counter)
+    else:
+        # A zip member is read from the start each time, its punctuation counted as it is fed: asked once.
+        others = _discover(con, item, feeds, path)
+        outcome = _attempt(con, item, feeds, path, others, progress, counter) if others is not None else None
+    if outcome != PROVEN:
         drop(con)
         return False
-    bad, ids, images, conversations, others, turns, quotes, colons = con.execute(_judge_sql()).fetchall()[0]
-    if item.member is None:  # a zip member's punctuation was counted as it was fed
-        counter.done.wait()
-    keys = ids + images + conversations + others + 2 * turns
-    strings = images + 2 * turns
-    # Outside strings: two quotes per key and per string value; a colon per key. The id and the
-    # other key are JSON text, whose own quotes and colons are in `quotes` and `colons`.
-    expected = Punctuation(2 * keys + 2 * strings + quotes, keys + colons)
-    raw = counter.counts
-    if bad or raw.hiding_escapes or (raw.quotes, raw.colons) != (expected.quotes, expected.colons):
-        reason = f"{bad:,} records to reject" if bad else f"punctuation {raw} against {expected}"
-        detail(f"  {item.name}: the typed read cannot stand ({reason}); reading records as JSON")
-        drop(con)
-        return False
-    con.execute(_scan_sql(), [key])
+    con.execute(_scan_sql(others))
     detail(f"  {item.name}: typed read")
     return True
+
+
+PROVEN, MISSED = "proven", "missed"  # the outcomes of _attempt besides a reason to give up
+
+
+def _discover(con, item: InputFile, feeds: Feeds, path: str) -> list[str] | None:
+    with feeds.feeding([item]):
+        others = other_keys(discovered_keys(con, path), guessed=False)
+    if others is None:
+        detail(f"  {item.name}: keys the typed read cannot hold; reading records as JSON")
+    return others
+
+
+def _attempt(con, item: InputFile, feeds: Feeds, path: str, others: list[str], progress: bool, counter) -> str | None:
+    """Read the file typed with `others` as JSON columns: PROVEN when it stands for the general
+    read, MISSED when the punctuation shows more keys or strings than it saw, None otherwise."""
+    taps = {item: counter.feed} if item.member is not None else None
+    try:
+        with feeds.feeding([item], taps):
+            execute(con, _read_sql(path, others), f"read {item.name}", item.size, progress)
+    except duckdb.Error as exc:
+        detail(f"  {item.name}: the typed read gave up ({str(exc).splitlines()[0][:120]}); reading records as JSON")
+        return None
+    bad, ids, images, conversations, present, turns, quotes, colons = con.execute(_judge_sql(others)).fetchall()[0]
+    if bad:
+        detail(f"  {item.name}: {bad:,} records to reject or with several other keys; reading records as JSON")
+        return None
+    if item.member is None:  # a zip member's punctuation was counted as it was fed
+        counter.done.wait()
+    keys = ids + images + conversations + present + 2 * turns
+    strings = images + 2 * turns
+    # Outside strings: two quotes per key and per string value; a colon per key. The id and the
+    # other keys are JSON text, whose own quotes and colons are in `quotes` and `colons`.
+    expected = Punctuation(2 * keys + 2 * strings + quotes, keys + colons)
+    raw = counter.counts
+    if raw.hiding_escapes or (raw.quotes, raw.colons) != (expected.quotes, expected.colons):
+        detail(f"  {item.name}: the typed read does not stand (punctuation {raw} against {expected})")
+        return None if raw.hiding_escapes else MISSED
+    return PROVEN
 
 
 def _count_beside(item: InputFile) -> RawCounter:

@@ -125,6 +125,8 @@ def _with(record_index: int, change) -> list[dict]:
         # Keys DuckDB would match without case, two other keys, a video: the keys of all records.
         _with(240, lambda r: r.update(ID="x")),
         _with(240, lambda r: r.update(Model="x", model="y")),
+        # Two other keys in one record: the typed read would not keep their order.
+        _with(240, lambda r: r.update(model="x", source="y")),
         _with(240, lambda r: r.update(video="v.mp4")),
         # A turn that is not an object, turns that do not alternate, too many marks: rejects,
         # which the general reader writes with the record's own text.
@@ -142,6 +144,7 @@ def _with(record_index: int, change) -> list[dict]:
         "value number",
         "ID",
         "two keys",
+        "two other keys",
         "video",
         "turn string",
         "no alternation",
@@ -162,4 +165,38 @@ def test_an_escape_that_hides_a_quote_from_the_count_is_left_to_the_general_read
     typed, answers = _ingest(tmp_path, "mix.json", text, True, monkeypatch)
     general, _ = _ingest(tmp_path, "mix.json", text, False, monkeypatch)
     assert answers == [False]
+    assert typed == general
+
+
+def test_other_keys_in_different_records_are_each_a_column(tmp_path, monkeypatch):
+    records = _plain_records()
+    for i in range(0, 200, 9):
+        records[i]["source"] = {"dataset": "ocr_vqa", "page": i}
+    records[5]["weight"] = 0.5
+    typed, answers = _ingest(tmp_path, "mix.json", records, True, monkeypatch)
+    general, _ = _ingest(tmp_path, "mix.json", records, False, monkeypatch)
+    assert answers == [True]
+    assert typed == general
+    columns, _, rows = typed["llava_records"]
+    extras = {row[columns.index("record_index")]: row[columns.index("extra")] for row in rows}
+    assert (extras[5], extras[9], extras[231]) == (
+        '{"weight":0.5}',
+        '{"source":{"dataset":"ocr_vqa","page":9}}',
+        '{"model":""}',
+    )
+
+
+def test_a_key_the_windows_miss_is_found_by_asking_every_record(tmp_path, monkeypatch):
+    # One window of 300 bytes sees the first record only: `model` (from record 231 on) is missed,
+    # the punctuation shows it, and the keys of all records are asked before the second read.
+    monkeypatch.setattr(llava_typed_read, "WINDOWS", 1)
+    monkeypatch.setattr(llava_typed_read, "WINDOW_BYTES", 300)
+    asked = []
+    real = llava_typed_read.discovered_keys
+    monkeypatch.setattr(llava_typed_read, "discovered_keys", lambda *a: asked.append(real(*a)) or asked[-1])
+    records = _plain_records()
+    typed, answers = _ingest(tmp_path, "mix.json", records, True, monkeypatch)
+    general, _ = _ingest(tmp_path, "mix.json", records, False, monkeypatch)
+    assert asked == [{"id", "image", "conversations", "model"}]
+    assert answers == [True]
     assert typed == general
