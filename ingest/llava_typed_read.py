@@ -88,8 +88,11 @@ def other_keys(keys: set[str], guessed: bool) -> list[str] | None:
 
 
 def _count(text: str, char: str) -> str:
-    """SQL: how many times `char` is in the string `text` (0 for NULL)."""
-    return f"coalesce(strlen({text}) - strlen(replace({text}, '{char}', '')), 0)"
+    """SQL: how many times `char` is in the string `text` (0 for NULL); a text without it (most
+    are) is only searched, not copied."""
+    return (
+        f"case when contains({text}, '{char}') then strlen({text}) - strlen(replace({text}, '{char}', '')) else 0 end"
+    )
 
 
 def _read_sql(path: str, others: list[str]) -> str:
@@ -98,19 +101,22 @@ def _read_sql(path: str, others: list[str]) -> str:
     selected = "".join(f', "{key}" as other_{k}' for k, key in enumerate(others))
     return f"""
     create or replace temp table llava_typed as
-    select ordinality - 1 as record_index, id, image, conversations{selected}
-    from read_json({path}, format = 'array', records = true, columns = {{{columns}}}) with ordinality
+    select record_index, id, image, conversations{selected}, {_marks_sql()} as marks
+    from (
+        select ordinality - 1 as record_index, *
+        from read_json({path}, format = 'array', records = true, columns = {{{columns}}}) with ordinality
+    )
     """
 
 
 def _marks_sql() -> str:
-    """SQL: the <image>/<video> marks over a typed record's turns."""
+    """SQL: the <image>/<video> marks over a typed record's turns. Both marks are 7 ASCII bytes,
+    so bytes removed / 7 counts them; a turn without '<' (most answers) is not searched."""
     stripped = "t.value"
     for mark in _MARKS:
         stripped = f"replace({stripped}, '{mark}', '')"
-    return (
-        f"coalesce(list_sum(list_transform(conversations, lambda t: (length(t.value) - length({stripped})) // 7)), 0)"
-    )
+    per_turn = f"case when contains(t.value, '<') then (strlen(t.value) - strlen({stripped})) // 7 else 0 end"
+    return f"coalesce(list_sum(list_transform(conversations, lambda t: {per_turn})), 0)"
 
 
 def _judge_sql(others: list[str]) -> str:
@@ -139,7 +145,7 @@ def _judge_sql(others: list[str]) -> str:
                 json_type(id) in ('VARCHAR', 'UBIGINT', 'BIGINT')
                 and len(conversations) > 0
                 and {turns_ok}
-                and {_marks_sql()} <= (image is not null)::integer
+                and marks <= (image is not null)::integer
                 and {present} <= 1,
                 false
             ) as ok,
@@ -175,7 +181,7 @@ def _scan_sql(others: list[str]) -> str:
         null::varchar as media,
         null::varchar as layout,
         case when image is not null then [{{'kind': 'image', 'path': image}}] else [] end as media_items,
-        image is not null and {_marks_sql()} = 0 as implicit,
+        image is not null and marks = 0 as implicit,
         null::varchar as problem,
         null::varchar as raw
     from llava_typed
