@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import platform
 import shutil
@@ -486,30 +485,27 @@ def _ingest_changed(con, todo, feeds, staging, image_data, reports, lines: _Line
             _set_counts(reports[item], (c.records_read, c.blocks_written, c.rejected))
             reports[item].reader = c.reader
             lines.svit_file(con, item, c)
+    _ingest_two_at_a_time(con, todo, feeds, staging, reports, lines, counters)
+
+
+def _ingest_two_at_a_time(con, todo, feeds, staging, reports, lines: _Lines, counters) -> None:
+    """The LLaVA files and Visual Genome's and COCO's annotations, two at a time: DuckDB parses
+    a JSON array on one thread, so one file at a time leaves a core idle (bench/README.md).
+    Each runs on its own cursor, whose temp tables are its own."""
     readers = {
+        LLAVA: llava.ingest_llava_file,
         VG_OBJECTS: visual_genome.ingest_objects,
         VG_REGIONS: visual_genome.ingest_regions,
         COCO_CAPTIONS: coco.ingest_captions,
     }
-    for item in todo:
-        if item.kind not in readers:
-            continue
-        counts, elapsed = timed([item], functools.partial(readers[item.kind], con, item, feeds, staging, progress))
-        _set_counts(reports[item], counts)
-        lines.file(con, item, counts, elapsed)
-    _ingest_llava_files(con, [i for i in todo if i.kind == LLAVA], feeds, staging, reports, lines, counters)
-
-
-def _ingest_llava_files(con, files, feeds, staging, reports, lines: _Lines, counters) -> None:
-    """The LLaVA files, two at a time: DuckDB parses a JSON array on one thread, so one file
-    at a time leaves a core idle (bench/README.md). Each runs on its own cursor, whose temp
-    tables are its own."""
+    files = [i for i in todo if i.kind in readers]
 
     def read(item: InputFile) -> tuple[tuple, float]:
         started = time.perf_counter()
         cursor = con.cursor()
         try:
-            counts = llava.ingest_llava_file(cursor, item, feeds, staging, lines.progress, counter=counters.get(item))
+            extra = {"counter": counters.get(item)} if item.kind == LLAVA else {}
+            counts = readers[item.kind](cursor, item, feeds, staging, lines.progress, **extra)
         finally:
             cursor.close()
         return counts, time.perf_counter() - started
