@@ -90,7 +90,7 @@ def ingest_llava_file(
         TYPED_READ
         and layout is None
         and container == JSON_ARRAY
-        and llava_typed_read.read_typed(con, item, feeds, first, progress, counter)
+        and llava_typed_read.read_typed(con, item, first, progress, counter)
     )
     if not typed:
         _read_raw(con, item, feeds, container, progress)

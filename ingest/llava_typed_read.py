@@ -28,7 +28,7 @@ import duckdb
 
 from ingest.duck import detail, execute
 from ingest.json_punctuation import Punctuation, RawCounter
-from ingest.sources import Feeds, InputFile
+from ingest.sources import InputFile
 from svit.core.sql import sql_str
 
 KNOWN_KEYS = ("id", "image", "conversations")
@@ -191,30 +191,31 @@ def _scan_sql(others: list[str]) -> str:
 def read_typed(
     con: duckdb.DuckDBPyConnection,
     item: InputFile,
-    feeds: Feeds,
     first_records: list,
     progress: bool,
     counter: RawCounter | None = None,
 ) -> bool:
     """Read `item` with its types into llava_typed and llava_scan; False (and nothing left
     behind) when the typed read cannot stand for the general one. `item` is a JSON array
-    (JSON lines go to the general reader). `counter`: the file's punctuation, counted
-    by the caller while it hashed the file; otherwise counted here, beside the read."""
+    (JSON lines go to the general reader), a plain file (LLaVA files are never zip members,
+    ingest/sources.py). `counter`: the file's punctuation, counted by the caller while it
+    hashed the file; otherwise counted here, beside the read."""
     if not plain_head(first_records):
         return False
-    counter = counter or _count_beside(item)
-    path = sql_str(feeds.path(item))
-    if item.member is None:
-        others = other_keys(sampled_keys(item), guessed=True)
-        outcome = _attempt(con, item, feeds, path, others, progress, counter)
-        if outcome == MISSED:  # a key the windows did not show, perhaps: ask every record
-            found = _discover(con, item, feeds, path)
-            if found is not None and set(found) - set(others):
-                others, outcome = found, _attempt(con, item, feeds, path, found, progress, counter)
-    else:
-        # A zip member is read from the start each time, its punctuation counted as it is fed: asked once.
-        others = _discover(con, item, feeds, path)
-        outcome = _attempt(con, item, feeds, path, others, progress, counter) if others is not None else None
+    if counter is None:
+        counter = RawCounter()
+        threading.Thread(target=counter.count_file, args=(item.path,), daemon=True).start()
+    others = other_keys(sampled_keys(item), guessed=True)
+    outcome = _attempt(con, item, others, progress, counter)
+    if outcome == MISSED:  # a key the windows did not show, perhaps: ask every record
+        try:
+            found = other_keys(discovered_keys(con, sql_str(item.path)), guessed=False)
+        except duckdb.Error:  # the typed read parsed the file: not expected, but the general reader decides
+            found = None
+        if found is None:
+            detail(f"  {item.name}: keys the typed read cannot hold; reading records as JSON")
+        elif set(found) - set(others):
+            others, outcome = found, _attempt(con, item, found, progress, counter)
     if outcome != PROVEN:
         drop(con)
         return False
@@ -226,21 +227,11 @@ def read_typed(
 PROVEN, MISSED = "proven", "missed"  # the outcomes of _attempt besides a reason to give up
 
 
-def _discover(con, item: InputFile, feeds: Feeds, path: str) -> list[str] | None:
-    with feeds.feeding([item]):
-        others = other_keys(discovered_keys(con, path), guessed=False)
-    if others is None:
-        detail(f"  {item.name}: keys the typed read cannot hold; reading records as JSON")
-    return others
-
-
-def _attempt(con, item: InputFile, feeds: Feeds, path: str, others: list[str], progress: bool, counter) -> str | None:
+def _attempt(con, item: InputFile, others: list[str], progress: bool, counter: RawCounter) -> str | None:
     """Read the file typed with `others` as JSON columns: PROVEN when it stands for the general
     read, MISSED when the punctuation shows more keys or strings than it saw, None otherwise."""
-    taps = {item: counter.feed} if item.member is not None else None
     try:
-        with feeds.feeding([item], taps):
-            execute(con, _read_sql(path, others), f"read {item.name}", item.size, progress)
+        execute(con, _read_sql(sql_str(item.path), others), f"read {item.name}", item.size, progress)
     except duckdb.Error as exc:
         detail(f"  {item.name}: the typed read gave up ({str(exc).splitlines()[0][:120]}); reading records as JSON")
         return None
@@ -248,8 +239,7 @@ def _attempt(con, item: InputFile, feeds: Feeds, path: str, others: list[str], p
     if bad:
         detail(f"  {item.name}: {bad:,} records to reject or with several other keys; reading records as JSON")
         return None
-    if item.member is None:  # a zip member's punctuation was counted as it was fed
-        counter.done.wait()
+    counter.done.wait()
     keys = ids + images + conversations + present + 2 * turns
     strings = images + 2 * turns
     # Outside strings: two quotes per key and per string value; a colon per key. The id and the
@@ -260,13 +250,6 @@ def _attempt(con, item: InputFile, feeds: Feeds, path: str, others: list[str], p
         detail(f"  {item.name}: the typed read does not stand (punctuation {raw} against {expected})")
         return None if raw.hiding_escapes else MISSED
     return PROVEN
-
-
-def _count_beside(item: InputFile) -> RawCounter:
-    counter = RawCounter()
-    if item.member is None:
-        threading.Thread(target=counter.count_file, args=(item.path,), daemon=True).start()
-    return counter
 
 
 def drop(con: duckdb.DuckDBPyConnection) -> None:
