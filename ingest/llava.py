@@ -104,10 +104,8 @@ def ingest_llava_file(
     else:
         con.execute(_scan_sql())
         _write_turns(con, item, turns_dir, progress)
-        expected = con.execute("select coalesce(sum(n_turns), 0) from llava_scan where problem is null").fetchall()[0][
-            0
-        ]
-        written = con.execute(f"select count(*) from read_parquet({sql_str(turns_dir / '*.parquet')})").fetchall()[0][0]
+        [(expected,)] = con.execute("select coalesce(sum(n_turns), 0) from llava_scan where problem is null").fetchall()
+        [(written,)] = con.execute(f"select count(*) from read_parquet({sql_str(turns_dir / '*.parquet')})").fetchall()
         if written != expected:
             _diagnose_turns(con)
             _write_turns(con, item, turns_dir, progress)

@@ -200,3 +200,24 @@ def test_a_key_the_windows_miss_is_found_by_asking_every_record(tmp_path, monkey
     assert asked == [{"id", "image", "conversations", "model"}]
     assert answers == [True]
     assert typed == general
+
+
+def test_files_read_two_at_a_time_each_keep_their_rejects(tmp_path):
+    # The LLaVA files run on cursors of their own, two at a time; the rejects table is shared.
+    source = tmp_path / "source"
+    source.mkdir()
+    paths = []
+    for n in range(3):
+        records = _plain_records()
+        records[10 + n]["conversations"] = []
+        path = source / f"part{n}.json"
+        path.write_text(json.dumps(records), encoding="utf-8")
+        paths.append(path)
+    warehouse = Warehouse(tmp_path / "warehouse")
+    run_ingest(source, tuple(paths), warehouse, progress=False)
+    files = sorted(str(f) for f in (warehouse.root / "current" / "rejects").rglob("*.parquet"))
+    rejects = duckdb.sql(f"select source, record_index, reason from read_parquet({files}) order by all").fetchall()
+    assert rejects == [(f"part{n}.json", 10 + n, 'empty "conversations"') for n in range(3)]
+    records = sorted(str(f) for f in (warehouse.root / "current" / "llava_records").rglob("*.parquet"))
+    counts = duckdb.sql(f"select source, count(*) from read_parquet({records}) group by 1 order by 1").fetchall()
+    assert counts == [(f"part{n}", 260) for n in range(3)]
