@@ -40,3 +40,41 @@
     ) as grams
     semi join {{ ref('int_object_phrases') }} as phrases on phrases.phrase = grams.phrase
 {%- endmacro %}
+
+{#- The table that keeps, per model, the (record_order, phrase) pairs question_phrases gives
+    for its records: they do not depend on the recipe, and finding them is most of a coverage
+    mix's time (bench/README.md), so `svit mix` finds them once per model and reuses them
+    while the model stays as it was built. `svit build` deletes the pairs of every model it
+    builds, and all of them when it builds int_object_phrases (svit/mix/phrase_cache.py). -#}
+{% macro question_phrase_cache() -%}
+    {{- return(api.Relation.create(database=target.database, schema=target.schema, identifier='mix_question_phrases')) -}}
+{%- endmacro %}
+
+{#- The models whose pairs a user mix reads from the cache: its coverage sources that are
+    models of this project, and the official core set the coverage table compares with. -#}
+{% macro cached_phrase_models(mix) -%}
+    {%- set names = [] -%}
+    {%- for source in mix.sources if source.select == 'coverage' and source.kind == 'model' -%}
+        {%- do names.append(source.name) -%}
+    {%- endfor -%}
+    {%- do names.append('mix_svit_core_150k') -%}
+    {{- return(names | unique | list) -}}
+{%- endmacro %}
+
+{#- mix_user's pre-hook: the cache made, and filled with the pairs of the models it lacks. -#}
+{% macro fill_question_phrase_cache(mix) -%}
+    {%- set cache = question_phrase_cache() -%}
+    {%- set models = {} -%}
+    {#- ref() outside the `execute` guard: dbt sees these dependencies when it parses the hook. -#}
+    {%- for name in cached_phrase_models(mix) -%}
+        {%- do models.update({name: ref(name)}) -%}
+    {%- endfor -%}
+    {%- if execute -%}
+        {%- do run_query('create table if not exists ' ~ cache ~ ' (model varchar, record_order bigint, phrase varchar)') -%}
+        {%- set held = run_query('select distinct model from ' ~ cache).columns[0].values() -%}
+        {%- for name, relation in models.items() if name not in held %}
+insert into {{ cache }}
+select '{{ name }}', key, phrase from ({{ question_phrases(relation, 'record_order') }});
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,7 +1,8 @@
 """`svit mix`: build a mix (a published recipe or a user's RECIPE.yml) and write its manifest.
 
 `recipe` reads and checks a recipe against the warehouse, `build` runs the dbt models that
-make the mix, `manifest` writes what went into it, `drop` removes a user mix (`svit drop-mix`).
+make the mix, `manifest` writes what went into it, `drop` removes a user mix (`svit drop-mix`),
+`phrase_cache` forgets the object phrases coverage mixes keep between builds.
 """
 
 from svit.mix.build import build_mix

@@ -13,6 +13,7 @@ from svit.core.models_db import built_relations, connect
 from svit.core.sql import sql_ident
 from svit.core.warehouse import Warehouse
 from svit.mix.manifest import PUBLISHED, MixResult, missing_files, write_manifest, write_published_manifests
+from svit.mix.phrase_cache import forget_question_phrases
 from svit.mix.recipe import GENERIC_MODELS, GENERIC_PARENTS, Recipe, load_recipe
 
 
@@ -57,6 +58,7 @@ def _build_published(warehouse: Warehouse, name: str, quiet: bool) -> MixResult:
             f"{name} needs {', '.join(absent)} ingested: `svit ingest` with " + "; ".join(how[f] for f in absent)
         )
     # As `svit build` does, limited to this model: one way to build a published mix and write its manifest.
+    forget_question_phrases(warehouse)
     timings = run_dbt(warehouse, "build", ("--select", name), quiet=quiet)
     [result] = [m for m in write_published_manifests(warehouse, built_models(timings)) if m.name == name]
     return result

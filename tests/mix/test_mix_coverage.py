@@ -14,6 +14,7 @@ import pytest
 
 from svit.core.dbt import PROJECT_DIR
 from svit.mix import build_mix
+from svit.workflows import build_with_manifests
 from tests.helpers import TRUTH, query
 
 SEED = 5
@@ -285,3 +286,35 @@ def test_another_seed_picks_another_core_like(core_like, built_sample, tmp_path)
     build_mix(built_sample, str(path))
     sql = "select list(source_record_index order by record_order) from {} where mix_source = 'llava_svit_referring_qa'"
     assert query(built_sample, sql.format("core_like_seed")) != query(built_sample, sql.format("core_like"))
+
+
+# --------------------------------------------------------------------------- the kept pairs
+
+
+def test_the_pairs_are_found_once_per_model_and_forgotten_by_a_build(select_mix, built_sample, vocabulary):
+    # What the coverage sources read: the questions' phrases of every record, by record_order.
+    kept = query(built_sample, "select model, record_order, phrase from mix_question_phrases")
+    assert {m for m, _, _ in kept} >= {"llava_svit_all", "llava_svit_complex_reasoning", "mix_svit_core_150k"}
+    for model in ("llava_svit_complex_reasoning", "mix_svit_core_150k"):
+        expected = {
+            (order, phrase)
+            for order, conversations in query(built_sample, f"select record_order, conversations from {model}")
+            for phrase in phrases_named(conversations, vocabulary)
+        }
+        assert {(o, p) for m, o, p in kept if m == model} == expected
+        assert len([1 for m, _, _ in kept if m == model]) == len(expected)  # each pair once
+    # Any build forgets them (a model it rebuilds would no longer match), and a mix finds them again.
+    build_with_manifests(built_sample, ("--select", "stg_svit__images"), quiet=True)
+    assert query(built_sample, "select count(*) from duckdb_tables() where table_name = 'mix_question_phrases'") == [
+        (0,)
+    ]
+    again = build_mix(built_sample, str(select_mix.manifest["recipe_file"]))
+    assert again.records == select_mix.records
+    assert picked(built_sample, "select_check", COVERAGE_RATIO) == reference_pick(
+        source_rows(built_sample, "llava_svit_complex_reasoning", vocabulary),
+        SEED,
+        COVERAGE_RATIO,
+        400,
+        "coverage",
+        "0.3",
+    )

@@ -29,8 +29,13 @@
     `grounding: G` then rewrites the boxes of the referring records picked (filters and picks
     see the published text), except in sources that hold G already (mixes built in G). -#}
 {%- set mix = var('mix', none) -%}
-{{ config(enabled=(mix is not none), alias=(mix['name'] if mix is not none else 'mix_user')) }}
+{{ config(
+    enabled=(mix is not none),
+    alias=(mix['name'] if mix is not none else 'mix_user'),
+    pre_hook="{{ fill_question_phrase_cache(var('mix')) }}",
+) }}
 {%- if mix is not none %}
+-- depends_on: {{ ref('int_object_phrases') }}
 
 with
 {{ mix_source_ctes(mix) }}
@@ -42,7 +47,17 @@ phrase_rounds_{{ i }} as (
     select key as source_position, min(nomination) as phrase_round
     from (
         select key, row_number() over (partition by phrase order by {{ md5_order | replace('source_position', 'key') }}) as nomination
-        from ({{ question_phrases('filtered_' ~ i, 'source_position') }})
+        from (
+            {%- if source.kind == 'model' %}
+            -- The pairs found once per model (the pre-hook), for the records the filter keeps.
+            select f.source_position as key, c.phrase
+            from filtered_{{ i }} as f
+            inner join {{ question_phrase_cache() }} as c
+                on c.model = '{{ source.name }}' and c.record_order = f.source_record
+            {%- else %}
+            {{ question_phrases('filtered_' ~ i, 'source_position') }}
+            {%- endif %}
+        )
     )
     group by key
 ),

@@ -36,7 +36,13 @@ tasks_{{ loop.index }} as (
 
 covered_{{ loop.index }} as (
     select count(distinct phrase) as phrases_covered
+    {%- if name == 'mix_svit_core_150k' %}
+    -- The official core's pairs, found once (mix_user's pre-hook, macros/recipes/object_phrases.sql).
+    from {{ question_phrase_cache() }}
+    where model = 'mix_svit_core_150k'
+    {%- else %}
     from ({{ question_phrases(relation, 'record_order') }})
+    {%- endif %}
 ),
 {% endfor %}
 
