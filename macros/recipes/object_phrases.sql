@@ -44,8 +44,8 @@
 {#- The table that keeps, per model, the (record_order, phrase) pairs question_phrases gives
     for its records: they do not depend on the recipe, and finding them is most of a coverage
     mix's time (bench/README.md), so `svit mix` finds them once per model and reuses them
-    while the model stays as it was built. `svit build` deletes the pairs of every model it
-    builds, and all of them when it builds int_object_phrases (svit/mix/phrase_cache.py). -#}
+    while the model stays as it was built: every `svit build` (and `svit mix` of a published
+    mix) drops the table before dbt runs (svit/mix/phrase_cache.py). -#}
 {% macro question_phrase_cache() -%}
     {{- return(api.Relation.create(database=target.database, schema=target.schema, identifier='mix_question_phrases')) -}}
 {%- endmacro %}
