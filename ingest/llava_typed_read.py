@@ -213,14 +213,14 @@ def read_typed(
         except duckdb.Error:  # the typed read parsed the file: not expected, but the general reader decides
             found = None
         if found is None:
-            detail(f"  {item.name}: keys the typed read cannot hold; reading records as JSON")
+            _say(progress, f"  {item.name}: keys the typed read cannot hold; reading records as JSON")
         elif set(found) - set(others):
             others, outcome = found, _attempt(con, item, found, progress, counter)
     if outcome != PROVEN:
         drop(con)
         return False
     con.execute(_scan_sql(others))
-    detail(f"  {item.name}: typed read")
+    _say(progress, f"  {item.name}: typed read")
     return True
 
 
@@ -233,11 +233,14 @@ def _attempt(con, item: InputFile, others: list[str], progress: bool, counter: R
     try:
         execute(con, _read_sql(sql_str(item.path), others), f"read {item.name}", item.size, progress)
     except duckdb.Error as exc:
-        detail(f"  {item.name}: the typed read gave up ({str(exc).splitlines()[0][:120]}); reading records as JSON")
+        _say(
+            progress,
+            f"  {item.name}: the typed read gave up ({str(exc).splitlines()[0][:120]}); reading records as JSON",
+        )
         return None
     bad, ids, images, conversations, present, turns, quotes, colons = con.execute(_judge_sql(others)).fetchall()[0]
     if bad:
-        detail(f"  {item.name}: {bad:,} records to reject or with several other keys; reading records as JSON")
+        _say(progress, f"  {item.name}: {bad:,} records to reject or with several other keys; reading records as JSON")
         return None
     counter.done.wait()
     keys = ids + images + conversations + present + 2 * turns
@@ -247,9 +250,15 @@ def _attempt(con, item: InputFile, others: list[str], progress: bool, counter: R
     expected = Punctuation(2 * keys + 2 * strings + quotes, keys + colons)
     raw = counter.counts
     if raw.hiding_escapes or (raw.quotes, raw.colons) != (expected.quotes, expected.colons):
-        detail(f"  {item.name}: the typed read does not stand (punctuation {raw} against {expected})")
+        _say(progress, f"  {item.name}: the typed read does not stand (punctuation {raw} against {expected})")
         return None if raw.hiding_escapes else MISSED
     return PROVEN
+
+
+def _say(progress: bool, line: str) -> None:
+    """A detail line, where the other readers' show (ingest/duck.py): with progress, under -v."""
+    if progress:
+        detail(line)
 
 
 def drop(con: duckdb.DuckDBPyConnection) -> None:

@@ -37,3 +37,6 @@ def test_demo_runs_every_built_stage_on_the_bundled_sample(tmp_path):
     assert (tmp_path / "wh" / "turns").is_dir()
     assert "stats " in proc.stdout and (tmp_path / "wh" / "report" / "report.html").is_file()
     assert "skipped" not in proc.stdout
+    # One line per stage after the two that say where: no reader's detail lines (those are for `svit ingest -v`).
+    stages = [line.split()[0] for line in proc.stdout.splitlines()[2:]]
+    assert stages == ["ingest", "build", "export", "images", "stats"], proc.stdout
