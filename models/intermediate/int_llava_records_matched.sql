@@ -61,8 +61,8 @@ llava_first_turns as (
 
 candidate_blocks as (
     -- Records with the same key have the same image and the same first turn, so only blocks
-    -- whose image and first turn some LLaVA record has are keyed in full: a few hundred
-    -- thousand of SVIT's 3M blocks for the published files (bench/README.md).
+    -- whose image and first turn some LLaVA record has are keyed in full: for the published
+    -- files a small share of SVIT's blocks (the count is in bench/README.md).
     select
         first_turns.task,
         first_turns.image_id,
