@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# The marks of a medium in a turn (LLaVA-NeXT marks a video with <image>), both 7 characters:
+# the readers count them by the length they take out of a text.
+PLACEHOLDERS = ("<image>", "<video>")
+
 
 def turn_problem(turn: str, index: str, first_role: str, second_role: str, json_leaves: bool = True) -> str:
     """SQL: why one turn is unusable, or NULL.

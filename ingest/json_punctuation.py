@@ -18,6 +18,7 @@ a file spelling either is never taken as proven.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from svit.core.arrow_strings import string_bytes
 
 _QUOTE, _COLON = ord('"'), ord(":")
 _HIDING_ESCAPE = re.compile(rb"\\u00(?:22|3[aA])")
+_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:')  # a JSON string followed by a colon: a key
 _CHUNK = 1 << 24
 
 
@@ -92,3 +94,16 @@ def text_punctuation(array: pa.Array) -> Punctuation:
     if array.null_count == len(array):
         return Punctuation()
     return _count(string_bytes(array))
+
+
+def key_names(data: bytes) -> list[str]:
+    """The key names in a piece of JSON text, first seen first (a guess at what a typed read
+    should ask for: a string before a colon inside a value counts too, and the proof above
+    finds any key the guess missed)."""
+    names: dict[str, None] = {}
+    for raw in dict.fromkeys(_KEY.findall(data)):
+        try:
+            names.setdefault(json.loads(b'"' + raw + b'"'))
+        except ValueError:
+            continue
+    return list(names)

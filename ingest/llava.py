@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from ingest import llava_shapes, llava_typed_read
-from ingest.checks import turn_problem
+from ingest.checks import PLACEHOLDERS, turn_problem
 from ingest.duck import execute
 from ingest.json_punctuation import RawCounter
 from ingest.sources import Feeds, InputFile, model_name
@@ -43,7 +43,6 @@ from svit.core.sql import sql_str
 
 JSON_ARRAY = "json array"
 JSON_LINES = "json lines"
-PLACEHOLDERS = ("<image>", "<video>")  # the marks of a medium in a turn (LLaVA-NeXT marks a video with <image>)
 IMPLICIT = "with an implicit placeholder (one medium, no mark)"  # the note counted in the manifest
 RESHAPE_BATCH = 20_000  # records of a ShareGPT or TRL file mapped at a time
 SHAPE_SAMPLE = 200  # the first records that tell a file's shape

@@ -19,15 +19,14 @@ string, and when a record breaks a rule (the general reader writes the reject wi
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 from pathlib import Path
 
 import duckdb
 
+from ingest.checks import PLACEHOLDERS
 from ingest.duck import detail, execute
-from ingest.json_punctuation import Punctuation, RawCounter
+from ingest.json_punctuation import Punctuation, RawCounter, key_names
 from ingest.sources import InputFile
 from svit.core.sql import sql_str
 
@@ -35,10 +34,8 @@ KNOWN_KEYS = ("id", "image", "conversations")
 # The keys' names, lowered: DuckDB matches struct fields without case, so none may be an extra key.
 _RESERVED = {"id", "image", "conversations", "video", "from", "value"}
 ROLE = 't."from"'  # a typed turn's role
-WINDOWS, WINDOW_BYTES = 32, 1 << 18  # where sampled_keys looks: 8 MB spread over the file
-_KEY = re.compile(rb'"((?:[^"\\\n]|\\.){1,64})"\s*:')
+WINDOWS, WINDOW_BYTES = 32, 1 << 18  # where sampled_keys looks: WINDOWS windows spread over the file
 MAX_OTHER_KEYS = 16  # more key names than this are not read as columns
-_MARKS = ("<image>", "<video>")  # as ingest/llava.py counts them: each mark is 7 characters
 
 
 def plain_head(first_records: list) -> bool:
@@ -57,11 +54,7 @@ def sampled_keys(item: InputFile) -> set[str]:
     with open(item.path, "rb") as f:
         for k in range(WINDOWS):
             f.seek(item.size * k // WINDOWS)
-            for raw in _KEY.findall(f.read(WINDOW_BYTES)):
-                try:
-                    names.add(json.loads(b'"' + raw + b'"'))
-                except ValueError:
-                    continue
+            names.update(key_names(f.read(WINDOW_BYTES)))
     return names
 
 
@@ -113,7 +106,7 @@ def _marks_sql() -> str:
     """SQL: the <image>/<video> marks over a typed record's turns. Both marks are 7 ASCII bytes,
     so bytes removed / 7 counts them; a turn without '<' (most answers) is not searched."""
     stripped = "t.value"
-    for mark in _MARKS:
+    for mark in PLACEHOLDERS:
         stripped = f"replace({stripped}, '{mark}', '')"
     per_turn = f"case when contains(t.value, '<') then (strlen(t.value) - strlen({stripped})) // 7 else 0 end"
     return f"coalesce(list_sum(list_transform(conversations, lambda t: {per_turn})), 0)"

@@ -7,8 +7,6 @@ The SQL of the read itself is in ingest/svit_scan_sql.py; ingest/svit_original.p
 
 from __future__ import annotations
 
-import json
-import re
 import zipfile
 import zlib
 from collections import Counter
@@ -16,7 +14,7 @@ from collections import Counter
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.json_punctuation import Punctuation, text_punctuation
+from ingest.json_punctuation import Punctuation, key_names, text_punctuation
 from ingest.sources import InputFile
 
 
@@ -24,7 +22,6 @@ class NotProven(Exception):
     """The typed read may have dropped a key or coerced a value: read the file as JSON text."""
 
 
-_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:')
 _KNOWN_KEYS = {"image_id", "conversations", "content", "from", "value"}
 
 
@@ -45,11 +42,7 @@ def extra_key_hint(item: InputFile, sample_bytes: int) -> list[str]:
         return []  # a damaged file: the scan itself reports it, naming the file
 
     names: dict[str, str] = {}
-    for raw in dict.fromkeys(_KEY.findall(head)):
-        try:
-            name = json.loads(b'"' + raw + b'"')
-        except ValueError:
-            continue
+    for name in key_names(head):
         # DuckDB's struct fields are case-insensitive: two such names cannot both be fields.
         if name.lower() not in {k.lower() for k in _KNOWN_KEYS}:
             names.setdefault(name.lower(), name)
