@@ -199,6 +199,9 @@ def read_typed(
         counter = RawCounter()
         threading.Thread(target=counter.count_file, args=(item.path,), daemon=True).start()
     others = other_keys(sampled_keys(item), guessed=True)
+    if others is None:  # more key names than the typed read asks for
+        _say(progress, f"  {item.name}: too many key names for the typed read; reading records as JSON")
+        return False
     outcome = _attempt(con, item, others, progress, counter)
     if outcome == MISSED:  # a key the windows did not show, perhaps: ask every record
         try:

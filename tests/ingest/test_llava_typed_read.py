@@ -127,6 +127,8 @@ def _with(record_index: int, change) -> list[dict]:
         _with(240, lambda r: r.update(Model="x", model="y")),
         # Two other keys in one record: the typed read would not keep their order.
         _with(240, lambda r: r.update(model="x", source="y")),
+        # More key names than the typed read asks for as columns (here inside one value).
+        _with(5, lambda r: r.update(model={f"k{n}": n for n in range(20)})),
         _with(240, lambda r: r.update(video="v.mp4")),
         # A turn that is not an object, turns that do not alternate, too many marks: rejects,
         # which the general reader writes with the record's own text.
@@ -145,6 +147,7 @@ def _with(record_index: int, change) -> list[dict]:
         "ID",
         "two keys",
         "two other keys",
+        "many key names",
         "video",
         "turn string",
         "no alternation",
