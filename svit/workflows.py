@@ -6,7 +6,7 @@ from svit.core import snapshots
 from svit.core.dbt import NodeTiming, built_models, run_dbt
 from svit.core.warehouse import Warehouse
 from svit.mix import MixResult, write_published_manifests
-from svit.mix.phrase_cache import forget_question_phrases
+from svit.mix.record_cache import forget_record_caches
 
 # `svit build`'s dbt output, under <warehouse>/dbt/logs/ (svit.core.dbt.log_file).
 BUILD_LOG = "build.log"
@@ -24,6 +24,6 @@ def build_with_manifests(
     dbt's output goes to dbt/logs/build.log; on standard error a progress line, or with
     `verbose` dbt's output itself, or with `quiet` nothing (svit.core.dbt.run_dbt)."""
     with snapshots.write_lock(warehouse.root, "build"):
-        forget_question_phrases(warehouse)
+        forget_record_caches(warehouse)
         timings = run_dbt(warehouse, "build", extra, quiet=quiet, verbose=verbose, log_name=BUILD_LOG)
         return timings, write_published_manifests(warehouse, built_models(timings))

@@ -1,5 +1,5 @@
 {#-
-    The sources of a user recipe (var('mix'), written by `svit mix` from RECIPE.yml), as
+    The sources of a user recipe (mix_recipe() below, written by `svit mix` from RECIPE.yml), as
     CTEs both models/marts/mixes/mix_user*.sql use:
 
       source_<i>   every record of the source, in its order, in the mix columns plus the
@@ -11,6 +11,15 @@
     A source is a model of this project (`ref`), a mix built earlier (a table of its own,
     kind `relation`) or an ingested LLaVA file (kind `llava_file`).
 -#}
+
+{#- The recipe `svit mix` builds, as svit/mix/recipe.py checked it (`Recipe.as_var`), or none.
+    It comes in the environment variable SVIT_MIX_RECIPE, not as a dbt var: dbt parses the
+    whole project again when a var changes, and only the files that read an environment
+    variable when that changes (the three mix_user models), which spares a recipe change
+    most of dbt's start (svit/core/settings.py, dbt_environment). -#}
+{% macro mix_recipe() -%}
+    {{ return(fromjson(env_var('SVIT_MIX_RECIPE', 'null'))) }}
+{%- endmacro %}
 
 {% macro mix_source_ctes(mix) -%}
 {%- for source in mix.sources %}

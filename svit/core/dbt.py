@@ -71,8 +71,10 @@ def run_dbt(
     quiet: bool = False,
     verbose: bool = False,
     log_name: str = DEFAULT_LOG,
+    mix_recipe: str | None = None,
 ) -> list[NodeTiming]:
     """Run a dbt command on `warehouse` and return each node's time; raise SvitError naming what failed.
+    `mix_recipe`: the recipe (JSON) the mix_user models build, from `svit mix`.
 
     A build holds the warehouse's write lock (no ingest meanwhile), reads one snapshot, the
     current one, through paths fixed in the views it writes, and records that snapshot once it
@@ -111,7 +113,7 @@ def run_dbt(
             snapshots.write_models_record(root, {"snapshot": current.name, "complete": False, "previous": previous})
         with snapshots.holding(root, current):
             console = _Console(command, log_file(warehouse, log_name), quiet, verbose)
-            timings = _run_dbt_process(warehouse, command, extra, console, current)
+            timings = _run_dbt_process(warehouse, command, extra, console, current, mix_recipe)
         if building:
             built_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             snapshots.write_models_record(root, {"snapshot": current.name, "complete": True, "built_at": built_at})
@@ -125,13 +127,14 @@ def _run_dbt_process(
     extra: tuple[str, ...],
     console: _Console,
     tables: Path,
+    mix_recipe: str | None = None,
 ) -> list[NodeTiming]:
     """dbt in its own process: dbt-duckdb keeps its DuckDB connection open for the life of the
     process, which would lock svit.duckdb against everything that comes after.
 
     dbt prints its events as JSON lines (its debug log, dbt.log, stays as it was); `console`
     turns them into the log file, the progress line and the error lines."""
-    env = settings.dbt_environment(warehouse.root, tables)
+    env = settings.dbt_environment(warehouse.root, tables, mix_recipe)
     dbt = Path(sys.executable).with_name("dbt")
     argv = [str(dbt)] if dbt.exists() else [sys.executable, "-c", "from dbt.cli.main import cli; cli()"]
     results_file = warehouse.root / "dbt" / "target" / "run_results.json"

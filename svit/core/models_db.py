@@ -32,9 +32,11 @@ CHECK_RESULTS = "check_results"
 CHECK_RUNS = "check_runs"
 # What `svit images` found at every image path the records name (svit/images writes it).
 IMAGE_FILES = "image_files"
-# The (record, phrase) pairs coverage mixes read, found once per model (mix_user's pre-hook,
-# macros/recipes/object_phrases.sql); every build forgets them (svit/mix/phrase_cache.py).
+# Facts of source records user mixes read, found once per model (mix_user's pre-hook,
+# macros/recipes/record_cache.sql); every build forgets them (svit/mix/record_cache.py): the
+# (record, phrase) pairs of coverage mixes, and each record's first answer as Yes / No.
 QUESTION_PHRASES = "mix_question_phrases"
+FIRST_ANSWERS = "mix_first_answers"
 # Every table a command writes into svit.duckdb beside the models, with the line `svit sql
 # --tables` shows for it (None: internal to its command, not listed). No mix may take these names.
 COMMAND_TABLES: dict[str, str | None] = {
@@ -45,6 +47,7 @@ COMMAND_TABLES: dict[str, str | None] = {
     TOKEN_CACHE: None,  # counts by text hash, for `svit tokens` alone
     RECORD_TOKENS_SOURCES: None,  # the fingerprints of what was counted, for `svit tokens` alone
     QUESTION_PHRASES: None,  # for `svit mix` alone
+    FIRST_ANSWERS: None,  # for `svit mix` alone
     IMAGE_FILES: (
         "One row per image path the records name, as `svit images` found the file: exists, bytes, format, "
         "size, mode, frames, decodable, error."

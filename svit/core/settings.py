@@ -21,6 +21,7 @@ from pathlib import Path
 
 DEFAULT_WAREHOUSE = Path("warehouse")
 WAREHOUSE_VAR = "SVIT_WAREHOUSE"
+MIX_RECIPE_VAR = "SVIT_MIX_RECIPE"  # the recipe `svit mix` hands to dbt (dbt_environment)
 
 
 def warehouse_dir() -> str | None:
@@ -49,15 +50,24 @@ def stats_memory_limit() -> str:
     return os.environ.get("SVIT_STATS_MEMORY", "2GB")
 
 
-def dbt_environment(warehouse_root: Path, tables: Path) -> dict[str, str]:
-    """The environment dbt runs in: ours, plus where the warehouse and the snapshot it reads are.
+def dbt_environment(warehouse_root: Path, tables: Path, mix_recipe: str | None = None) -> dict[str, str]:
+    """The environment dbt runs in: ours, plus where the warehouse and the snapshot it reads are,
+    and the recipe `svit mix` builds (JSON), if any.
 
     Absolute paths, so the views dbt writes into svit.duckdb find the Parquet from any directory;
-    SVIT_TABLES names the snapshot itself, so the views never read a later one.
+    SVIT_TABLES names the snapshot itself, so the views never read a later one. The recipe is
+    an environment variable rather than a dbt var: a changed var makes dbt parse the whole
+    project again, a changed environment variable only the files that read it (the mix_user
+    models, macros/recipes/mix_sources.sql). Set only for `svit mix`, whatever the caller's
+    environment holds, so that no other build enables those models.
     """
-    return {
+    env = {
         **os.environ,
         WAREHOUSE_VAR: str(warehouse_root),
         "SVIT_TABLES": str(tables),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+    env.pop(MIX_RECIPE_VAR, None)
+    if mix_recipe is not None:
+        env[MIX_RECIPE_VAR] = mix_recipe
+    return env

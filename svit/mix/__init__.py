@@ -2,7 +2,7 @@
 
 `recipe` reads and checks a recipe against the warehouse, `build` runs the dbt models that
 make the mix, `manifest` writes what went into it, `drop` removes a user mix (`svit drop-mix`),
-`phrase_cache` forgets the object phrases coverage mixes keep between builds.
+`record_cache` forgets the facts of source records user mixes keep between builds.
 """
 
 from svit.mix.build import build_mix

@@ -13,8 +13,8 @@ from svit.core.models_db import built_relations, connect
 from svit.core.sql import sql_ident
 from svit.core.warehouse import Warehouse
 from svit.mix.manifest import PUBLISHED, MixResult, missing_files, write_manifest, write_published_manifests
-from svit.mix.phrase_cache import forget_question_phrases
 from svit.mix.recipe import GENERIC_MODELS, GENERIC_PARENTS, Recipe, load_recipe
+from svit.mix.record_cache import forget_record_caches
 
 
 def build_mix(warehouse: Warehouse, target: str, quiet: bool = True, replace: bool = False) -> MixResult:
@@ -38,8 +38,7 @@ def _build(warehouse: Warehouse, target: str, quiet: bool, replace: bool) -> Mix
     _require_sizes(warehouse, recipe)
     if any(s.select == "coverage" for s in recipe.sources):
         _require_phrases(warehouse, recipe)
-    mix_var = json.dumps({"mix": recipe.as_var()})
-    run_dbt(warehouse, "build", ("--select", *GENERIC_MODELS, "--vars", mix_var), quiet=quiet)
+    run_dbt(warehouse, "build", ("--select", *GENERIC_MODELS), quiet=quiet, mix_recipe=json.dumps(recipe.as_var()))
     return write_manifest(warehouse, recipe.name, "user", recipe)
 
 
@@ -58,7 +57,7 @@ def _build_published(warehouse: Warehouse, name: str, quiet: bool) -> MixResult:
             f"{name} needs {', '.join(absent)} ingested: `svit ingest` with " + "; ".join(how[f] for f in absent)
         )
     # As `svit build` does, limited to this model: one way to build a published mix and write its manifest.
-    forget_question_phrases(warehouse)
+    forget_record_caches(warehouse)
     timings = run_dbt(warehouse, "build", ("--select", name), quiet=quiet)
     [result] = [m for m in write_published_manifests(warehouse, built_models(timings)) if m.name == name]
     return result

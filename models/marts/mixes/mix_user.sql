@@ -1,5 +1,5 @@
 {#- A user-declared mix (`svit mix RECIPE.yml`): one generic model, enabled only when `svit
-    mix` passes the recipe as var('mix'), and written to a table named by the recipe (the
+    mix` passes the recipe (macro mix_recipe()), and written to a table named by the recipe (the
     alias), so every user mix is a table of its own while the project holds no generated
     SQL. Per source, in recipe order: the filtered records, then `take` of them: all, the
     first N in source order, or N (a count, or a fraction of the filtered records, rounded
@@ -28,11 +28,11 @@
 
     `grounding: G` then rewrites the boxes of the referring records picked (filters and picks
     see the published text), except in sources that hold G already (mixes built in G). -#}
-{%- set mix = var('mix', none) -%}
+{%- set mix = mix_recipe() -%}
 {{ config(
     enabled=(mix is not none),
     alias=(mix['name'] if mix is not none else 'mix_user'),
-    pre_hook="{{ fill_question_phrase_cache(var('mix')) }}",
+    pre_hook="{{ fill_record_caches(mix_recipe()) }}",
 ) }}
 {%- if mix is not none %}
 -- depends_on: {{ ref('int_object_phrases') }}
@@ -41,21 +41,41 @@ with
 {{ mix_source_ctes(mix) }}
 {%- for source in mix.sources %}
 {%- set i = loop.index %}
-{%- set md5_order = "md5('" ~ mix.seed ~ ":" ~ i ~ ":' || source_position)" %}
+
+keys_{{ i }} as materialized (
+    -- The records the filter keeps, narrow: what the picking below reads, computed once
+    -- (each reader of filtered_{{ i }} would number the source and find first answers again),
+    -- with each record's place in the seeded order, an md5 the phrase rounds and the ranking
+    -- both sort on.
+    select
+        f.source_position,
+        f.source_record,
+        {#- A first answer only where yes_no_ratio reads it; a model's from the kept ones
+            (the pre-hook), which spares reading every record's turns. #}
+        {{ ('a.yes_no' if source.kind == 'model' else 'f.yes_no') if source.yes_no_ratio is not none else 'null::varchar' }} as yes_no,
+        md5('{{ mix.seed }}:{{ i }}:' || f.source_position) as seeded
+    from filtered_{{ i }} as f
+    {%- if source.yes_no_ratio is not none and source.kind == 'model' %}
+    left join {{ first_answer_cache() }} as a on a.model = '{{ source.name }}' and a.record_order = f.source_record
+    {%- endif %}
+),
 {%- if source.select == 'coverage' %}
+
 phrase_rounds_{{ i }} as (
     select key as source_position, min(nomination) as phrase_round
     from (
-        select key, row_number() over (partition by phrase order by {{ md5_order | replace('source_position', 'key') }}) as nomination
+        select key, row_number() over (partition by phrase order by seeded) as nomination
         from (
             {%- if source.kind == 'model' %}
             -- The pairs found once per model (the pre-hook), for the records the filter keeps.
-            select f.source_position as key, c.phrase
-            from filtered_{{ i }} as f
+            select k.source_position as key, k.seeded, c.phrase
+            from keys_{{ i }} as k
             inner join {{ question_phrase_cache() }} as c
-                on c.model = '{{ source.name }}' and c.record_order = f.source_record
+                on c.model = '{{ source.name }}' and c.record_order = k.source_record
             {%- else %}
-            {{ question_phrases('filtered_' ~ i, 'source_position') }}
+            select p.key, k.seeded, p.phrase
+            from ({{ question_phrases('filtered_' ~ i, 'source_position') }}) as p
+            inner join keys_{{ i }} as k on k.source_position = p.key
             {%- endif %}
         )
     )
@@ -72,11 +92,11 @@ ranked_{{ i }} as (
         yes_no,
         row_number() over (order by
             {%- if source.take == 'first' %} source_position
-            {%- elif source.select == 'coverage' %} phrase_round nulls last, {{ md5_order }}
-            {%- else %} {{ md5_order }}
+            {%- elif source.select == 'coverage' %} phrase_round nulls last, seeded
+            {%- else %} seeded
             {%- endif %}) as pick_rank,
         count(*) over () as n_filtered
-    from filtered_{{ i }}
+    from keys_{{ i }}
     {%- if source.select == 'coverage' %}
     left join phrase_rounds_{{ i }} using (source_position)
     {%- endif %}
@@ -148,26 +168,37 @@ chosen_{{ i }} as (
 ),
 {%- endif %}
 
-picked_{{ i }} as (
-    select {{ i }} as source_number, '{{ source.name }}' as mix_source, {{ mix_row_columns() }}, image_prefix, source_position, repeat_index
-    from filtered_{{ i }}
-    inner join chosen_{{ i }} using (source_position)
-),
 {% endfor %}
+
+numbered as (
+    -- The mix's order, numbered on the narrow picks: a window over the picked records would
+    -- carry all their text through its sort.
+    select
+        *,
+        row_number() over (order by
+            {{- (" md5('" ~ mix.seed ~ ":' || source_number || ':' || repeat_index || ':' || source_position)") if mix.shuffle
+                else " source_number, repeat_index, source_position" }}) - 1 as record_order
+    from (
+        {%- for source in mix.sources %}
+        select {{ loop.index }} as source_number, source_position, repeat_index from chosen_{{ loop.index }}
+        {{ 'union all' if not loop.last }}
+        {%- endfor %}
+    )
+),
 
 picked as (
     {%- for source in mix.sources %}
-    select * from picked_{{ loop.index }}
+    select n.source_number, '{{ source.name }}' as mix_source, {{ mix_row_columns(between='n.record_order') }}, image_prefix,
+        n.source_position, n.repeat_index
+    from filtered_{{ loop.index }} as f
+    inner join numbered as n on n.source_number = {{ loop.index }} and n.source_position = f.source_position
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 ),
 
 final as (
     select
-        {{- mix_row_columns(between="row_number() over (order by "
-            ~ ("md5('" ~ mix.seed ~ ":' || source_number || ':' || repeat_index || ':' || source_position)" if mix.shuffle
-               else "source_number, repeat_index, source_position")
-            ~ ") - 1 as record_order") }},
+        {{- mix_row_columns(between='record_order') }},
         image_prefix,
         mix_source,
         source_position as source_record_index,

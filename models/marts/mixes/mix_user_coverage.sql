@@ -4,7 +4,7 @@
     is a Yes or No answer (macros/yes_no.sql, the rule of the statistics too) and its records
     per task. `svit mix` puts it in the manifest. Enabled and named like mix_user:
     <mix name>__coverage. -#}
-{%- set mix = var('mix', none) -%}
+{%- set mix = mix_recipe() -%}
 {{ config(enabled=(mix is not none), alias=((mix['name'] ~ '__coverage') if mix is not none else 'mix_user_coverage')) }}
 {%- if mix is not none %}
 {%- set compared = [(mix['name'], ref('mix_user')), ('mix_svit_core_150k', ref('mix_svit_core_150k'))] %}
@@ -37,11 +37,33 @@ tasks_{{ loop.index }} as (
 covered_{{ loop.index }} as (
     select count(distinct phrase) as phrases_covered
     {%- if name == 'mix_svit_core_150k' %}
-    -- The official core's pairs, found once (mix_user's pre-hook, macros/recipes/object_phrases.sql).
+    -- The official core's pairs, found once (mix_user's pre-hook, macros/recipes/record_cache.sql).
     from {{ question_phrase_cache() }}
     where model = 'mix_svit_core_150k'
     {%- else %}
-    from ({{ question_phrases(relation, 'record_order') }})
+    from (
+        {#- Records of a model whose pairs the pre-hook keeps take them from there (found once,
+            not split again per mix), unless the recipe's grounding rewrote their text. -#}
+        {%- set cached = [] if mix.grounding.column else cached_phrase_models(mix) %}
+        {%- for model in cached %}
+        select c.phrase
+        from {{ relation }} as m
+        inner join (
+            -- A mix row names its source record by position (source_record_index), the
+            -- cache by record_order: mix_user numbers a source the same way.
+            select record_order, row_number() over (order by record_order) - 1 as source_position
+            from {{ ref(model) }}
+        ) as p on p.source_position = m.source_record_index
+        inner join {{ question_phrase_cache() }} as c on c.model = '{{ model }}' and c.record_order = p.record_order
+        where m.mix_source = '{{ model }}'
+        union all
+        {%- endfor %}
+        {%- set quoted = ["''"] %}
+        {%- for model in cached %}{% do quoted.append("'" ~ model ~ "'") %}{% endfor %}
+        select phrase
+        from ({{ question_phrases(
+            '(select * from ' ~ relation ~ ' where mix_source not in (' ~ quoted | join(', ') ~ '))', 'record_order') }})
+    )
     {%- endif %}
 ),
 {% endfor %}

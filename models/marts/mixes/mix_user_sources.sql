@@ -4,7 +4,7 @@
     `svit mix` adds what was selected and upsampled (from the mix), how far the source ran
     short of `asked`, and writes the manifest. Enabled and named like mix_user:
     <mix name>__sources. -#}
-{%- set mix = var('mix', none) -%}
+{%- set mix = mix_recipe() -%}
 {{ config(enabled=(mix is not none), alias=((mix['name'] ~ '__sources') if mix is not none else 'mix_user_sources')) }}
 {%- if mix is not none %}
 
@@ -20,7 +20,7 @@ final as (
         select
             {{ loop.index }} as source_number,
             '{{ source.name }}' as source,
-            (select count(*) from source_{{ loop.index }}) as available,
+            held.available,
             {%- if source.drops %}
             (select count(distinct source_record) from dropped_{{ loop.index }}) as dropped,
             (select coalesce(json_group_object(reason, n), '{}')::varchar
@@ -29,7 +29,12 @@ final as (
             0::bigint as dropped,
             '{}' as dropped_by,
             {%- endif %}
+            {%- if source.filter or source.drops %}
             (select count(*) from filtered_{{ loop.index }}) as filtered
+            {%- else %}
+            held.available as filtered  -- nothing left out: the same count, not taken twice
+            {%- endif %}
+        from (select count(*) as available from source_{{ loop.index }}) as held
     ) as counted_{{ loop.index }}
     {{ 'union all' if not loop.last }}
     {%- endfor %}
