@@ -8,11 +8,9 @@
 {#- A model that is a sorted union of other models (llava_svit_all: the four task models)
     is read from its parts: statistics do not need the order, and the sort is the costly part. -#}
 {%- set model_parts = var('stats_model_parts', {}) %}
-{#- One row per record with its turns measured (kind, words, chars): the dbt models keep a
-    record's turns in `conversations`, measured in place; ingested files are grouped back, in
-    no particular order (nothing below reads the turns' order, and an ordered list per record
-    is the costly part: bench/README.md). -#}
-with measured_records as materialized (
+{#- The dbt models keep a record's turns in `conversations`: one row per record with its
+    turns measured in place (kind, words, chars). -#}
+with model_records as materialized (
         {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) %}
         select
             '{{ m }}' as scope,
@@ -25,27 +23,37 @@ with measured_records as materialized (
             }) as turns
             -- noqa: enable=RF01
         from {{ ref(part) }} as model_rows
+        {%- if not loop.last %}
         union all
-    {%- endfor %}{% endfor %}
-    {%- if llava_files is none or llava_files %}
-        select
-            t.llava_file as scope,
-            any_value(r.has_image) as has_image,
-            list({
-                'kind': case t.role when 'human' then 'question' else 'answer' end,
-                'words': {{ word_count('t.text') }},
-                'chars': length(t.text)
-            }) as turns
-        from {{ ref('stg_llava__turns') }} as t
-        inner join {{ ref('stg_llava__records') }} as r using (llava_file, record_index)
-        {%- if llava_files is not none %}
-    where t.llava_file in ({% for f in llava_files %}'{{ f }}', {% endfor %}null)
-    {%- endif %}
-        group by t.llava_file, t.record_index
-    {%- else %}
+        {%- endif %}
+    {%- endfor %}{% if not loop.last %}
+        union all
+    {%- endif %}{% endfor %}
+    {%- if not llava_models %}
     select null::varchar as scope, null::boolean as has_image,
            null::struct(kind varchar, words bigint, chars bigint)[] as turns
     where false
+    {%- endif %}
+),
+
+-- Ingested files keep one row per turn: measured as they are, and summed per record for
+-- the record words (no list per record is gathered: bench/README.md).
+file_turns as materialized (
+    {%- if llava_files is none or llava_files %}
+        select
+            t.llava_file as scope,
+            t.record_index,
+            case t.role when 'human' then 'question' else 'answer' end as kind,
+            {{ word_count('t.text') }} as words,
+            length(t.text) as chars
+        from {{ ref('stg_llava__turns') }} as t
+        {%- if llava_files is not none %}
+        where t.llava_file in ({% for f in llava_files %}'{{ f }}', {% endfor %}null)
+        {%- endif %}
+    {%- else %}
+        select null::varchar as scope, null::bigint as record_index, null::varchar as kind,
+               null::bigint as words, null::bigint as chars
+        where false
     {%- endif %}
 ),
 
@@ -59,16 +67,38 @@ measured as (
         select
             scope,
             unnest(turns) as t
-        from measured_records
+        from model_records
     ) as unnested
+    union all
+    select
+        scope,
+        kind,
+        words,
+        chars
+    from file_turns
 ),
 
 records as (
     select
-        measured_records.scope,
-        measured_records.has_image,
-        coalesce(list_sum(list_transform(measured_records.turns, lambda t: t.words)), 0) as words
-    from measured_records
+        model_records.scope,
+        model_records.has_image,
+        coalesce(list_sum(list_transform(model_records.turns, lambda t: t.words)), 0) as words
+    from model_records
+    union all
+    -- A file's records that have turns, as the turns count them.
+    select
+        r.llava_file as scope,
+        r.has_image,
+        w.words
+    from (
+        select
+            scope,
+            record_index,
+            sum(words) as words
+        from file_turns
+        group by scope, record_index
+    ) as w
+    inner join {{ ref('stg_llava__records') }} as r on w.scope = r.llava_file and w.record_index = r.record_index
 ),
 
 frequencies as (

@@ -10,6 +10,10 @@ time and peak RSS are that child's alone. Stages:
     naive       bench/naive_ingest.py on the same data/<task> files
     build, export, stats
                 timed when the svit subcommand exits 0; "not built yet" is shown as skipped
+    mix-first, mix
+                svit mix recipes/core_like.yml after the build (the first mix finds the facts
+                it keeps between mixes), then the same recipe with another seed: a recipe
+                change (--with-llava: the recipe compares with the official core set)
 
     python bench/run_bench.py --images 2000 [--seed 0] [--corpus DIR] [--workdir DIR]
                               [--with-llava] [--skip-naive] [--keep] [--results FILE]
@@ -37,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
 TASKS = ("conversation", "complex_reasoning", "detail_description", "referring_qa")
 NOT_BUILT = "not built yet"
 # Folders this script makes inside the workdir; removed at the start so every run is fresh.
@@ -388,14 +393,21 @@ def main(argv: list[str] | None = None) -> int:
             stages.append(naive)
 
         # 5. Later stages, on the most complete warehouse.
+        recipe, changed = REPO / "recipes" / "core_like.yml", workdir / "core_like_seed_1.yml"
+        changed.write_text(recipe.read_text().replace("\nseed: 0\n", "\nseed: 1\n"))
         later = [
             ("build", ["build"]),
+            ("mix-first", ["mix", str(recipe), "--replace"]),
+            ("mix", ["mix", str(changed), "--replace"]),
             ("export", ["export", "llava_svit_all", "--out", str(workdir / "export" / "llava_svit_all.json")]),
             ("stats", ["stats", "--out", str(workdir / "report")]),
         ]
         for name, sub in later:
             if wh_last is None:
                 stages.append(Stage(name, status="skipped", note="no warehouse (ingest failed)"))
+                continue
+            if name.startswith("mix") and not args.with_llava:
+                stages.append(Stage(name, status="skipped", note="needs --with-llava (the official core set)"))
                 continue
             (workdir / "export").mkdir(exist_ok=True)
             size = tree_bytes(wh_last)
@@ -463,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
 # run's sizes (bench/README.md, "Scaling"): a scale that cannot fit is refused before its
 # corpus is generated, not found out hours later.
 BYTES_PER_IMAGE = 80_000
-SCALED_STAGES = ("sample", "ingest", "ingest-all", "build", "export", "stats")
+SCALED_STAGES = ("sample", "ingest", "ingest-all", "build", "mix-first", "mix", "export", "stats")
 
 
 def scaling(args: argparse.Namespace) -> int:
