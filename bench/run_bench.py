@@ -22,6 +22,7 @@ Scaling mode: the same stages (no naive baseline) on corpora of --images times e
 one corpus on disk at a time, then each stage's time and peak RSS against scale:
 
     python bench/run_bench.py --images 108077 --scales 0.25,1,4 --workdir /big/disk/bench
+    python bench/run_bench.py --images 108077 --scales 0.25,1,4 --corpora 1=DIR1,4=DIR4 --with-llava
 """
 
 from __future__ import annotations
@@ -309,6 +310,11 @@ def main(argv: list[str] | None = None) -> int:
         help="scaling mode: factors of --images, comma-separated (e.g. 0.25,1,4); the stages at each, then "
         "time and peak RSS against scale",
     )
+    parser.add_argument(
+        "--corpora",
+        help="scaling mode: corpora already generated, by factor (e.g. 1=DIR,4=DIR; `svit sample --images "
+        "<factor x --images> --seed <--seed>`): read where they are, not generated again",
+    )
     args = parser.parse_args(argv)
     if args.scales:
         return scaling(args)
@@ -482,6 +488,9 @@ def scaling(args: argparse.Namespace) -> int:
     """Run the stages at each scale, one corpus at a time (each removed after its run unless
     --keep), and print time and peak RSS per stage against scale."""
     factors = [float(f) for f in args.scales.split(",")]
+    given = {
+        float(f): Path(d).resolve() for f, d in (item.split("=", 1) for item in (args.corpora or "").split(",") if item)
+    }
     temp = args.workdir is None
     root = Path(tempfile.mkdtemp(prefix="svit-scaling-")) if temp else args.workdir.resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -490,6 +499,8 @@ def scaling(args: argparse.Namespace) -> int:
         for factor in factors:
             images = max(1, round(args.images * factor))
             need, free = images * BYTES_PER_IMAGE, shutil.disk_usage(root).free
+            if factor in given:  # no corpus to write: about half of what a scale takes
+                need //= 2
             if need > free:
                 print(
                     f"run_bench: scale {factor:g} ({images:,} images) needs about {need / 1e9:.1f} GB free "
@@ -500,7 +511,12 @@ def scaling(args: argparse.Namespace) -> int:
             work = root / f"scale-{factor:g}"
             results = work / "results.json"
             print(f"\n== scale {factor:g}: {images:,} images ==", flush=True)
-            argv = ["--images", str(images), "--seed", str(args.seed), "--workdir", str(work)]
+            argv = (
+                ["--corpus", str(given[factor])]
+                if factor in given
+                else ["--images", str(images), "--seed", str(args.seed)]
+            )
+            argv += ["--workdir", str(work)]
             argv += ["--results", str(results), "--skip-naive"] + (["--with-llava"] if args.with_llava else [])
             main(argv)
             if results.is_file():

@@ -34,7 +34,7 @@ from ingest.sources import (
     model_name,
     usable,
 )
-from svit.core import snapshots
+from svit.core import settings, snapshots
 from svit.core.errors import InputError, SvitError
 from svit.core.malloc import keep_batches_in_heap
 from svit.core.sql import sql_str
@@ -364,7 +364,10 @@ def _write_snapshot(
                     setattr(reports[item], key, getattr(old, key))
                 if item.name not in given_names:  # kept as it was, including the path it came from
                     reports[item].path = old.path
-            _ingest_changed(con, todo, feeds, staging, image_data, reports, _Lines(progress, verbose), counters)
+            try:
+                _ingest_changed(con, todo, feeds, staging, image_data, reports, _Lines(progress, verbose), counters)
+            except duckdb.OutOfMemoryException as exc:
+                raise _out_of_memory("the input files") from exc
         warnings = []
         for item in todo:
             reports[item].ingested_at, reports[item].snapshot = now, run_id
@@ -506,6 +509,8 @@ def _ingest_two_at_a_time(con, todo, feeds, staging, reports, lines: _Lines, cou
         try:
             extra = {"counter": counters.get(item)} if item.kind == LLAVA else {}
             counts = readers[item.kind](cursor, item, feeds, staging, lines.progress, **extra)
+        except duckdb.OutOfMemoryException as exc:
+            raise _out_of_memory(str(item.path)) from exc
         finally:
             cursor.close()
         return counts, time.perf_counter() - started
@@ -519,6 +524,15 @@ def _ingest_two_at_a_time(con, todo, feeds, staging, reports, lines: _Lines, cou
         reports[item].seconds = round(elapsed, 3)
         _set_counts(reports[item], counts)
         lines.file(con, item, counts, elapsed)
+
+
+def _out_of_memory(what: str) -> SvitError:
+    """The one line for a read that DuckDB's memory limit stopped (nothing was written)."""
+    return SvitError(
+        f"reading {what} took more memory than DuckDB may use in svit ingest "
+        f"(SVIT_INGEST_MEMORY_LIMIT={settings.ingest_memory_limit()}); nothing was written: run it again with "
+        "a higher limit, e.g. SVIT_INGEST_MEMORY_LIMIT=4GB"
+    )
 
 
 def _set_counts(report: FileReport, counts: tuple) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from svit.cli import BUNDLED_SAMPLE
 from svit.core.dbt import _Console
-from tests.helpers import REPO, qa, svit_cli, vg_image, write_corpus
+from tests.helpers import REPO, one_line_error, qa, svit_cli, vg_image, write_corpus
 
 LLAVA = [str(p) for p in sorted((BUNDLED_SAMPLE / "llava").glob("*.json"))]
 TIME = r"\d+\.\ds"
@@ -288,3 +288,12 @@ def test_a_quiet_console_writes_only_its_log(tmp_path, capsys):
     assert capsys.readouterr() == ("", "")
     assert console.first_error() == "2 of 3 FAIL 3 not_null_a_id"
     assert (tmp_path / "build.log").is_file()
+
+
+def test_ingest_out_of_duckdb_memory_stops_with_one_line_and_writes_nothing(tmp_path, monkeypatch):
+    # DuckDB's limit for ingest far too low for any read: the run names the setting, no traceback.
+    monkeypatch.setenv("SVIT_INGEST_MEMORY_LIMIT", "1MB")
+    warehouse = tmp_path / "wh"
+    line = one_line_error(svit_cli("ingest", str(BUNDLED_SAMPLE), "--warehouse", str(warehouse)))
+    assert "SVIT_INGEST_MEMORY_LIMIT=1MB" in line and "nothing was written" in line
+    assert not (warehouse / "current").exists()
