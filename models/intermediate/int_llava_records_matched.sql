@@ -59,23 +59,35 @@ llava_first_turns as (
     where first_turns.turn = 0
 ),
 
-candidate_blocks as (
-    -- Records with the same key have the same image and the same first turn, so only blocks
-    -- whose image and first turn some LLaVA record has are keyed in full: for the published
-    -- files a small share of SVIT's blocks (the count is in bench/README.md).
+svit_first_keys as (
     select
         first_turns.task,
         first_turns.image_id,
         first_turns.block,
-        images.image_path
+        images.image_path,
+        {{ content_turn_key('first_turns.text') }} as first_key
     from {{ ref('stg_svit__turns') }} as first_turns
     inner join images using (image_id)
-    inner join
+    where first_turns.turn = 0
+),
+
+candidate_blocks as (
+    -- Records with the same key have the same image and the same first turn, so only blocks
+    -- whose image and first turn some LLaVA record has are keyed in full: for the published
+    -- files a small share of SVIT's blocks (the count is in bench/README.md). A semi join, so
+    -- that the LLaVA side is the hash table: as an inner join DuckDB built it from SVIT's
+    -- first turns, which at 4x the full scale spilled more than 28 GB (bench/README.md).
+    select
+        svit_first_keys.task,
+        svit_first_keys.image_id,
+        svit_first_keys.block,
+        svit_first_keys.image_path
+    from svit_first_keys
+    semi join
         llava_first_turns
         on
-            images.image_path = llava_first_turns.image
-            and {{ content_turn_key('first_turns.text') }} = llava_first_turns.first_key
-    where first_turns.turn = 0
+            svit_first_keys.image_path = llava_first_turns.image
+            and svit_first_keys.first_key = llava_first_turns.first_key
 ),
 
 blocks as (
