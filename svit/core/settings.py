@@ -6,7 +6,7 @@
 | `SVIT_DUCKDB_THREADS` | the machine's cores | DuckDB threads of `svit build` (profiles.yml) and `svit export` |
 | `SVIT_DUCKDB_MEMORY` | `6GB` | DuckDB's memory limit in `svit build` (profiles.yml); past it DuckDB spills to disk |
 | `SVIT_INGEST_MEMORY_LIMIT` | `1GB` | DuckDB's memory limit in `svit ingest`; past it DuckDB spills to disk |
-| `SVIT_EXPORT_MEMORY` | `2GB` | DuckDB's memory limit in `svit export` |
+| `SVIT_EXPORT_MEMORY` | `1GB` | DuckDB's memory limit in `svit export` |
 | `SVIT_TOKENS_MEMORY` | `1500MB` | DuckDB's memory limit in `svit tokens`; past it DuckDB spills to disk |
 | `SVIT_STATS_MEMORY` | `2GB` | DuckDB's memory limit in `svit stats`; past it DuckDB spills to disk |
 
@@ -37,7 +37,7 @@ def ingest_memory_limit() -> str:
 
 
 def export_memory_limit() -> str:
-    return os.environ.get("SVIT_EXPORT_MEMORY", "2GB")
+    return os.environ.get("SVIT_EXPORT_MEMORY", "1GB")
 
 
 def tokens_memory_limit() -> str:
