@@ -2,28 +2,69 @@
     svit_duplicates counts them; the `<image>` token and the newline beside it are
     removed first so a question counts the same wherever the token stands; texts are
     compared by their 64-bit hash, as in svit_duplicates.
-    Which models: macros/llava_model_rows.sql. -#}
-with model_turns as (
-    {{ llava_model_turns() }}
+    Which models: macros/llava_model_rows.sql.
+
+    Each model's texts are counted by an aggregation of its own, keyed by fixed-size values
+    only (question or answer, the hash; a file by the hash of its name): one aggregation keyed
+    by the models' names as well ran out of the statistics' 2 GB at 4x the full scale
+    (bench/README.md). -#}
+{%- set llava_models = var('stats_models', ['llava_svit_all']) %}
+{%- set llava_files = var('stats_llava_files', none) %}
+{%- set model_parts = var('stats_model_parts', {}) %}
+
+with file_names as (
+    select distinct
+        llava_file,
+        hash(llava_file) as file_key
+    from {{ ref('stg_llava__records') }}
 ),
 
-texts as (
+file_texts as (
     select
-        model,
-        case role when 'human' then 'question' else 'answer' end as kind,
-        hash(case
-            when contains(text, '<image>')
-                then
-                    trim(
-                        replace(
-                            replace(replace(text, '<image>' || chr(10), ''), chr(10) || '<image>', ''), '<image>', ''
-                        )
-                    )
-            else text
-        end) as text_hash,
+        hash(llava_file) as file_key,
+        role = 'human' as is_question,
+        {{ duplicate_text_hash('text') }} as text_hash,
         count(*) as n
-    from model_turns
+    from {{ ref('stg_llava__turns') }}
+    {%- if llava_files is not none %}
+    where llava_file in ({% for f in llava_files %}'{{ f }}', {% endfor %}null)
+    {%- endif %}
     group by all
+),
+{%- for m in llava_models %}
+
+    model_texts_{{ loop.index }} as (
+        select
+            turns.c."from" = 'human' as is_question,
+            {{ duplicate_text_hash('turns.c.value') }} as text_hash,
+            count(*) as n
+        from (
+            {%- for part in model_parts.get(m, [m]) %}
+                select unnest(conversations) as c from {{ ref(part) }}
+                {{ 'union all' if not loop.last }}
+            {%- endfor %}
+        ) as turns
+        group by all
+    ),
+{%- endfor %}
+
+texts as (
+    {%- for m in llava_models %}
+        select
+            '{{ m }}' as model,
+            case when is_question then 'question' else 'answer' end as kind,
+            text_hash,
+            n
+        from model_texts_{{ loop.index }}
+        union all
+    {%- endfor %}
+    select
+        file_names.llava_file as model,
+        case when file_texts.is_question then 'question' else 'answer' end as kind,
+        file_texts.text_hash,
+        file_texts.n
+    from file_texts
+    inner join file_names on file_texts.file_key = file_names.file_key
 ),
 
 final as (

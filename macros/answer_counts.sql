@@ -19,3 +19,18 @@
     from {{ texts }}
     group by {{ group_column }}, kind
 {%- endmacro %}
+
+{#- The hash a LLaVA turn's text is compared by: the `<image>` token and the newline beside it
+    taken out, so a question counts the same wherever the token stands (llava_duplicates). -#}
+{% macro duplicate_text_hash(text) -%}
+    hash(case
+        when contains({{ text }}, '<image>')
+            then
+                trim(
+                    replace(
+                        replace(replace({{ text }}, '<image>' || chr(10), ''), chr(10) || '<image>', ''), '<image>', ''
+                    )
+                )
+        else {{ text }}
+    end)
+{%- endmacro %}

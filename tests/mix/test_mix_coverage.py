@@ -291,7 +291,9 @@ def test_another_seed_picks_another_core_like(core_like, built_sample, tmp_path)
 # --------------------------------------------------------------------------- the kept pairs
 
 
-def test_the_pairs_are_found_once_per_model_and_forgotten_by_a_build(select_mix, built_sample, vocabulary):
+def test_the_pairs_and_first_answers_are_found_once_per_model_and_forgotten_by_a_build(
+    select_mix, built_sample, vocabulary
+):
     # What the coverage sources read: the questions' phrases of every record, by record_order.
     kept = query(built_sample, "select model, record_order, phrase from mix_question_phrases")
     assert {m for m, _, _ in kept} >= {"llava_svit_all", "llava_svit_complex_reasoning", "mix_svit_core_150k"}
@@ -303,11 +305,21 @@ def test_the_pairs_are_found_once_per_model_and_forgotten_by_a_build(select_mix,
         }
         assert {(o, p) for m, o, p in kept if m == model} == expected
         assert len([1 for m, _, _ in kept if m == model]) == len(expected)  # each pair once
+    # The first answers the yes_no_ratio sources read, kept per model (never for llava_svit_all,
+    # which no source balances): the rule of the reference pick (source_rows), record by record.
+    answers = query(built_sample, "select model, record_order, yes_no from mix_first_answers")
+    assert "llava_svit_complex_reasoning" in {m for m, _, _ in answers} and "llava_svit_all" not in {
+        m for m, _, _ in answers
+    }
+    orders = [o for (o,) in query(built_sample, "select record_order from llava_svit_complex_reasoning order by 1")]
+    expected = [y for _, y in source_rows(built_sample, "llava_svit_complex_reasoning", vocabulary)]
+    kept_answers = sorted((o, y) for m, o, y in answers if m == "llava_svit_complex_reasoning")
+    assert kept_answers == list(zip(orders, expected, strict=True))
+    assert {"yes", "no"} <= set(expected)
     # Any build forgets them (a model it rebuilds would no longer match), and a mix finds them again.
     build_with_manifests(built_sample, ("--select", "stg_svit__images"), quiet=True)
-    assert query(built_sample, "select count(*) from duckdb_tables() where table_name = 'mix_question_phrases'") == [
-        (0,)
-    ]
+    for table in ("mix_question_phrases", "mix_first_answers"):
+        assert query(built_sample, f"select count(*) from duckdb_tables() where table_name = '{table}'") == [(0,)]
     again = build_mix(built_sample, str(select_mix.manifest["recipe_file"]))
     assert again.records == select_mix.records
     assert picked(built_sample, "select_check", COVERAGE_RATIO) == reference_pick(
