@@ -6,8 +6,8 @@
 
     Each model's texts are counted by an aggregation of its own, keyed by fixed-size values
     only (question or answer, the hash; a file by the hash of its name): one aggregation keyed
-    by the models' names as well ran out of the statistics' 2 GB at 4x the full scale
-    (bench/README.md). -#}
+    by the models' names as well ran out of the statistics' memory limit at 4x the full
+    scale (bench/README.md, "Scaling"). -#}
 {%- set llava_models = var('stats_models', ['llava_svit_all']) %}
 {%- set llava_files = var('stats_llava_files', none) %}
 {%- set model_parts = var('stats_model_parts', {}) %}

@@ -22,8 +22,8 @@ def ingest_captions(
 
     A COCO file is one JSON object, so DuckDB holds the whole object while it reads it. Its two
     lists are read in two passes, the images first into a temp table of this cursor: both at
-    once took more than the ingest's 1 GB of DuckDB memory for a 160 MB file (4x the full-scale
-    corpus, bench/README.md), each alone fits.
+    once outgrew ingest's DuckDB memory limit on the captions file of a 4x corpus, each alone
+    fits (bench/README.md, "Scaling").
     """
     if is_empty_json(item):
         # No captions; and `[]` is not the object the read below expects.

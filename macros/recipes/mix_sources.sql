@@ -46,6 +46,14 @@ filtered_{{ loop.index }} as not materialized (
 {% endfor -%}
 {%- endmacro %}
 
+{#- A model's or earlier mix's records by position in it (0, 1, ... in record_order): how a mix
+    row names its source record (source_record_index). Numbered on the order column alone, to
+    be joined: a window over the whole rows would sort all their text. -#}
+{% macro source_positions(relation) -%}
+    select record_order, row_number() over (order by record_order) - 1 as source_position
+    from {{ relation }}
+{%- endmacro %}
+
 {#- One source's records in the mix columns, then the filter columns. -#}
 {% macro mix_source_rows(source) -%}
 {%- if source.kind == 'llava_file' -%}
@@ -65,10 +73,7 @@ shaped as (
     else api.Relation.create(database=target.database, schema=target.schema, identifier=source.name) -%}
 {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | list if execute else [] -%}
 with positions as (
-    -- Numbered on the order column alone, then joined: a window over the whole rows would
-    -- sort all their text.
-    select record_order, row_number() over (order by record_order) - 1 as source_position
-    from {{ relation }}
+    {{ source_positions(relation) }}
 ),
 
 shaped as (

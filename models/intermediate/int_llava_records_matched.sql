@@ -76,7 +76,7 @@ candidate_blocks as (
     -- whose image and first turn some LLaVA record has are keyed in full: for the published
     -- files a small share of SVIT's blocks (the count is in bench/README.md). A semi join, so
     -- that the LLaVA side is the hash table: as an inner join DuckDB built it from SVIT's
-    -- first turns, which at 4x the full scale spilled more than 28 GB (bench/README.md).
+    -- first turns, and at 4x the full scale its spill filled the disk (bench/README.md, "Scaling").
     select
         svit_first_keys.task,
         svit_first_keys.image_id,

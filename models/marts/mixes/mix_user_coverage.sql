@@ -49,10 +49,8 @@ covered_{{ loop.index }} as (
         select c.phrase
         from {{ relation }} as m
         inner join (
-            -- A mix row names its source record by position (source_record_index), the
-            -- cache by record_order: mix_user numbers a source the same way.
-            select record_order, row_number() over (order by record_order) - 1 as source_position
-            from {{ ref(model) }}
+            -- A mix row names its source record by position, the cache by record_order.
+            {{ source_positions(ref(model)) }}
         ) as p on p.source_position = m.source_record_index
         inner join {{ question_phrase_cache() }} as c on c.model = '{{ model }}' and c.record_order = p.record_order
         where m.mix_source = '{{ model }}'
