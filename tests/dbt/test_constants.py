@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import csv
+import random
 import re
+
+import duckdb
+import pyarrow as pa
 
 from svit.core.dbt import PROJECT_DIR
 from svit.core.facts import REFERRING_INSTRUCTIONS
+from svit.core.macros import render_with_macros
 from svit.core.referring import choose_instruction
 from tests.helpers import query
 
@@ -18,6 +23,19 @@ def test_round3_ties_seed_is_what_python_does():
     for k, up in rows.items():
         tie = (2 * k + 1) / 2000  # the double Python divides to, as p / side does at a tie
         assert round(tie, 3) == (k + up) / 1000, k
+
+
+def test_thousandths_written_as_python_repr_writes_them():
+    # Every thousandth a box on the image can take and far beyond, then large values up to 2^53.
+    rng = random.Random(0)
+    ks = list(range(2_000_001)) + [rng.randrange(10**e, 2**53) for e in range(6, 16) for _ in range(10_000)]
+    sql = render_with_macros("select k, {{ python_repr_thousandths('k') }} as text from ks")
+    con = duckdb.connect()
+    con.register("ks", pa.table({"k": pa.array(ks, pa.int64())}))
+    written = con.execute(sql).fetchall()
+    assert len(written) == len(ks)
+    wrong = [(k, text) for k, text in written if text != repr(round(k / 1000, 3))]
+    assert wrong == []
 
 
 def test_instruction_macro_lists_the_published_sentences_in_order():

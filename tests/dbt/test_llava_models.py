@@ -81,8 +81,14 @@ def test_the_well_formed_test_names_the_rule_each_bad_record_breaks(built_sample
         ("two_humans", [("human", "<image>\nHi"), ("human", "Hello")]),
         ("image_later", [("human", "Hi <image>\n"), ("gpt", "Hello")]),
         ("image_twice", [("human", "<image>\nHi"), ("gpt", "Look: <image>")]),
+        ("image_twice_first", [("human", "<image>\nHi <image>"), ("gpt", "Hello")]),
+        ("image_in_a_later_question", [("human", "<image>\nHi"), ("gpt", "Hey"), ("human", "<image>"), ("gpt", "Yo")]),
         ("no_image", [("human", "Hi"), ("gpt", "Hello")]),
         ("box_over_one", [("human", "<image>\nWhere?"), ("gpt", "At [0.1, 0.2, 1.3, 0.4].")]),
+        (
+            "box_over_one_later",
+            [("human", "<image>\n[0.1, 0.2, 0.3, 0.4]?"), ("gpt", "A"), ("human", "[1.5, 0, 1, 1]")],
+        ),
     ]
     con = duckdb.connect()
     con.execute('create table planted (id varchar, conversations struct("from" varchar, "value" varchar)[])')
@@ -95,6 +101,9 @@ def test_the_well_formed_test_names_the_rule_each_bad_record_breaks(built_sample
         "two_humans": "turns do not alternate",
         "image_later": "<image> not once at the start",
         "image_twice": "<image> not once at the start",
+        "image_twice_first": "<image> not once at the start",
+        "image_in_a_later_question": "<image> not once at the start",
         "no_image": "<image> not once at the start",
         "box_over_one": "box outside 0..1",
+        "box_over_one_later": "box outside 0..1",
     }
