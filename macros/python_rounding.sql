@@ -25,8 +25,9 @@
 {#- repr() of the float k / 1000: `0.0`, `0.5`, `0.662`, `1.0`. DuckDB casts a double to its
     shortest round-trip text, as Python's repr does, and k / 1000 is the double nearest the
     decimal, as Python's round(x, 3) gives it: the same text for every k a double holds
-    exactly, below 2^53 (tests/dbt checks every k up to 2 million and samples up to 2^53), at
-    a third of the cost of printing the digits (bench/README.md, "Build"). -#}
+    exactly, below 2^53 (tests/dbt checks every k up to 2 million and samples up to 2^53).
+    Cast rather than printed digit by digit: it runs once per coordinate of every referring
+    box, and the cast is the cheaper one (bench/README.md, "Build", has the figures). -#}
 {% macro python_repr_thousandths(k) -%}
     (({{ k }})::double / 1000)::varchar
 {%- endmacro %}
