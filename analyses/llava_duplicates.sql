@@ -11,6 +11,7 @@
 {%- set llava_models = var('stats_models', ['llava_svit_all']) %}
 {%- set llava_files = var('stats_llava_files', none) %}
 {%- set model_parts = var('stats_model_parts', {}) %}
+{%- set svit_text_parts = var('stats_svit_text_parts', {}) %}
 
 with file_names as (
     select distinct
@@ -35,15 +36,31 @@ file_texts as (
 
     model_texts_{{ loop.index }} as (
         select
-            turns.c."from" = 'human' as is_question,
-            {{ duplicate_text_hash('turns.c.value') }} as text_hash,
+            is_question,
+            text_hash,
             count(*) as n
         from (
-            {%- for part in model_parts.get(m, [m]) %}
-                select unnest(conversations) as c from {{ ref(part) }}
-                {{ 'union all' if not loop.last }}
+            {%- for part in model_parts.get(m, [m]) if part not in svit_text_parts %}
+                select
+                    turns.c."from" = 'human' as is_question,
+                    {{ duplicate_text_hash('turns.c.value') }} as text_hash
+                from (select unnest(conversations) as c from {{ ref(part) }}) as turns
+                union all
             {%- endfor %}
-        ) as turns
+            {%- for part in model_parts.get(m, [m]) if part in svit_text_parts %}
+            -- A task model whose turns are SVIT's text as it is: hashed once per run
+            -- (macros/svit_turn_measures.sql).
+            select
+                kind = 'question' as is_question,
+                text_hash
+            from ({{ svit_text_part_turns(part, svit_text_parts[part]) }}) as part_turns
+            union all
+            {%- endfor %}
+            select
+                null::boolean as is_question,
+                null::ubigint as text_hash
+            where false
+        ) as model_turns
         group by all
     ),
 {%- endfor %}

@@ -8,10 +8,13 @@
 {#- A model that is a sorted union of other models (llava_svit_all: the four task models)
     is read from its parts: statistics do not need the order, and the sort is the costly part. -#}
 {%- set model_parts = var('stats_model_parts', {}) %}
-{#- The dbt models keep a record's turns in `conversations`: one row per record with its
+{#- A task model whose turns are SVIT's text as it is (part -> task) is measured through the
+    SVIT turns, which svit_text_lengths measures anyway (macros/svit_turn_measures.sql). -#}
+{%- set svit_text_parts = var('stats_svit_text_parts', {}) %}
+{#- The other dbt models keep a record's turns in `conversations`: one row per record with its
     turns measured in place (kind, words, chars). -#}
 with model_records as materialized (
-        {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) %}
+        {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) if part not in svit_text_parts %}
         select
             '{{ m }}' as scope,
             model_rows.image is not null as has_image,
@@ -23,17 +26,41 @@ with model_records as materialized (
             }) as turns
             -- noqa: enable=RF01
         from {{ ref(part) }} as model_rows
-        {%- if not loop.last %}
         union all
-        {%- endif %}
-    {%- endfor %}{% if not loop.last %}
-        union all
-    {%- endif %}{% endfor %}
-    {%- if not llava_models %}
-    select null::varchar as scope, null::boolean as has_image,
-           null::struct(kind varchar, words bigint, chars bigint)[] as turns
+    {%- endfor %}{% endfor %}
+    select
+        null::varchar as scope,
+        null::boolean as has_image,
+        null::struct(kind varchar, words bigint, chars bigint)[] as turns
     where false
-    {%- endif %}
+),
+
+-- The task models read through the SVIT turns: one row per turn of each record, the record
+-- named by task, image_id and block (the lineage columns of the task models).
+svit_text_turns as materialized (
+    {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) if part in svit_text_parts %}
+    select
+        '{{ m }}' as scope,
+        image is not null as has_image,
+        task,
+        image_id,
+        block,
+        kind,
+        words,
+        chars
+    from ({{ svit_text_part_turns(part, svit_text_parts[part]) }}) as part_turns
+    union all
+    {%- endfor %}{% endfor %}
+    select
+        null::varchar as scope,
+        null::boolean as has_image,
+        null::varchar as task,
+        null::bigint as image_id,
+        null::integer as block,
+        null::varchar as kind,
+        null::bigint as words,
+        null::bigint as chars
+    where false
 ),
 
 -- Ingested files keep one row per turn: measured as they are, and summed per record for
@@ -75,6 +102,13 @@ measured as (
         kind,
         words,
         chars
+    from svit_text_turns
+    union all
+    select
+        scope,
+        kind,
+        words,
+        chars
     from file_turns
 ),
 
@@ -84,6 +118,13 @@ records as (
         model_records.has_image,
         coalesce(list_sum(list_transform(model_records.turns, lambda t: t.words)), 0) as words
     from model_records
+    union all
+    select
+        scope,
+        has_image,
+        sum(words) as words
+    from svit_text_turns
+    group by scope, task, image_id, block, has_image
     union all
     -- A file's records that have turns, as the turns count them.
     select

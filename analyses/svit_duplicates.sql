@@ -1,23 +1,16 @@
 {#- Duplicate questions and answers, per SVIT task: turns, distinct texts, texts that occur
     more than once, and the turns that repeat an earlier text (turns - distinct texts).
     Texts are compared by their 64-bit hash, which keeps the grouping small at full scale
-    (a collision among millions of texts has a probability of about 1e-6). -#}
+    (a collision among millions of texts has a probability of about 1e-6), measured once per
+    run (macros/svit_turn_measures.sql). -#}
 
-with turns as (
-    select
-        task,
-        text,
-        case role when 'human' then 'question' else 'answer' end as kind
-    from {{ ref('stg_svit__turns') }}
-),
-
-texts as (
+with texts as (
     select
         task,
         kind,
-        hash(text) as text_hash,
+        text_hash,
         count(*) as n
-    from turns
+    from {{ svit_turn_measures() }} as turns
     group by all
 ),
 

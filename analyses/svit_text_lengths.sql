@@ -6,23 +6,16 @@
     Words are runs of characters other than ASCII whitespace (space, tab, newline, CR, VT,
     FF), LLaVA's `<image>` token never one of them (macros/word_count.sql); characters are
     Unicode code points (Python's len). The common case (single spaces, no other
-    whitespace) is counted without a regex. Roles are human / gpt (stg_svit__turns). -#}
+    whitespace) is counted without a regex. Roles are human / gpt (stg_svit__turns). The
+    turns are measured once per run (macros/svit_turn_measures.sql). -#}
 
-with turns as (
-    select
-        task,
-        role,
-        text
-    from {{ ref('stg_svit__turns') }}
-),
-
-measured as materialized (
+with measured as (
     select
         task as scope,
-        case role when 'human' then 'question' else 'answer' end as kind,
-        {{ word_count('text') }} as words,
-        length(text) as chars
-    from turns
+        kind,
+        words,
+        chars
+    from {{ svit_turn_measures() }} as turns
 ),
 
 frequencies as (

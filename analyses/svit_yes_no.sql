@@ -1,12 +1,13 @@
 {#- Yes/No answers per SVIT task: of the answers (every gpt turn), those that are Yes and No
-    answers by the rule the mixes use too (macros/yes_no.sql), and the yes share among them. -#}
+    answers by the rule the mixes use too (macros/yes_no.sql), and the yes share among them;
+    measured once per run (macros/svit_turn_measures.sql). -#}
 
 with answers as (
     select
         task,
-        text
-    from {{ ref('stg_svit__turns') }}
-    where role = 'gpt'
+        yes_no
+    from {{ svit_turn_measures() }} as turns
+    where kind = 'answer'
 ),
 
 final as (

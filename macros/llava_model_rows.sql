@@ -33,12 +33,13 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- One row per turn: model, role, text. -#}
-{% macro llava_model_turns() -%}
+{#- One row per turn: model, role, text; of every model but the parts in `skip_parts`, which
+    the caller reads otherwise. -#}
+{% macro llava_model_turns(skip_parts=()) -%}
 {%- set llava_models = var('stats_models', ['llava_svit_all']) %}
 {%- set llava_files = var('stats_llava_files', none) %}
 {%- set model_parts = var('stats_model_parts', {}) %}
-    {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) %}
+    {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) if part not in skip_parts %}
     select '{{ m }}' as model, c."from" as role, c.value as text
     from (select unnest(conversations) as c from {{ ref(part) }})
     union all

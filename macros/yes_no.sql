@@ -25,9 +25,9 @@
     {{ yes_no_of('list_filter(' ~ conversations ~ ', lambda t: t."from" = \'gpt\')[1].value') }}
 {%- endmacro %}
 
-{#- Per `group_column`, the answers (rows of `answers`, a relation or CTE with a `text`
-    column) and how many of them are Yes and No answers by the rule above: the statistics'
-    unit is the answer, every answer of a record, not only its first. -#}
+{#- Per `group_column`, the answers (rows of `answers`, a relation or CTE with a `yes_no`
+    column: yes_no_of() of each answer's text) and how many of them are Yes and No answers:
+    the statistics' unit is the answer, every answer of a record, not only its first. -#}
 {% macro yes_no_answer_counts(answers, group_column) -%}
     select
         {{ group_column }},
@@ -36,11 +36,6 @@
         count(*) filter (where yes_no = 'no') as no_answers,
         count(yes_no) / count(*) as yes_no_share,
         count(*) filter (where yes_no = 'yes') / nullif(count(yes_no), 0) as yes_share
-    from (
-        select
-            {{ group_column }},
-            {{ yes_no_of('text') }} as yes_no
-        from {{ answers }}
-    )
+    from {{ answers }}
     group by {{ group_column }}
 {%- endmacro %}

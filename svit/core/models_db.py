@@ -60,6 +60,10 @@ LLAVA_COLUMNS = frozenset({"id", "image", "conversations", "record_order"})
 # A model that is a view concatenating other models, in this order (models/marts): readers
 # that go through the parts one after the other skip a sort of every record.
 MODEL_PARTS = {"llava_svit_all": tuple(f"llava_svit_{task}" for task in TASKS)}
+# The task models whose turns are SVIT's text as it is, the first behind `<image>\n`
+# (models/intermediate/int_turns_rendered.sql rewrites only referring_qa's), by task: the
+# statistics measure them through the SVIT turns (analyses/llava_text_lengths.sql).
+SVIT_TEXT_PARTS = {f"llava_svit_{task}": task for task in TASKS if task != "referring_qa"}
 
 
 def read_parts(model: str, present: set[str] | list[str]) -> list[str]:

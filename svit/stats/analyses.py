@@ -22,7 +22,7 @@ from svit.core.dbt import PROJECT_DIR
 from svit.core.errors import SvitError, first_line
 from svit.core.facts import DETAIL_QUESTIONS, FAMILY_MAX_LENGTH
 from svit.core.macros import render_with_macros
-from svit.core.models_db import IMAGE_FILES, MODEL_PARTS, RECORD_TOKENS
+from svit.core.models_db import IMAGE_FILES, MODEL_PARTS, RECORD_TOKENS, SVIT_TEXT_PARTS
 from svit.core.sql import sql_ident
 from svit.stats.models import ModelChoice
 
@@ -30,6 +30,10 @@ ANALYSES_DIR = PROJECT_DIR / "analyses"
 SVIT_PREFIX = "svit_"  # analyses of the SVIT tables (staging views)
 MODEL_PREFIX = "llava_"  # analyses of the LLaVA models and files being profiled
 TOP_PHRASES = 20
+# svit_turn_measures() (macros/svit_turn_measures.sql) reads this temporary table when the var
+# names it: several analyses read every SVIT turn's words, hash or Yes / No, measured once per run.
+SVIT_TURN_MEASURES_VAR = "stats_svit_turn_measures"
+SVIT_TURN_MEASURES_TABLE = "stats_svit_turn_measures"
 # Analyses that read a table another command writes, with that command: run only when the
 # table exists (the report says which command would add them).
 NEEDS = {
@@ -79,6 +83,8 @@ def analysis_variables(choice: ModelChoice, shaped: set[str], max_length: int | 
         "stats_model_parts": {
             m: list(p) for m, p in MODEL_PARTS.items() if m in choice.dbt_models and shaped.issuperset(p)
         },
+        # Task models measured through the SVIT turns (when built: their lineage columns name them).
+        "stats_svit_text_parts": {p: task for p, task in SVIT_TEXT_PARTS.items() if p in shaped},
         "stats_llava_files": choice.llava_files,
         "stats_detail_questions": list(DETAIL_QUESTIONS),
         "stats_top_phrases": TOP_PHRASES,
@@ -90,34 +96,47 @@ def render_analysis(name: str, variables: dict[str, Any] | None = None) -> str:
     path = ANALYSES_DIR / f"{name}.sql"
     if not path.is_file():
         raise SvitError(f"analysis {name} not found in {ANALYSES_DIR}")
+    return render_with_macros(path.read_text(), _context(variables))
+
+
+def _context(variables: dict[str, Any] | None) -> dict[str, Any]:
+    """ref()/source() as bare relation names and var() from `variables`."""
     values = dict(variables or {})
-    return render_with_macros(
-        path.read_text(),
-        {
-            "ref": lambda model, *_: sql_ident(model),
-            "source": lambda _source, table: sql_ident(table),
-            "var": lambda key, default=None: values.get(key, default),
-        },
-    )
+    return {
+        "ref": lambda model, *_: sql_ident(model),
+        "source": lambda _source, table: sql_ident(table),
+        "var": lambda key, default=None: values.get(key, default),
+    }
 
 
 def run_analyses(con, names: list[str], variables: dict[str, Any]) -> tuple[dict[str, Table], dict[str, float]]:
-    """Run the analyses in order on the session's connection: their tables, and seconds per analysis."""
+    """Run the analyses in order on the session's connection: their tables, and seconds per
+    analysis (and for the shared measures, under the macro's name)."""
+    shared = {**variables, SVIT_TURN_MEASURES_VAR: SVIT_TURN_MEASURES_TABLE}
+    sqls = {name: render_analysis(name, shared) for name in names}
     tables, timings = {}, {}
+    if any(SVIT_TURN_MEASURES_TABLE in sql for sql in sqls.values()):
+        started = time.perf_counter()
+        select = render_with_macros("{{ svit_turn_measures() }}", _context(variables))
+        _execute(con, "svit_turn_measures", f"create temp table {SVIT_TURN_MEASURES_TABLE} as select * from {select}")
+        timings["svit_turn_measures"] = time.perf_counter() - started
     for name in names:
         started = time.perf_counter()
-        tables[name] = run_analysis(con, name, variables)
+        cursor = _execute(con, name, sqls[name])
+        tables[name] = Table(name, [d[0] for d in cursor.description], cursor.fetchall())
         timings[name] = time.perf_counter() - started
     return tables, timings
 
 
 def run_analysis(con, name: str, variables: dict[str, Any]) -> Table:
+    """One analysis's table (the measures it shares made for it alone)."""
+    return run_analyses(con, [name], variables)[0][name]
+
+
+def _execute(con, name: str, sql: str):
     import duckdb
 
-    sql = render_analysis(name, variables)
     try:
-        cursor = con.execute(sql)
-        rows = cursor.fetchall()
+        return con.execute(sql)
     except duckdb.Error as exc:
         raise SvitError(f"analysis {name} failed: {first_line(exc)}") from exc
-    return Table(name, [d[0] for d in cursor.description], rows)

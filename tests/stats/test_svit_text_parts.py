@@ -1,0 +1,100 @@
+"""The task models whose turns are SVIT's text as it is are profiled through the SVIT turns,
+measured once per run (macros/svit_turn_measures.sql): the same tables as reading the models."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from svit.core.macros import render_with_macros
+from svit.core.session import open_session
+from svit.stats.analyses import SVIT_TURN_MEASURES_TABLE, analysis_variables, render_analysis, run_analyses
+from svit.stats.models import available_models, choose_models
+from tests.stats.test_stats_numbers import words, yes_no_answer
+
+THROUGH_SVIT_TURNS = ("llava_text_lengths", "llava_duplicates", "llava_yes_no")
+
+
+def test_the_models_read_through_the_svit_turns_give_the_tables_the_models_give(built_sample):
+    session = open_session(built_sample, models=True)
+    try:
+        choice = choose_models(session, [])
+        shaped = set(available_models(session)[0])
+        variables = analysis_variables(choice, shaped)
+        assert variables["stats_svit_text_parts"] == {
+            "llava_svit_conversation": "conversation",
+            "llava_svit_complex_reasoning": "complex_reasoning",
+            "llava_svit_detail_description": "detail_description",
+        }
+        # The default run reads the three task models through the measured turns ...
+        shared = {**variables, "stats_svit_turn_measures": SVIT_TURN_MEASURES_TABLE}
+        for name in THROUGH_SVIT_TURNS:
+            assert SVIT_TURN_MEASURES_TABLE in render_analysis(name, shared)
+        through, timings = run_analyses(session.con, list(THROUGH_SVIT_TURNS), variables)
+        assert "svit_turn_measures" in timings
+        # ... and without the parts, reads every record's turns from the models.
+        direct, _ = run_analyses(session.con, list(THROUGH_SVIT_TURNS), {**variables, "stats_svit_text_parts": {}})
+    finally:
+        session.close()
+    for name in THROUGH_SVIT_TURNS:
+        assert through[name].columns == direct[name].columns
+        assert through[name].rows == direct[name].rows, name
+    # The tables hold llava_svit_all, not only the files.
+    assert any(r["scope"] == "llava_svit_all" for r in through["llava_text_lengths"].dicts())
+
+
+# A task model's turn as int_turns_rendered writes it: `<image>\n` before the first turn's text.
+PLANTED = [
+    (0, "human", "What is on the table?"),
+    (1, "gpt", "Yes, a cup."),
+    (0, "human", "  Leading spaces and a trailing one "),
+    (1, "gpt", "No"),
+    (0, "gpt", "Yes, a first turn that answers."),
+    (1, "human", "a<image>b"),
+    (0, "human", "<image>\nAlready there"),
+    (1, "gpt", ""),
+    (0, "human", ""),
+    (1, "gpt", "Two\n\nlines\tand a tab"),
+    (0, "human", "\nnewline first"),
+    (1, "gpt", "Nope."),
+]
+
+
+def test_a_turn_measured_through_the_svit_turns_is_measured_as_the_model_writes_it():
+    con = duckdb.connect()
+    con.execute(
+        "create table stg_svit__turns "
+        "(task varchar, image_id bigint, block integer, turn integer, role varchar, text varchar)"
+    )
+    con.executemany(
+        "insert into stg_svit__turns values ('conversation', ?, 0, ?, ?, ?)",
+        [(i, turn, role, text) for i, (turn, role, text) in enumerate(PLANTED)],
+    )
+    con.execute(
+        "create table llava_svit_conversation as select image_id, 0 as block, 'vg/' || image_id || '.jpg' as image "
+        "from range(?) as r(image_id)",
+        [len(PLANTED)],
+    )
+    context = {"ref": lambda name, *_: name, "var": lambda key, default=None: default}
+    part_turns = render_with_macros("{{ svit_text_part_turns('llava_svit_conversation', 'conversation') }}", context)
+    got = con.execute(
+        f"select image_id, kind, words, chars, yes_no, text_hash from ({part_turns}) order by image_id"
+    ).fetchall()
+    hash_of = render_with_macros("{{ duplicate_text_hash('v') }}", context)
+    assert len(got) == len(PLANTED)
+    for (image_id, kind, n_words, chars, yes_no, text_hash), (turn, role, text) in zip(got, PLANTED, strict=True):
+        value = ("<image>\n" if turn == 0 else "") + text
+        assert kind == ("question" if role == "human" else "answer")
+        assert (n_words, chars) == (words(value), len(value)), (image_id, value)
+        assert yes_no == (yes_no_answer(value) if role == "gpt" else None), (image_id, value)
+        assert text_hash == con.execute(f"select {hash_of} from (select ?::varchar as v)", [value]).fetchone()[0], (
+            image_id,
+            value,
+        )
+
+
+@pytest.mark.parametrize("name", ["svit_text_lengths", "svit_duplicates", "svit_yes_no"])
+def test_dbt_compile_writes_the_measures_in_place(name):
+    """Without the var (as dbt compiles the analyses), the measures are a select of their own."""
+    sql = render_analysis(name, {})
+    assert SVIT_TURN_MEASURES_TABLE not in sql and "stg_svit__turns" in sql
