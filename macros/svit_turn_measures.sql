@@ -22,9 +22,12 @@
             image_id,
             block,
             turn,
-            case role when 'human' then 'question' else 'answer' end as kind,
-            {{ word_count('text') }} as words,
-            length(text) as chars,
+            -- Narrow types: the table holds a row per turn beside the analyses, within the
+            -- statistics' memory limit. Enum values in alphabetical order, so that they sort
+            -- as the text does.
+            (case role when 'human' then 'question' else 'answer' end)::enum('answer', 'question') as kind,
+            ({{ word_count('text') }})::integer as words,
+            length(text)::integer as chars,
             hash(text) as text_hash,
             -- The hash llava_duplicates compares the turn by in a task model (its
             -- duplicate_text_hash of `<image>\n` || text in a first turn), where it is not text_hash.
@@ -32,7 +35,7 @@
                 when contains(text, '<image>') then {{ duplicate_text_hash('text') }}
                 when turn = 0 then hash(trim(text))
             end as model_text_hash,
-            case when role <> 'human' then {{ yes_no_of('text') }} end as yes_no
+            (case when role <> 'human' then {{ yes_no_of('text') }} end)::enum('no', 'yes') as yes_no
         from {{ ref('stg_svit__turns') }}
     )
 {%- endif %}

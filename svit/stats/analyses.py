@@ -118,7 +118,11 @@ def run_analyses(con, names: list[str], variables: dict[str, Any]) -> tuple[dict
     if any(SVIT_TURN_MEASURES_TABLE in sql for sql in sqls.values()):
         started = time.perf_counter()
         select = render_with_macros("{{ svit_turn_measures() }}", _context(variables))
-        _execute(con, "svit_turn_measures", f"create temp table {SVIT_TURN_MEASURES_TABLE} as select * from {select}")
+        _execute(
+            con,
+            "svit_turn_measures",
+            f"create or replace temp table {SVIT_TURN_MEASURES_TABLE} as select * from {select}",
+        )
         timings["svit_turn_measures"] = time.perf_counter() - started
     for name in names:
         started = time.perf_counter()
