@@ -43,16 +43,39 @@ anchor as (
     where is_llava_instruct and exists (select 1 from core)
 ),
 
+-- The order, numbered on narrow rows (a window over the records would sort all their text):
+-- the kept records before the first LLaVA-Instruct place, then the core records in their
+-- order, then the kept records after it.
+kept_places as (
+    select
+        record_index,
+        row_number() over (order by record_index) - 1 as kept_rank
+    from flagged
+    where not is_llava_instruct and (select anchor.first_place from anchor) is not null
+),
+
+core_places as (
+    select
+        record_order,
+        row_number() over (order by record_order) - 1 as core_rank
+    from core
+    where (select anchor.first_place from anchor) is not null
+),
+
 kept as (
     select
         {{- llava_record_as_mix_row() }},
         {{ image_prefix('image') }} as image_prefix,
         '{{ mix_file }}' as mix_source,
-        record_index as source_record_index,
-        record_index as place,
-        0::bigint as within_place
+        flagged.record_index as source_record_index,
+        kept_places.kept_rank
+        + case
+            when flagged.record_index > (select anchor.first_place from anchor)
+                then (select count(*) from core_places)
+            else 0
+        end as record_order
     from flagged
-    where not is_llava_instruct and (select anchor.first_place from anchor) is not null
+    inner join kept_places on flagged.record_index = kept_places.record_index
 ),
 
 swapped_in as (
@@ -61,15 +84,17 @@ swapped_in as (
         image_prefix,
         'mix_svit_core_150k' as mix_source,
         source_record_index,
-        (select anchor.first_place from anchor) as place,
-        record_order + 1 as within_place
+        (
+            select count(*) from kept_places
+            where kept_places.record_index < (select anchor.first_place from anchor)
+        ) + core_places.core_rank as record_order
     from core
-    where (select anchor.first_place from anchor) is not null
+    inner join core_places on core.record_order = core_places.record_order
 ),
 
 final as (
     select
-        {{- mix_row_columns(between='row_number() over (order by place, within_place) - 1 as record_order') }},
+        {{- mix_row_columns(between='record_order') }},
         image_prefix,
         mix_source,
         source_record_index
