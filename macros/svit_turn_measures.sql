@@ -1,11 +1,12 @@
 {#-
     What the statistics measure of every SVIT turn, with the turn's keys: task, image_id,
     block, turn, kind (question / answer), words (macros/word_count.sql), chars (code
-    points), text_hash (the 64-bit hash svit_duplicates compares), model_text_hash (see
-    below) and yes_no (an answer's Yes / No, macros/yes_no.sql; null for a question). svit_text_lengths, svit_duplicates
-    and svit_yes_no read them, and so do llava_text_lengths and llava_yes_no for the task
-    models whose turns are SVIT's text as it is (var `stats_svit_text_parts`), so each text
-    is read and counted once per run.
+    points), text_hash (the 64-bit hash svit_duplicates compares), model_text_hash (below)
+    and yes_no (an answer's Yes / No, macros/yes_no.sql; null for a question).
+    svit_text_lengths, svit_duplicates and svit_yes_no read them, and so do
+    llava_text_lengths, llava_duplicates and llava_yes_no for the task models whose turns are
+    SVIT's text as it is (var `stats_svit_text_parts`), so each text is read and counted
+    once per run.
 
     svit stats measures them once per run into a temporary table and names it in var
     `stats_svit_turn_measures`; dbt compile, without the var, writes the select itself.

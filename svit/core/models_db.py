@@ -62,7 +62,7 @@ LLAVA_COLUMNS = frozenset({"id", "image", "conversations", "record_order"})
 MODEL_PARTS = {"llava_svit_all": tuple(f"llava_svit_{task}" for task in TASKS)}
 # The task models whose turns are SVIT's text as it is, the first behind `<image>\n`
 # (models/intermediate/int_turns_rendered.sql rewrites only referring_qa's), by task: the
-# statistics measure them through the SVIT turns (analyses/llava_text_lengths.sql).
+# statistics measure them through the SVIT turns (macros/svit_turn_measures.sql).
 SVIT_TEXT_PARTS = {f"llava_svit_{task}": task for task in TASKS if task != "referring_qa"}
 
 

@@ -118,7 +118,7 @@ def run_analyses(con, names: list[str], variables: dict[str, Any]) -> tuple[dict
     if any(SVIT_TURN_MEASURES_TABLE in sql for sql in sqls.values()):
         started = time.perf_counter()
         select = render_with_macros("{{ svit_turn_measures() }}", _context(variables))
-        _execute(
+        _query(
             con,
             "svit_turn_measures",
             f"create or replace temp table {SVIT_TURN_MEASURES_TABLE} as select * from {select}",
@@ -126,8 +126,7 @@ def run_analyses(con, names: list[str], variables: dict[str, Any]) -> tuple[dict
         timings["svit_turn_measures"] = time.perf_counter() - started
     for name in names:
         started = time.perf_counter()
-        cursor = _execute(con, name, sqls[name])
-        tables[name] = Table(name, [d[0] for d in cursor.description], cursor.fetchall())
+        tables[name] = Table(name, *_query(con, name, sqls[name]))
         timings[name] = time.perf_counter() - started
     return tables, timings
 
@@ -137,10 +136,12 @@ def run_analysis(con, name: str, variables: dict[str, Any]) -> Table:
     return run_analyses(con, [name], variables)[0][name]
 
 
-def _execute(con, name: str, sql: str):
+def _query(con, name: str, sql: str) -> tuple[list[str], list[tuple]]:
+    """The columns and rows of `sql`; SvitError naming `name` when DuckDB fails."""
     import duckdb
 
     try:
-        return con.execute(sql)
+        cursor = con.execute(sql)
+        return [d[0] for d in cursor.description or []], cursor.fetchall()
     except duckdb.Error as exc:
         raise SvitError(f"analysis {name} failed: {first_line(exc)}") from exc

@@ -81,9 +81,9 @@ kept as (
 swapped_in as (
     select
         {{- mix_row_columns() }},
-        image_prefix,
+        core.image_prefix,
         'mix_svit_core_150k' as mix_source,
-        source_record_index,
+        core.source_record_index,
         (
             select count(*) from kept_places
             where kept_places.record_index < (select anchor.first_place from anchor)
