@@ -46,8 +46,8 @@
     svit_turn_measures() holds them: one row per turn of each of the part's records, with
     the record's `image`. The turns are the same text but for the `<image>\n` that opens a
     record's first turn (models/intermediate/int_turns_rendered.sql), so the same words
-    (`<image>` is never a word and the newline beside it is whitespace), 8 more characters
-    there, no Yes / No answer there (the text begins with `<`), and the hash
+    (`<image>` is never a word and the newline beside it is whitespace), the characters of
+    `<image>\n` more there, no Yes / No answer there (the text begins with `<`), and the hash
     llava_duplicates compares (duplicate_text_hash, macros/answer_counts.sql): it takes the
     token and its newline out, then trims, which in a first turn trims SVIT's text; a text
     that holds the token itself hashes as its own. -#}
@@ -59,7 +59,7 @@
         t.block,
         t.kind,
         t.words,
-        t.chars + case when t.turn = 0 then 8 else 0 end as chars,
+        t.chars + case when t.turn = 0 then length('<image>' || chr(10)) else 0 end as chars,
         case when t.turn <> 0 then t.yes_no end as yes_no,
         coalesce(t.model_text_hash, t.text_hash) as text_hash
     from {{ ref(part) }} as r
