@@ -26,7 +26,7 @@ llava_turns as (
         llava_file,
         record_index,
         arg_min(text, turn) as first_turn,
-        string_agg(turn_key, chr(31) order by turn) as turn_keys
+        {{ content_turn_keys('turn', 'turn_key') }} as turn_keys
     from llava_turn_keys
     group by llava_file, record_index
 ),
@@ -96,7 +96,7 @@ blocks as (
         source_turns.task,
         {{ content_record_key(
             'candidate_blocks.image_path',
-            "string_agg(" ~ content_turn_key('source_turns.text') ~ ", chr(31) order by source_turns.turn)"
+            content_turn_keys('source_turns.turn', content_turn_key('source_turns.text'))
         ) }} as match_key
     from {{ ref('stg_svit__turns') }} as source_turns
     inner join candidate_blocks using (task, image_id, block)

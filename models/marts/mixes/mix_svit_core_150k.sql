@@ -16,8 +16,8 @@ matched as (
         record_index,
         derived_id,
         instruction
-    from {{ ref('int_llava_records_matched') }}
-    where llava_file = '{{ official_file }}' and derived_id is not null
+    from {{ ref('int_svit_core_150k_matched') }}
+    where derived_id is not null
 ),
 
 derived as (
