@@ -3,7 +3,7 @@
     table so that mix_svit_core_150k joins a finished list instead of computing the match
     inside its own query, where DuckDB keeps the match's hash tables until the records with
     their text are joined and sorted (at 4x the full scale that ran out of a 4 GB memory
-    limit: bench/README.md, "Build: DuckDB's memory limit"). -#}
+    limit: bench/README.md, "What held mix_svit_core_150k's memory"). -#}
 
 select
     record_index,

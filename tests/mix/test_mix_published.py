@@ -6,6 +6,7 @@ import json
 import shutil
 from collections import Counter
 
+import duckdb
 import pytest
 
 from ingest.pipeline import run_ingest
@@ -58,6 +59,23 @@ def test_mix_665k_equals_the_official_mix_and_ground_truth(built_sample):
     # What was swapped out is exactly the LLaVA-Instruct part.
     [(kept,)] = query(built_sample, "select count(*) from mix_svit_mix_665k where mix_source = 'llava_v1_5_mix665k'")
     assert kept == TRUTH["llava_mix665k"]["records"] - TRUTH["llava_mix665k"]["records_per_part"]["llava_instruct"]
+
+
+def test_svit_mix_of_the_core_builds_the_matches_it_reads(built_sample):
+    """`svit mix mix_svit_core_150k` builds int_svit_core_150k_matched too: a warehouse built
+    before that table existed (here: the table dropped) gets the same core."""
+    con = duckdb.connect(str(built_sample.duckdb_path))
+    try:
+        con.execute("drop table int_svit_core_150k_matched")
+    finally:
+        con.close()
+    result = build_mix(built_sample, "mix_svit_core_150k")
+    assert result.records == TRUTH["core"]["records"]
+    assert query(built_sample, "select count(*), count(derived_id) from int_svit_core_150k_matched") == [
+        (TRUTH["core"]["records"], TRUTH["core"]["records"])
+    ]
+    official = json.loads((OFFICIAL / "SVIT_core_150K.json").read_text())
+    assert llava_records_of_model(built_sample, "mix_svit_core_150k") == official
 
 
 def test_published_manifest(built_sample):
