@@ -19,7 +19,11 @@ images as (
 
 boxes_by_turn as (
     -- Gathered unordered and sorted by box number within each list: two ordered lists per
-    -- turn took most of this model's time and memory (bench/README.md).
+    -- turn took most of this model's time and memory (bench/README.md). Gathered by a window
+    -- over each turn's boxes, kept on its first box, not by GROUP BY: at 4x the full scale the
+    -- hash aggregate's lists of box texts ran out of a 5 GB memory limit (4 and 6 GB passed),
+    -- where the window's partitions spill (bench/README.md, "The referring boxes gathered by
+    -- a window").
     select
         image_id,
         block,
@@ -31,10 +35,12 @@ boxes_by_turn as (
             image_id,
             block,
             turn,
-            list_sort(list({ 'box_number': box_number, 'original': box_text, 'converted': converted_text }))
-                as boxes
+            list_sort(
+                list({ 'box_number': box_number, 'original': box_text, 'converted': converted_text })
+                    over (partition by image_id, block, turn)
+            ) as boxes
         from {{ ref('int_referring_boxes_converted') }}
-        group by image_id, block, turn
+        qualify box_number = min(box_number) over (partition by image_id, block, turn)
     ) as gathered
 ),
 

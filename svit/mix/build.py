@@ -25,8 +25,9 @@ def build_mix(warehouse: Warehouse, target: str, quiet: bool = True, replace: bo
         return _build(warehouse, target, quiet, replace)
 
 
-# What `svit mix NAME` rebuilds for a published mix: the mix, and the table of matches the
-# core reads (int_svit_core_150k_matched), both of which change with the official files.
+# What `svit mix NAME` rebuilds for a published mix: the mix, and for the core the table of
+# matches it reads (int_svit_core_150k_matched), which a warehouse built before that table
+# existed, or built with `svit build --select`, may not hold.
 PUBLISHED_MODELS = {
     "mix_svit_core_150k": ("int_svit_core_150k_matched", "mix_svit_core_150k"),
     "mix_svit_mix_665k": ("mix_svit_mix_665k",),
@@ -64,8 +65,7 @@ def _build_published(warehouse: Warehouse, name: str, quiet: bool) -> MixResult:
         raise SvitError(
             f"{name} needs {', '.join(absent)} ingested: `svit ingest` with " + "; ".join(how[f] for f in absent)
         )
-    # As `svit build` does, limited to this model (and the match it reads, which the official
-    # file just ingested changes): one way to build a published mix and write its manifest.
+    # As `svit build` does, limited to this mix: one way to build a published mix and write its manifest.
     forget_record_caches(warehouse)
     timings = run_dbt(warehouse, "build", ("--select", *PUBLISHED_MODELS[name]), quiet=quiet)
     [result] = [m for m in write_published_manifests(warehouse, built_models(timings)) if m.name == name]
