@@ -32,8 +32,8 @@
 {#- A group's turn keys joined in turn order: the aggregate of a GROUP BY over turns. Gathered
     unordered and sorted inside each list, not `string_agg(... order by turn)`: DuckDB holds
     the input of an ordered aggregate in memory it cannot spill, and at 4x the full scale
-    int_llava_records_matched then ran out of a 4 GB limit (bench/README.md, "What held
-    mix_svit_core_150k's memory"). -#}
+    int_llava_records_matched then ran out of DuckDB's memory limit (the limits tried are in
+    bench/README.md, "What held mix_svit_core_150k's memory"). -#}
 {% macro content_turn_keys(turn, turn_key) -%}
     array_to_string(list_transform(list_sort(list({ 'turn': {{ turn }}, 'key': {{ turn_key }} })), lambda k: struct_extract(k, 'key')), chr(31))
 {%- endmacro %}

@@ -21,9 +21,9 @@ boxes_by_turn as (
     -- Gathered unordered and sorted by box number within each list: two ordered lists per
     -- turn took most of this model's time and memory (bench/README.md). Gathered by a window
     -- over each turn's boxes, kept on its first box, not by GROUP BY: at 4x the full scale the
-    -- hash aggregate's lists of box texts ran out of a 5 GB memory limit (4 and 6 GB passed),
-    -- where the window's partitions spill (bench/README.md, "The referring boxes gathered by
-    -- a window").
+    -- hash aggregate's lists of box texts, which DuckDB does not spill, ran out of its memory
+    -- limit at a setting between two that passed, where the window's partitions spill (the
+    -- limits and times: bench/README.md, "The referring boxes gathered by a window").
     select
         image_id,
         block,
