@@ -36,6 +36,7 @@ from ingest.svit_typed_read import NotProven, TypedTally, extra_key_hint, typed_
 from svit.core.errors import InputError, first_line
 from svit.core.facts import TASKS
 from svit.core.sql import sql_str
+from svit.core.word_counts import word_counts
 
 # The scans _scan_file tries, in order (tests drop "typed" to compare the two).
 READERS = ("typed", "json", "tolerant")
@@ -180,7 +181,8 @@ def _scan_file(
         if good.false_count or good.null_count:  # filtering copies the text: only when needed
             turns = turns.filter(good)
         for task, part in split_by(turns, "task"):
-            part = part.drop_columns(["task"])
+            # Each turn's words, counted once here for the statistics (svit/core/word_counts.py).
+            part = part.drop_columns(["task"]).append_column("words", word_counts(part.column("text")))
             yield stage / "turns" / f"task={task}" / f"{stem}.parquet", part
             if task == "referring_qa":
                 boxes.add(part)

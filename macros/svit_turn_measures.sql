@@ -1,6 +1,7 @@
 {#-
     What the statistics measure of every SVIT turn, with the turn's keys: task, image_id,
-    block, turn, kind (question / answer), words (macros/word_count.sql), chars (code
+    block, turn, kind (question / answer), words (stg_svit__turns: counted by ingest as
+    macros/word_count.sql counts them), chars (code
     points), text_hash (the 64-bit hash svit_duplicates compares), model_text_hash (below)
     and yes_no (an answer's Yes / No, macros/yes_no.sql; null for a question).
     svit_text_lengths, svit_duplicates and svit_yes_no read them, and so do
@@ -27,7 +28,8 @@
             -- statistics' memory limit. Enum values in alphabetical order, so that they sort
             -- as the text does.
             (case role when 'human' then 'question' else 'answer' end)::enum('answer', 'question') as kind,
-            ({{ word_count('text') }})::integer as words,
+            -- Counted once, by ingest (stg_svit__turns).
+            words,
             length(text)::integer as chars,
             hash(text) as text_hash,
             -- The hash llava_duplicates compares the turn by in a task model (its

@@ -1,9 +1,21 @@
 {#- One row per SVIT turn. Roles are LLaVA's `human` / `gpt` (docs/warehouse.md, "Roles"):
     ingest stores SVIT's `user` as `human`; a snapshot written before it did still says
-    `user`, and reads the same here, so old and new table files never mix two spellings. -#}
+    `user`, and reads the same here, so old and new table files never mix two spellings.
+    `words`: ingest counts each turn's words as the statistics count them
+    (svit/core/word_counts.py; the definition is macros/word_count.sql). A turn file written
+    before ingest did has no such column: its turns are counted here. -#}
 
 with source as (
     select * from {{ source('svit', 'turns') }}
+),
+
+-- A union by name with an empty relation that has `words` gives the column to every row,
+-- null in turn files that lack it.
+with_words as (
+    select * from source
+    union all by name
+    select null::integer as words
+    where false
 ),
 
 spelled as (
@@ -11,7 +23,7 @@ spelled as (
         * exclude (role),
         -- `role`: the table's own column name, which its readers use
         case role when 'user' then 'human' else role end as role  -- noqa: RF04
-    from source
+    from with_words
 ),
 
 renamed as (
@@ -21,7 +33,8 @@ renamed as (
         block::integer as block,
         turn::integer as turn,
         role,
-        text
+        text,
+        coalesce(words, {{ word_count('text') }})::integer as words
     from spelled
 )
 

@@ -23,7 +23,7 @@ TABLES: dict[str, tuple[str, str | None]] = {
         "extra json, item_extra json",
         "task",
     ),
-    "turns": ("image_id bigint, block integer, turn integer, role varchar, text varchar", "task"),
+    "turns": ("image_id bigint, block integer, turn integer, role varchar, text varchar, words integer", "task"),
     "boxes": (
         "image_id bigint, block integer, turn integer, mark_index integer, phrase varchar, box_index integer, "
         "x1 double, y1 double, x2 double, y2 double, box_text varchar, mark_offset integer, box_offset integer",

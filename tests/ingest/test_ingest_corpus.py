@@ -10,6 +10,7 @@ import sys
 import duckdb
 
 from tests.helpers import REPO, count, table
+from tests.stats.test_stats_numbers import words
 
 TASKS = ("conversation", "complex_reasoning", "detail_description", "referring_qa")
 
@@ -125,6 +126,14 @@ def test_turn_text_and_order_equal_the_source(corpus, ingested):
     assert sorted(stored) == sorted((i, b, t, {"user": "human"}.get(f, f), v) for i, b, t, f, v in expected)
     svit_spelling = {"human": "user", "gpt": "gpt"}  # docs/warehouse.md, "Roles"
     assert sorted((i, b, t, svit_spelling[role], v) for i, b, t, role, v in stored) == sorted(expected)
+
+
+def test_every_turn_carries_its_words(ingested):
+    """`words`: the statistics' count of the turn's text (macros/word_count.sql), made by ingest."""
+    rows = table(ingested, "turns")
+    assert len(rows) > 0 and all(r["words"] == words(r["text"]) for r in rows)
+    # Not every text is words between single spaces: the other paths of the count are taken too.
+    assert any(r["words"] != r["text"].count(" ") + 1 for r in rows)
 
 
 def test_turn_roles_are_human_and_gpt_in_every_task(corpus, ingested):

@@ -9,10 +9,12 @@ import unicodedata
 from collections import Counter
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from svit.core.facts import DETAIL_QUESTIONS, TASKS
 from svit.core.macros import render_with_macros
+from svit.core.word_counts import word_counts
 from tests.helpers import LLAVA_MIX665K, TRUTH, llava_records_of_file, query, sample_task_items
 
 WORD = re.compile(r"[^ \t\n\r\x0b\x0c]+")  # the analyses' word: a run of non-whitespace
@@ -82,7 +84,9 @@ def dist(report, table: str, scope: str, measure: str) -> dict:
     ],
 )
 def test_word_count_never_counts_the_image_token(text, expected):
+    # The macro, and ingest's count of each SVIT turn (svit/core/word_counts.py).
     assert count_words_in_sql([text]) == [expected]
+    assert word_counts(pa.array([text], pa.string())).to_pylist() == [expected]
 
 
 def test_word_count_equals_python_on_generated_texts():
@@ -91,6 +95,27 @@ def test_word_count_equals_python_on_generated_texts():
     pieces = ["<image>", "<image>\n", "\n<image>", "word", "é中", " ", "  ", "\n", "\n\n", "\t", "\r", "<imag", "e>"]
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(5000)]
     assert count_words_in_sql(texts) == [words(t) for t in texts]
+
+
+@pytest.mark.parametrize("array_type", [pa.string(), pa.large_string(), pa.string_view()])
+def test_ingest_counts_words_as_the_macro_does(array_type):
+    """svit/core/word_counts.py reads eight bytes at a time: texts of every length and start
+    within a word of 8 bytes (sliced arrays start anywhere in their buffer), every ASCII
+    whitespace byte and its neighbours, bytes above 127 (never whitespace: NEL, NBSP), `<`
+    and `<i` that are no token, and the token itself anywhere."""
+    rng = random.Random(11)
+    pieces = ["w", "word", "é", "中", "😀", " ", "  ", "\t", "\n", "\r", "\x0b", "\x0c", "\x08", "\x0e", "\x1f"]
+    pieces += ["!", "\x7f", "\x85", "\xa0", "<", "<i", "<image", "<image>", "image>", "<st>", "<ed>"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 30))) for _ in range(20000)]
+    texts += [None, "", " " * 17, "x" * 64, "<image>" * 3, "a" + " " * 15 + "b"]
+    expected = [None if t is None else words(t) for t in texts]
+    assert count_words_in_sql(texts[:3000]) == expected[:3000]
+    array = pa.array(texts, array_type)
+    for start in range(9):
+        assert word_counts(array.slice(start)).to_pylist() == expected[start:], start
+    chunked = pa.chunked_array([array.slice(0, 7), array.slice(7)])
+    assert word_counts(chunked).to_pylist() == expected
+    assert word_counts(pa.array([], array_type)).to_pylist() == []
 
 
 def test_task_sizes_equal_ground_truth(default_report):

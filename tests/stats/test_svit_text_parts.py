@@ -4,10 +4,12 @@ measured once per run (macros/svit_turn_measures.sql): the same tables as readin
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from svit.core.macros import render_with_macros
 from svit.core.session import open_session
+from svit.core.word_counts import word_counts
 from svit.stats.analyses import SVIT_TURN_MEASURES_TABLE, analysis_variables, render_analysis, run_analyses
 from svit.stats.models import available_models, choose_models
 from tests.stats.test_stats_numbers import words, yes_no_answer
@@ -64,11 +66,13 @@ def test_a_turn_measured_through_the_svit_turns_is_measured_as_the_model_writes_
     con = duckdb.connect()
     con.execute(
         "create table stg_svit__turns "
-        "(task varchar, image_id bigint, block integer, turn integer, role varchar, text varchar)"
+        "(task varchar, image_id bigint, block integer, turn integer, role varchar, text varchar, words integer)"
     )
+    # `words` as ingest stores them (svit/core/word_counts.py).
+    counted = word_counts(pa.array([text for _, _, text in PLANTED])).to_pylist()
     con.executemany(
-        "insert into stg_svit__turns values ('conversation', ?, 0, ?, ?, ?)",
-        [(i, turn, role, text) for i, (turn, role, text) in enumerate(PLANTED)],
+        "insert into stg_svit__turns values ('conversation', ?, 0, ?, ?, ?, ?)",
+        [(i, turn, role, text, n) for i, ((turn, role, text), n) in enumerate(zip(PLANTED, counted, strict=True))],
     )
     con.execute(
         "create table llava_svit_conversation as select image_id, 0 as block, 'vg/' || image_id || '.jpg' as image "
