@@ -63,15 +63,17 @@ svit_text_turns as materialized (
     where false
 ),
 
--- Ingested files keep one row per turn: measured as they are, and summed per record for
--- the record words (no list per record is gathered: bench/README.md).
+-- Ingested files keep one row per turn: measured as they are (their words as ingest counted
+-- them), and summed per record for the record words (no list per record is gathered:
+-- bench/README.md).
 file_turns as materialized (
     {%- if llava_files is none or llava_files %}
         select
             t.llava_file as scope,
             t.record_index,
             case t.role when 'human' then 'question' else 'answer' end as kind,
-            {{ word_count('t.text') }} as words,
+            -- Counted once, by ingest (stg_llava__turns).
+            t.words,
             length(t.text) as chars
         from {{ ref('stg_llava__turns') }} as t
         {%- if llava_files is not none %}

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 from tqdm import tqdm
 
-from svit.core import settings
+from svit.core import settings, word_counts
 from svit.core.sql import sql_str
 
 
@@ -45,6 +45,8 @@ def connect(temp_dir: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config={"memory_limit": settings.ingest_memory_limit(), "temp_directory": str(temp_dir)})
     # Record order is part of the data (LLaVA files, record_index): keep it.
     con.execute("set preserve_insertion_order = true")
+    # Each turn's words, counted as the turns are written (svit/core/word_counts.py).
+    word_counts.register(con)
     return con
 
 

@@ -28,6 +28,7 @@ from ingest.checks import PLACEHOLDERS
 from ingest.duck import detail, execute
 from ingest.json_punctuation import Punctuation, RawCounter, key_names
 from ingest.sources import InputFile
+from svit.core import word_counts
 from svit.core.sql import sql_str
 
 KNOWN_KEYS = ("id", "image", "conversations")
@@ -272,7 +273,8 @@ def write_typed_turns(con: duckdb.DuckDBPyConnection, item: InputFile, out: Path
         con,
         f"""
         copy (
-            select record_index, turn, t."from" as role, t.value as text, null::varchar as extra
+            select record_index, turn, t."from" as role, t.value as text, null::varchar as extra,
+                {word_counts.SQL_FUNCTION}(t.value) as words
             from (
                 select record_index, unnest(conversations) as t,
                     (generate_subscripts(conversations, 1) - 1)::integer as turn

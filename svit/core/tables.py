@@ -37,7 +37,10 @@ TABLES: dict[str, tuple[str, str | None]] = {
     ),
     # One row per image or video of a LLaVA record, in the order the record names them.
     "llava_media": ("source_file varchar, record_index bigint, ordinal integer, kind varchar, path varchar", "source"),
-    "llava_turns": ("record_index bigint, turn integer, role varchar, text varchar, extra varchar", "source"),
+    "llava_turns": (
+        "record_index bigint, turn integer, role varchar, text varchar, extra varchar, words integer",
+        "source",
+    ),
     "vg_objects": (
         (
             "image_id bigint, object_id bigint, x integer, y integer, w integer, h integer, "

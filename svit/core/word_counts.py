@@ -2,10 +2,12 @@
 
 The definition is macros/word_count.sql's: runs of characters other than ASCII whitespace
 (space, tab, newline, CR, VT, FF), with LLaVA's `<image>` token a separator, never a word.
-Ingest counts the words of every SVIT turn as the turn passes through it on its way to
-Parquet (the `words` column of `turns`, docs/warehouse.md), so `svit stats` reads them
-instead of counting 2 GB of text again in every run; the SQL macro stays the definition for
-text the warehouse renders itself, and for turns written before the column existed.
+Ingest counts the words of every turn it stores (the `words` column of `turns` and
+`llava_turns`, docs/warehouse.md): an SVIT turn as it passes through Python on its way to
+Parquet, a LLaVA file's turn through the DuckDB function `svit_word_count` that `register`
+adds to ingest's connection. `svit stats` reads them instead of counting 3 GB of text again
+in every run; the SQL macro stays the definition for text the warehouse renders itself, and
+for turns written before the columns existed.
 
 The count is a compiled loop (Numba) over the array's bytes in place, eight bytes at a
 time: which bytes are whitespace is worked out for a whole 64-bit word with integer
@@ -164,3 +166,12 @@ def word_counts(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     _count(offsets.astype(np.int64, copy=False), data, data[:whole].view(np.uint64), out)
     mask = texts.is_null().to_numpy(zero_copy_only=False) if texts.null_count else None
     return pa.array(out, pa.int32(), mask=mask)
+
+
+# The DuckDB function `register` adds: the words of a VARCHAR, as an INTEGER.
+SQL_FUNCTION = "svit_word_count"
+
+
+def register(con) -> None:
+    """Add `svit_word_count(text)` to a DuckDB connection (its cursors see it too)."""
+    con.create_function(SQL_FUNCTION, word_counts, ["VARCHAR"], "INTEGER", type="arrow", side_effects=False)

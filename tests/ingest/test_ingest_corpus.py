@@ -129,9 +129,11 @@ def test_turn_text_and_order_equal_the_source(corpus, ingested):
 
 
 def test_every_turn_carries_its_words(ingested):
-    """`words`: the statistics' count of the turn's text (macros/word_count.sql), made by ingest."""
-    rows = table(ingested, "turns")
+    """`words`: the statistics' count of the turn's text (macros/word_count.sql), made by ingest,
+    in SVIT's turns and in the LLaVA files' (whose first questions hold the `<image>` token)."""
+    rows = table(ingested, "turns") + table(ingested, "llava_turns")
     assert len(rows) > 0 and all(r["words"] == words(r["text"]) for r in rows)
+    assert any("<image>" in r["text"] for r in rows)
     # Not every text is words between single spaces: the other paths of the count are taken too.
     assert any(r["words"] != r["text"].count(" ") + 1 for r in rows)
 

@@ -103,6 +103,9 @@ def test_plain_records_are_read_typed_into_the_same_tables(tmp_path, monkeypatch
         "gpt",
         'A: a \\ "quoted" é 😊 thing: 1:2',
     )
+    # Each turn's words as the statistics count them, by both readers (`typed == general`).
+    words = {(row[0], row[1]): row[turns_columns.index("words")] for row in turns}
+    assert (words[0, 1], words[1, 0]) == (8, 4)  # `A: a \ "quoted" ...`; `<image>` is no word
 
 
 def _with(record_index: int, change) -> list[dict]:
