@@ -32,6 +32,16 @@ _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 _LAST_BYTE_HIGH = np.uint64(0x80 << 56)
 
 
+def _compiled(function):
+    """Compiled without the GIL; the machine code cached on disk for the next process where
+    Numba finds a writable place (beside this file, else the user's cache directory), else
+    compiled again in each process (about a second) rather than failing to import."""
+    try:
+        return njit(nogil=True, cache=True)(function)
+    except RuntimeError:  # Numba: "cannot cache function ...: no locator available"
+        return njit(nogil=True)(function)
+
+
 @intrinsic
 def _popcount(typingctx, value):
     """Set bits of a 64-bit word: LLVM's ctpop, one instruction on x86-64 and arm64."""
@@ -77,7 +87,7 @@ def _word_at(data, words64, k):
     return value
 
 
-@njit(nogil=True, cache=True)
+@_compiled
 def _words_with_image_token(data, start, end):
     """The words of data[start:end] byte by byte, each `<image>` a separator."""
     words, after_space, j = 0, True, start
@@ -116,7 +126,7 @@ def _starts_and_token(x, space, previous, valid):
     return starts, lt & i_next & valid
 
 
-@njit(nogil=True, cache=True)
+@_compiled
 def _count(offsets, data, words64, out):
     for i in range(len(offsets) - 1):
         start, end = offsets[i], offsets[i + 1]

@@ -7,6 +7,7 @@ import re
 import statistics
 import unicodedata
 from collections import Counter
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -266,3 +267,13 @@ def test_llava_svit_all_counts_every_block(default_report):
     sizes = {r["model"]: r for r in default_report.tables["llava_model_sizes"].dicts()}["llava_svit_all"]
     assert sizes["records"] == sum(TRUTH["blocks_per_task"].values())
     assert sizes["qa_pairs"] == TRUTH["qa_pairs_total"]
+
+
+def test_word_counts_compile_where_no_cache_can_be_written():
+    """Numba refuses `cache=True` for code it has no writable place to cache for (here: code
+    with no file at all); the module then compiles in each process instead of failing."""
+    import svit.core.word_counts as module
+
+    namespace: dict = {"__name__": "svit_word_counts_without_a_file"}
+    exec(compile(Path(module.__file__).read_text(), "<no file>", "exec"), namespace)
+    assert namespace["word_counts"](pa.array(["a b", "<image>\nc d e", None])).to_pylist() == [2, 3, None]
