@@ -3,7 +3,7 @@
     with their share of the model. One row per model and prefix.
     Which models: macros/llava_model_rows.sql. -#}
 with model_records as (
-    {{ llava_model_records() }}
+    {{ llava_model_records(turns=false) }}
 ),
 
 final as (

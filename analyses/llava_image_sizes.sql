@@ -6,7 +6,7 @@ with model_images as (
     select distinct
         model,
         image
-    from ({{ llava_model_records() }})
+    from ({{ llava_model_records(turns=false) }})
     where image is not null
 ),
 

@@ -71,9 +71,9 @@ file_turns as materialized (
         select
             t.llava_file as scope,
             t.record_index,
-            case t.role when 'human' then 'question' else 'answer' end as kind,
             -- Counted once, by ingest (stg_llava__turns).
             t.words,
+            case t.role when 'human' then 'question' else 'answer' end as kind,
             length(t.text) as chars
         from {{ ref('stg_llava__turns') }} as t
         {%- if llava_files is not none %}

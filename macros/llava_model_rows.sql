@@ -7,15 +7,31 @@
     order, and the sort is the costly part. svit stats renders this file with the analyses.
 -#}
 
-{#- One row per record: model, has_image, image, n_turns, n_images, n_videos. -#}
-{% macro llava_model_records() -%}
+{#- One row per record: model, has_image, image, n_turns, n_images, n_videos. Without
+    `turns`, n_turns is null: an analysis that does not need it reads no turns at all. -#}
+{% macro llava_model_records(turns=true) -%}
 {%- set llava_models = var('stats_models', ['llava_svit_all']) %}
 {%- set llava_files = var('stats_llava_files', none) %}
 {%- set model_parts = var('stats_model_parts', {}) %}
+{%- set svit_text_parts = var('stats_svit_text_parts', {}) %}
     {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) %}
+    {%- if not turns %}
+    select '{{ m }}' as model, image is not null as has_image, image, null::integer as n_turns,
+        (image is not null)::integer as n_images, 0 as n_videos
+    from {{ ref(part) }}
+    {%- elif part in svit_text_parts %}
+    -- A task model whose turns are SVIT's, one for one (macros/svit_turn_measures.sql): its
+    -- turns counted by its block, not by reading each record's list of turns, text and all.
+    select '{{ m }}' as model, r.image is not null as has_image, r.image, c.n_turns,
+        (r.image is not null)::integer as n_images, 0 as n_videos
+    from {{ ref(part) }} as r
+    inner join {{ ref('stg_svit__conversations') }} as c
+        on c.task = '{{ svit_text_parts[part] }}' and r.image_id = c.image_id and r.block = c.block
+    {%- else %}
     select '{{ m }}' as model, image is not null as has_image, image, len(conversations) as n_turns,
         (image is not null)::integer as n_images, 0 as n_videos
     from {{ ref(part) }}
+    {%- endif %}
     union all
     {%- endfor %}{% endfor %}
     {%- if llava_files is none or llava_files %}

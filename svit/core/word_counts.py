@@ -44,7 +44,7 @@ def _compiled(function):
 
 @intrinsic
 def _popcount(typingctx, value):
-    """Set bits of a 64-bit word: LLVM's ctpop, one instruction on x86-64 and arm64."""
+    """Set bits of a 64-bit word: LLVM's ctpop (the CPU's popcount instruction where it has one)."""
 
     def codegen(context, builder, signature, args):
         return builder.call(builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)]), args)

@@ -12,6 +12,7 @@ from svit.core.session import open_session
 from svit.core.word_counts import word_counts
 from svit.stats.analyses import SVIT_TURN_MEASURES_TABLE, analysis_variables, render_analysis, run_analyses
 from svit.stats.models import available_models, choose_models
+from tests.helpers import TRUTH
 from tests.stats.test_stats_numbers import words, yes_no_answer
 
 THROUGH_SVIT_TURNS = ("llava_text_lengths", "llava_duplicates", "llava_yes_no")
@@ -43,6 +44,27 @@ def test_the_models_read_through_the_svit_turns_give_the_tables_the_models_give(
         assert through[name].rows == direct[name].rows, name
     # The tables hold llava_svit_all, not only the files.
     assert any(r["scope"] == "llava_svit_all" for r in through["llava_text_lengths"].dicts())
+
+
+def test_the_task_models_turns_counted_by_their_blocks_give_the_sizes_their_lists_give(built_sample):
+    """llava_model_sizes counts the turns of a task model whose turns are SVIT's by its block
+    (stg_svit__conversations), not from each record's list; the analyses that need no turn
+    count read none (llava_model_records(turns=false))."""
+    session = open_session(built_sample, models=True)
+    try:
+        choice = choose_models(session, [])
+        variables = analysis_variables(choice, set(available_models(session)[0]))
+        names = ["llava_model_sizes", "llava_image_prefixes"]
+        assert "stg_svit__conversations" in render_analysis("llava_model_sizes", variables)
+        assert "len(conversations)" not in render_analysis("llava_image_prefixes", variables)
+        by_blocks, _ = run_analyses(session.con, names, variables)
+        from_lists, _ = run_analyses(session.con, names, {**variables, "stats_svit_text_parts": {}})
+    finally:
+        session.close()
+    for name in names:
+        assert by_blocks[name].rows == from_lists[name].rows, name
+    sizes = {r["model"]: r for r in by_blocks["llava_model_sizes"].dicts()}
+    assert sizes["llava_svit_all"]["turns"] == 2 * sum(TRUTH["qa_pairs_per_task"].values())
 
 
 # A task model's turn as int_turns_rendered writes it: `<image>\n` before the first turn's text.
