@@ -21,7 +21,7 @@ with model_records as materialized (
             -- `c` is the lambda's parameter, which sqlfluff takes for a missing table -- noqa: disable=RF01
             list_transform(model_rows.conversations, lambda c: {
                 'kind': case c."from" when 'human' then 'question' else 'answer' end,
-                'words': {{ word_count('c.value') }},
+                'words': {{ analysis_word_count('c.value') }},
                 'chars': length(c.value)
             }) as turns
             -- noqa: enable=RF01

@@ -40,3 +40,16 @@
         else len(regexp_extract_all({{ text }}, '[^ \t\n\r\x0b\x0c]+'))
     end
 {%- endmacro %}
+
+{#- The words of `text` in an analysis: ingest's compiled count (svit/core/word_counts.py,
+    the same numbers: tests hold the two to each other) where svit stats has given its
+    session that function (var `stats_word_count_function`), else word_count() above, as
+    `dbt compile` writes the analyses. -#}
+{% macro analysis_word_count(text) -%}
+    {%- set function = var('stats_word_count_function', none) -%}
+    {%- if function -%}
+        {{ function }}({{ text }})
+    {%- else -%}
+        {{ word_count(text) }}
+    {%- endif -%}
+{%- endmacro %}

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from svit.core import settings
+from svit.core import settings, word_counts
 from svit.core.errors import SvitError
 from svit.core.session import open_session
 from svit.core.warehouse import Warehouse
@@ -39,7 +39,12 @@ def run_stats(
         present = {r[0] for r in session.con.execute("select table_name from duckdb_tables()").fetchall()}
         missing = {n: NEEDS[n] for n in names if n in NEEDS and NEEDS[n][0] not in present}
         names = [n for n in names if n not in missing]
-        variables = analysis_variables(choice, shaped, max_length)
+        # Text the models render (a referring turn's boxes, a mix) is counted by ingest's
+        # compiled count, given to the session as a function (macros/word_count.sql).
+        word_counts.register(session.con)
+        variables = analysis_variables(choice, shaped, max_length) | {
+            "stats_word_count_function": word_counts.SQL_FUNCTION
+        }
         tables, timings = run_analyses(session.con, in_report_order(names), variables)
     finally:
         session.close()

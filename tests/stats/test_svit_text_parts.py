@@ -9,7 +9,7 @@ import pytest
 
 from svit.core.macros import render_with_macros
 from svit.core.session import open_session
-from svit.core.word_counts import word_counts
+from svit.core.word_counts import SQL_FUNCTION, register, word_counts
 from svit.stats.analyses import SVIT_TURN_MEASURES_TABLE, analysis_variables, render_analysis, run_analyses
 from svit.stats.models import available_models, choose_models
 from tests.helpers import TRUTH
@@ -124,3 +124,22 @@ def test_dbt_compile_writes_the_measures_in_place(name):
     """Without the var (as dbt compiles the analyses), the measures are a select of their own."""
     sql = render_analysis(name, {})
     assert SVIT_TURN_MEASURES_TABLE not in sql and "stg_svit__turns" in sql
+
+
+def test_rendered_text_counted_by_the_compiled_count_gives_the_macros_table(built_sample):
+    """svit stats counts the words of text the models render (referring_qa's turns) with
+    ingest's compiled count, registered on its session (var stats_word_count_function);
+    without it (dbt compile) the SQL macro: the same table."""
+    session = open_session(built_sample, models=True)
+    try:
+        register(session.con)
+        variables = analysis_variables(choose_models(session, []), set(available_models(session)[0]))
+        compiled = {**variables, "stats_word_count_function": SQL_FUNCTION}
+        assert "svit_word_count(c.value)" in render_analysis("llava_text_lengths", compiled)
+        assert "svit_word_count" not in render_analysis("llava_text_lengths", variables)
+        with_function, _ = run_analyses(session.con, ["llava_text_lengths"], compiled)
+        with_macro, _ = run_analyses(session.con, ["llava_text_lengths"], variables)
+    finally:
+        session.close()
+    assert with_function["llava_text_lengths"].rows == with_macro["llava_text_lengths"].rows
+    assert any(r["scope"] == "llava_svit_all" for r in with_function["llava_text_lengths"].dicts())
