@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from svit import __version__
+from svit.core import word_counts
 from svit.core.groundings import DEFAULT as DEFAULT_GROUNDING
 from svit.core.groundings import GROUNDED_VIEW, GROUNDINGS, described
-from svit.core.macros import render_with_macros
 from svit.core.models_db import MIX_MANIFESTS as MANIFEST_TABLE
 from svit.core.models_db import connect
 from svit.core.warehouse import Warehouse
@@ -76,6 +76,7 @@ def write_published_manifests(warehouse: Warehouse, built: Iterable[str]) -> lis
 def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: Recipe | None) -> MixResult:
     """Write the manifest of the mix table `name` (a published mix, or the user mix of `recipe`)."""
     con = connect(warehouse, read_only=False)
+    word_counts.register(con)
     try:
         records = con.execute(f'select count(*) from "{name}"').fetchone()[0]
         sources = _user_sources(con, name) if recipe else _published_sources(con, name)
@@ -112,10 +113,12 @@ def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: Recipe | 
             "records_per_image_prefix": dict(
                 con.execute(f'select image_prefix, count(*) from "{name}" group by 1 order by 1').fetchall()
             ),
-            # Words as svit stats and the recipe filters count them (macros/word_count.sql).
+            # Words as svit stats and the recipe filters count them (macros/word_count.sql), by
+            # ingest's compiled count (svit/core/word_counts.py: the same numbers, faster than
+            # the SQL macro; bench/README.md).
             "words_per_role": dict(
                 con.execute(
-                    f"""select t."from", sum({render_with_macros("{{ word_count('t.value') }}")})::bigint
+                    f"""select t."from", sum({word_counts.SQL_FUNCTION}(t.value))::bigint
                     from (select unnest(conversations) as t from "{name}") group by 1 order by 1"""
                 ).fetchall()
             ),

@@ -17,6 +17,7 @@ from svit.core.warehouse import Warehouse
 from svit.mix import build_mix
 from svit.workflows import build_with_manifests
 from tests.helpers import OFFICIAL, TRUTH, llava_records_of_model, query
+from tests.stats.test_stats_numbers import words
 
 
 def _instruction(record: dict) -> str | None:
@@ -89,7 +90,14 @@ def test_published_manifest(built_sample):
         i["name"] for i in manifest["inputs"]
     } >= {"SVIT_core_150K.json", "referring_qa.json"}
     assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
-    assert set(manifest["words_per_role"]) == {"human", "gpt"} and "dbt-core" in manifest["tool_versions"]
+    assert "dbt-core" in manifest["tool_versions"]
+    # The statistics' words (tests/stats/test_stats_numbers.py) of the official core's turns.
+    official = json.loads((OFFICIAL / "SVIT_core_150K.json").read_text())
+    expected = Counter()
+    for record in official:
+        for turn in record["conversations"]:
+            expected[turn["from"]] += words(turn["value"])
+    assert manifest["words_per_role"] == dict(sorted(expected.items()))
     [(stored,)] = query(built_sample, "select manifest from mix_manifests where mix = 'mix_svit_core_150k'")
     assert json.loads(stored)["records"] == TRUTH["core"]["records"]
 
