@@ -28,7 +28,9 @@ judged as (
                 range(len(turn_roles)), lambda i: case when i % 2 = 0 then 'human' else 'gpt' end
             ) then 'turns do not alternate'
             when not starts_with(turn_values, '<image>' || chr(10))
-                or len(turn_values) - len(replace(turn_values, '<image>', '')) <> len('<image>')
+                -- Bytes, not characters: the same difference (the token is ASCII), without a pass
+                -- over the text to count its characters.
+                or strlen(turn_values) - strlen(replace(turn_values, '<image>', '')) <> strlen('<image>')
                 then '<image> not once at the start'
             when list_bool_or(list_transform(
                 regexp_extract_all(turn_values, '{{ box }}'),

@@ -76,6 +76,8 @@ def test_the_well_formed_test_names_the_rule_each_bad_record_breaks(built_sample
     planted = [
         ("good", [("human", good_human), ("gpt", "Here [0.0, 0.5, 1.0, 1.0].")]),
         ("good_no_box", [("human", "<image>\nWhat?"), ("gpt", "A cat."), ("human", "And?"), ("gpt", "A dog.")]),
+        ("good_beyond_ascii", [("human", "<image>\nWhere is the café 😀?"), ("gpt", "Über dem Tisch.")]),
+        ("image_twice_beyond_ascii", [("human", "<image>\né"), ("gpt", "😀<image>")]),
         ("empty", []),
         ("gpt_first", [("gpt", "<image>\nHi"), ("human", "Hello")]),
         ("two_humans", [("human", "<image>\nHi"), ("human", "Hello")]),
@@ -102,6 +104,7 @@ def test_the_well_formed_test_names_the_rule_each_bad_record_breaks(built_sample
         "image_later": "<image> not once at the start",
         "image_twice": "<image> not once at the start",
         "image_twice_first": "<image> not once at the start",
+        "image_twice_beyond_ascii": "<image> not once at the start",
         "image_in_a_later_question": "<image> not once at the start",
         "no_image": "<image> not once at the start",
         "box_over_one": "box outside 0..1",
