@@ -11,6 +11,10 @@
     the first turn of most LLaVA records) or end (`...\n<image>`), counted with the token
     and less one. Any other text with the token takes the regex on the text with each
     token made a space. svit stats renders this file with the analyses.
+
+    The same definition is compiled in svit/core/word_counts.py, which counts every turn
+    ingest stores (the `words` column of `turns` and `llava_turns`): a change here is a
+    change there, and to the tables already ingested (tests hold the two to each other).
 -#}
 {% macro word_count(text) -%}
     case
