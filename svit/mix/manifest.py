@@ -76,8 +76,8 @@ def write_published_manifests(warehouse: Warehouse, built: Iterable[str]) -> lis
 def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: Recipe | None) -> MixResult:
     """Write the manifest of the mix table `name` (a published mix, or the user mix of `recipe`)."""
     con = connect(warehouse, read_only=False)
-    word_counts.register(con)
     try:
+        word_counts.register(con)
         records = con.execute(f'select count(*) from "{name}"').fetchone()[0]
         sources = _user_sources(con, name) if recipe else _published_sources(con, name)
         if recipe:
