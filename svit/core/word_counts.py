@@ -35,7 +35,7 @@ _LAST_BYTE_HIGH = np.uint64(0x80 << 56)
 def _compiled(function):
     """Compiled without the GIL; the machine code cached on disk for the next process where
     Numba finds a writable place (beside this file, else the user's cache directory), else
-    compiled again in each process (about a second) rather than failing to import."""
+    compiled again in each process (its cost: bench/README.md) rather than failing to import."""
     try:
         return njit(nogil=True, cache=True)(function)
     except RuntimeError:  # Numba: "cannot cache function ...: no locator available"
