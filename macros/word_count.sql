@@ -57,3 +57,17 @@
         {{ word_count(text) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- For the staging views of the turn tables: the rows of `relation` with a `words` column,
+    null in the table files written before ingest counted words (a union by name with an
+    empty relation that has the column), and each turn's words as stored, else counted. -#}
+{% macro with_stored_words(relation) -%}
+    select * from {{ relation }}
+    union all by name
+    select null::integer as words
+    where false
+{%- endmacro %}
+
+{% macro stored_or_counted_words(words, text) -%}
+    coalesce({{ words }}, {{ word_count(text) }})::integer
+{%- endmacro %}

@@ -7,13 +7,8 @@ with source as (
     select * from {{ source('svit', 'llava_turns') }}
 ),
 
--- A union by name with an empty relation that has `words` gives the column to every row,
--- null in turn files that lack it.
 with_words as (
-    select * from source
-    union all by name
-    select null::integer as words
-    where false
+    {{ with_stored_words('source') }}
 ),
 
 renamed as (
@@ -24,7 +19,7 @@ renamed as (
         role,
         text,
         extra,
-        coalesce(words, {{ word_count('text') }})::integer as words
+        {{ stored_or_counted_words('words', 'text') }} as words
     from with_words
 )
 
