@@ -326,7 +326,6 @@ def test_models_are_queryable_by_name(own_wh):
 def test_tables_lists_the_user_facing_relations_with_descriptions(own_wh):
     con = duckdb.connect(str(own_wh.duckdb_path))
     con.execute("create view llava_svit_all as select 1 as id")
-    con.execute("create table python_round3_ties as select 0 as k, 0 as rounds_up")
     con.execute("create table my_mix as select 1 as id")
     con.execute("create table my_mix__sources as select 1 as source_number")
     con.execute("create table mix_manifests as select 'my_mix' as mix, 'user' as kind, 'recipes/my.yml' as recipe_file")
@@ -344,7 +343,7 @@ def test_tables_lists_the_user_facing_relations_with_descriptions(own_wh):
     assert "\n" not in lines["llava_svit_all"]
     assert lines["my_mix"] == "A mix built by `svit mix` (recipe recipes/my.yml)."
     assert all(lines.values())  # every relation has a description
-    for internal in ("stg_svit__turns", "int_turns_rendered", "python_round3_ties", "my_mix__sources"):
+    for internal in ("stg_svit__turns", "int_turns_rendered", "my_mix__sources"):
         assert internal not in lines
     assert "stg_svit__turns" in query(own_wh, "show tables").rows.__str__()  # still queryable
     proc = cli("--warehouse", str(own_wh.root), "--tables", "--no-models")

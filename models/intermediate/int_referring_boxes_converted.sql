@@ -1,7 +1,9 @@
-{#- One row per box in a referring turn, found as BAAI's converter finds them (its regex, on
-    the text with <st>/<ed> removed), moved onto the image padded to a square as BAAI
-    published it. The other groundings are written from the boxes table
-    (int_referring_grounded). -#}
+{#- One row per referring turn: its text without <st>/<ed>, the boxes BAAI's converter finds in
+    it (its regex, in order) and each box moved onto the image padded to a square as BAAI
+    published it. Converted inside the turn's own list of boxes: unnested, converted and
+    gathered back per turn, the boxes took more than half of the referring model's time
+    (bench/README.md, "The referring boxes converted in their turn"). The other groundings
+    are written from the boxes table (int_referring_grounded). -#}
 {%- set baai_box = '\\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\\]' -%}
 
 with turns as (
@@ -9,6 +11,7 @@ with turns as (
         image_id,
         block,
         turn,
+        role,
         replace(replace(text, '<st>', ''), '<ed>', '') as stripped
     from {{ ref('stg_svit__turns') }}
     where task = 'referring_qa'
@@ -22,100 +25,72 @@ images as (
     from {{ ref('stg_svit__images') }}
 ),
 
-ties as (
-    select
-        k,
-        rounds_up
-    from {{ ref('python_round3_ties') }}
-),
-
 found as (
     select
-        image_id,
-        block,
-        turn,
-        regexp_extract_all(stripped, '{{ baai_box }}') as box_texts
+        turns.image_id,
+        turns.block,
+        turns.turn,
+        turns.role,
+        turns.stripped,
+        images.width,
+        images.height,
+        -- expand2square pads the shorter side equally: a box moves by half the difference.
+        greatest(images.width, images.height) as side,
+        case when images.height > images.width then (images.height - images.width) // 2 else 0 end as pad_x,
+        case when images.width > images.height then (images.width - images.height) // 2 else 0 end as pad_y,
+        regexp_extract_all(turns.stripped, '{{ baai_box }}') as originals
     from turns
-),
-
-boxes as (
-    -- The list found once, unnested with its positions (two unnests in one select go in step).
-    select
-        image_id,
-        block,
-        turn,
-        unnest(box_texts) as box_text,
-        unnest(range(1, len(box_texts) + 1)) as box_number
-    from found
+    left join images using (image_id)
 ),
 
 numbers as (
     -- The JSON parser reads `[0.526, 0.152, ...]` several times faster than casting each
     -- number; Python's float() also takes `.5`, which JSON does not: cast those.
     select
-        boxes.*,
-        images.width,
-        images.height,
-        coalesce(
-            try(json_transform(boxes.box_text, '["DOUBLE"]')),
-            -- `s` is the lambda's parameter, which sqlfluff takes for an unqualified column.
-            list_transform(string_split(boxes.box_text[2:-2], ', '), lambda s: s::double)  -- noqa: RF02
-        ) as v
-    from boxes
-    inner join images using (image_id)
-),
-
-pixels as (
-    -- Python's round(v * W): ties to even on the exact double.
-    select
         *,
-        round_even(v[1] * width, 0)::bigint as px1,
-        round_even(v[2] * height, 0)::bigint as py1,
-        round_even(v[3] * width, 0)::bigint as px2,
-        round_even(v[4] * height, 0)::bigint as py2
-    from numbers
+        list_transform(
+            originals,
+            -- `b` and `s` are the lambdas' parameters, which sqlfluff takes for unqualified columns.
+            lambda b: coalesce(  -- noqa: RF02
+                try(json_transform(b, '["DOUBLE"]')),  -- noqa: RF02
+                list_transform(string_split(b[2:-2], ', '), lambda s: s::double)  -- noqa: RF02
+            )
+        ) as coordinates
+    from found
 ),
 
 padded as (
-    -- expand2square pads the shorter side equally: shift by half the difference.
+    -- Python's round(v * W), ties to even on the exact double, then the padding.
     select
         *,
-        greatest(width, height) as side,
-        px1 + case when height > width then (height - width) // 2 else 0 end as p1,
-        py1 + case when width > height then (width - height) // 2 else 0 end as p2,
-        px2 + case when height > width then (height - width) // 2 else 0 end as p3,
-        py2 + case when width > height then (width - height) // 2 else 0 end as p4
-    from pixels
+        list_transform(
+            coordinates,
+            lambda v: [  -- noqa: RF02
+                round_even(v[1] * width, 0)::bigint + pad_x,  -- noqa: RF02
+                round_even(v[2] * height, 0)::bigint + pad_y,  -- noqa: RF02
+                round_even(v[3] * width, 0)::bigint + pad_x,  -- noqa: RF02
+                round_even(v[4] * height, 0)::bigint + pad_y  -- noqa: RF02
+            ]
+        ) as pixels
+    from numbers
 ),
 
-padded_with_ties as (
-    -- Only a coordinate exactly on a tie looks up the seed (join keys are null otherwise).
+thousandths as (
+    -- round(p / side, 3), as thousandths.
     select
-        padded.*,
-        t1.rounds_up as up1,
-        t2.rounds_up as up2,
-        t3.rounds_up as up3,
-        t4.rounds_up as up4
-    from
-        padded
-    {%- for i in range(1, 5) %}
-        left join ties as t{{ i }} on t{{ i }}.k = {{ python_tie_below('p' ~ i, 'side') }}
-    {%- endfor %}
-),
-
-converted as (
-    select
-        image_id,
-        block,
-        turn,
-        box_number,
-        box_text,
-        '[' || {{ python_repr_thousandths(python_round_to_thousandths('p1', 'side', 'up1')) }}
-        || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('p2', 'side', 'up2')) }}
-        || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('p3', 'side', 'up3')) }}
-        || ', ' || {{ python_repr_thousandths(python_round_to_thousandths('p4', 'side', 'up4')) }}
-        || ']' as converted_text
-    from padded_with_ties
+        *,
+        list_transform(
+            pixels,
+            -- The macro's lines are its own (sqlfluff cannot place them). -- noqa: disable=LT02
+            lambda p: [  -- noqa: RF02
+                {{ python_round_to_thousandths('p[1]', 'side') }},
+                {{ python_round_to_thousandths('p[2]', 'side') }},
+                {{ python_round_to_thousandths('p[3]', 'side') }},
+                {{ python_round_to_thousandths('p[4]', 'side') }}
+            ]
+            -- noqa: enable=LT02
+        ) as per_mille
+    from padded
 ),
 
 final as (
@@ -123,10 +98,23 @@ final as (
         image_id,
         block,
         turn,
-        box_number,
-        box_text,
-        converted_text
-    from converted
+        role,
+        stripped,
+        width,
+        height,
+        originals,
+        -- Null where the image has no size: the turn's boxes cannot be moved.
+        case when side is not null then list_transform(
+            per_mille,
+            -- noqa: disable=LT02
+            lambda k: '['  -- noqa: RF02
+            || {{ python_repr_thousandths('k[1]') }} || ', '
+            || {{ python_repr_thousandths('k[2]') }} || ', '
+            || {{ python_repr_thousandths('k[3]') }} || ', '
+            || {{ python_repr_thousandths('k[4]') }} || ']'
+            -- noqa: enable=LT02
+        ) end as converted
+    from thousandths
 )
 
 select * from final

@@ -9,57 +9,32 @@ with turns as (
     select * from {{ ref('stg_svit__turns') }}
 ),
 
-images as (
+referring as (
+    -- Each referring turn with its boxes as found and as converted, and its text with the
+    -- converted boxes put in place: the text between the boxes zipped with the rewritten
+    -- boxes (one fewer: concat reads the last null as ''). Zipped, not indexed from inside the
+    -- lambda: a lambda that reads a column of its row copies it for every element, several
+    -- times slower. Zipped for every turn here rather than inside the CASE below, which
+    -- made it slower still (bench/README.md, "The referring boxes converted in their turn").
     select
-        image_id,
-        width,
-        height
-    from {{ ref('stg_svit__images') }}
-),
-
-boxes_by_turn as (
-    -- Gathered unordered and sorted by box number within each list: two ordered lists per
-    -- turn took most of this model's time and memory (bench/README.md). Gathered by a window
-    -- over each turn's boxes, kept on its first box, not by GROUP BY: at 4x the full scale the
-    -- hash aggregate's lists of box texts, which DuckDB does not spill, ran out of its memory
-    -- limit at a setting between two that passed, where the window's partitions spill (the
-    -- limits and times: bench/README.md, "The referring boxes gathered by a window").
-    select
+        'referring_qa' as task,
         image_id,
         block,
         turn,
-        list_transform(boxes, lambda b: struct_extract(b, 'original')) as originals,
-        list_transform(boxes, lambda b: struct_extract(b, 'converted')) as converted
-    from (
-        select
-            image_id,
-            block,
-            turn,
-            list_sort(
-                list({ 'box_number': box_number, 'original': box_text, 'converted': converted_text })
-                    over (partition by image_id, block, turn)
-            ) as boxes
-        from {{ ref('int_referring_boxes_converted') }}
-        qualify box_number = min(box_number) over (partition by image_id, block, turn)
-    ) as gathered
-),
-
-referring as (
-    select
-        turns.task,
-        turns.image_id,
-        turns.block,
-        turns.turn,
-        turns.role,
-        boxes_by_turn.originals,
-        boxes_by_turn.converted,
-        images.width,
-        images.height,
-        replace(replace(turns.text, '<st>', ''), '<ed>', '') as stripped
-    from turns
-    left join boxes_by_turn using (image_id, block, turn)
-    left join images using (image_id)
-    where turns.task = 'referring_qa'
+        role,
+        stripped,
+        width,
+        height,
+        originals,
+        converted,
+        array_to_string(
+            list_transform(
+                list_zip(regexp_split_to_array(stripped, '{{ baai_box }}'), converted),
+                lambda pair: concat(pair[1], pair[2])
+            ),
+            ''
+        ) as rewritten_in_place
+    from {{ ref('int_referring_boxes_converted') }}
 ),
 
 referring_rewritten as (
@@ -70,22 +45,16 @@ referring_rewritten as (
         turn,
         role,
         case
-            when converted is null then stripped
+            when converted is null or len(originals) = 0 then stripped
             -- BAAI rewrites with str.replace, box after box: when a rewritten box reads like
             -- another box of the turn, that one is rewritten again. Such turns (rare) go
-            -- through BAAI's own code; every other turn is rewritten in place.
-            when list_has_any(converted, originals) and converted <> originals
+            -- through BAAI's own code, as do turns with a box past the image's side (no
+            -- converted text); every other turn is rewritten in place.
+            when
+                (list_has_any(converted, originals) and converted <> originals)
+                or list_count(converted) < len(converted)
                 then svit_expand_boxes_baai(stripped, width, height)
-            -- The text between the boxes zipped with the rewritten boxes (one fewer: concat
-            -- reads the last null as ''). Zipped, not indexed from inside the lambda: a lambda
-            -- that reads a column of its row copies it for every element, several times slower.
-            else array_to_string(
-                list_transform(
-                    list_zip(regexp_split_to_array(stripped, '{{ baai_box }}'), converted),
-                    lambda pair: concat(pair[1], pair[2])
-                ),
-                ''
-            )
+            else rewritten_in_place
         end as body
     from referring
 ),

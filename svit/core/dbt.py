@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from svit.core import settings, snapshots
+from svit.core import models_db, settings, snapshots
 from svit.core.errors import SvitError
 from svit.core.tables import TABLES
 from svit.core.warehouse import Warehouse
@@ -115,6 +115,7 @@ def run_dbt(
             console = _Console(command, log_file(warehouse, log_name), quiet, verbose)
             timings = _run_dbt_process(warehouse, command, extra, console, current, mix_recipe)
         if building:
+            models_db.drop_retired_relations(warehouse)
             built_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             snapshots.write_models_record(root, {"snapshot": current.name, "complete": True, "built_at": built_at})
             snapshots.remove_unused_snapshots(root)  # the snapshot the models read before, if no reader holds it

@@ -13,7 +13,7 @@ import duckdb
 
 from svit.core.errors import SvitError, first_line
 from svit.core.facts import TASKS
-from svit.core.sql import sql_str
+from svit.core.sql import sql_ident, sql_str
 from svit.core.warehouse import Warehouse
 
 # dbt-duckdb names the database after the file stem; attached under the same name, the
@@ -151,6 +151,24 @@ def connect(warehouse: Warehouse, read_only: bool = True) -> duckdb.DuckDBPyConn
         return duckdb.connect(str(warehouse.duckdb_path), read_only=read_only)
     except duckdb.Error as exc:
         raise _refusal(warehouse, exc) from exc
+
+
+# What an earlier version of the dbt project built and this one does not: dbt leaves a
+# relation it no longer defines in place, so `svit build` drops these. python_round3_ties was
+# a seed; its table of ties is now a constant in macros/python_rounding.sql.
+RETIRED_RELATIONS = ("python_round3_ties",)
+
+
+def drop_retired_relations(warehouse: Warehouse) -> None:
+    """Drop RETIRED_RELATIONS from svit.duckdb where a build by an earlier version left them."""
+    if not warehouse.duckdb_path.is_file():
+        return
+    con = connect(warehouse, read_only=False)
+    try:
+        for name in RETIRED_RELATIONS:
+            con.execute(f"drop table if exists main.{sql_ident(name)}")
+    finally:
+        con.close()
 
 
 def attach(con: duckdb.DuckDBPyConnection, warehouse: Warehouse) -> None:

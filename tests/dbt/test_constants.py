@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import random
 import re
 
@@ -16,13 +15,33 @@ from svit.core.referring import choose_instruction
 from tests.helpers import query
 
 
-def test_round3_ties_seed_is_what_python_does():
-    with open(PROJECT_DIR / "seeds" / "python_round3_ties.csv") as fh:
-        rows = {int(r["k"]): int(r["rounds_up"]) for r in csv.DictReader(fh)}
-    assert sorted(rows) == list(range(1000))
-    for k, up in rows.items():
+def test_round3_ties_are_what_python_does():
+    bits = render_with_macros("{{ python_round3_ties() }}")
+    assert len(bits) == 1001 and set(bits) == {"0", "1"}
+    for k, up in enumerate(bits):
         tie = (2 * k + 1) / 2000  # the double Python divides to, as p / side does at a tie
-        assert round(tie, 3) == (k + up) / 1000, k
+        assert round(tie, 3) == (k + int(up)) / 1000, k
+
+
+def test_boxes_round_to_thousandths_as_python_does():
+    # Every coordinate of every side up to 1,200 pixels (a quarter of them ties where the side
+    # is a multiple of 8), and a few past the side: past 1.001 the macro has no answer (null).
+    pairs = [(p, side) for side in range(1, 1201) for p in range(side + 4)]
+    pairs += [(p, side) for side in (2000, 4000, 6000) for p in range(side - 4, side + 8)]
+    sql = render_with_macros(
+        "select p, side, {{ python_repr_thousandths(python_round_to_thousandths('p', 'side')) }} as text from pairs"
+    )
+    con = duckdb.connect()
+    con.register("pairs", pa.table({"p": [p for p, _ in pairs], "side": [s for _, s in pairs]}))
+    written = con.execute(sql).fetchall()
+    assert len(written) == len(pairs)
+    assert any(p * 1000 // side == 1000 and p * 1000 % side * 2 == side for p, side in pairs)  # the last tie
+    wrong = [
+        (p, side, text)
+        for p, side, text in written
+        if text != (None if p * 1000 // side > 1000 else repr(round(p / side, 3)))
+    ]
+    assert wrong == []
 
 
 def test_thousandths_written_as_python_repr_writes_them():

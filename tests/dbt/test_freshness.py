@@ -72,8 +72,14 @@ def test_a_changed_source_without_a_rebuild_is_refused_until_svit_build(tmp_path
     proc = svit_cli("build", "--select", "llava_svit_conversation", *wh)
     assert proc.returncode == 1 and "a partial build would mix the two" in proc.stderr
 
+    # A table an earlier version of the project built (python_round3_ties, a seed once) goes.
+    con = duckdb.connect(str(warehouse.duckdb_path))
+    con.execute("create table python_round3_ties as select 0 as k, 1 as rounds_up")
+    con.close()
     run_dbt(warehouse, "build", quiet=True)
     assert models_snapshot(warehouse.root) == now
+    relations = svit_cli("sql", "--tables", *wh)
+    assert relations.returncode == 0 and "python_round3_ties" not in relations.stdout
     assert not (warehouse.root / ".snapshots" / built_from).exists()  # no model reads it any more
     proc = svit_cli("sql", "select count(*) from llava_svit_all", "--format", "csv", *wh)
     assert proc.returncode == 0, proc.stderr

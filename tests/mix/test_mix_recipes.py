@@ -303,7 +303,6 @@ def test_a_reserved_mix_name_is_refused_and_nothing_is_built(built_sample, tmp_p
         "llava_records",
         "sources",
         "mix_manifests",
-        "python_round3_ties",
         "stg_",
         "int_",
         " _ ",
