@@ -87,6 +87,10 @@ def test_the_well_formed_test_names_the_rule_each_bad_record_breaks(built_sample
         ("image_in_a_later_question", [("human", "<image>\nHi"), ("gpt", "Hey"), ("human", "<image>"), ("gpt", "Yo")]),
         ("no_image", [("human", "Hi"), ("gpt", "Hello")]),
         ("box_over_one", [("human", "<image>\nWhere?"), ("gpt", "At [0.1, 0.2, 1.3, 0.4].")]),
+        # 1 and 1.000 are within; a list of other than four numbers is no box.
+        ("good_on_the_edge", [("human", "<image>\n[0.5, 1.0, 1, 1.000]?"), ("gpt", "[2], [3, 4] and [0.5, 2.5, 7]")]),
+        ("box_over_ten", [("human", "<image>\nWhere?"), ("gpt", "At [0.1, 10, 0.2, 0.3].")]),
+        ("box_just_over_one", [("human", "<image>\nWhere?"), ("gpt", "At [1.001, 0.0, 0.5, 0.5].")]),
         (
             "box_over_one_later",
             [("human", "<image>\n[0.1, 0.2, 0.3, 0.4]?"), ("gpt", "A"), ("human", "[1.5, 0, 1, 1]")],
@@ -108,5 +112,7 @@ def test_the_well_formed_test_names_the_rule_each_bad_record_breaks(built_sample
         "image_in_a_later_question": "<image> not once at the start",
         "no_image": "<image> not once at the start",
         "box_over_one": "box outside 0..1",
+        "box_over_ten": "box outside 0..1",
+        "box_just_over_one": "box outside 0..1",
         "box_over_one_later": "box outside 0..1",
     }
