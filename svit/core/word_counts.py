@@ -13,67 +13,37 @@ The count is a compiled loop (Numba) over the array's bytes in place, eight byte
 time: which bytes are whitespace is worked out for a whole 64-bit word with integer
 arithmetic, and a word starts at each non-whitespace byte that follows whitespace or the
 start of the text. A text that may hold `<image>` (a `<` followed by `i`) is counted again
-byte by byte, the token taken out. Nothing here reads beyond the array's buffers.
+byte by byte, the token taken out. Nothing here reads beyond the array's buffers. The byte
+arithmetic is svit/core/swar.py's.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 
-_HIGH = np.uint64(0x8080808080808080)  # the high bit of each byte
-_LOW = np.uint64(0x0101010101010101)  # 1 in each byte
-_SEVEN = np.uint64(0x7F7F7F7F7F7F7F7F)
-_ONE = np.uint64(1)
-_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+from svit.core.swar import ALL, HIGH, LOW, ONE, bytes_equal, compiled, popcount
+
 _LAST_BYTE_HIGH = np.uint64(0x80 << 56)
-
-
-def _compiled(function):
-    """Compiled without the GIL; the machine code cached on disk for the next process where
-    Numba finds a writable place (beside this file, else the user's cache directory), else
-    compiled again in each process (its cost: bench/README.md) rather than failing to import."""
-    try:
-        return njit(nogil=True, cache=True)(function)
-    except RuntimeError:  # Numba: "cannot cache function ...: no locator available"
-        return njit(nogil=True)(function)
-
-
-@intrinsic
-def _popcount(typingctx, value):
-    """Set bits of a 64-bit word: LLVM's ctpop (the CPU's popcount instruction where it has one)."""
-
-    def codegen(context, builder, signature, args):
-        return builder.call(builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)]), args)
-
-    return types.uint64(types.uint64), codegen
-
-
-@njit(inline="always")
-def _zero_bytes(v):
-    """The high bit of each byte of `v` that is 0 (exact per byte: no carries between bytes)."""
-    return ~(((v & _SEVEN) + _SEVEN) | v | _SEVEN)
 
 
 @njit(inline="always")
 def _whitespace(x):
     """The high bit of each byte of `x` that is ASCII whitespace: 32, or 9 to 13."""
-    space = _zero_bytes(x ^ (_LOW * np.uint64(32)))
+    space = bytes_equal(x, 32)
     # For a byte below 128, (b | 128) - 9 keeps its high bit when b >= 9 (no borrow crosses
     # bytes: each minuend is at least 128); the same with 14; bytes from 128 up are never
     # whitespace (~x).
-    from_9 = (x | _HIGH) - _LOW * np.uint64(9)
-    from_14 = (x | _HIGH) - _LOW * np.uint64(14)
-    return (space | (from_9 & ~from_14 & ~x)) & _HIGH
+    from_9 = (x | HIGH) - LOW * np.uint64(9)
+    from_14 = (x | HIGH) - LOW * np.uint64(14)
+    return (space | (from_9 & ~from_14 & ~x)) & HIGH
 
 
 @njit(inline="always")
 def _low_bytes(n):
     """A mask of the `n` lowest bytes of a word (0 <= n <= 8)."""
-    return _ALL if n >= 8 else (_ONE << np.uint64(n * 8)) - _ONE
+    return ALL if n >= 8 else (ONE << np.uint64(n * 8)) - ONE
 
 
 @njit(inline="always")
@@ -87,7 +57,7 @@ def _word_at(data, words64, k):
     return value
 
 
-@_compiled
+@compiled
 def _words_with_image_token(data, start, end):
     """The words of data[start:end] byte by byte, each `<image>` a separator."""
     words, after_space, j = 0, True, start
@@ -119,14 +89,14 @@ def _starts_and_token(x, space, previous, valid):
     """Word starts among the bytes of `valid`, and the bytes that may begin `<image>`."""
     # Byte j starts a word when it is not whitespace and byte j - 1 is.
     space_before = (space << np.uint64(8)) | (previous >> np.uint64(56))
-    starts = _popcount(~space & space_before & _HIGH & valid)
+    starts = popcount(~space & space_before & HIGH & valid)
     # `<` followed by `i` (the last byte's follower is in the next word: taken as `i`).
-    lt = _zero_bytes(x ^ (_LOW * np.uint64(60)))
-    i_next = (_zero_bytes(x ^ (_LOW * np.uint64(105))) >> np.uint64(8)) | _LAST_BYTE_HIGH
+    lt = bytes_equal(x, 60)
+    i_next = (bytes_equal(x, 105) >> np.uint64(8)) | _LAST_BYTE_HIGH
     return starts, lt & i_next & valid
 
 
-@_compiled
+@compiled
 def _count(offsets, data, words64, out):
     for i in range(len(offsets) - 1):
         start, end = offsets[i], offsets[i + 1]
@@ -140,13 +110,13 @@ def _count(offsets, data, words64, out):
         valid = ~before
         if first == last:
             valid &= _low_bytes(end - last * 8)
-        space = _whitespace(x) | (_HIGH & before)
-        starts, maybe_token = _starts_and_token(x, space, _HIGH, valid)
+        space = _whitespace(x) | (HIGH & before)
+        starts, maybe_token = _starts_and_token(x, space, HIGH, valid)
         previous = space
         for k in range(first + 1, last):
             x = words64[k]
             space = _whitespace(x)
-            more, token = _starts_and_token(x, space, previous, _ALL)
+            more, token = _starts_and_token(x, space, previous, ALL)
             starts += more
             maybe_token |= token
             previous = space

@@ -8,11 +8,13 @@ way, and each thing the typed read cannot see must send the file to the JSON rea
 from __future__ import annotations
 
 import json
+import random
 
+import numpy as np
 import pytest
 
 from ingest import svit_original
-from ingest.json_punctuation import RawCounter
+from ingest.json_punctuation import RawCounter, _count
 from ingest.pipeline import run_ingest
 from svit.core.warehouse import Warehouse
 from tests.helpers import qa, table, vg_image, write_corpus
@@ -196,6 +198,19 @@ def test_raw_counter_counts_quotes_and_colons_and_finds_hiding_escapes(chunks, h
     for chunk in chunks:
         counter.feed(chunk)
     assert (counter.counts.quotes, counter.counts.colons, counter.counts.hiding_escapes) == (4, 1, hiding)
+
+
+def test_quotes_and_colons_are_counted_eight_bytes_at_a_time_as_one_at_a_time():
+    # Every start within an 8-byte word and every length up to a few words: the compiled count
+    # reads whole 64-bit words, then the bytes after them.
+    rng = random.Random(0)
+    data = bytes(rng.choice(b'":ab\\"\x00\xff:') for _ in range(200))
+    for start in range(9):
+        for end in range(start, len(data) + 1, 7):
+            piece = data[start:end]
+            counted = _count(np.frombuffer(piece, np.uint8))
+            assert (counted.quotes, counted.colons) == (piece.count(b'"'), piece.count(b":")), (start, end)
+            assert type(counted.quotes) is int and type(counted.colons) is int
 
 
 def test_svit_json_infers_the_same_tasks_either_way(tmp_path, monkeypatch, corpus):
