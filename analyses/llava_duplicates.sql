@@ -9,28 +9,25 @@
     by the models' names as well ran out of the statistics' memory limit at 4x the full
     scale (bench/README.md, "Scaling"). -#}
 {%- set llava_models = var('stats_models', ['llava_svit_all']) %}
-{%- set llava_files = var('stats_llava_files', none) %}
 {%- set model_parts = var('stats_model_parts', {}) %}
 {%- set svit_text_parts = var('stats_svit_text_parts', {}) %}
 
-with file_names as (
+with file_texts as (
+    -- Hashed once, by ingest (macros/llava_turn_measures.sql).
+    select
+        duplicate_hash as text_hash,
+        hash(model) as file_key,
+        role = 'human' as is_question,
+        count(*) as n
+    from ({{ llava_file_turns() }}) as file_turn_rows
+    group by all
+),
+
+file_names as (
     select distinct
         llava_file,
         hash(llava_file) as file_key
     from {{ ref('stg_llava__records') }}
-),
-
-file_texts as (
-    select
-        hash(llava_file) as file_key,
-        role = 'human' as is_question,
-        {{ duplicate_text_hash('text') }} as text_hash,
-        count(*) as n
-    from {{ ref('stg_llava__turns') }}
-    {%- if llava_files is not none %}
-    where llava_file in ({% for f in llava_files %}'{{ f }}', {% endfor %}null)
-    {%- endif %}
-    group by all
 ),
 {%- for m in llava_models %}
 

@@ -4,7 +4,6 @@
     and word definition as svit_text_lengths.
     Which models: macros/llava_model_rows.sql. -#}
 {%- set llava_models = var('stats_models', ['llava_svit_all']) %}
-{%- set llava_files = var('stats_llava_files', none) %}
 {#- A model that is a sorted union of other models (llava_svit_all: the four task models)
     is read from its parts: statistics do not need the order, and the sort is the costly part. -#}
 {%- set model_parts = var('stats_model_parts', {}) %}
@@ -63,27 +62,17 @@ svit_text_turns as materialized (
     where false
 ),
 
--- Ingested files keep one row per turn: measured as they are (their words as ingest counted
--- them), and summed per record for the record words (no list per record is gathered:
--- bench/README.md).
+-- Ingested files keep one row per turn: measured as ingest stored them (words, chars), and
+-- summed per record for the record words (no list per record is gathered: bench/README.md).
 file_turns as materialized (
-    {%- if llava_files is none or llava_files %}
-        select
-            t.llava_file as scope,
-            t.record_index,
-            -- Counted once, by ingest (stg_llava__turns).
-            t.words,
-            case t.role when 'human' then 'question' else 'answer' end as kind,
-            length(t.text) as chars
-        from {{ ref('stg_llava__turns') }} as t
-        {%- if llava_files is not none %}
-        where t.llava_file in ({% for f in llava_files %}'{{ f }}', {% endfor %}null)
-        {%- endif %}
-    {%- else %}
-        select null::varchar as scope, null::bigint as record_index, null::varchar as kind,
-               null::bigint as words, null::bigint as chars
-        where false
-    {%- endif %}
+    select
+        model as scope,
+        record_index,
+        -- Counted and measured once, by ingest (macros/llava_turn_measures.sql).
+        words,
+        chars,
+        case role when 'human' then 'question' else 'answer' end as kind
+    from ({{ llava_file_turns() }}) as file_turn_rows
 ),
 
 measured as (

@@ -21,6 +21,13 @@ with answers as (
         {{ yes_no_of('text') }} as yes_no
     from ({{ llava_model_turns(skip_parts=svit_text_parts) }}) as model_turns
     where role = 'gpt'
+    union all
+    -- A file's answers as ingest judged them (macros/llava_turn_measures.sql).
+    select
+        model,
+        yes_no
+    from ({{ llava_file_turns() }}) as file_turn_rows
+    where role = 'gpt'
 ),
 
 final as (

@@ -38,7 +38,6 @@ from ingest.checks import PLACEHOLDERS, turn_problem
 from ingest.duck import execute
 from ingest.json_punctuation import RawCounter
 from ingest.sources import Feeds, InputFile, model_name
-from svit.core import word_counts
 from svit.core.errors import InputError, first_line
 from svit.core.sql import sql_str
 
@@ -439,11 +438,13 @@ def _write_turns(con, item: InputFile, out: Path, progress: bool) -> None:
                     json_extract_string(s."from", '$') as role
                 from leaves
             )
-            select record_index, turn, role, json_extract_string(s.value, '$') as text,
-                case when len(json_keys(t)) > 2 then {extra} end as extra,
-                {word_counts.SQL_FUNCTION}(json_extract_string(s.value, '$')) as words
-            from read
-            where strings and role = case when turn % 2 = 0 then 'human' else 'gpt' end
+            select *, {llava_typed_read.stored_turn_measures()}
+            from (
+                select record_index, turn, role, json_extract_string(s.value, '$') as text,
+                    case when len(json_keys(t)) > 2 then {extra} end as extra
+                from read
+                where strings and role = case when turn % 2 = 0 then 'human' else 'gpt' end
+            )
             order by record_index, turn
         ) to {target} (format parquet, compression zstd, compression_level 1, row_group_size 262144)
         """,

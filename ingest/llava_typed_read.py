@@ -29,6 +29,7 @@ from ingest.duck import detail, execute
 from ingest.json_punctuation import Punctuation, RawCounter, key_names
 from ingest.sources import InputFile
 from svit.core import word_counts
+from svit.core.macros import render_with_macros
 from svit.core.sql import sql_str
 
 KNOWN_KEYS = ("id", "image", "conversations")
@@ -258,6 +259,14 @@ def _say(progress: bool, line: str) -> None:
         detail(line)
 
 
+def stored_turn_measures() -> str:
+    """The select list of what ingest stores beside a turn's `text` and `role` for the
+    statistics: its words (svit/core/word_counts.py) and the measures of
+    macros/llava_turn_measures.sql (characters, the duplicate hash, Yes / No)."""
+    measures = render_with_macros("{{ llava_turn_measures('text', 'role') }}")
+    return f"{word_counts.SQL_FUNCTION}(text) as words, {measures}"
+
+
 def drop(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("drop table if exists llava_typed")
 
@@ -273,12 +282,14 @@ def write_typed_turns(con: duckdb.DuckDBPyConnection, item: InputFile, out: Path
         con,
         f"""
         copy (
-            select record_index, turn, t."from" as role, t.value as text, null::varchar as extra,
-                {word_counts.SQL_FUNCTION}(t.value) as words
+            select *, {stored_turn_measures()}
             from (
-                select record_index, unnest(conversations) as t,
-                    (generate_subscripts(conversations, 1) - 1)::integer as turn
-                from llava_typed
+                select record_index, turn, t."from" as role, t.value as text, null::varchar as extra
+                from (
+                    select record_index, unnest(conversations) as t,
+                        (generate_subscripts(conversations, 1) - 1)::integer as turn
+                    from llava_typed
+                )
             )
         ) to {target} (format parquet, compression zstd, compression_level 1, row_group_size 262144)
         """,

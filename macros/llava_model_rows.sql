@@ -49,27 +49,19 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- One row per turn: model, role, text; of every model but the parts in `skip_parts`, which
-    the caller reads otherwise. -#}
+{#- One row per turn of the models being profiled: model, role, text; of every model but the
+    parts in `skip_parts`, which the caller reads otherwise. The files' turns are
+    llava_file_turns() (macros/llava_turn_measures.sql). -#}
 {% macro llava_model_turns(skip_parts=()) -%}
 {%- set llava_models = var('stats_models', ['llava_svit_all']) %}
-{%- set llava_files = var('stats_llava_files', none) %}
 {%- set model_parts = var('stats_model_parts', {}) %}
     {%- for m in llava_models %}{% for part in model_parts.get(m, [m]) if part not in skip_parts %}
     select '{{ m }}' as model, c."from" as role, c.value as text
     from (select unnest(conversations) as c from {{ ref(part) }})
     union all
     {%- endfor %}{% endfor %}
-    {%- if llava_files is none or llava_files %}
-    select llava_file as model, role, text
-    from {{ ref('stg_llava__turns') }}
-    {%- if llava_files is not none %}
-    where llava_file in ({% for f in llava_files %}'{{ f }}', {% endfor %}null)
-    {%- endif %}
-    {%- else %}
     select null::varchar as model, null::varchar as role, null::varchar as text
     where false
-    {%- endif %}
 {%- endmacro %}
 
 {#- Whether `column` names one of the models or files being profiled (the same vars). -#}

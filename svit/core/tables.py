@@ -37,8 +37,11 @@ TABLES: dict[str, tuple[str, str | None]] = {
     ),
     # One row per image or video of a LLaVA record, in the order the record names them.
     "llava_media": ("source_file varchar, record_index bigint, ordinal integer, kind varchar, path varchar", "source"),
+    # words, chars, duplicate_hash, yes_no: measured by ingest for the statistics
+    # (macros/llava_turn_measures.sql).
     "llava_turns": (
-        "record_index bigint, turn integer, role varchar, text varchar, extra varchar, words integer",
+        "record_index bigint, turn integer, role varchar, text varchar, extra varchar, words integer, "
+        "chars integer, duplicate_hash ubigint, yes_no varchar",
         "source",
     ),
     "vg_objects": (

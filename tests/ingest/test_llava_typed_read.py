@@ -106,6 +106,20 @@ def test_plain_records_are_read_typed_into_the_same_tables(tmp_path, monkeypatch
     # Each turn's words as the statistics count them, by both readers (`typed == general`).
     words = {(row[0], row[1]): row[turns_columns.index("words")] for row in turns}
     assert (words[0, 1], words[1, 0]) == (8, 4)  # `A: a \ "quoted" ...`; `<image>` is no word
+    # What the statistics read instead of the text (macros/llava_turn_measures.sql), by both
+    # readers: characters as Python counts them, the hash of the text without its `<image>`
+    # line, an answer's Yes / No.
+    measures = {
+        (row[0], row[1]): {c: row[turns_columns.index(c)] for c in ("text", "chars", "duplicate_hash", "yes_no")}
+        for row in turns
+    }
+    assert all(m["chars"] == len(m["text"]) for m in measures.values())
+    assert measures[0, 1]["chars"] == 30  # `é` and `😊` one character each
+    con = duckdb.connect()
+    assert measures[1, 0]["text"] == '<image>\nQ1: what is "this"?'
+    assert measures[1, 0]["duplicate_hash"] == con.sql("""select hash('Q1: what is "this"?')""").fetchall()[0][0]
+    assert measures[0, 0]["duplicate_hash"] == con.sql("""select hash('Q0: what is "this"?')""").fetchall()[0][0]
+    assert [measures[260, 1]["yes_no"], measures[260, 0]["yes_no"], measures[0, 1]["yes_no"]] == ["yes", None, None]
 
 
 def _with(record_index: int, change) -> list[dict]:
