@@ -54,8 +54,12 @@ filtered_{{ loop.index }} as not materialized (
     from {{ relation }}
 {%- endmacro %}
 
-{#- One source's records in the mix columns, then the filter columns. -#}
-{% macro mix_source_rows(source) -%}
+{#- One source's records in the mix columns, then the filter columns. With `numbered=false`,
+    without their positions and with image_prefix the only other column: the picked records'
+    rows, fetched by source_record (the model's record_order, a file's record_index), so that
+    the scan of the source's text is joined to the picks directly (DuckDB then filters the
+    scan by them) and no window numbers the records a second time. -#}
+{% macro mix_source_rows(source, numbered=true) -%}
 {%- if source.kind == 'llava_file' -%}
 with records as (
     {{ llava_file_records(source.name) }}
@@ -72,9 +76,13 @@ shaped as (
 {%- set relation = ref(source.name) if source.kind == 'model'
     else api.Relation.create(database=target.database, schema=target.schema, identifier=source.name) -%}
 {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | list if execute else [] -%}
+{%- if numbered %}
 with positions as (
     {{ source_positions(relation) }}
 ),
+{%- else %}
+with
+{%- endif %}
 
 shaped as (
     select
@@ -88,15 +96,23 @@ shaped as (
         {%- for column, type in mix_lineage_columns() %}
         {{ column if column in columns else 'null::' ~ type }} as {{ column }},
         {%- endfor %}
-        record_order as source_record,
+        record_order as source_record
+        {%- if numbered %},
         positions.source_position
+        {%- endif %}
     from {{ relation }}
+    {%- if numbered %}
     inner join positions using (record_order)
+    {%- endif %}
 )
 {%- endif %}
 select
     shaped.*,
+    {%- if numbered %}
     {{ mix_filter_columns('conversations', 'image') }}
+    {%- else %}
+    {{ image_prefix('image') }} as image_prefix
+    {%- endif %}
 from shaped
 {%- endmacro %}
 

@@ -8,7 +8,10 @@
 
       mix_question_phrases  (model, record_order, phrase): the pairs question_phrases gives
                             (macros/recipes/object_phrases.sql), which `select: coverage`
-                            ranks by and the coverage table counts;
+                            ranks by and the coverage table counts; a model whose questions
+                            name no phrase (detail_description) holds one row of nulls,
+                            which no join matches, so that its questions are not searched
+                            again by every mix;
       mix_first_answers     (model, record_order, yes_no): each record's first answer as
                             Yes / No / null (macros/yes_no.sql), which `yes_no_ratio` balances.
 -#}
@@ -60,6 +63,8 @@
         {%- for name, relation in phrase_models.items() if name not in held %}
 insert into {{ phrases }}
 select '{{ name }}', key, phrase from ({{ question_phrases(relation, 'record_order') }});
+insert into {{ phrases }}
+select '{{ name }}', null, null where not exists (select 1 from {{ phrases }} where model = '{{ name }}');
         {%- endfor -%}
         {%- set held = run_query('select distinct model from ' ~ answers).columns[0].values() -%}
         {%- for name, relation in answer_models.items() if name not in held %}

@@ -291,6 +291,21 @@ def test_another_seed_picks_another_core_like(core_like, built_sample, tmp_path)
 # --------------------------------------------------------------------------- the kept pairs
 
 
+def test_a_model_whose_questions_name_no_phrase_is_searched_once(core_like, built_sample, vocabulary):
+    """core_like's detail_description source asks for coverage, and its questions (the 34 detail
+    instructions) name no object phrase: the cache keeps one row of nulls for it, so the second
+    build of the recipe did not search its questions again (that would add a second row)."""
+    model = "llava_svit_detail_description"
+    named = [
+        phrase
+        for (conversations,) in query(built_sample, f"select conversations from {model}")
+        for phrase in phrases_named(conversations, vocabulary)
+    ]
+    assert named == []
+    kept = query(built_sample, f"select record_order, phrase from mix_question_phrases where model = '{model}'")
+    assert kept == [(None, None)]
+
+
 def test_the_pairs_and_first_answers_are_found_once_per_model_and_forgotten_by_a_build(
     select_mix, built_sample, vocabulary
 ):
