@@ -1,14 +1,26 @@
-{#- One row per turn of an ingested LLaVA file. `words`: ingest counts each turn's words as
-    the statistics count them (svit/core/word_counts.py; the definition is
-    macros/word_count.sql). A turn file written before ingest did has no such column: its
-    turns are counted here. -#}
+{#- One row per turn of an ingested LLaVA file, with what the statistics measure of it:
+    `words` (as macros/word_count.sql counts them), `chars`, `duplicate_hash` and `yes_no`
+    (macros/llava_turn_measures.sql). Ingest stores them beside the text
+    (svit/core/word_counts.py, ingest/llava_typed_read.py); a turn file written before it did
+    lacks some or all of them, and its turns are measured here from the text. Two branches
+    rather than coalesce(stored, measured), which would read every turn's text whenever a
+    measure is read: a reader of the measures reads the text of no file that holds them (the
+    second branch skips the files whose statistics say no `chars` is null). -#}
 
 with source as (
     select * from {{ source('svit', 'llava_turns') }}
 ),
 
-with_words as (
-    {{ with_stored_words('source') }}
+with_measures as (
+    -- The columns a file written before ingest measured turns lacks, as nulls.
+    select * from source
+    union all by name
+    select
+        null::integer as words,
+        null::integer as chars,
+        null::ubigint as duplicate_hash,
+        null::varchar as yes_no
+    where false
 ),
 
 renamed as (
@@ -19,8 +31,24 @@ renamed as (
         role,
         text,
         extra,
-        {{ stored_or_counted_words('words', 'text') }} as words
-    from with_words
+        words::integer as words,
+        chars::integer as chars,
+        duplicate_hash,
+        yes_no
+    from with_measures
+    where chars is not null
+    union all
+    select
+        source as llava_file,
+        record_index::bigint as record_index,
+        turn::integer as turn,
+        role,
+        text,
+        extra,
+        {{ stored_or_counted_words('words', 'text') }} as words,
+        {{ llava_turn_measures('text', 'role') }}
+    from with_measures
+    where chars is null
 )
 
 select * from renamed

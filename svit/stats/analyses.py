@@ -91,20 +91,6 @@ def analysis_variables(choice: ModelChoice, shaped: set[str], max_length: int | 
     }
 
 
-def llava_turns_measured(con) -> bool:
-    """Whether every row of the llava_turns table holds what ingest measures of a turn
-    (macros/llava_turn_measures.sql), so the analyses read that instead of the text; not so
-    while a table file written before ingest measured turns is there."""
-    columns = {
-        r[0]
-        for r in con.execute("select column_name from duckdb_columns() where table_name = 'llava_turns'").fetchall()
-    }
-    if not {"words", "chars", "duplicate_hash", "yes_no"} <= columns:
-        return False
-    # yes_no is null for most turns: a file without the columns has chars null.
-    return con.execute("select count(*) = 0 from llava_turns where chars is null or words is null").fetchone()[0]
-
-
 def render_analysis(name: str, variables: dict[str, Any] | None = None) -> str:
     """The SQL of analyses/<name>.sql with ref()/source() as bare relation names and var() from `variables`."""
     path = ANALYSES_DIR / f"{name}.sql"

@@ -15,7 +15,6 @@ from svit.stats.analyses import (
     analysis_variables,
     is_model_analysis,
     list_analyses,
-    llava_turns_measured,
     run_analyses,
 )
 from svit.stats.models import available_models, choose_models
@@ -51,7 +50,6 @@ def run_stats(
         word_counts.register(session.con)
         variables = analysis_variables(choice, shaped, max_length) | {
             "stats_word_count_function": word_counts.SQL_FUNCTION,
-            "stats_llava_turns_measured": llava_turns_measured(session.con),
         }
         tables, timings = run_analyses(session.con, in_report_order(names), variables)
     finally:
