@@ -113,15 +113,7 @@ def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: Recipe | 
             "records_per_image_prefix": dict(
                 con.execute(f'select image_prefix, count(*) from "{name}" group by 1 order by 1').fetchall()
             ),
-            # Words as svit stats and the recipe filters count them (macros/word_count.sql), by
-            # ingest's compiled count (svit/core/word_counts.py: the same numbers, faster than
-            # the SQL macro; bench/README.md).
-            "words_per_role": dict(
-                con.execute(
-                    f"""select t."from", sum({word_counts.SQL_FUNCTION}(t.value))::bigint
-                    from (select unnest(conversations) as t from "{name}") group by 1 order by 1"""
-                ).fetchall()
-            ),
+            "words_per_role": _words_per_role(con, name),
         }
         if recipe:
             manifest["coverage"] = _coverage(con, name)
@@ -144,6 +136,31 @@ def write_manifest(warehouse: Warehouse, name: str, kind: str, recipe: Recipe | 
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return MixResult(name, records, manifest, out, recipe.replaces if recipe else None)
+
+
+def _words_per_role(con, name: str) -> dict[str, int]:
+    """Words per role (`from`) over the mix's turns, as svit stats and the recipe filters count
+    them (macros/word_count.sql), by ingest's compiled count (svit/core/word_counts.py: the
+    same numbers, faster than the SQL macro). The records mix_svit_mix_665k keeps of
+    llava_v1_5_mix665k are that file's turns as they are, whose words ingest counted
+    (stg_llava__turns): read, not counted again (bench/README.md)."""
+    counted = f"""
+        select t."from" as role, {word_counts.SQL_FUNCTION}(t.value) as words
+        from (select unnest(conversations) as t from "{name}" where {{where}})
+    """
+    if name == "mix_svit_mix_665k":
+        kept = "llava_v1_5_mix665k"
+        turns = f"""
+            select role, words from stg_llava__turns
+            where llava_file = '{kept}' and record_index in (
+                select source_record_index from "{name}" where mix_source = '{kept}'
+            )
+            union all
+            {counted.format(where=f"mix_source <> '{kept}'")}
+        """
+    else:
+        turns = counted.format(where="true")
+    return dict(con.execute(f"select role, sum(words)::bigint from ({turns}) group by 1 order by 1").fetchall())
 
 
 def _user_sources(con, name: str) -> list[dict]:

@@ -98,6 +98,14 @@ def test_published_manifest(built_sample):
         for turn in record["conversations"]:
             expected[turn["from"]] += words(turn["value"])
     assert manifest["words_per_role"] == dict(sorted(expected.items()))
+    # mix_svit_mix_665k's, read from the words ingest counted for the records it keeps of the
+    # LLaVA file: the words of the turns it holds, as counted here.
+    mix = json.loads(build_mix(built_sample, "mix_svit_mix_665k").manifest_path.read_text())
+    expected = Counter()
+    for (conversations,) in query(built_sample, "select conversations from mix_svit_mix_665k"):
+        for turn in conversations:
+            expected[turn["from"]] += words(turn["value"])
+    assert mix["words_per_role"] == dict(sorted(expected.items())) and sum(expected.values()) > 0
     [(stored,)] = query(built_sample, "select manifest from mix_manifests where mix = 'mix_svit_core_150k'")
     assert json.loads(stored)["records"] == TRUTH["core"]["records"]
 
