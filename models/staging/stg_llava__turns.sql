@@ -7,13 +7,11 @@
     measure is read: a reader of the measures reads the text of no file that holds them (the
     second branch skips the files whose statistics say no `chars` is null). -#}
 
-with source as (
+with with_measures as not materialized (
+    -- The columns a file written before ingest measured turns lacks, as nulls. Not
+    -- materialized (nor a CTE of the source before it): each branch below reads it, and a
+    -- materialized copy would hold every turn's text.
     select * from {{ source('svit', 'llava_turns') }}
-),
-
-with_measures as (
-    -- The columns a file written before ingest measured turns lacks, as nulls.
-    select * from source
     union all by name
     select
         null::integer as words,

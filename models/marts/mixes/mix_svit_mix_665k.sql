@@ -13,12 +13,13 @@
 {%- set mix_file = 'llava_v1_5_mix665k' -%}
 {%- set instruct_file = 'llava_instruct_150k' -%}
 
-with mix_records as (
-    {{ llava_file_records(mix_file) }}
+with instruct_records as (
+    {{ llava_file_records(instruct_file) }}
 ),
 
-instruct_records as (
-    {{ llava_file_records(instruct_file) }}
+mix_records as (
+    -- Only a record whose id is a LLaVA-Instruct id can be one: only those are hashed.
+    {{ llava_file_records(mix_file, hash_ids='instruct_records') }}
 ),
 
 core as (
