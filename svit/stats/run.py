@@ -10,13 +10,7 @@ from svit.core import settings, word_counts
 from svit.core.errors import SvitError
 from svit.core.session import open_session
 from svit.core.warehouse import Warehouse
-from svit.stats.analyses import (
-    NEEDS,
-    analysis_variables,
-    is_model_analysis,
-    list_analyses,
-    run_analyses,
-)
+from svit.stats.analyses import NEEDS, analysis_variables, is_model_analysis, list_analyses, run_analyses
 from svit.stats.models import available_models, choose_models
 from svit.stats.report import StatsReport, check_report_folder, in_report_order, report_header, write_report
 
@@ -49,7 +43,7 @@ def run_stats(
         # compiled count, given to the session as a function (macros/word_count.sql).
         word_counts.register(session.con)
         variables = analysis_variables(choice, shaped, max_length) | {
-            "stats_word_count_function": word_counts.SQL_FUNCTION,
+            "stats_word_count_function": word_counts.SQL_FUNCTION
         }
         tables, timings = run_analyses(session.con, in_report_order(names), variables)
     finally:
