@@ -8,20 +8,9 @@
     second branch skips the files whose statistics say no `chars` is null). -#}
 
 with with_measures as not materialized (
-    -- The columns a file written before ingest measured turns lacks, as nulls. Not
-    -- materialized (nor a CTE of the source before it): each branch below reads it, and a
-    -- materialized copy would hold every turn's text.
-    select * from {{ source('svit', 'llava_turns') }}
-    union all by name
-    select
-        null::integer as words,
-        null::integer as chars,
-        null::ubigint as duplicate_hash,
-        null::varchar as yes_no
-    where false
-),
-
-renamed as (
+    -- Renamed and typed, with the columns a file written before ingest measured turns lacks
+    -- as nulls. Not materialized (nor a CTE of the source before it): each branch below
+    -- reads it, and a materialized copy would hold every turn's text.
     select
         source as llava_file,
         record_index::bigint as record_index,
@@ -33,20 +22,29 @@ renamed as (
         chars::integer as chars,
         duplicate_hash,
         yes_no
-    from with_measures
+    from (
+        select * from {{ source('svit', 'llava_turns') }}
+        union all by name
+        select
+            null::integer as words,
+            null::integer as chars,
+            null::ubigint as duplicate_hash,
+            null::varchar as yes_no
+        where false
+    ) as turns
+),
+
+renamed as (
+    select * from with_measures
     where chars is not null
     union all
     select
-        source as llava_file,
-        record_index::bigint as record_index,
-        turn::integer as turn,
-        role,
-        text,
-        extra,
+        * exclude (words, chars, duplicate_hash, yes_no),
         {{ stored_or_counted_words('words', 'text') }} as words,
         {{ llava_turn_measures('text', 'role') }}
     from with_measures
     where chars is null
 )
 
-select * from renamed
+-- The columns are with_measures', listed above, which sqlfluff cannot follow through the union.
+select * from renamed  -- noqa: AM04
