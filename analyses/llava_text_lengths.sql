@@ -64,7 +64,9 @@ svit_text_turns as materialized (
 
 -- Ingested files keep one row per turn: measured as ingest stored them (words, chars), and
 -- summed per record for the record words (no list per record is gathered: bench/README.md).
-file_turns as materialized (
+-- Not materialized: each of its two readers reads those few stored columns again, which costs
+-- less than holding a row per turn of every file.
+file_turns as not materialized (
     select
         model as scope,
         record_index,
