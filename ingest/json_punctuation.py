@@ -30,6 +30,7 @@ import pyarrow as pa
 from svit.core.arrow_strings import string_bytes
 from svit.core.swar import bytes_equal, compiled, popcount
 
+_QUOTE, _COLON = ord('"'), ord(":")
 _HIDING_ESCAPE = re.compile(rb"\\u00(?:22|3[aA])")
 _KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:')  # a JSON string followed by a colon: a key
 _CHUNK = 1 << 24
@@ -61,12 +62,12 @@ def _quotes_and_colons(data):
     words = data[: whole * 8].view(np.uint64)
     quotes, colons = np.uint64(0), np.uint64(0)
     for k in range(whole):
-        quotes += popcount(bytes_equal(words[k], 34))
-        colons += popcount(bytes_equal(words[k], 58))
+        quotes += popcount(bytes_equal(words[k], _QUOTE))
+        colons += popcount(bytes_equal(words[k], _COLON))
     q, c = np.int64(quotes), np.int64(colons)
     for j in range(whole * 8, data.size):
-        q += np.int64(data[j] == 34)
-        c += np.int64(data[j] == 58)
+        q += np.int64(data[j] == _QUOTE)
+        c += np.int64(data[j] == _COLON)
     return q, c
 
 
