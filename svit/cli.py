@@ -318,18 +318,25 @@ def status(warehouse_dir: str | None) -> None:
     is_flag=True,
     help="Show dbt's own output as it runs, instead of one progress line (it is always in dbt/logs/build.log).",
 )
+@click.option(
+    "--unit-tests",
+    is_flag=True,
+    help="Also run dbt's unit tests (the models' SQL on fixed rows; the test suite runs them).",
+)
 @warehouse_option
-def build(dbt_args: tuple[str, ...], verbose: bool, warehouse_dir: str | None) -> None:
+def build(dbt_args: tuple[str, ...], verbose: bool, unit_tests: bool, warehouse_dir: str | None) -> None:
     """Run `dbt build` on the warehouse (extra arguments go to dbt).
 
-    While dbt runs, one progress line on standard error (when it is a terminal); then each
-    model's time and a summary. dbt's own output goes to <warehouse>/dbt/logs/build.log (and to
-    standard error with -v); when the build fails, its error lines are shown.
+    Models, seeds and data tests; dbt's unit tests with --unit-tests. While dbt runs, one
+    progress line on standard error (when it is a terminal); then each model's time and a
+    summary. dbt's own output goes to <warehouse>/dbt/logs/build.log (and to standard error
+    with -v); when the build fails, its error lines are shown.
 
     \b
     Example:
       svit build
       svit build --select llava_svit_all
+      svit build --unit-tests
     """
     import time
 
@@ -343,7 +350,7 @@ def build(dbt_args: tuple[str, ...], verbose: bool, warehouse_dir: str | None) -
         )
     warehouse = resolve_warehouse(warehouse_dir)
     started = time.perf_counter()
-    timings, manifests = build_with_manifests(warehouse, dbt_args, verbose=verbose)
+    timings, manifests = build_with_manifests(warehouse, dbt_args, verbose=verbose, unit_tests=unit_tests)
     seconds = time.perf_counter() - started
     models = sorted((t for t in timings if t.kind == "model"), key=lambda t: -t.seconds)
     click.echo(f"  {'model':<40} {'seconds':>7}")

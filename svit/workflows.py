@@ -11,18 +11,28 @@ from svit.mix.record_cache import forget_record_caches
 # `svit build`'s dbt output, under <warehouse>/dbt/logs/ (svit.core.dbt.log_file).
 BUILD_LOG = "build.log"
 
+# dbt arguments by which the caller chooses the kinds of node a build runs itself.
+_RESOURCE_TYPE_ARGS = ("--resource-type", "--resource-types", "--exclude-resource-type", "--exclude-resource-types")
+
 
 def build_with_manifests(
     warehouse: Warehouse,
     extra: tuple[str, ...] = (),
     quiet: bool = False,
     verbose: bool = False,
+    unit_tests: bool = False,
 ) -> tuple[list[NodeTiming], list[MixResult]]:
     """`svit build`: dbt build, then a manifest for each published mix it built, as `svit mix
     <published>` writes it; one write lock over both, the manifests going into svit.duckdb.
 
+    dbt's unit tests run only with `unit_tests` (or when `extra` chooses the kinds of node
+    itself): they check the models' SQL on fixed rows, not the warehouse's data, so the test
+    suite runs them and a build of the data need not (dbt's own advice; docs/models.md).
+
     dbt's output goes to dbt/logs/build.log; on standard error a progress line, or with
     `verbose` dbt's output itself, or with `quiet` nothing (svit.core.dbt.run_dbt)."""
+    if not unit_tests and not any(arg.split("=")[0] in _RESOURCE_TYPE_ARGS for arg in extra):
+        extra = (*extra, "--exclude-resource-type", "unit_test")
     with snapshots.write_lock(warehouse.root, "build"):
         forget_record_caches(warehouse)
         timings = run_dbt(warehouse, "build", extra, quiet=quiet, verbose=verbose, log_name=BUILD_LOG)

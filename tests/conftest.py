@@ -20,7 +20,10 @@ from svit.workflows import build_with_manifests
 def built_sample(tmp_path_factory) -> Warehouse:
     warehouse = Warehouse(tmp_path_factory.mktemp("built_sample"))
     run_ingest(BUNDLED_SAMPLE, tuple(sorted((BUNDLED_SAMPLE / "llava").glob("*.json"))), warehouse, progress=False)
-    build_with_manifests(warehouse, quiet=True)  # as `svit build`: the published mixes get manifests
+    # As `svit build` (the published mixes get manifests), with dbt's unit tests: the suite
+    # is where they run.
+    timings, _ = build_with_manifests(warehouse, quiet=True, unit_tests=True)
+    assert sum(t.kind == "unit_test" for t in timings) >= 10, [t.name for t in timings]
     return warehouse
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from svit.cli import BUNDLED_SAMPLE
-from svit.core.dbt import _Console
+from svit.core.dbt import _Console, _excluded_types
 from tests.helpers import REPO, one_line_error, qa, svit_cli, vg_image, write_corpus
 
 LLAVA = [str(p) for p in sorted((BUNDLED_SAMPLE / "llava").glob("*.json"))]
@@ -187,6 +187,7 @@ def test_build_prints_the_model_table_and_a_summary_and_logs_dbt(ingested):
     results = json.loads((ingested / "dbt" / "target" / "run_results.json").read_text())["results"]
     models = [r for r in results if r["unique_id"].startswith("model.")]
     tests = [r for r in results if r["unique_id"].split(".")[0] in ("test", "unit_test")]
+    assert tests and not [r for r in tests if r["unique_id"].startswith("unit_test.")]  # --unit-tests runs them
     assert [line.split()[0] for line in lines[1 : 1 + len(models)]] == sorted(
         (r["unique_id"].split(".")[2] for r in models),
         key=lambda name: -next(r["execution_time"] for r in models if r["unique_id"].split(".")[2] == name),
@@ -196,6 +197,15 @@ def test_build_prints_the_model_table_and_a_summary_and_logs_dbt(ingested):
         rf"dbt's output: {re.escape(str(log))}",
         lines[-1],
     ), lines[-1]
+
+
+def test_build_runs_dbts_unit_tests_when_asked(ingested):
+    proc = svit_cli("build", "--unit-tests", "--select", "stg_svit__turns", "--warehouse", str(ingested))
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((ingested / "dbt" / "target" / "run_results.json").read_text())["results"]
+    unit = sorted(r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("unit_test."))
+    assert unit == ["svit_roles_read_as_llava_spells_them", "svit_turn_words_read_as_stored"]
+    assert all(r["status"] == "pass" for r in results if r["unique_id"].startswith("unit_test."))
 
 
 def test_build_verbose_streams_dbts_output_to_standard_error(ingested):
@@ -277,6 +287,16 @@ def test_the_console_counts_without_totals_for_a_selection(tmp_path):
         for line in FAILED_TEST:  # three nodes run of a project of ten
             console.line(line.replace("2 models, 1 data test", "7 models, 3 data tests"))
         assert console._counts() == "models 2, tests 1, 1 failed"
+
+
+def test_the_console_totals_leave_out_the_resource_types_the_build_excludes(tmp_path):
+    console = _Console("build", tmp_path / "build.log", quiet=False, verbose=False, excluded=("unit_test",))
+    with console:
+        for line in FAILED_TEST:  # the project's two unit tests do not run
+            console.line(line.replace("2 models, 1 data test", "2 models, 1 data test, 2 unit tests"))
+        assert console._counts() == "models 2/2, tests 1/1, 1 failed"
+    assert _excluded_types(("--select", "a", "--exclude-resource-type", "unit_test")) == ("unit_test",)
+    assert _excluded_types(("--exclude-resource-types=seed",)) == ("seed",)
 
 
 def test_a_quiet_console_writes_only_its_log(tmp_path, capsys):

@@ -112,7 +112,7 @@ def run_dbt(
             previous = record.get("previous") if record.get("snapshot") == current.name else record.get("snapshot")
             snapshots.write_models_record(root, {"snapshot": current.name, "complete": False, "previous": previous})
         with snapshots.holding(root, current):
-            console = _Console(command, log_file(warehouse, log_name), quiet, verbose)
+            console = _Console(command, log_file(warehouse, log_name), quiet, verbose, _excluded_types(extra))
             timings = _run_dbt_process(warehouse, command, extra, console, current, mix_recipe)
         if building:
             models_db.drop_retired_relations(warehouse)
@@ -183,6 +183,17 @@ def _run_dbt_process(
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
+
+def _excluded_types(extra: tuple[str, ...]) -> tuple[str, ...]:
+    """The resource types `--exclude-resource-type X` (or `=X`) in dbt's arguments leave out."""
+    types: list[str] = []
+    for i, arg in enumerate(extra):
+        name, _, value = arg.partition("=")
+        if name in ("--exclude-resource-type", "--exclude-resource-types"):
+            types.append(value if value else (extra[i + 1] if i + 1 < len(extra) else ""))
+    return tuple(types)
+
+
 # What the progress line counts, by dbt's resource type.
 KINDS = {"model": "models", "test": "tests", "unit_test": "tests", "seed": "seeds", "snapshot": "snapshots"}
 
@@ -196,8 +207,9 @@ class _Console:
     failure, dbt's error lines. Quiet: only the log file.
     """
 
-    def __init__(self, command: str, path: Path, quiet: bool, verbose: bool) -> None:
+    def __init__(self, command: str, path: Path, quiet: bool, verbose: bool, excluded: tuple[str, ...] = ()) -> None:
         self.command = command
+        self.excluded = excluded  # resource types the run leaves out: not in the project's totals
         self.path = path
         self.quiet = quiet
         self.verbose = verbose and not quiet
@@ -326,8 +338,9 @@ class _Console:
         a selection, or some nodes do not run, and the counts show without totals)."""
         totals: dict[str, int] = {}
         for n, kind in re.findall(r"(\d+) (model|seed|snapshot|data test|unit test)s?\b", stat_line):
-            kind = KINDS[kind.replace("data test", "test").replace(" ", "_")]
-            totals[kind] = totals.get(kind, 0) + int(n)
+            resource_type = kind.replace("data test", "test").replace(" ", "_")
+            if resource_type not in self.excluded:
+                totals[KINDS[resource_type]] = totals.get(KINDS[resource_type], 0) + int(n)
         self.totals = totals
 
 
