@@ -130,6 +130,8 @@ llava_first_turns as (
 ),
 
 svit_first_keys as (
+    -- Only the blocks of images some LLaVA record has are keyed: the key's normalisation and
+    -- md5 are most of this step's time, and a block of another image cannot match.
     select
         first_turns.task,
         first_turns.image_id,
@@ -138,7 +140,9 @@ svit_first_keys as (
         {{ content_turn_key('first_turns.text') }} as first_key
     from {{ ref('stg_svit__turns') }} as first_turns
     inner join images using (image_id)
-    where first_turns.turn = 0
+    where
+        first_turns.turn = 0
+        and images.image_path in (select llava_first_turns.image from llava_first_turns)
 ),
 
 candidate_blocks as (
