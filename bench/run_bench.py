@@ -35,6 +35,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import zipfile
@@ -172,6 +173,49 @@ def warm_cache(files: list[Path]) -> float:
     return time.perf_counter() - started
 
 
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def can_drop_cache() -> bool:
+    return os.access(DROP_CACHES, os.W_OK)
+
+
+def program_files() -> list[Path]:
+    """What every stage runs from: the virtualenv, Python's standard library and this checkout
+    (the code and the dbt project; not its hidden folders, such as .git and a .venv inside
+    it, nor what runs write into it)."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    written = {"results", "warehouse", "report", "target", "logs"}
+    roots = [(Path(sys.prefix), set()), (stdlib, {"site-packages"}), (REPO, written)]
+    files = []
+    for root, skipped in roots:
+        for dirpath, dirs, names in os.walk(root):
+            dirs[:] = [d for d in dirs if d not in skipped and not (root == REPO and d.startswith("."))]
+            files += [Path(dirpath) / n for n in names if (Path(dirpath) / n).is_file()]
+    return files
+
+
+def settle_cache(files: list[Path]) -> float:
+    """Before a stage: the page cache dropped, then the program and the stage's own inputs
+    read back in, so it starts from the same cache whatever ran before it. Left full of what
+    earlier stages read and wrote (the corpus's JSON, the warehouses), the cache made a stage
+    slower on this kind of VM: the kernel spent more time handing it fresh memory
+    (bench/README.md, "The page cache before each stage")."""
+    os.sync()
+    DROP_CACHES.write_text("3\n")
+    return warm_cache(program_files() + files)
+
+
+def tree_files(root: Path) -> list[Path]:
+    """The files a warehouse holds (its table symlinks not followed: the snapshots are walked)."""
+    return [
+        Path(dirpath) / n
+        for dirpath, _, names in os.walk(root)
+        for n in names
+        if (Path(dirpath) / n).is_file() and not (Path(dirpath) / n).is_symlink()
+    ]
+
+
 def tree_bytes(root: Path) -> int:
     total = 0
     for dirpath, _, names in os.walk(root):  # does not follow the table symlinks
@@ -306,6 +350,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-naive", action="store_true", help="do not run the naive baseline")
     parser.add_argument("--results", type=Path, help="results JSON (default bench/results/<timestamp>.json)")
     parser.add_argument(
+        "--keep-cache",
+        action="store_true",
+        help="do not drop the page cache before each stage (by default, where this user may, it is dropped and "
+        "the stage's inputs read back in); the inputs are then read once at the start",
+    )
+    parser.add_argument(
         "--scales",
         help="scaling mode: factors of --images, comma-separated (e.g. 0.25,1,4); the stages at each, then "
         "time and peak RSS against scale",
@@ -356,10 +406,19 @@ def main(argv: list[str] | None = None) -> int:
         naive_files = svit_data_files(corpus)
         naive_bytes = sum(json_size(f) for f in naive_files)
         all_files, llava_files = all_input_files(corpus)
-        to_warm = sorted(set(ingest_files + naive_files + ((all_files + llava_files) if args.with_llava else [])))
-        warm_seconds = warm_cache(to_warm)
+        drop = not args.keep_cache and can_drop_cache()
+        warm_seconds = 0.0
+        if not drop:
+            to_warm = sorted(set(ingest_files + naive_files + ((all_files + llava_files) if args.with_llava else [])))
+            warm_seconds = warm_cache(to_warm)
+
+        def settled(files: list[Path]) -> None:
+            nonlocal warm_seconds
+            if drop:
+                warm_seconds += settle_cache(files)
 
         wh_ingest = workdir / "wh-ingest"
+        settled([f.resolve() for f in ingest_files])
         ingest = run_child(
             "ingest", [svit, "ingest", str(workdir / "ingest-src"), "--warehouse", str(wh_ingest)], logs, ingest_bytes
         )
@@ -376,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
             for f in llava_files:
                 cmd += ["--llava", str(f)]
             everything = all_files + llava_files
+            settled(everything)
             stage = run_child("ingest-all", cmd, logs, sum(json_size(f) for f in everything))
             if stage.status == "ok":
                 stage.note = f"{len(everything)} files; warehouse {tree_bytes(wh_all) / 1e6:,.1f} MB"
@@ -387,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         naive = None
         if not args.skip_naive:
             naive_out = workdir / "naive-out"
+            settled(naive_files)
             naive = run_child(
                 "naive",
                 [sys.executable, str(BENCH / "naive_ingest.py"), str(corpus), "--out", str(naive_out)],
@@ -417,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             (workdir / "export").mkdir(exist_ok=True)
             size = tree_bytes(wh_last)
+            settled(tree_files(wh_last))
             stage = run_child(name, [svit, *sub, "--warehouse", str(wh_last)], logs, size)
             if stage.status == "ok":
                 stage.note = "input MB = warehouse size"
@@ -428,7 +490,12 @@ def main(argv: list[str] | None = None) -> int:
         if truth:
             gen = truth.get("generator", {})
             corpus_desc += f" ({truth.get('images', '?'):,} images, seed {gen.get('seed', '?')})"
-        print(f"corpus: {corpus_desc}; page cache warmed in {warm_seconds:.1f}s")
+        cache = (
+            f"page cache dropped before each stage, its inputs read back in ({warm_seconds:.1f}s in all)"
+            if drop
+            else f"page cache warmed in {warm_seconds:.1f}s"
+        )
+        print(f"corpus: {corpus_desc}; {cache}")
         print_table(stages)
         speedup = None
         if naive is not None and naive.status == "ok" and ingest.status == "ok":
@@ -453,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
             "corpus_seed": truth.get("generator", {}).get("seed") if truth else None,
             "workdir": str(workdir),
             "warm_cache_seconds": round(warm_seconds, 3),
+            "cache_dropped_before_each_stage": drop,
             "machine": facts,
             "stages": [dict(asdict(s), mb_per_s=s.mb_per_s and round(s.mb_per_s, 2)) for s in stages],
             "speedup_ingest_over_naive": speedup and round(speedup, 3),
@@ -518,6 +586,7 @@ def scaling(args: argparse.Namespace) -> int:
             )
             argv += ["--workdir", str(work)]
             argv += ["--results", str(results), "--skip-naive"] + (["--with-llava"] if args.with_llava else [])
+            argv += ["--keep-cache"] if args.keep_cache else []
             main(argv)
             if results.is_file():
                 runs[factor] = json.loads(results.read_text())
