@@ -796,12 +796,12 @@ def mix(
       svit mix recipes/core_like.yml
       svit mix mix_svit_core_150k --export core_150k.jsonl --format internvl
     """
-    from svit.export import FORMATS, Options
     from svit.mix import build_mix
 
     warehouse = resolve_warehouse(warehouse_dir)
     if export_file:  # refused before the mix is built, not after
         from svit.core.output_guard import check_output
+        from svit.export import FORMATS, Options  # Polars: only a mix that is exported loads it
         from svit.export.output import check_out
 
         check_output(warehouse, Path(export_file), allowed=("exports",), what="exports")
