@@ -20,6 +20,7 @@ import pytest
 
 from svit.cli import BUNDLED_SAMPLE
 from svit.core.dbt import _Console, _excluded_types
+from svit.workflows import build_args
 from tests.helpers import REPO, one_line_error, qa, svit_cli, vg_image, write_corpus
 
 LLAVA = [str(p) for p in sorted((BUNDLED_SAMPLE / "llava").glob("*.json"))]
@@ -206,6 +207,15 @@ def test_build_runs_dbts_unit_tests_when_asked(ingested):
     unit = sorted(r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("unit_test."))
     assert unit == ["svit_roles_read_as_llava_spells_them", "svit_turn_words_read_as_stored"]
     assert all(r["status"] == "pass" for r in results if r["unique_id"].startswith("unit_test."))
+
+
+def test_build_leaves_unit_tests_out_unless_asked_or_chosen():
+    leave_out = ("--exclude-resource-type", "unit_test")
+    assert build_args((), unit_tests=False) == leave_out
+    assert build_args(("--select", "llava_svit_all"), unit_tests=False) == ("--select", "llava_svit_all", *leave_out)
+    assert build_args((), unit_tests=True) == ()
+    for chosen in (("--select", "test_type:unit"), ("--resource-type", "model"), ("--exclude-resource-type=seed",)):
+        assert build_args(chosen, unit_tests=False) == chosen
 
 
 def test_build_verbose_streams_dbts_output_to_standard_error(ingested):
