@@ -17,6 +17,11 @@ time and peak RSS are that child's alone. Stages:
 
     python bench/run_bench.py --images 2000 [--seed 0] [--corpus DIR] [--workdir DIR]
                               [--with-llava] [--skip-naive] [--keep] [--results FILE]
+                              [--keep-cache]
+
+Run as root, the page cache is dropped before each stage and the program and the stage's
+inputs read back in, so no stage's time depends on what the stages before it left in memory;
+otherwise (or with --keep-cache) every input is read once at the start.
 
 Scaling mode: the same stages (no naive baseline) on corpora of --images times each factor,
 one corpus on disk at a time, then each stage's time and peak RSS against scale:
