@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from svit.core import snapshots
-from svit.core.dbt import NodeTiming, built_models, run_dbt
+from svit.core.dbt import EXCLUDING_TYPES, NodeTiming, built_models, run_dbt
 from svit.core.warehouse import Warehouse
 from svit.mix import MixResult, write_published_manifests
 from svit.mix.record_cache import forget_record_caches
@@ -13,7 +13,7 @@ BUILD_LOG = "build.log"
 
 # dbt arguments by which the caller chooses the kinds of node a build runs itself, and the
 # selectors that ask for unit tests by name.
-_RESOURCE_TYPE_ARGS = ("--resource-type", "--resource-types", "--exclude-resource-type", "--exclude-resource-types")
+_RESOURCE_TYPE_ARGS = ("--resource-type", "--resource-types", *EXCLUDING_TYPES)
 _UNIT_TEST_SELECTORS = ("test_type:unit", "resource_type:unit_test")
 
 

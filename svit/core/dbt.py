@@ -57,6 +57,8 @@ DEFAULT_LOG = "dbt-run.log"
 
 # dbt arguments that build part of the project: such a build may not move the models to a new snapshot.
 SELECTING = ("-s", "--select", "--models", "-m", "--exclude", "--selector", "--resource-type", "--resource-types")
+# dbt arguments that leave kinds of node out (not a partial build: the models are all built).
+EXCLUDING_TYPES = ("--exclude-resource-type", "--exclude-resource-types")
 
 
 def log_file(warehouse: Warehouse, log_name: str = DEFAULT_LOG) -> Path:
@@ -189,7 +191,7 @@ def _excluded_types(extra: tuple[str, ...]) -> tuple[str, ...]:
     types: list[str] = []
     for i, arg in enumerate(extra):
         name, _, value = arg.partition("=")
-        if name in ("--exclude-resource-type", "--exclude-resource-types"):
+        if name in EXCLUDING_TYPES:
             types.append(value if value else (extra[i + 1] if i + 1 < len(extra) else ""))
     return tuple(types)
 
