@@ -12,13 +12,31 @@
     kind `relation`) or an ingested LLaVA file (kind `llava_file`).
 -#}
 
-{#- The recipe `svit mix` builds, as svit/mix/recipe.py checked it (`Recipe.as_var`), or none.
-    It comes in the environment variable SVIT_MIX_RECIPE, not as a dbt var: dbt parses the
-    whole project again when a var changes, and only the files that read an environment
-    variable when that changes (the three mix_user models), which spares a recipe change
-    most of dbt's start (svit/core/settings.py, dbt_environment). -#}
+{#- The recipe `svit mix` builds, as svit/mix/recipe.py checked it (`Recipe.as_var`), while dbt
+    runs the mix models; none while it parses them, and none in any other build. It comes in
+    the environment variable SVIT_MIX_RECIPE, not as a dbt var: dbt parses the whole project
+    again when a var changes, and a file again only when an environment variable it read
+    while parsing changes. So the models read this one only when they run, and when they are
+    parsed the outline below, which changes only with the mix's name or the models it reads:
+    a recipe changed in anything else (seed, take, filter, ...) spares dbt's parse
+    (svit/core/settings.py, dbt_environment). -#}
 {% macro mix_recipe() -%}
-    {{ return(fromjson(env_var('SVIT_MIX_RECIPE', 'null'))) }}
+    {{ return(fromjson(env_var('SVIT_MIX_RECIPE', 'null')) if execute else none) }}
+{%- endmacro %}
+
+{#- The recipe's outline (`Recipe.as_outline`): the mix's name, which names the tables and
+    enables the models, and the models their SQL may `ref`; none outside `svit mix`. -#}
+{% macro mix_outline() -%}
+    {{ return(fromjson(env_var('SVIT_MIX_OUTLINE', 'null'))) }}
+{%- endmacro %}
+
+{#- The outline's models as dependencies of the model that calls this: dbt takes a model's
+    dependencies from its parse, where the recipe, and so every other `ref` of the mix's SQL,
+    is not read. -#}
+{% macro mix_dependencies(outline) -%}
+    {%- for name in outline.models %}
+-- depends_on: {{ ref(name) }}
+    {%- endfor %}
 {%- endmacro %}
 
 {% macro mix_source_ctes(mix) -%}

@@ -45,18 +45,19 @@
     {{- return(names | unique | list) -}}
 {%- endmacro %}
 
-{#- mix_user's pre-hook: both tables made, and filled for the models they lack. -#}
+{#- mix_user's pre-hook: both tables made, and filled for the models they lack. The recipe
+    is there only when dbt runs the model (mix_recipe()); the models named here are among its
+    dependencies by the outline (mix_dependencies). -#}
 {% macro fill_record_caches(mix) -%}
-    {%- set phrases, answers = question_phrase_cache(), first_answer_cache() -%}
-    {%- set phrase_models, answer_models = {}, {} -%}
-    {#- ref() outside the `execute` guard: dbt sees these dependencies when it parses the hook. -#}
-    {%- for name in cached_phrase_models(mix) -%}
-        {%- do phrase_models.update({name: ref(name)}) -%}
-    {%- endfor -%}
-    {%- for name in cached_answer_models(mix) -%}
-        {%- do answer_models.update({name: ref(name)}) -%}
-    {%- endfor -%}
-    {%- if execute -%}
+    {%- if execute and mix is not none -%}
+        {%- set phrases, answers = question_phrase_cache(), first_answer_cache() -%}
+        {%- set phrase_models, answer_models = {}, {} -%}
+        {%- for name in cached_phrase_models(mix) -%}
+            {%- do phrase_models.update({name: ref(name)}) -%}
+        {%- endfor -%}
+        {%- for name in cached_answer_models(mix) -%}
+            {%- do answer_models.update({name: ref(name)}) -%}
+        {%- endfor -%}
         {%- do run_query('create table if not exists ' ~ phrases ~ ' (model varchar, record_order bigint, phrase varchar)') -%}
         {%- do run_query('create table if not exists ' ~ answers ~ ' (model varchar, record_order bigint, yes_no varchar)') -%}
         {%- set held = run_query('select distinct model from ' ~ phrases).columns[0].values() -%}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,6 +63,77 @@ SELECTING = ("-s", "--select", "--models", "-m", "--exclude", "--selector", "--r
 EXCLUDING_TYPES = ("--exclude-resource-type", "--exclude-resource-types")
 
 
+# The interpreter that runs dbt: it imports dbt, then waits for the job (its environment and
+# arguments, one JSON line on standard input), so that the import, over a second, can start
+# before the caller knows the job (`started_dbt`). Without a job (end of input) it stops.
+# When dbt is done it runs the exit handlers (dbt-duckdb's closes its DuckDB database) and
+# leaves without the interpreter's teardown of dbt's modules, a third of a second of every run.
+_DBT_LAUNCHER = """
+import atexit, json, os, sys
+from dbt.cli.main import cli
+job = sys.stdin.readline()
+if not job:
+    sys.exit(0)
+job = json.loads(job)
+os.environ.clear()
+os.environ.update(job["env"])
+try:
+    cli.main(args=job["args"], prog_name="dbt")
+except SystemExit as stop:
+    code = stop.code
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
+"""
+
+
+class DbtProcess:
+    """A dbt interpreter started ahead of its job (`started_dbt`), which `run_dbt` then gives it."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _DBT_LAUNCHER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+        self.used = False
+
+    def run(self, env: dict[str, str], args: list[str]) -> subprocess.Popen:
+        """Give the process its job; its output (dbt's) then comes on `proc.stdout`."""
+        if self.used:
+            raise RuntimeError("a started dbt process runs one job")
+        self.used = True
+        self.proc.stdin.write(json.dumps({"env": env, "args": args}) + "\n")
+        self.proc.stdin.close()
+        return self.proc
+
+    def discard(self) -> None:
+        """Stop the process if no job came (the caller stopped first, e.g. on a recipe error)."""
+        if not self.used:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc.stdin.close()
+            self.proc.stdout.close()
+
+
+@contextlib.contextmanager
+def started_dbt() -> Iterator[DbtProcess]:
+    """A dbt interpreter importing dbt while the caller prepares the job (`svit mix` checks the
+    recipe meanwhile), for one `run_dbt(..., process=...)` inside the block."""
+    process = DbtProcess()
+    try:
+        yield process
+    finally:
+        process.discard()
+
+
 def log_file(warehouse: Warehouse, log_name: str = DEFAULT_LOG) -> Path:
     """Where a dbt run's output goes, as dbt would print it (its own debug log is dbt.log beside it)."""
     return warehouse.root / "dbt" / "logs" / log_name
@@ -73,10 +146,12 @@ def run_dbt(
     quiet: bool = False,
     verbose: bool = False,
     log_name: str = DEFAULT_LOG,
-    mix_recipe: str | None = None,
+    mix_recipe: dict[str, str] | None = None,
+    process: DbtProcess | None = None,
 ) -> list[NodeTiming]:
     """Run a dbt command on `warehouse` and return each node's time; raise SvitError naming what failed.
-    `mix_recipe`: the recipe (JSON) the mix_user models build, from `svit mix`.
+    `mix_recipe`: the recipe the mix_user models build, from `svit mix` (`Recipe.dbt_environment`).
+    `process`: a dbt interpreter started earlier (`started_dbt`), else one is started here.
 
     A build holds the warehouse's write lock (no ingest meanwhile), reads one snapshot, the
     current one, through paths fixed in the views it writes, and records that snapshot once it
@@ -115,7 +190,7 @@ def run_dbt(
             snapshots.write_models_record(root, {"snapshot": current.name, "complete": False, "previous": previous})
         with snapshots.holding(root, current):
             console = _Console(command, log_file(warehouse, log_name), quiet, verbose, _excluded_types(extra))
-            timings = _run_dbt_process(warehouse, command, extra, console, current, mix_recipe)
+            timings = _run_dbt_process(warehouse, command, extra, console, current, mix_recipe, process)
         if building:
             models_db.drop_retired_relations(warehouse)
             built_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -130,7 +205,8 @@ def _run_dbt_process(
     extra: tuple[str, ...],
     console: _Console,
     tables: Path,
-    mix_recipe: str | None = None,
+    mix_recipe: dict[str, str] | None = None,
+    process: DbtProcess | None = None,
 ) -> list[NodeTiming]:
     """dbt in its own process: dbt-duckdb keeps its DuckDB connection open for the life of the
     process, which would lock svit.duckdb against everything that comes after.
@@ -138,23 +214,13 @@ def _run_dbt_process(
     dbt prints its events as JSON lines (its debug log, dbt.log, stays as it was); `console`
     turns them into the log file, the progress line and the error lines."""
     env = settings.dbt_environment(warehouse.root, tables, mix_recipe)
-    dbt = Path(sys.executable).with_name("dbt")
-    argv = [str(dbt)] if dbt.exists() else [sys.executable, "-c", "from dbt.cli.main import cli; cli()"]
     results_file = warehouse.root / "dbt" / "target" / "run_results.json"
     results_file.unlink(missing_ok=True)
     # Before the caller's arguments, which may set them otherwise (then lines are not JSON,
     # and are logged and shown as they are).
     events = ("--log-format", "json", "--log-format-file", "debug", "--no-use-colors")
     with console:
-        proc = subprocess.Popen(
-            argv + dbt_args(warehouse, command, events + tuple(extra)),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
+        proc = (process or DbtProcess()).run(env, dbt_args(warehouse, command, events + tuple(extra)))
         try:
             for line in proc.stdout:
                 console.line(line.rstrip("\n"))

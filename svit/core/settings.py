@@ -21,7 +21,10 @@ from pathlib import Path
 
 DEFAULT_WAREHOUSE = Path("warehouse")
 WAREHOUSE_VAR = "SVIT_WAREHOUSE"
-MIX_RECIPE_VAR = "SVIT_MIX_RECIPE"  # the recipe `svit mix` hands to dbt (dbt_environment)
+# What `svit mix` hands to dbt of a recipe (dbt_environment): its outline, read when dbt parses
+# the mix models, and the whole recipe, read only when it runs them.
+MIX_OUTLINE_VAR = "SVIT_MIX_OUTLINE"
+MIX_RECIPE_VAR = "SVIT_MIX_RECIPE"
 
 
 def warehouse_dir() -> str | None:
@@ -50,16 +53,18 @@ def stats_memory_limit() -> str:
     return os.environ.get("SVIT_STATS_MEMORY", "2GB")
 
 
-def dbt_environment(warehouse_root: Path, tables: Path, mix_recipe: str | None = None) -> dict[str, str]:
+def dbt_environment(warehouse_root: Path, tables: Path, mix_recipe: dict[str, str] | None = None) -> dict[str, str]:
     """The environment dbt runs in: ours, plus where the warehouse and the snapshot it reads are,
-    and the recipe `svit mix` builds (JSON), if any.
+    and the recipe `svit mix` builds (MIX_OUTLINE_VAR and MIX_RECIPE_VAR, JSON), if any.
 
     Absolute paths, so the views dbt writes into svit.duckdb find the Parquet from any directory;
     SVIT_TABLES names the snapshot itself, so the views never read a later one. The recipe is
-    an environment variable rather than a dbt var: a changed var makes dbt parse the whole
-    project again, a changed environment variable only the files that read it (the mix_user
-    models, macros/recipes/mix_sources.sql). Set only for `svit mix`, whatever the caller's
-    environment holds, so that no other build enables those models.
+    in environment variables rather than dbt vars: a changed var makes dbt parse the whole
+    project again, a changed environment variable only the files that read it while dbt parses.
+    Those read the outline alone (the mix's name and the models it reads), so a recipe changed
+    in anything else (seed, take, filter, ...) is not parsed again at all
+    (macros/recipes/mix_sources.sql). Set only for `svit mix`, whatever the caller's environment
+    holds, so that no other build enables those models.
     """
     env = {
         **os.environ,
@@ -67,7 +72,8 @@ def dbt_environment(warehouse_root: Path, tables: Path, mix_recipe: str | None =
         "SVIT_TABLES": str(tables),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+    env.pop(MIX_OUTLINE_VAR, None)
     env.pop(MIX_RECIPE_VAR, None)
     if mix_recipe is not None:
-        env[MIX_RECIPE_VAR] = mix_recipe
+        env.update(mix_recipe)
     return env

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from svit.core import snapshots
-from svit.core.dbt import built_models, run_dbt
+from svit.core.dbt import built_models, run_dbt, started_dbt
 from svit.core.errors import SvitError
 from svit.core.groundings import check_sizes
 from svit.core.models_db import built_relations, connect
@@ -42,12 +41,21 @@ def _build(warehouse: Warehouse, target: str, quiet: bool, replace: bool) -> Mix
     path = Path(target)
     if not path.is_file():
         raise SvitError(f"{target}: no such recipe file (or published mix: {', '.join(PUBLISHED)})")
-    recipe = load_recipe(path, warehouse, replace)
-    _require_built(warehouse, GENERIC_PARENTS)
-    _require_sizes(warehouse, recipe)
-    if any(s.select == "coverage" for s in recipe.sources):
-        _require_phrases(warehouse, recipe)
-    run_dbt(warehouse, "build", ("--select", *GENERIC_MODELS), quiet=quiet, mix_recipe=json.dumps(recipe.as_var()))
+    # dbt's interpreter imports dbt while the recipe is read and checked.
+    with started_dbt() as dbt:
+        recipe = load_recipe(path, warehouse, replace)
+        _require_built(warehouse, GENERIC_PARENTS)
+        _require_sizes(warehouse, recipe)
+        if any(s.select == "coverage" for s in recipe.sources):
+            _require_phrases(warehouse, recipe)
+        run_dbt(
+            warehouse,
+            "build",
+            ("--select", *GENERIC_MODELS),
+            quiet=quiet,
+            mix_recipe=recipe.dbt_environment(),
+            process=dbt,
+        )
     return write_manifest(warehouse, recipe.name, "user", recipe)
 
 

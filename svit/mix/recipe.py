@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import yaml
 
+from svit.core import settings
 from svit.core.dbt import PROJECT_DIR
 from svit.core.errors import SvitError
 from svit.core.groundings import DEFAULT as DEFAULT_GROUNDING
@@ -37,6 +38,11 @@ GENERIC_MODELS = ("mix_user", "mix_user_sources", "mix_user_coverage")
 # What the generic models read besides the recipe's sources: a warehouse built before they
 # existed, or with `svit build --select ...`, is asked to build them first.
 GENERIC_PARENTS = ("mix_svit_core_150k", "int_object_phrases", GROUNDED_VIEW)
+# Every model the SQL of a user mix may read besides its sources (dbt needs a model's every
+# `ref` when it parses it, before the recipe is read: Recipe.as_outline): those parents and
+# the staging views that an ingested LLaVA file's records and the drops read
+# (macros/recipes/llava_file_records.sql, mix_drops.sql).
+GENERIC_REFS = (*GENERIC_PARENTS, "stg_llava__records", "stg_llava__turns", "stg_llava__media")
 # Tables each user mix writes beside its own (mix_user_sources, mix_user_coverage).
 COMPANION_SUFFIXES = ("__sources", "__coverage")
 # Names a mix may not take, though no project model has them: `svit sql` queries the
@@ -127,6 +133,19 @@ class Recipe:
             # (svit/core/groundings.py); no column: the records as the models hold them.
             "grounding": {"column": self.grounding.column, "keep_instruction": self.grounding.keeps_instruction},
             "sources": [s.as_var() for s in self.sources],
+        }
+
+    def as_outline(self) -> dict:
+        """What dbt must know of the recipe when it parses the mix models: the table's name and
+        every model their SQL may `ref` (dbt takes a model's dependencies from its parse only)."""
+        models = {s.name for s in self.sources if s.kind == "model"} | set(GENERIC_REFS)
+        return {"name": self.name, "models": sorted(models)}
+
+    def dbt_environment(self) -> dict[str, str]:
+        """The recipe as the environment variables dbt reads it from (svit/core/settings.py)."""
+        return {
+            settings.MIX_OUTLINE_VAR: json.dumps(self.as_outline()),
+            settings.MIX_RECIPE_VAR: json.dumps(self.as_var()),
         }
 
 

@@ -267,6 +267,35 @@ def test_a_changed_recipe_of_a_built_name_needs_replace(built_sample, tmp_path):
     )
 
 
+def _last_dbt_parse(warehouse) -> str:
+    """What dbt's debug log says of parsing in its last run on `warehouse`."""
+    log = (warehouse.root / "dbt" / "logs" / "dbt.log").read_text()
+    last = log[log.rindex("Running with dbt") :]
+    return "\n".join(line for line in last.splitlines() if "arsing" in line)
+
+
+def test_a_recipe_changed_but_in_name_and_models_is_not_parsed_again(built_sample, tmp_path):
+    """dbt parses the mix models from the recipe's outline (name and models), and reads the rest
+    only when it runs them: a changed seed or take spares dbt's parse, and still builds the
+    recipe as it is now."""
+    recipe = tmp_path / "parsed.yml"
+    base = "name: parse_once\nseed: {seed}\nsources:\n  - source: {source}\n    take: {take}\n"
+    recipe.write_text(base.format(seed=1, source="llava_svit_detail_description", take=5))
+    build_mix(built_sample, str(recipe), replace=True)
+    ids = query(built_sample, "select id from parse_once order by record_order")
+    recipe.write_text(base.format(seed=2, source="llava_svit_detail_description", take=7))
+    build_mix(built_sample, str(recipe), replace=True)
+    assert "no changes found, skipping parsing" in _last_dbt_parse(built_sample)
+    changed = query(built_sample, "select id from parse_once order by record_order")
+    assert len(changed) == 7 and changed[:5] != ids  # the new take, in the new seed's order
+    # Another model among the sources: the three mix models are parsed again, nothing else.
+    recipe.write_text(base.format(seed=2, source="llava_svit_conversation", take=3))
+    build_mix(built_sample, str(recipe), replace=True)
+    updated = re.findall(r"Partial parsing: updated file: svit_warehouse://(\S+)", _last_dbt_parse(built_sample))
+    assert sorted(updated) == [f"models/marts/mixes/mix_user{s}.sql" for s in ("", "_coverage", "_sources")]
+    assert query(built_sample, "select distinct mix_source from parse_once") == [("llava_svit_conversation",)]
+
+
 def test_cli_reports_a_bad_recipe_in_one_line(built_sample, tmp_path):
     path = tmp_path / "bad.yml"
     path.write_text(

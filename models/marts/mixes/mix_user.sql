@@ -28,14 +28,17 @@
 
     `grounding: G` then rewrites the boxes of the referring records picked (filters and picks
     see the published text), except in sources that hold G already (mixes built in G). -#}
-{%- set mix = mix_recipe() -%}
+{%- set outline = mix_outline() -%}
 {{ config(
-    enabled=(mix is not none),
-    alias=(mix['name'] if mix is not none else 'mix_user'),
+    enabled=(outline is not none),
+    alias=(outline['name'] if outline is not none else 'mix_user'),
     pre_hook="{{ fill_record_caches(mix_recipe()) }}",
 ) }}
+{%- if outline is not none %}
+{{ mix_dependencies(outline) }}
+{%- endif %}
+{%- set mix = mix_recipe() %}
 {%- if mix is not none %}
--- depends_on: {{ ref('int_object_phrases') }}
 
 with
 {{ mix_source_ctes(mix) }}
@@ -96,8 +99,7 @@ ranked_{{ i }} as (
             {%- if source.take == 'first' %} source_position
             {%- elif source.select == 'coverage' %} phrase_round nulls last, seeded
             {%- else %} seeded
-            {%- endif %}) as pick_rank,
-        count(*) over () as n_filtered
+            {%- endif %}) as pick_rank
     from keys_{{ i }}
     {%- if source.select == 'coverage' %}
     left join phrase_rounds_{{ i }} using (source_position)
@@ -117,7 +119,8 @@ chosen_{{ i }} as (
                 {{ mix_take_target(source, 'n_filtered') }} as picked,
                 {{ mix_take_total(source, 'n_filtered', 'picked') }} as wanted,
                 wanted // picked + 1 as copies
-            from ranked_{{ i }}
+            -- The count once (a window over every row would be one more pass beside the sort).
+            from ranked_{{ i }}, (select count(*) as n_filtered from keys_{{ i }})
         )
         where pick_rank <= picked
     )
@@ -216,7 +219,6 @@ final as (
 
 -- Referring records in the recipe's grounding (macros/grounding.sql), picked as the
 -- published text reads: the grounding changes how boxes are written, never which records.
--- depends_on: {{ ref('int_referring_grounded') }}
 , grounded as (
     {{ regrounded_records('final', ref('int_referring_grounded'), mix.grounding.column,
         keep_instruction=mix.grounding.keep_instruction,

@@ -4,8 +4,13 @@
     is a Yes or No answer (macros/yes_no.sql, the rule of the statistics too) and its records
     per task. `svit mix` puts it in the manifest. Enabled and named like mix_user:
     <mix name>__coverage. -#}
-{%- set mix = mix_recipe() -%}
-{{ config(enabled=(mix is not none), alias=((mix['name'] ~ '__coverage') if mix is not none else 'mix_user_coverage')) }}
+{%- set outline = mix_outline() -%}
+{{ config(enabled=(outline is not none), alias=((outline['name'] ~ '__coverage') if outline is not none else 'mix_user_coverage')) }}
+{%- if outline is not none %}
+-- depends_on: {{ ref('mix_user') }}
+{{ mix_dependencies(outline) }}
+{%- endif %}
+{%- set mix = mix_recipe() %}
 {%- if mix is not none %}
 {%- set compared = [(mix['name'], ref('mix_user')), ('mix_svit_core_150k', ref('mix_svit_core_150k'))] %}
 

@@ -4,8 +4,12 @@
     `svit mix` adds what was selected and upsampled (from the mix), how far the source ran
     short of `asked`, and writes the manifest. Enabled and named like mix_user:
     <mix name>__sources. -#}
-{%- set mix = mix_recipe() -%}
-{{ config(enabled=(mix is not none), alias=((mix['name'] ~ '__sources') if mix is not none else 'mix_user_sources')) }}
+{%- set outline = mix_outline() -%}
+{{ config(enabled=(outline is not none), alias=((outline['name'] ~ '__sources') if outline is not none else 'mix_user_sources')) }}
+{%- if outline is not none %}
+{{ mix_dependencies(outline) }}
+{%- endif %}
+{%- set mix = mix_recipe() %}
 {%- if mix is not none %}
 
 with
