@@ -796,25 +796,29 @@ def mix(
       svit mix recipes/core_like.yml
       svit mix mix_svit_core_150k --export core_150k.jsonl --format internvl
     """
-    from svit.mix import build_mix
+    from svit.core.dbt import started_dbt
 
-    warehouse = resolve_warehouse(warehouse_dir)
-    if export_file:  # refused before the mix is built, not after
-        from svit.core.output_guard import check_output
-        from svit.export import FORMATS, Options  # Polars: only a mix that is exported loads it
-        from svit.export.output import check_out
+    # dbt's interpreter imports dbt while svit loads its mix code and checks what it was given.
+    with started_dbt() as dbt:
+        from svit.mix import build_mix
 
-        check_output(warehouse, Path(export_file), allowed=("exports",), what="exports")
-        out = Path(export_file).absolute()
-        FORMATS[fmt].check(Options(indent, ensure_ascii, dataset_name, image_root), out)
-        check_out(out, folder=fmt == "parquet")
-    elif fmt != "llava" or indent is not None or ensure_ascii or dataset_name is not None or image_root is not None:
-        raise SvitError(
-            "--format, --indent, --ascii, --dataset-name and --image-root shape --export: give --export FILE"
-        )
-    # A mix is built by dbt from the models: they must match the tables (no --allow-stale here).
-    with reading(warehouse, allow_stale=False):
-        result = build_mix(warehouse, recipe, replace=replace)
+        warehouse = resolve_warehouse(warehouse_dir)
+        if export_file:  # refused before the mix is built, not after
+            from svit.core.output_guard import check_output
+            from svit.export import FORMATS, Options  # Polars: only a mix that is exported loads it
+            from svit.export.output import check_out
+
+            check_output(warehouse, Path(export_file), allowed=("exports",), what="exports")
+            out = Path(export_file).absolute()
+            FORMATS[fmt].check(Options(indent, ensure_ascii, dataset_name, image_root), out)
+            check_out(out, folder=fmt == "parquet")
+        elif fmt != "llava" or indent is not None or ensure_ascii or dataset_name is not None or image_root is not None:
+            raise SvitError(
+                "--format, --indent, --ascii, --dataset-name and --image-root shape --export: give --export FILE"
+            )
+        # A mix is built by dbt from the models: they must match the tables (no --allow-stale here).
+        with reading(warehouse, allow_stale=False):
+            result = build_mix(warehouse, recipe, replace=replace, process=dbt)
     click.echo(f"{result.name}: {result.records:,} records" + _grounding_text(result.manifest.get("grounding")))
     if result.replaced:
         click.echo(f"  replaced: the mix {result.name} built before from other recipe content ({result.replaced})")

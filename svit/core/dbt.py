@@ -124,10 +124,11 @@ class DbtProcess:
 
 
 @contextlib.contextmanager
-def started_dbt() -> Iterator[DbtProcess]:
-    """A dbt interpreter importing dbt while the caller prepares the job (`svit mix` checks the
-    recipe meanwhile), for one `run_dbt(..., process=...)` inside the block."""
-    process = DbtProcess()
+def started_dbt(process: DbtProcess | None = None) -> Iterator[DbtProcess]:
+    """A dbt interpreter importing dbt while the caller prepares the job (`svit mix` loads its
+    code and checks the recipe meanwhile), for one `run_dbt(..., process=...)` inside the
+    block; `process`, one started earlier, is used instead. Stopped at the end if not used."""
+    process = process or DbtProcess()
     try:
         yield process
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from svit.core import snapshots
-from svit.core.dbt import built_models, run_dbt, started_dbt
+from svit.core.dbt import DbtProcess, built_models, run_dbt, started_dbt
 from svit.core.errors import SvitError
 from svit.core.groundings import check_sizes
 from svit.core.models_db import built_relations, connect
@@ -16,12 +16,19 @@ from svit.mix.recipe import GENERIC_MODELS, GENERIC_PARENTS, Recipe, load_recipe
 from svit.mix.record_cache import forget_record_caches
 
 
-def build_mix(warehouse: Warehouse, target: str, quiet: bool = True, replace: bool = False) -> MixResult:
+def build_mix(
+    warehouse: Warehouse,
+    target: str,
+    quiet: bool = True,
+    replace: bool = False,
+    process: DbtProcess | None = None,
+) -> MixResult:
     """Build a published mix (by name) or a recipe file, then write its manifest; the warehouse's
     write lock is held throughout, the manifest being written into svit.duckdb too. With
-    `replace`, a user mix of the recipe's name built from another recipe is rebuilt from this one."""
-    with snapshots.write_lock(warehouse.root, "mix"):
-        return _build(warehouse, target, quiet, replace)
+    `replace`, a user mix of the recipe's name built from another recipe is rebuilt from this one.
+    `process`: dbt's interpreter, started by the caller (`started_dbt`), else started here."""
+    with snapshots.write_lock(warehouse.root, "mix"), started_dbt(process) as dbt:
+        return _build(warehouse, target, quiet, replace, dbt)
 
 
 # What `svit mix NAME` rebuilds for a published mix: the mix, and for the core the table of
@@ -33,33 +40,26 @@ PUBLISHED_MODELS = {
 }
 
 
-def _build(warehouse: Warehouse, target: str, quiet: bool, replace: bool) -> MixResult:
+def _build(warehouse: Warehouse, target: str, quiet: bool, replace: bool, dbt: DbtProcess) -> MixResult:
     if target in PUBLISHED:
         if replace:
             raise SvitError(f"--replace is for recipe files: {target} is a published mix, always built by its own rule")
-        return _build_published(warehouse, target, quiet)
+        return _build_published(warehouse, target, quiet, dbt)
     path = Path(target)
     if not path.is_file():
         raise SvitError(f"{target}: no such recipe file (or published mix: {', '.join(PUBLISHED)})")
-    # dbt's interpreter imports dbt while the recipe is read and checked.
-    with started_dbt() as dbt:
-        recipe = load_recipe(path, warehouse, replace)
-        _require_built(warehouse, GENERIC_PARENTS)
-        _require_sizes(warehouse, recipe)
-        if any(s.select == "coverage" for s in recipe.sources):
-            _require_phrases(warehouse, recipe)
-        run_dbt(
-            warehouse,
-            "build",
-            ("--select", *GENERIC_MODELS),
-            quiet=quiet,
-            mix_recipe=recipe.dbt_environment(),
-            process=dbt,
-        )
+    recipe = load_recipe(path, warehouse, replace)
+    _require_built(warehouse, GENERIC_PARENTS)
+    _require_sizes(warehouse, recipe)
+    if any(s.select == "coverage" for s in recipe.sources):
+        _require_phrases(warehouse, recipe)
+    run_dbt(
+        warehouse, "build", ("--select", *GENERIC_MODELS), quiet=quiet, mix_recipe=recipe.dbt_environment(), process=dbt
+    )
     return write_manifest(warehouse, recipe.name, "user", recipe)
 
 
-def _build_published(warehouse: Warehouse, name: str, quiet: bool) -> MixResult:
+def _build_published(warehouse: Warehouse, name: str, quiet: bool, dbt: DbtProcess) -> MixResult:
     _require_built(
         warehouse, {"mix_svit_core_150k": ("llava_svit_all",), "mix_svit_mix_665k": ("mix_svit_core_150k",)}[name]
     )
@@ -75,7 +75,7 @@ def _build_published(warehouse: Warehouse, name: str, quiet: bool) -> MixResult:
         )
     # As `svit build` does, limited to this mix: one way to build a published mix and write its manifest.
     forget_record_caches(warehouse)
-    timings = run_dbt(warehouse, "build", ("--select", *PUBLISHED_MODELS[name]), quiet=quiet)
+    timings = run_dbt(warehouse, "build", ("--select", *PUBLISHED_MODELS[name]), quiet=quiet, process=dbt)
     [result] = [m for m in write_published_manifests(warehouse, built_models(timings)) if m.name == name]
     return result
 
