@@ -64,10 +64,11 @@ EXCLUDING_TYPES = ("--exclude-resource-type", "--exclude-resource-types")
 
 
 # The interpreter that runs dbt: it imports dbt, then waits for the job (its environment and
-# arguments, one JSON line on standard input), so that the import, over a second, can start
-# before the caller knows the job (`started_dbt`). Without a job (end of input) it stops.
-# When dbt is done it runs the exit handlers (dbt-duckdb's closes its DuckDB database) and
-# leaves without the interpreter's teardown of dbt's modules, a third of a second of every run.
+# arguments, one JSON line on standard input), so that dbt's slow import can start before the
+# caller knows the job (`started_dbt`). Without a job (end of input) it stops. When dbt is
+# done it runs the exit handlers (dbt-duckdb's closes its DuckDB database) and leaves without
+# the interpreter's teardown of dbt's modules, which every run paid for (what each saves:
+# bench/README.md, "One mix after a recipe change: dbt's parse and dbt's interpreter").
 _DBT_LAUNCHER = """
 import atexit, json, os, sys
 from dbt.cli.main import cli
