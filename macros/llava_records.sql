@@ -1,9 +1,10 @@
 {#- The LLaVA records of one task: one row per original block, its rendered turns gathered
-    into `conversations`. One task at a time keeps the grouping of ~3M turns within memory. -#}
+    into `conversations`. Built in slices of the task's image items (task_slices() below), so
+    that gathering the turns holds one slice's lists at a time. -#}
 {% macro llava_records_of_task(task) -%}
 with conversations as (
-    select * from {{ ref('stg_svit__conversations') }}
-    where task = '{{ task }}'
+    select image_id, block, source_file, record_index from {{ ref('stg_svit__conversations') }}
+    where task = '{{ task }}' and {{ in_slice('record_index') }}
 ),
 
 images as (
@@ -11,43 +12,64 @@ images as (
 ),
 
 turns as (
+    -- The slice's range of images: the turn files are in image order, so the scan skips
+    -- the rest (and a referring turn outside it is never rewritten).
     select * from {{ ref('int_turns_rendered') }}
-    where task = '{{ task }}'
+    where task = '{{ task }}' and {{ in_slice('image_id') }}
 ),
 
 records as (
+    -- The turns of the slice's blocks (images of the range may have items outside it), the
+    -- block's lineage carried through the grouping: joined to the gathered lists instead,
+    -- the blocks made DuckDB build its hash table on the lists.
     -- Gathered unordered, then sorted by turn within the list: `list(... order by turn)` ran
     -- out of DuckDB's memory limit for conversation and complex_reasoning at 4x the full scale,
     -- where this fits (bench/README.md, "Scaling").
     select
         image_id,
         block,
+        any_value(conversations.source_file) as source_file,
+        any_value(conversations.record_index) as record_index,
         list_transform(
-            list_sort(list({'turn': turn, 'from': "from", 'value': value})),
+            list_sort(list({'turn': turns.turn, 'from': turns."from", 'value': turns.value})),
             lambda t: {'from': t."from", 'value': t.value}
         ) as conversations
     from turns
+    inner join conversations using (image_id, block)
     group by image_id, block
 ),
 
 final as (
     select
-        {{ svit_record_id('conversations.task', 'conversations.image_id', 'conversations.block') }} as id,
+        {{ svit_record_id("'" ~ task ~ "'", 'records.image_id', 'records.block') }} as id,
         images.image_path as image,
         records.conversations,
-        conversations.task,
-        conversations.image_id,
-        conversations.block,
-        conversations.source_file,
-        conversations.record_index,
-        {{ llava_record_order('conversations.task', 'conversations.record_index', 'conversations.block') }} as record_order
-    from conversations
-    inner join records using (image_id, block)
+        '{{ task }}' as task,
+        records.image_id,
+        records.block,
+        records.source_file,
+        records.record_index,
+        {{ llava_record_order("'" ~ task ~ "'", 'records.record_index', 'records.block') }} as record_order
+    from records
     left join images using (image_id)
 )
 
 select * from final
 order by record_order
+{%- endmacro %}
+
+{#- How a task model is sliced (macros/materializations/sliced_table.sql): by ranges of image
+    items in file order, each slice at most `task_slice_turns` turns (an item is never split),
+    so that the slices appended in turn are in the published order. -#}
+{% macro task_slices(task) -%}
+    {{- return({
+        'relation': 'stg_svit__conversations',
+        'where': "task = '" ~ task ~ "'",
+        'order': 'record_index',
+        'weight': 'n_turns',
+        'rows': var('task_slice_turns'),
+        'ranges': ['record_index', 'image_id'],
+    }) -}}
 {%- endmacro %}
 
 {#- The published order as one sortable number: task (conversation, complex_reasoning,

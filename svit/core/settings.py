@@ -4,7 +4,7 @@
 |---|---|---|
 | `SVIT_WAREHOUSE` | `./warehouse` | the warehouse directory when `--warehouse` is not given |
 | `SVIT_DUCKDB_THREADS` | the machine's cores | DuckDB threads of `svit build` (profiles.yml) and `svit export` |
-| `SVIT_DUCKDB_MEMORY` | `5GB` | DuckDB's memory limit in `svit build` (profiles.yml); past it DuckDB spills to disk |
+| `SVIT_DUCKDB_MEMORY` | `4GB` | DuckDB's memory limit in `svit build` (profiles.yml); past it DuckDB spills to disk |
 | `SVIT_INGEST_MEMORY_LIMIT` | `1GB` | DuckDB's memory limit in `svit ingest`; past it DuckDB spills to disk |
 | `SVIT_EXPORT_MEMORY` | `1GB` | DuckDB's memory limit in `svit export` |
 | `SVIT_TOKENS_MEMORY` | `1500MB` | DuckDB's memory limit in `svit tokens`; past it DuckDB spills to disk |
