@@ -12,8 +12,9 @@ images as (
 ),
 
 turns as (
-    -- The slice's range of images: the turn files are in image order, so the scan skips
-    -- the rest (and a referring turn outside it is never rewritten).
+    -- The slice's range of images: where a turn file holds its images in order (as SVIT's
+    -- files are ingested in the sample), the scan skips the row groups outside it, and a
+    -- referring turn outside it is not rewritten.
     select * from {{ ref('int_turns_rendered') }}
     where task = '{{ task }}' and {{ in_slice('image_id') }}
 ),
