@@ -28,9 +28,10 @@ import numpy as np
 import pyarrow as pa
 
 from svit.core.arrow_strings import string_bytes
-from svit.core.swar import bytes_equal, compiled, popcount
+from svit.core.swar import ONE, bytes_equal, compiled, popcount
 
-_QUOTE, _COLON = ord('"'), ord(":")
+_QUOTE, _COLON, _BACKSLASH = ord('"'), ord(":"), ord("\\")
+_U, _ZERO, _TWO, _THREE, _A = (ord(c) for c in "u023a")
 _HIDING_ESCAPE = re.compile(rb"\\u00(?:22|3[aA])")
 _KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:')  # a JSON string followed by a colon: a key
 _CHUNK = 1 << 24
@@ -71,6 +72,47 @@ def _quotes_and_colons(data):
     return q, c
 
 
+@compiled
+def _raw_punctuation(data):
+    """The quotes and colons in `data`, and whether a hiding escape (`\\u0022`, `\\u003a`,
+    `\\u003A`) starts in `data` and ends in it: one pass over the raw file's bytes, the
+    escapes looked for only behind the backslashes a word holds (a numpy pass of its own
+    cost as much CPU as the count, bench/README.md)."""
+    whole = data.size // 8
+    words = data[: whole * 8].view(np.uint64)
+    quotes, colons = np.uint64(0), np.uint64(0)
+    hiding = False
+    for k in range(whole):
+        quotes += popcount(bytes_equal(words[k], _QUOTE))
+        colons += popcount(bytes_equal(words[k], _COLON))
+        if not hiding:
+            slashes = bytes_equal(words[k], _BACKSLASH)
+            while slashes:
+                # The lowest flagged byte (little-endian: the first in the buffer), by the
+                # bits below its flag.
+                at = k * 8 + np.int64(popcount((slashes & (~slashes + ONE)) - ONE) >> np.uint64(3))
+                if _escape_at(data, at):
+                    hiding = True
+                    break
+                slashes &= slashes - ONE
+    q, c = np.int64(quotes), np.int64(colons)
+    for j in range(whole * 8, data.size):
+        q += np.int64(data[j] == _QUOTE)
+        c += np.int64(data[j] == _COLON)
+        if not hiding and data[j] == _BACKSLASH:
+            hiding = _escape_at(data, j)
+    return q, c, hiding
+
+
+@compiled
+def _escape_at(data, at):
+    """Whether a hiding escape starts at `at` and ends inside `data` (`| 0x20`: `A` -> `a`)."""
+    if at + 5 >= data.size or data[at + 1] != _U or data[at + 2] != _ZERO or data[at + 3] != _ZERO:
+        return False
+    third, fourth = data[at + 4], data[at + 5] | 0x20
+    return (third == _TWO and fourth == _TWO) or (third == _THREE and fourth == _A)
+
+
 class RawCounter:
     """Counts the punctuation of a byte stream fed in chunks (read `counts` after `done`)."""
 
@@ -80,12 +122,11 @@ class RawCounter:
         self.done = threading.Event()
 
     def feed(self, chunk: bytes) -> None:
-        data = np.frombuffer(chunk, np.uint8)
-        self.counts += _count(data)
+        quotes, colons, hiding = _raw_punctuation(np.frombuffer(chunk, np.uint8))
+        self.counts += Punctuation(quotes, colons, hiding)
         if not self.counts.hiding_escapes:
-            # Vectorised: look only behind the backslashes. The seam catches an escape that
-            # starts in the last bytes of the previous chunk.
-            self.counts.hiding_escapes = _has_hiding_escape(data) or bool(_HIDING_ESCAPE.search(self._tail + chunk[:8]))
+            # The seam: an escape that starts in the last bytes of the previous chunk.
+            self.counts.hiding_escapes = bool(_HIDING_ESCAPE.search(self._tail + chunk[:8]))
         self._tail = chunk[-8:]
 
     def count_file(self, path: Path) -> None:
@@ -96,17 +137,6 @@ class RawCounter:
                     self.feed(chunk)
         finally:
             self.done.set()
-
-
-def _has_hiding_escape(data: np.ndarray) -> bool:
-    """Whether `\\u0022`, `\\u003a` or `\\u003A` starts in `data` and ends in it (numpy: the
-    same in a compiled loop was slower, bench/README.md)."""
-    at = np.flatnonzero(data[:-5] == ord("\\"))
-    if not len(at):
-        return False
-    at = at[(data[at + 1] == ord("u")) & (data[at + 2] == ord("0")) & (data[at + 3] == ord("0"))]
-    third, fourth = data[at + 4], data[at + 5] | 0x20  # | 0x20: 'A' -> 'a'
-    return bool(np.any(((third == ord("2")) & (fourth == ord("2"))) | ((third == ord("3")) & (fourth == ord("a")))))
 
 
 def text_punctuation(array: pa.Array) -> Punctuation:

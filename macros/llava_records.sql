@@ -1,9 +1,15 @@
 {#- The LLaVA records of one task: one row per original block, its rendered turns gathered
     into `conversations`. Built in slices of the task's image items (task_slices() below), so
-    that gathering the turns holds one slice's lists at a time. -#}
-{% macro llava_records_of_task(task) -%}
+    that gathering the turns holds one slice's lists at a time.
+
+    `pairs`: the blocks of one question and its answer get their list from the two turns
+    joined side by side, not from the aggregate, which copies every turn's text into its
+    lists: for complex_reasoning, whose blocks are all such pairs with long answers, that
+    copying was most of the model's time. For the other tasks the pairs gain nothing or cost
+    more (bench/README.md, "Build: complex reasoning's pairs"). -#}
+{% macro llava_records_of_task(task, pairs=false) -%}
 with conversations as (
-    select image_id, block, source_file, record_index from {{ ref('stg_svit__conversations') }}
+    select image_id, block, n_turns, source_file, record_index from {{ ref('stg_svit__conversations') }}
     where task = '{{ task }}' and {{ in_slice('record_index') }}
 ),
 
@@ -20,6 +26,26 @@ turns as (
 ),
 
 records as (
+    {%- if pairs %}
+    -- A block of two turns: its question and its answer, side by side. Its turns are 0 and 1
+    -- alone: stg_svit__turns' data tests say every turn is numbered within its block, once.
+    select
+        conversations.image_id,
+        conversations.block,
+        conversations.source_file,
+        conversations.record_index,
+        [
+            {'from': question."from", 'value': question.value},
+            {'from': answer."from", 'value': answer.value}
+        ] as conversations
+    from conversations
+    inner join turns as question
+        on question.image_id = conversations.image_id and question.block = conversations.block and question.turn = 0
+    inner join turns as answer
+        on answer.image_id = conversations.image_id and answer.block = conversations.block and answer.turn = 1
+    where conversations.n_turns = 2
+    union all
+    {%- endif %}
     -- The turns of the slice's blocks (images of the range may have items outside it), the
     -- block's lineage carried through the grouping: joined to the gathered lists instead,
     -- the blocks made DuckDB build its hash table on the lists.
@@ -37,6 +63,9 @@ records as (
         ) as conversations
     from turns
     inner join conversations using (image_id, block)
+    {%- if pairs %}
+    where conversations.n_turns <> 2
+    {%- endif %}
     group by image_id, block
 ),
 

@@ -14,19 +14,32 @@
     {{- sentences | map('replace', '.', '\\.') | join('|') -}}
 {%- endmacro %}
 
-{#- One turn's text with what the conversion changes taken out. -#}
+{#- One turn's text with what the conversion changes taken out. Each regex only where a
+    plain test says it can match (a `[` for a box; an ending of one of the instructions),
+    which spares most turns both searches. -#}
 {% macro content_match_text(text) -%}
-    regexp_replace(
-        regexp_replace(
-            replace(replace(replace({{ text }}, '<image>' || chr(10), ''), '<st>', ''), '<ed>', ''),
-            '\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\]', '[]', 'g'),
-        ' ({{ referring_instruction_pattern() }})$', '')
+    {%- set stripped = "replace(replace(replace(" ~ text ~ ", '<image>' || chr(10), ''), '<st>', ''), '<ed>', '')" -%}
+    {%- set endings = modules.re.findall(" (\\w+\\.)'", referring_instructions()) -%}
+    {%- set unboxed = "(case when contains(" ~ text ~ ", '[') then regexp_replace(" ~ stripped
+        ~ ", '\\[[0-9.]+, [0-9.]+, [0-9.]+, [0-9.]+\\]', '[]', 'g') else " ~ stripped ~ " end)" -%}
+    case
+        when {% for ending in endings | unique %}{{ 'or ' if not loop.first }}ends_with({{ unboxed }}, '{{ ending }}') {% endfor %}
+            then regexp_replace({{ unboxed }}, ' ({{ referring_instruction_pattern() }})$', '')
+        else {{ unboxed }}
+    end
 {%- endmacro %}
 
 {#- One turn's part of the matching key: the md5 of its normalised text (32 bytes a turn to
     gather, not the text). -#}
 {% macro content_turn_key(text) -%}
     md5({{ content_match_text(text) }})
+{%- endmacro %}
+
+{#- A first turn's key for finding the candidate blocks only: a 64-bit hash of the normalised
+    text, cheaper than the md5; two texts that share it only add a candidate, which the full
+    key (content_turn_key) then tells apart. -#}
+{% macro content_first_key(text) -%}
+    hash({{ content_match_text(text) }})
 {%- endmacro %}
 
 {#- A group's turn keys joined in turn order: the aggregate of a GROUP BY over turns. Gathered
@@ -115,7 +128,7 @@ llava_first_turns as (
     -- file's turns alone.
     select distinct
         records.image,
-        {{ content_turn_key('first_turns.text') }} as first_key
+        {{ content_first_key('first_turns.text') }} as first_key
     from {{ ref('stg_llava__turns') }} as first_turns
     inner join
         {{ ref('stg_llava__records') }} as records
@@ -137,7 +150,7 @@ svit_first_keys as (
         first_turns.image_id,
         first_turns.block,
         images.image_path,
-        {{ content_turn_key('first_turns.text') }} as first_key
+        {{ content_first_key('first_turns.text') }} as first_key
     from {{ ref('stg_svit__turns') }} as first_turns
     inner join images using (image_id)
     where

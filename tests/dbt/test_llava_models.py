@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import duckdb
 
+from ingest.pipeline import run_ingest
 from svit.core.baai_procedure import image_path, to_llava_record
+from svit.core.dbt import run_dbt
 from svit.core.facts import TASKS
 from svit.core.referring import choose_instruction
-from tests.helpers import query, sample_image_sizes, sample_task_items
+from svit.core.warehouse import Warehouse
+from tests.helpers import qa, query, sample_image_sizes, sample_task_items, vg_image, write_corpus
 
 
 def _folder(url: str) -> str:
@@ -116,3 +119,47 @@ def test_the_well_formed_test_names_the_rule_each_bad_record_breaks(built_sample
         "box_just_over_one": "box outside 0..1",
         "box_over_one_later": "box outside 0..1",
     }
+
+
+def test_complex_reasoning_blocks_of_two_turns_and_longer_blocks_both_become_records(tmp_path):
+    """llava_svit_complex_reasoning joins a two-turn block's question and answer side by side
+    and gathers a longer block's turns (macros/llava_records.sql, `pairs`): both in order."""
+    blocks = [qa("Why?", "Because."), qa("How?", "So.") + qa("And then?", "Then this."), qa("Who?", "Them.")]
+    items = [{"image_id": 2, "conversations": [{"content": b} for b in blocks[1:]]}]
+    items.insert(0, {"image_id": 1, "conversations": [{"content": blocks[0]}]})
+    source = write_corpus(tmp_path / "src", {"complex_reasoning": items}, [vg_image(1), vg_image(2)])
+    warehouse = Warehouse(tmp_path / "wh")
+    run_ingest(source, (), warehouse, progress=False)
+    run_dbt(warehouse, "build", ("--select", "+llava_svit_all"), quiet=True)
+    rows = query(warehouse, "select id, conversations from llava_svit_complex_reasoning")
+
+    def turns(*pairs):
+        return [{"from": role, "value": value} for role, value in pairs]
+
+    assert rows == [
+        ("svit_complex_reasoning_1_0", turns(("human", "<image>\nWhy?"), ("gpt", "Because."))),
+        (
+            "svit_complex_reasoning_2_0",
+            turns(("human", "<image>\nHow?"), ("gpt", "So."), ("human", "And then?"), ("gpt", "Then this.")),
+        ),
+        ("svit_complex_reasoning_2_1", turns(("human", "<image>\nWho?"), ("gpt", "Them."))),
+    ]
+
+
+def test_the_turns_test_finds_a_turn_outside_its_block(built_sample):
+    """turns_within_their_blocks as dbt compiled it, on planted turns: a turn past its block's
+    n_turns, a negative one and one of no block come back; the others do not."""
+    [path] = [p for p in built_sample.root.glob("dbt/target/compiled/**/turns_within_their_blocks*.sql")]
+    sql = path.read_text()
+    con = duckdb.connect()
+    con.execute("create table planted_turns (task varchar, image_id bigint, block integer, turn integer)")
+    con.execute("create table planted_blocks (task varchar, image_id bigint, block integer, n_turns integer)")
+    con.execute("insert into planted_blocks values ('conversation', 1, 0, 2), ('conversation', 1, 1, 4)")
+    con.execute(
+        "insert into planted_turns values ('conversation', 1, 0, 0), ('conversation', 1, 0, 1),"
+        " ('conversation', 1, 0, 2), ('conversation', 1, 1, 3), ('conversation', 1, 1, -1), ('conversation', 2, 0, 0)"
+    )
+    sql = sql.replace('"svit"."main"."stg_svit__turns"', "planted_turns")
+    sql = sql.replace('"svit"."main"."stg_svit__conversations"', "planted_blocks")
+    found = sorted(con.execute(f"select image_id, block, turn from ({sql})").fetchall())
+    assert found == [(1, 0, 2), (1, 1, -1), (2, 0, 0)]
