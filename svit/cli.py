@@ -340,17 +340,22 @@ def build(dbt_args: tuple[str, ...], verbose: bool, unit_tests: bool, warehouse_
     """
     import time
 
-    from svit.core.dbt import log_file
-    from svit.workflows import BUILD_LOG, build_with_manifests
+    from svit.core.dbt import log_file, started_dbt
 
     if any("box_format" in arg for arg in dbt_args):  # dbt would ignore it without a word
         raise SvitError(
             "the box_format var is gone: the models hold the boxes as published; choose another grounding per "
             "output: `grounding:` in a mix recipe, or `svit export --grounding` (docs/models.md, Groundings)"
         )
-    warehouse = resolve_warehouse(warehouse_dir)
     started = time.perf_counter()
-    timings, manifests = build_with_manifests(warehouse, dbt_args, verbose=verbose, unit_tests=unit_tests)
+    # dbt's interpreter imports dbt while svit loads the code that runs the build.
+    with started_dbt() as dbt:
+        from svit.workflows import BUILD_LOG, build_with_manifests
+
+        warehouse = resolve_warehouse(warehouse_dir)
+        timings, manifests = build_with_manifests(
+            warehouse, dbt_args, verbose=verbose, unit_tests=unit_tests, process=dbt
+        )
     seconds = time.perf_counter() - started
     models = sorted((t for t in timings if t.kind == "model"), key=lambda t: -t.seconds)
     click.echo(f"  {'model':<40} {'seconds':>7}")

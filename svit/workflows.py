@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from svit.core import snapshots
-from svit.core.dbt import EXCLUDING_TYPES, NodeTiming, built_models, run_dbt
+from svit.core.dbt import EXCLUDING_TYPES, DbtProcess, NodeTiming, built_models, run_dbt
 from svit.core.warehouse import Warehouse
 from svit.mix import MixResult, write_published_manifests
 from svit.mix.record_cache import forget_record_caches
@@ -23,6 +23,7 @@ def build_with_manifests(
     quiet: bool = False,
     verbose: bool = False,
     unit_tests: bool = False,
+    process: DbtProcess | None = None,
 ) -> tuple[list[NodeTiming], list[MixResult]]:
     """`svit build`: dbt build, then a manifest for each published mix it built, as `svit mix
     <published>` writes it; one write lock over both, the manifests going into svit.duckdb.
@@ -33,11 +34,12 @@ def build_with_manifests(
     advice; docs/models.md).
 
     dbt's output goes to dbt/logs/build.log; on standard error a progress line, or with
-    `verbose` dbt's output itself, or with `quiet` nothing (svit.core.dbt.run_dbt)."""
+    `verbose` dbt's output itself, or with `quiet` nothing (svit.core.dbt.run_dbt).
+    `process`: a dbt interpreter started earlier (svit.core.dbt.started_dbt)."""
     extra = build_args(extra, unit_tests)
     with snapshots.write_lock(warehouse.root, "build"):
         forget_record_caches(warehouse)
-        timings = run_dbt(warehouse, "build", extra, quiet=quiet, verbose=verbose, log_name=BUILD_LOG)
+        timings = run_dbt(warehouse, "build", extra, quiet=quiet, verbose=verbose, log_name=BUILD_LOG, process=process)
         return timings, write_published_manifests(warehouse, built_models(timings))
 
 
