@@ -17,7 +17,13 @@ time and peak RSS are that child's alone. Stages:
 
     python bench/run_bench.py --images 2000 [--seed 0] [--corpus DIR] [--workdir DIR]
                               [--with-llava] [--skip-naive] [--keep] [--results FILE]
-                              [--keep-cache]
+                              [--keep-cache] [--repeat N]
+
+With --repeat N, ingest, the naive baseline, build, mix, export and stats each run N times in
+a row (each from a settled cache, mix with seeds 1..N: a recipe change each time): a stage's
+row is its median run (seconds and CPU), with the peak RSS the highest of the N and the
+spread of times in its note; the speedup is the ratio of the medians. ingest-all and
+mix-first run once (mix-first: the first mix after the last build).
 
 Run as root, the page cache is dropped before each stage and the program and the stage's
 inputs read back in, so no stage's time depends on what the stages before it left in memory;
@@ -66,6 +72,7 @@ class Stage:
     returncode: int | None = None
     note: str = ""
     command: list[str] = field(default_factory=list)
+    runs: list[float] = field(default_factory=list)  # every run's seconds, with --repeat
 
     @property
     def mb_per_s(self) -> float | None:
@@ -116,6 +123,27 @@ def run_child(name: str, cmd: list[str], logs: Path, input_bytes: int | None = N
             stage.status, stage.note = "failed", f"exit {code}: {last[:160]}"
         stage.seconds = stage.cpu_seconds = stage.peak_rss_mib = stage.input_bytes = None
     return stage
+
+
+def median_run(runs: list[Stage]) -> Stage:
+    """One stage run several times: the run of median time (the lower of the two middle ones
+    for an even count), with the highest peak RSS of all and every run's seconds; a failed or
+    skipped run is the result."""
+    bad = next((r for r in runs if r.status != "ok"), None)
+    if bad is not None or len(runs) == 1:
+        return bad or runs[0]
+    ordered = sorted(runs, key=lambda r: r.seconds)
+    middle = ordered[(len(ordered) - 1) // 2]
+    middle.runs = [r.seconds for r in runs]
+    middle.peak_rss_mib = max(r.peak_rss_mib for r in runs)
+    return middle
+
+
+def spread_note(stage: Stage) -> str:
+    """`median of N (lo-hi s)` for a stage run several times, else nothing."""
+    if len(stage.runs) < 2:
+        return ""
+    return f"; median of {len(stage.runs)} ({min(stage.runs):.2f}-{max(stage.runs):.2f} s), peak of all"
 
 
 def json_size(path: Path) -> int:
@@ -361,6 +389,14 @@ def main(argv: list[str] | None = None) -> int:
         "the stage's inputs read back in); the inputs are then read once at the start",
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run ingest, naive, build, mix, export and stats N times each and report the median run "
+        "(peak RSS: the highest); for a noisy machine",
+    )
+    parser.add_argument(
         "--scales",
         help="scaling mode: factors of --images, comma-separated (e.g. 0.25,1,4); the stages at each, then "
         "time and peak RSS against scale",
@@ -371,7 +407,11 @@ def main(argv: list[str] | None = None) -> int:
         "<factor x --images> --seed <--seed>`): read where they are, not generated again",
     )
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be 1 or more")
     if args.scales:
+        if args.repeat != 1:
+            parser.error("--repeat is for one scale; the scaling mode runs each stage once")
         return scaling(args)
 
     svit = svit_exe()
@@ -422,15 +462,36 @@ def main(argv: list[str] | None = None) -> int:
             if drop:
                 warm_seconds += settle_cache(files)
 
+        def repeated(before, run) -> Stage:
+            """`run()` --repeat times, `before()` ahead of each: the median run (median_run)."""
+            runs = []
+            for _ in range(args.repeat):
+                before()
+                runs.append(run())
+                if runs[-1].status != "ok":
+                    break
+            return median_run(runs)
+
         wh_ingest = workdir / "wh-ingest"
-        settled([f.resolve() for f in ingest_files])
-        ingest = run_child(
-            "ingest", [svit, "ingest", str(workdir / "ingest-src"), "--warehouse", str(wh_ingest)], logs, ingest_bytes
+
+        def fresh_ingest() -> None:
+            shutil.rmtree(wh_ingest, ignore_errors=True)
+            settled([f.resolve() for f in ingest_files])
+
+        ingest = repeated(
+            fresh_ingest,
+            lambda: run_child(
+                "ingest",
+                [svit, "ingest", str(workdir / "ingest-src"), "--warehouse", str(wh_ingest)],
+                logs,
+                ingest_bytes,
+            ),
         )
         stages.append(ingest)
         counts_wh = warehouse_counts(wh_ingest) if ingest.status == "ok" else None
         if ingest.status == "ok":
             ingest.note = f"{len(ingest_files)} files; warehouse {tree_bytes(wh_ingest) / 1e6:,.1f} MB"
+            ingest.note += spread_note(ingest)
 
         # 3. ingest-all (optional): the whole download and the LLaVA files.
         wh_last = wh_ingest if ingest.status == "ok" else None
@@ -452,41 +513,59 @@ def main(argv: list[str] | None = None) -> int:
         naive = None
         if not args.skip_naive:
             naive_out = workdir / "naive-out"
-            settled(naive_files)
-            naive = run_child(
-                "naive",
-                [sys.executable, str(BENCH / "naive_ingest.py"), str(corpus), "--out", str(naive_out)],
-                logs,
-                naive_bytes,
+
+            def fresh_naive() -> None:
+                shutil.rmtree(naive_out, ignore_errors=True)
+                settled(naive_files)
+
+            naive = repeated(
+                fresh_naive,
+                lambda: run_child(
+                    "naive",
+                    [sys.executable, str(BENCH / "naive_ingest.py"), str(corpus), "--out", str(naive_out)],
+                    logs,
+                    naive_bytes,
+                ),
             )
             if naive.status == "ok":
                 counts_naive = json.loads((naive_out / "counts.json").read_text())
-                naive.note = f"json.load + loops; output {tree_bytes(naive_out) / 1e6:,.1f} MB"
+                naive.note = f"json.load + loops; output {tree_bytes(naive_out) / 1e6:,.1f} MB" + spread_note(naive)
             stages.append(naive)
 
         # 5. Later stages, on the most complete warehouse.
-        recipe, changed = REPO / "recipes" / "core_like.yml", workdir / "core_like_seed_1.yml"
-        changed.write_text(recipe.read_text().replace("\nseed: 0\n", "\nseed: 1\n"))
+        # A recipe change for each run of `mix`: the same recipe with seeds 1, 2, ...
+        recipe = REPO / "recipes" / "core_like.yml"
+        changed = [workdir / f"core_like_seed_{k}.yml" for k in range(1, args.repeat + 1)]
+        for k, path in enumerate(changed, start=1):
+            path.write_text(recipe.read_text().replace("\nseed: 0\n", f"\nseed: {k}\n"))
+        exported, report = workdir / "export" / "llava_svit_all.json", workdir / "report"
         later = [
-            ("build", ["build"]),
-            ("mix-first", ["mix", str(recipe), "--replace"]),
-            ("mix", ["mix", str(changed), "--replace"]),
-            ("export", ["export", "llava_svit_all", "--out", str(workdir / "export" / "llava_svit_all.json")]),
-            ("stats", ["stats", "--out", str(workdir / "report")]),
+            ("build", lambda k: ["build"], args.repeat),
+            ("mix-first", lambda k: ["mix", str(recipe), "--replace"], 1),
+            ("mix", lambda k: ["mix", str(changed[k]), "--replace"], args.repeat),
+            ("export", lambda k: ["export", "llava_svit_all", "--out", str(exported)], args.repeat),
+            ("stats", lambda k: ["stats", "--out", str(report)], args.repeat),
         ]
-        for name, sub in later:
+        for name, sub, times in later:
             if wh_last is None:
                 stages.append(Stage(name, status="skipped", note="no warehouse (ingest failed)"))
                 continue
             if name.startswith("mix") and not args.with_llava:
                 stages.append(Stage(name, status="skipped", note="needs --with-llava (the official core set)"))
                 continue
-            (workdir / "export").mkdir(exist_ok=True)
-            size = tree_bytes(wh_last)
-            settled(tree_files(wh_last))
-            stage = run_child(name, [svit, *sub, "--warehouse", str(wh_last)], logs, size)
+            runs = []
+            for k in range(times):
+                exported.unlink(missing_ok=True)  # a run writes what the one before it wrote
+                shutil.rmtree(report, ignore_errors=True)
+                exported.parent.mkdir(exist_ok=True)
+                size = tree_bytes(wh_last)
+                settled(tree_files(wh_last))
+                runs.append(run_child(name, [svit, *sub(k), "--warehouse", str(wh_last)], logs, size))
+                if runs[-1].status != "ok":
+                    break
+            stage = median_run(runs)
             if stage.status == "ok":
-                stage.note = "input MB = warehouse size"
+                stage.note = "input MB = warehouse size" + spread_note(stage)
             stages.append(stage)
 
         # 6. Report.

@@ -98,11 +98,35 @@ def test_results_json_has_machine_facts_and_stages(bench_run):
     assert results["cache_dropped_before_each_stage"] is False
 
 
-def test_the_scaling_table_sets_each_scale_against_scale_one():
+def _run_bench_module():
     spec = importlib.util.spec_from_file_location("run_bench", RUN_BENCH)
     run_bench = importlib.util.module_from_spec(spec)
     sys.modules["run_bench"] = run_bench  # its dataclasses look their module up
     spec.loader.exec_module(run_bench)
+    return run_bench
+
+
+def test_a_repeated_stage_is_its_median_run_with_the_highest_peak():
+    run_bench = _run_bench_module()
+    Stage = run_bench.Stage
+
+    def run(seconds, cpu, mib):
+        return Stage("build", seconds=seconds, cpu_seconds=cpu, peak_rss_mib=mib)
+
+    median = run_bench.median_run([run(46.0, 80.0, 3000.0), run(44.0, 77.0, 3300.0), run(45.0, 78.0, 3100.0)])
+    assert (median.seconds, median.cpu_seconds, median.peak_rss_mib) == (45.0, 78.0, 3300.0)
+    assert median.runs == [46.0, 44.0, 45.0]
+    assert run_bench.spread_note(median) == "; median of 3 (44.00-46.00 s), peak of all"
+    # An even count: the lower middle run, a real one.
+    assert run_bench.median_run([run(2.0, 1.0, 1.0), run(1.0, 1.0, 1.0)]).seconds == 1.0
+    # A failed run is the stage's result.
+    failed = Stage("build", status="failed", note="exit 1")
+    assert run_bench.median_run([run(45.0, 78.0, 3100.0), failed]) is failed
+    assert run_bench.spread_note(run(45.0, 78.0, 3100.0)) == ""
+
+
+def test_the_scaling_table_sets_each_scale_against_scale_one():
+    run_bench = _run_bench_module()
 
     def run(build_s, build_mib):
         stages = [{"name": "build", "status": "ok", "seconds": build_s, "peak_rss_mib": build_mib}]
