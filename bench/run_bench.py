@@ -19,11 +19,12 @@ time and peak RSS are that child's alone. Stages:
                               [--with-llava] [--skip-naive] [--keep] [--results FILE]
                               [--keep-cache] [--repeat N]
 
-With --repeat N, ingest, the naive baseline, build, mix, export and stats each run N times in
-a row (each from a settled cache, mix with seeds 1..N: a recipe change each time): a stage's
-row is its median run (seconds and CPU), with the peak RSS the highest of the N and the
-spread of times in its note; the speedup is the ratio of the medians. ingest-all and
-mix-first run once (mix-first: the first mix after the last build).
+With --repeat N, ingest, the naive baseline, build, mix, export and stats each run N times
+(each from a settled cache; ingest and naive in turn, side by side; mix with seeds 1..N, a
+recipe change each time): a stage's row is its median run (seconds and CPU), with the peak
+RSS the highest of the N and the spread of times in its note; the speedup is the ratio of
+the medians, each run's pair shown beside it. ingest-all and mix-first run once (mix-first:
+the first mix after the last build).
 
 Run as root, the page cache is dropped before each stage and the program and the stage's
 inputs read back in, so no stage's time depends on what the stages before it left in memory;
@@ -462,38 +463,32 @@ def main(argv: list[str] | None = None) -> int:
             if drop:
                 warm_seconds += settle_cache(files)
 
-        def repeated(before, run) -> Stage:
-            """`run()` --repeat times, `before()` ahead of each: the median run (median_run)."""
-            runs = []
-            for _ in range(args.repeat):
-                before()
-                runs.append(run())
-                if runs[-1].status != "ok":
-                    break
-            return median_run(runs)
-
-        wh_ingest = workdir / "wh-ingest"
-
-        def fresh_ingest() -> None:
+        # 2. ingest (SVIT data files + VG image_data.json) and 3. the naive baseline on the same
+        # data files, side by side: with --repeat, one run of each in turn, so that both meet
+        # the machine as it is at the time.
+        wh_ingest, naive_out = workdir / "wh-ingest", workdir / "naive-out"
+        ingest_runs: list[Stage] = []
+        naive_runs: list[Stage] = []
+        for _ in range(args.repeat):
             shutil.rmtree(wh_ingest, ignore_errors=True)
             settled([f.resolve() for f in ingest_files])
-
-        ingest = repeated(
-            fresh_ingest,
-            lambda: run_child(
-                "ingest",
-                [svit, "ingest", str(workdir / "ingest-src"), "--warehouse", str(wh_ingest)],
-                logs,
-                ingest_bytes,
-            ),
-        )
+            ingest_cmd = [svit, "ingest", str(workdir / "ingest-src"), "--warehouse", str(wh_ingest)]
+            ingest_runs.append(run_child("ingest", ingest_cmd, logs, ingest_bytes))
+            if not args.skip_naive:
+                shutil.rmtree(naive_out, ignore_errors=True)
+                settled(naive_files)
+                naive_cmd = [sys.executable, str(BENCH / "naive_ingest.py"), str(corpus), "--out", str(naive_out)]
+                naive_runs.append(run_child("naive", naive_cmd, logs, naive_bytes))
+            if any(r.status != "ok" for r in ingest_runs + naive_runs):
+                break
+        ingest = median_run(ingest_runs)
         stages.append(ingest)
         counts_wh = warehouse_counts(wh_ingest) if ingest.status == "ok" else None
         if ingest.status == "ok":
             ingest.note = f"{len(ingest_files)} files; warehouse {tree_bytes(wh_ingest) / 1e6:,.1f} MB"
             ingest.note += spread_note(ingest)
 
-        # 3. ingest-all (optional): the whole download and the LLaVA files.
+        # 4. ingest-all (optional): the whole download and the LLaVA files.
         wh_last = wh_ingest if ingest.status == "ok" else None
         if args.with_llava:
             wh_all = workdir / "wh-all"
@@ -508,25 +503,9 @@ def main(argv: list[str] | None = None) -> int:
                 wh_last = wh_all
             stages.append(stage)
 
-        # 4. The naive baseline on the same data files.
         counts_naive = None
-        naive = None
-        if not args.skip_naive:
-            naive_out = workdir / "naive-out"
-
-            def fresh_naive() -> None:
-                shutil.rmtree(naive_out, ignore_errors=True)
-                settled(naive_files)
-
-            naive = repeated(
-                fresh_naive,
-                lambda: run_child(
-                    "naive",
-                    [sys.executable, str(BENCH / "naive_ingest.py"), str(corpus), "--out", str(naive_out)],
-                    logs,
-                    naive_bytes,
-                ),
-            )
+        naive = median_run(naive_runs) if naive_runs else None
+        if naive is not None:
             if naive.status == "ok":
                 counts_naive = json.loads((naive_out / "counts.json").read_text())
                 naive.note = f"json.load + loops; output {tree_bytes(naive_out) / 1e6:,.1f} MB" + spread_note(naive)
@@ -581,13 +560,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"corpus: {corpus_desc}; {cache}")
         print_table(stages)
-        speedup = None
+        speedup, pairs = None, []
         if naive is not None and naive.status == "ok" and ingest.status == "ok":
             speedup = naive.seconds / ingest.seconds
+            pairs = [n.seconds / i.seconds for i, n in zip(ingest_runs, naive_runs, strict=False)]
             print(
                 f"\ningest speedup over naive: {speedup:.2f}x  "
                 f"(naive {naive.seconds:.1f}s / ingest {ingest.seconds:.1f}s; "
                 f"peak RSS {naive.peak_rss_mib:,.0f} vs {ingest.peak_rss_mib:,.0f} MiB)"
+                + (f"; run by run: {', '.join(f'{r:.2f}x' for r in pairs)}" if len(pairs) > 1 else "")
             )
         agree, count_lines = compare_counts(truth, counts_wh, counts_naive)
         print()
@@ -608,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": facts,
             "stages": [dict(asdict(s), mb_per_s=s.mb_per_s and round(s.mb_per_s, 2)) for s in stages],
             "speedup_ingest_over_naive": speedup and round(speedup, 3),
+            "speedup_run_by_run": [round(r, 3) for r in pairs],
             "counts": {
                 "ground_truth": truth
                 and {k: truth.get(k) for k in ("blocks_per_task", "turns_per_task", "boxes_total")},
