@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from svit.core import snapshots
+from svit.core import snapshots, word_counts
 from svit.core.dbt import EXCLUDING_TYPES, DbtProcess, NodeTiming, built_models, run_dbt
 from svit.core.warehouse import Warehouse
 from svit.mix import MixResult, write_published_manifests
@@ -39,6 +39,7 @@ def build_with_manifests(
     extra = build_args(extra, unit_tests)
     with snapshots.write_lock(warehouse.root, "build"):
         forget_record_caches(warehouse)
+        word_counts.load_in_background()  # for the manifests, while dbt runs
         timings = run_dbt(warehouse, "build", extra, quiet=quiet, verbose=verbose, log_name=BUILD_LOG, process=process)
         return timings, write_published_manifests(warehouse, built_models(timings))
 

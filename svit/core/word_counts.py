@@ -19,6 +19,8 @@ arithmetic is svit/core/swar.py's.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pyarrow as pa
 from numba import njit
@@ -146,6 +148,15 @@ def word_counts(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     _count(offsets.astype(np.int64, copy=False), data, data[:whole].view(np.uint64), out)
     mask = texts.is_null().to_numpy(zero_copy_only=False) if texts.null_count else None
     return pa.array(out, pa.int32(), mask=mask)
+
+
+def load_in_background() -> threading.Thread:
+    """Load the compiled loop on a thread of its own: its first call reads Numba's cache and
+    types the arguments (about 0.1 s), which a command that counts words only after waiting
+    for something else (the mix manifests, after dbt) can spend while it waits."""
+    thread = threading.Thread(target=word_counts, args=(pa.array(["a"]),), daemon=True)
+    thread.start()
+    return thread
 
 
 # The DuckDB function `register` adds: the words of a VARCHAR, as an INTEGER.

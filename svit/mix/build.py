@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from svit.core import snapshots
+from svit.core import snapshots, word_counts
 from svit.core.dbt import DbtProcess, built_models, run_dbt, started_dbt
 from svit.core.errors import SvitError
 from svit.core.groundings import check_sizes
@@ -53,6 +53,7 @@ def _build(warehouse: Warehouse, target: str, quiet: bool, replace: bool, dbt: D
     _require_sizes(warehouse, recipe)
     if any(s.select == "coverage" for s in recipe.sources):
         _require_phrases(warehouse, recipe)
+    word_counts.load_in_background()  # for the manifest, while dbt runs
     run_dbt(
         warehouse, "build", ("--select", *GENERIC_MODELS), quiet=quiet, mix_recipe=recipe.dbt_environment(), process=dbt
     )
@@ -75,6 +76,7 @@ def _build_published(warehouse: Warehouse, name: str, quiet: bool, dbt: DbtProce
         )
     # As `svit build` does, limited to this mix: one way to build a published mix and write its manifest.
     forget_record_caches(warehouse)
+    word_counts.load_in_background()  # for the manifest, while dbt runs
     timings = run_dbt(warehouse, "build", ("--select", *PUBLISHED_MODELS[name]), quiet=quiet, process=dbt)
     [result] = [m for m in write_published_manifests(warehouse, built_models(timings)) if m.name == name]
     return result

@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from svit.core import word_counts as word_count_module
 from svit.core.facts import DETAIL_QUESTIONS, TASKS
 from svit.core.macros import render_with_macros
 from svit.core.word_counts import word_counts
@@ -277,3 +278,10 @@ def test_word_counts_compile_where_no_cache_can_be_written():
     namespace: dict = {"__name__": "svit_word_counts_without_a_file"}
     exec(compile(Path(module.__file__).read_text(), "<no file>", "exec"), namespace)
     assert namespace["word_counts"](pa.array(["a b", "<image>\nc d e", None])).to_pylist() == [2, 3, None]
+
+
+def test_the_word_counter_loads_on_a_thread_of_its_own():
+    # Loaded while a command waits for dbt: afterwards the compiled loop is there to call.
+    word_count_module.load_in_background().join()
+    assert word_count_module._count.signatures
+    assert word_counts(pa.array(["two words", None, "<image>\nthree more words"])).to_pylist() == [2, None, 3]

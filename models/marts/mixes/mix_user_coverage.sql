@@ -51,14 +51,18 @@ covered_{{ loop.index }} as (
             not split again per mix), unless the recipe's grounding rewrote their text. -#}
         {%- set cached = [] if mix.grounding.column else cached_phrase_models(mix) %}
         {%- for model in cached %}
+        -- A mix row names its source record by position, the cache by record_order: the mix's
+        -- records of the model found first (a semi join, which DuckDB does not reorder), then
+        -- their pairs; joined as one inner join, the cache was joined to every record's
+        -- position first.
         select c.phrase
-        from {{ relation }} as m
-        inner join (
-            -- A mix row names its source record by position, the cache by record_order.
-            {{ source_positions(ref(model)) }}
-        ) as p on p.source_position = m.source_record_index
-        inner join {{ question_phrase_cache() }} as c on c.model = '{{ model }}' and c.record_order = p.record_order
-        where m.mix_source = '{{ model }}'
+        from (
+            select p.record_order
+            from ({{ source_positions(ref(model)) }}) as p
+            semi join (select source_record_index from {{ relation }} where mix_source = '{{ model }}') as m
+                on p.source_position = m.source_record_index
+        ) as picked
+        inner join {{ question_phrase_cache() }} as c on c.model = '{{ model }}' and c.record_order = picked.record_order
         union all
         {%- endfor %}
         {%- set quoted = ["''"] %}
