@@ -58,7 +58,9 @@ def _count(data: np.ndarray) -> Punctuation:
 @compiled
 def _quotes_and_colons(data):
     """The quotes and colons in `data` (bytes), eight bytes at a time in one pass, where numpy
-    took a pass and an array of booleans per byte value (bench/README.md)."""
+    took a pass and an array of booleans per byte value (bench/README.md). A loop of its own,
+    without the escape search below: with it in the same loop the compiler no longer
+    vectorises the count, and the two together cost more than apart."""
     whole = data.size // 8
     words = data[: whole * 8].view(np.uint64)
     quotes, colons = np.uint64(0), np.uint64(0)
@@ -73,35 +75,24 @@ def _quotes_and_colons(data):
 
 
 @compiled
-def _raw_punctuation(data):
-    """The quotes and colons in `data`, and whether a hiding escape (`\\u0022`, `\\u003a`,
-    `\\u003A`) starts in `data` and ends in it: one pass over the raw file's bytes, the
-    escapes looked for only behind the backslashes a word holds (a numpy pass of its own
-    cost as much CPU as the count, bench/README.md)."""
+def _has_hiding_escape(data):
+    """Whether `\\u0022`, `\\u003a` or `\\u003A` starts in `data` and ends in it: looked for
+    only behind the backslashes each 8-byte word holds, where a numpy pass took arrays of
+    booleans over every byte (bench/README.md)."""
     whole = data.size // 8
     words = data[: whole * 8].view(np.uint64)
-    quotes, colons = np.uint64(0), np.uint64(0)
-    hiding = False
     for k in range(whole):
-        quotes += popcount(bytes_equal(words[k], _QUOTE))
-        colons += popcount(bytes_equal(words[k], _COLON))
-        if not hiding:
-            slashes = bytes_equal(words[k], _BACKSLASH)
-            while slashes:
-                # The lowest flagged byte (little-endian: the first in the buffer), by the
-                # bits below its flag.
-                at = k * 8 + np.int64(popcount((slashes & (~slashes + ONE)) - ONE) >> np.uint64(3))
-                if _escape_at(data, at):
-                    hiding = True
-                    break
-                slashes &= slashes - ONE
-    q, c = np.int64(quotes), np.int64(colons)
+        slashes = bytes_equal(words[k], _BACKSLASH)
+        while slashes:
+            # The lowest flagged byte (little-endian: the first in the buffer), by the bits
+            # below its flag.
+            if _escape_at(data, k * 8 + np.int64(popcount((slashes & (~slashes + ONE)) - ONE) >> np.uint64(3))):
+                return True
+            slashes &= slashes - ONE
     for j in range(whole * 8, data.size):
-        q += np.int64(data[j] == _QUOTE)
-        c += np.int64(data[j] == _COLON)
-        if not hiding and data[j] == _BACKSLASH:
-            hiding = _escape_at(data, j)
-    return q, c, hiding
+        if data[j] == _BACKSLASH and _escape_at(data, j):
+            return True
+    return False
 
 
 @compiled
@@ -122,11 +113,11 @@ class RawCounter:
         self.done = threading.Event()
 
     def feed(self, chunk: bytes) -> None:
-        quotes, colons, hiding = _raw_punctuation(np.frombuffer(chunk, np.uint8))
-        self.counts += Punctuation(quotes, colons, hiding)
+        data = np.frombuffer(chunk, np.uint8)
+        self.counts += _count(data)
         if not self.counts.hiding_escapes:
-            # The seam: an escape that starts in the last bytes of the previous chunk.
-            self.counts.hiding_escapes = bool(_HIDING_ESCAPE.search(self._tail + chunk[:8]))
+            # The seam catches an escape that starts in the last bytes of the previous chunk.
+            self.counts.hiding_escapes = _has_hiding_escape(data) or bool(_HIDING_ESCAPE.search(self._tail + chunk[:8]))
         self._tail = chunk[-8:]
 
     def count_file(self, path: Path) -> None:

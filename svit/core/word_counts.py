@@ -152,7 +152,7 @@ def word_counts(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def load_in_background() -> threading.Thread:
     """Load the compiled loop on a thread of its own: its first call reads Numba's cache and
-    types the arguments (about 0.1 s), which a command that counts words only after waiting
+    types the arguments (its cost: bench/README.md), which a command that counts words only after waiting
     for something else (the mix manifests, after dbt) can spend while it waits."""
     thread = threading.Thread(target=word_counts, args=(pa.array(["a"]),), daemon=True)
     thread.start()
