@@ -1,5 +1,5 @@
 """The bytes of Arrow string arrays, read in place by the passes that work on them directly
-(the punctuation counts, the boxes' mark count)."""
+(the punctuation counts, the referring boxes' scan)."""
 
 from __future__ import annotations
 

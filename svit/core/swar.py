@@ -1,7 +1,8 @@
 """Byte-parallel arithmetic on 64-bit words ("SIMD within a register"), compiled with Numba.
 
 The pieces the compiled loops over byte buffers share: the words of each text
-(svit/core/word_counts.py) and the punctuation of raw JSON (ingest/json_punctuation.py).
+(svit/core/word_counts.py), the punctuation of raw JSON (ingest/json_punctuation.py) and
+the referring boxes' scan (ingest/boxes.py).
 A buffer is read eight bytes at a time as little-endian 64-bit words; a test on bytes gives
 a word with the high bit set in each byte that passes, which `popcount` counts.
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 import pyarrow as pa
@@ -148,6 +149,56 @@ def test_mark_problems_name_each_bad_turn_once():
         "turn 16: <st> and <ed> do not pair up",
         "turn 17: unclosed <st>",
     ]
+
+
+# What random texts are made of: whole marks and boxes, the pieces they are made of, what
+# may break them, and multi-byte characters (offsets count characters, not bytes).
+WHOLE = ["<st>a b<ed> [0.1, 0.2, 0.3, 0.4]", "<st>中<ed>[1, 1., .5, 0]", ", [0.5, 0.5, 1, 1]", "<st>é<ed> "]
+PIECES = ["<st>", "<ed>", "<", "st>", "[", "]", ", ", ",", " ", "0.5", "1", ".", "..", "x", "é", "中", "\n", "<s"]
+
+
+def random_texts(seed, count):
+    rng = random.Random(seed)
+    return [
+        "".join(rng.choice(WHOLE) if rng.random() < 0.3 else rng.choice(PIECES) for _ in range(rng.randrange(0, 30)))
+        for _ in range(count)
+    ]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_texts_give_what_the_python_reading_gives(seed):
+    texts = random_texts(seed, 3000)
+    boxes, problems = referring_boxes(turns_table(texts))
+    expected = [row for i, text in enumerate(texts) for row in python_boxes(100 + i, i % 3, i, text)]
+    assert rows_of(boxes) == expected
+    assert len(expected) > 500  # the texts hold boxes, not only noise
+    assert rows_of(problems) == [
+        (100 + i, i % 3, i, python_mark_problem(i, text))
+        for i, text in enumerate(texts)
+        if python_mark_problem(i, text)
+    ]
+
+
+def test_numbers_are_what_float_reads():
+    """Numbers of up to 15 digits are read in the compiled pass, longer ones by float()
+    itself: all exactly as float() reads them."""
+    rng = random.Random(7)
+    digits = ["".join(rng.choices("0123456789", k=rng.randrange(1, 20))) for _ in range(300)]
+    numbers = [d[:cut] + "." + d[cut:] for d in digits for cut in [rng.randrange(len(d) + 1)]] + digits
+    numbers += ["0", "00.5", "1.", ".5", "0.30000000000000004", "123456789012345", "1234567890123456", ".", "1..2"]
+    texts = [f"<st>n<ed> [0.5, {n}, 0.5, 1]" for n in numbers]
+    boxes, _ = referring_boxes(turns_table(texts))
+    assert boxes.column("y1").to_pylist() == [_float(n) for n in numbers]
+    assert boxes.column("y1").null_count == 2  # "." and "1..2"
+    assert boxes.column("x1").to_pylist() == [0.5] * len(numbers)
+
+
+def test_null_texts_hold_no_boxes():
+    table = turns_table(["<st>a<ed> [0.1, 0.1, 0.2, 0.2]", "x", "<st>b<ed> [1, 1, 1, 1]"])
+    table = table.set_column(4, "text", pa.array(["<st>a<ed> [0.1, 0.1, 0.2, 0.2]", None, "<st>b<ed> [1, 1, 1, 1]"]))
+    boxes, problems = referring_boxes(table)
+    assert [(b["turn"], b["phrase"], b["x1"]) for b in boxes.to_pylist()] == [(0, "a", 0.1), (2, "b", 1.0)]
+    assert problems.num_rows == 0
 
 
 def test_large_string_turns_give_the_same_boxes():
