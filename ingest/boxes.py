@@ -358,7 +358,8 @@ def _baai_box(data, start, end, spans, values, read, n):
             if byte == _DOT:
                 dots += 1
             elif _ZERO <= byte <= _NINE:
-                mantissa = mantissa * 10 + np.int64(byte - _ZERO)
+                if digits < 16:  # more is float()'s to read (`_decimal`): the integer never overflows
+                    mantissa = mantissa * 10 + np.int64(byte - _ZERO)
                 digits += 1
                 decimals += dots
             else:
@@ -401,9 +402,9 @@ def _spans(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
         return pa.Array.from_buffers(
             pa.string(), len(starts), [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(out)]
         )
-    return pa.Array.from_buffers(pa.large_string(), len(starts), [None, pa.py_buffer(offsets), pa.py_buffer(out)]).cast(
-        pa.string()
-    )
+    # Over 2 GiB (only a phrase repeated for very many boxes could be): Arrow's cast says so.
+    large = pa.Array.from_buffers(pa.large_string(), len(starts), [None, pa.py_buffer(offsets), pa.py_buffer(out)])
+    return large.cast(pa.string())
 
 
 @compiled
