@@ -420,7 +420,7 @@ def _mark_problems(turns: pa.Table, text: pa.Array, suspects: np.ndarray) -> pa.
     """One row per turn whose marks are unusable, with the reason (as the SQL check words it)."""
     if not len(suspects):
         return MARK_PROBLEMS.empty_table()
-    rows = turns.take(suspects)
+    rows = turns.select(["image_id", "block", "turn"]).take(suspects)  # the text is `text`
     suspect_text = text.take(suspects)
     unpaired = pc.not_equal(pc.count_substring(suspect_text, "<st>"), pc.count_substring(suspect_text, "<ed>"))
     reason = pc.if_else(unpaired, ": <st> and <ed> do not pair up", ": unclosed <st>")

@@ -201,13 +201,23 @@ def test_null_texts_hold_no_boxes():
     assert problems.num_rows == 0
 
 
-def test_large_string_turns_give_the_same_boxes():
+@pytest.mark.parametrize("kind", [pa.large_string(), pa.string_view()])
+def test_large_string_and_view_turns_give_the_same_boxes(kind):
     table = turns_table(TEXTS)
-    large = table.set_column(4, "text", table.column("text").cast(pa.large_string()))
-    boxes, problems = referring_boxes(large)
+    other = table.set_column(4, "text", table.column("text").cast(kind))
+    boxes, problems = referring_boxes(other)
     expected_boxes, expected_problems = referring_boxes(table)
     assert rows_of(boxes) == rows_of(expected_boxes)
     assert rows_of(problems) == rows_of(expected_problems)
+
+
+def test_a_slice_of_turns_gives_its_own_boxes():
+    """A batch that starts inside its buffers (offsets from its own first text on)."""
+    padded = turns_table(["<st>x<ed> [0.9, 0.9, 0.9, 0.9]", *TEXTS])
+    boxes, problems = referring_boxes(padded.slice(1).set_column(0, "image_id", turns_table(TEXTS).column("image_id")))
+    expected = [row for i, text in enumerate(TEXTS) for row in python_boxes(100 + i, (i + 1) % 3, i + 1, text)]
+    assert rows_of(boxes) == expected
+    assert len(rows_of(problems)) == 5
 
 
 def test_turns_without_marks_give_empty_tables():
