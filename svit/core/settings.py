@@ -8,7 +8,7 @@
 | `SVIT_INGEST_MEMORY_LIMIT` | `1GB` | DuckDB's memory limit in `svit ingest`; past it DuckDB spills to disk |
 | `SVIT_EXPORT_MEMORY` | `1GB` | DuckDB's memory limit in `svit export` |
 | `SVIT_TOKENS_MEMORY` | `1500MB` | DuckDB's memory limit in `svit tokens`; past it DuckDB spills to disk |
-| `SVIT_STATS_MEMORY` | `2GB` | DuckDB's memory limit in `svit stats`; past it DuckDB spills to disk |
+| `SVIT_STATS_MEMORY` | `1.5GB` | DuckDB's memory limit in `svit stats`; past it DuckDB spills to disk |
 
 `svit build` also sets `SVIT_TABLES` for dbt (the snapshot folder the views read); it is not
 a user setting. bench/README.md has what the limits cost and save.
@@ -50,7 +50,7 @@ def tokens_memory_limit() -> str:
 def stats_memory_limit() -> str:
     # Without a limit DuckDB keeps what it reads, up to 80% of the machine's memory, so the
     # report's peak grew with the data (bench/README.md, "Scaling").
-    return os.environ.get("SVIT_STATS_MEMORY", "2GB")
+    return os.environ.get("SVIT_STATS_MEMORY", "1.5GB")
 
 
 def dbt_environment(warehouse_root: Path, tables: Path, mix_recipe: dict[str, str] | None = None) -> dict[str, str]:
