@@ -106,7 +106,7 @@ def referring_boxes(turns: pa.Table) -> tuple[pa.Table, pa.Table]:
     """The boxes of `turns` (columns image_id, block, turn, text) and the turns whose marks
     are unusable: `<st>` and `<ed>` not paired up, or a `<st>` with no `<ed>` before the next
     `<st>` or the end."""
-    turns = turns.select(["image_id", "block", "turn", "text"])
+    ids = turns.select(["image_id", "block", "turn"])
     text = turns.column("text").combine_chunks()
     if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
         text = text.cast(pa.large_string())  # string views: read through offsets
@@ -143,7 +143,7 @@ def referring_boxes(turns: pa.Table) -> tuple[pa.Table, pa.Table]:
     turn_of_box = pa.array(found.turn)
     boxes = pa.table(
         [
-            *(turns.column(name).take(turn_of_box) for name in ("image_id", "block", "turn")),
+            *ids.take(turn_of_box).columns,
             pa.array(found.mark, pa.int32()),
             _spans(data, found.phrase_start, found.phrase_end),
             pa.array(found.box_index, pa.int32()),
@@ -154,7 +154,7 @@ def referring_boxes(turns: pa.Table) -> tuple[pa.Table, pa.Table]:
         ],
         schema=SCHEMA,
     )
-    return boxes, _mark_problems(turns, text, np.flatnonzero(suspect))
+    return boxes, _mark_problems(ids, text, np.flatnonzero(suspect))
 
 
 class _Found:
@@ -402,7 +402,7 @@ def _spans(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
         return pa.Array.from_buffers(
             pa.string(), len(starts), [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(out)]
         )
-    # Over 2 GiB (only a phrase repeated for very many boxes could be): Arrow's cast says so.
+    # Past 32-bit offsets (only a phrase repeated for very many boxes could be): Arrow's cast says so.
     large = pa.Array.from_buffers(pa.large_string(), len(starts), [None, pa.py_buffer(offsets), pa.py_buffer(out)])
     return large.cast(pa.string())
 
@@ -416,11 +416,12 @@ def _copy_spans(data, starts, ends, out):
             at += 1
 
 
-def _mark_problems(turns: pa.Table, text: pa.Array, suspects: np.ndarray) -> pa.Table:
-    """One row per turn whose marks are unusable, with the reason (as the SQL check words it)."""
+def _mark_problems(ids: pa.Table, text: pa.Array, suspects: np.ndarray) -> pa.Table:
+    """One row per turn whose marks are unusable, with the reason (as the SQL check words it):
+    `ids` the turns' image_id, block and turn, `text` their text."""
     if not len(suspects):
         return MARK_PROBLEMS.empty_table()
-    rows = turns.select(["image_id", "block", "turn"]).take(suspects)  # the text is `text`
+    rows = ids.take(suspects)
     suspect_text = text.take(suspects)
     unpaired = pc.not_equal(pc.count_substring(suspect_text, "<st>"), pc.count_substring(suspect_text, "<ed>"))
     reason = pc.if_else(unpaired, ": <st> and <ed> do not pair up", ": unclosed <st>")
